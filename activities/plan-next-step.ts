@@ -1,0 +1,63 @@
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { enrolments, type EnrolmentStatus } from '../db/schema.js';
+import { formatDue, stepDueAt } from '../domain/schedule.js';
+import { loadEnrolmentContext } from './enrolment-context.js';
+
+export interface NextStepPlan {
+  /** The database says the enrolment is elsewhere (suppressed, sequence paused or archived). */
+  adoptStatus?: EnrolmentStatus;
+  reason?: string;
+  next: {
+    stepId: string;
+    number: number;
+    of: number;
+    subject: string;
+    dueAt: string;
+    summary: string;
+  } | null;
+}
+
+/** Which step comes next and when it is due, from the sequence as it is now. */
+export function createPlanNextStep({ db }: { db: Db }) {
+  return async function planNextStep({ enrolmentId }: { enrolmentId: string }): Promise<NextStepPlan> {
+    const ctx = await loadEnrolmentContext(db, enrolmentId);
+    if (!ctx) return { adoptStatus: 'failed', reason: 'the enrolment no longer exists', next: null };
+    const { enrolment, lead, sequence } = ctx;
+    if (enrolment.status !== 'active' && enrolment.status !== 'paused') {
+      return { adoptStatus: enrolment.status, reason: enrolment.endedReason ?? undefined, next: null };
+    }
+    if (lead.unsubscribedAt) return { adoptStatus: 'unsubscribed', reason: 'the lead unsubscribed', next: null };
+    if (lead.bouncedAt) return { adoptStatus: 'bounced', reason: 'the email address bounced', next: null };
+    if (sequence.status === 'archived') return { adoptStatus: 'stopped', reason: 'the sequence was archived', next: null };
+
+    const adoptStatus = sequence.status === 'paused' && enrolment.status === 'active' ? ('paused' as const) : undefined;
+    if (!ctx.next) {
+      await db.update(enrolments).set({ nextStepId: null, nextDueAt: null }).where(eq(enrolments.id, enrolmentId));
+      return { adoptStatus, next: null };
+    }
+    const dueAt = stepDueAt({
+      previousAt: enrolment.lastSentAt ?? enrolment.enrolledAt,
+      delay: { amount: ctx.next.delayAmount, unit: ctx.next.delayUnit },
+      window: sequence.sendWindow,
+      zone: ctx.zone,
+    });
+    await db
+      .update(enrolments)
+      .set({ nextStepId: ctx.next.id, nextDueAt: dueAt })
+      .where(eq(enrolments.id, enrolmentId));
+    const number = ctx.steps.findIndex((s) => s.id === ctx.next!.id) + 1;
+    return {
+      adoptStatus,
+      reason: adoptStatus ? 'the sequence is paused' : undefined,
+      next: {
+        stepId: ctx.next.id,
+        number,
+        of: ctx.steps.length,
+        subject: ctx.next.subject,
+        dueAt: dueAt.toISOString(),
+        summary: `Step ${number} of ${ctx.steps.length} '${ctx.next.subject}' due ${formatDue(dueAt, ctx.zone)}`,
+      },
+    };
+  };
+}

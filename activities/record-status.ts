@@ -1,0 +1,77 @@
+import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { enrolmentEvents, enrolments, leads, sequences, type EnrolmentStatus, type OnReplyAction } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+
+const FINAL: EnrolmentStatus[] = ['replied', 'completed', 'stopped', 'unsubscribed', 'bounced', 'failed'];
+
+/** Mirrors a status the workflow decided into PostgreSQL, with a timeline event. Idempotent. */
+export function createRecordStatus({ db, logger }: { db: Db; logger: Logger }) {
+  return async function recordStatus(input: {
+    enrolmentId: string;
+    status: EnrolmentStatus;
+    reason: string | null;
+  }): Promise<void> {
+    await db.transaction(async (tx) => {
+      const [current] = await tx
+        .select()
+        .from(enrolments)
+        .where(eq(enrolments.id, input.enrolmentId))
+        .for('update');
+      if (!current || current.status === input.status) return;
+      const now = new Date();
+      const final = FINAL.includes(input.status);
+      await tx
+        .update(enrolments)
+        .set({
+          status: input.status,
+          updatedAt: now,
+          ...(final ? { endedAt: now, endedReason: input.reason, nextStepId: null, nextDueAt: null } : {}),
+          ...(input.status === 'active' && current.status === 'paused' ? { resumedAt: now } : {}),
+        })
+        .where(eq(enrolments.id, input.enrolmentId));
+      await tx.insert(enrolmentEvents).values({
+        accountId: current.accountId,
+        enrolmentId: current.id,
+        type: 'status_changed',
+        fromStatus: current.status,
+        toStatus: input.status,
+        detail: input.reason ? { reason: input.reason } : {},
+      });
+      // A suppression signalled straight from the CLI still suppresses the lead account-wide.
+      if (input.status === 'unsubscribed') {
+        await tx.update(leads).set({ unsubscribedAt: now }).where(and(eq(leads.id, current.leadId), isNull(leads.unsubscribedAt)));
+      } else if (input.status === 'bounced') {
+        await tx.update(leads).set({ bouncedAt: now }).where(and(eq(leads.id, current.leadId), isNull(leads.bouncedAt)));
+      }
+      logger.info({ enrolmentId: current.id, from: current.status, to: input.status }, 'enrolment status changed');
+    });
+  };
+}
+
+/** Records that the lead replied (once) and answers what the sequence does about it. */
+export function createRecordReply({ db }: { db: Db }) {
+  return async function recordReply({ enrolmentId }: { enrolmentId: string }): Promise<OnReplyAction> {
+    const [row] = await db
+      .select({ enrolment: enrolments, onReply: sequences.onReply })
+      .from(enrolments)
+      .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+      .where(eq(enrolments.id, enrolmentId));
+    if (!row) return 'stop';
+    const updated = await db
+      .update(enrolments)
+      .set({ repliedAt: new Date() })
+      // A second reply counts only after the enrolment was resumed from the first.
+      .where(and(eq(enrolments.id, enrolmentId), or(isNull(enrolments.repliedAt), gt(enrolments.resumedAt, enrolments.repliedAt))))
+      .returning({ id: enrolments.id });
+    if (updated.length) {
+      await db.insert(enrolmentEvents).values({
+        accountId: row.enrolment.accountId,
+        enrolmentId,
+        type: 'reply',
+        detail: { onReply: row.onReply },
+      });
+    }
+    return row.onReply;
+  };
+}

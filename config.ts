@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the service reads, validated once at start-up. A bad value stops the process
+ * with one line naming the variable, so an operator never has to read a stack trace.
+ */
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port(3000),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_BASE_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: z.stringbool().optional(),
+  DATA_DIR: z.string().default('.data'),
+
+  DATABASE_URL: optionalString.pipe(
+    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  ),
+
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('email-sequences'),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_DEV_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+
+  RESEND_API_KEY: optionalString,
+  RESEND_BASE_URL: optionalString.pipe(z.url().optional()),
+  RESEND_WEBHOOK_SECRET: optionalString,
+  PLATFORM_FROM_EMAIL: z.email().default('sequences@mail.example.com'),
+  INBOUND_DOMAIN: z.string().default('reply.example.com'),
+  UNSUBSCRIBE_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  SEND_RATE_PER_SECOND: z.coerce.number().positive().optional(),
+});
+
+export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string };
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly problem: string) {
+    super(`Configuration error: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const received = env[variable];
+    throw new ConfigError(variable, `${issue.message}${received === undefined ? '' : ` (got "${received}")`}`);
+  }
+  const config = parsed.data;
+  if (config.NODE_ENV === 'production') {
+    for (const required of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'UNSUBSCRIBE_SECRET', 'PUBLIC_BASE_URL'] as const) {
+      if (!config[required]) throw new ConfigError(required, 'is required when NODE_ENV=production');
+    }
+  }
+  return { ...config, PUBLIC_BASE_URL: config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}` };
+}
+
+/** Entry points call this: a config error becomes one line on stderr and exit code 78 (EX_CONFIG). */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,320 @@
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * The whole domain model. Every row that belongs to a customer carries `account_id`, and every
+ * query filters on it: one account can never read or change another's data.
+ */
+
+const id = () => uuid('id').primaryKey().defaultRandom();
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+const accountId = () =>
+  uuid('account_id')
+    .notNull()
+    .references(() => accounts.id, { onDelete: 'cascade' });
+
+export const ENROLMENT_STATUSES = [
+  'active',
+  'paused',
+  'replied',
+  'completed',
+  'stopped',
+  'unsubscribed',
+  'bounced',
+  'failed',
+] as const;
+export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[number];
+
+export type SequenceStatus = 'active' | 'paused' | 'archived';
+
+export const DELAY_UNITS = ['minutes', 'hours', 'days', 'business_days'] as const;
+export type DelayUnit = (typeof DELAY_UNITS)[number];
+
+export const ON_REPLY_ACTIONS = ['stop', 'pause', 'continue'] as const;
+export type OnReplyAction = (typeof ON_REPLY_ACTIONS)[number];
+
+/** Days are ISO weekdays (1 = Monday … 7 = Sunday); times are "HH:MM" in the lead's zone. */
+export interface SendWindow {
+  days: number[];
+  start: string;
+  end: string;
+}
+
+export interface PlanLimits {
+  maxSequences: number | null;
+  maxStepsPerSequence: number | null;
+  maxActiveEnrolments: number | null;
+  maxEmailsPerDay: number | null;
+}
+
+export const accounts = pgTable('accounts', {
+  id: id(),
+  name: text('name').notNull(),
+  timezone: text('timezone').notNull().default('UTC'),
+  allowParallelEnrolment: boolean('allow_parallel_enrolment').notNull().default(false),
+  plan: text('plan').notNull().default('standard'),
+  limits: jsonb('limits')
+    .$type<PlanLimits>()
+    .notNull()
+    .default({ maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: null }),
+  // Branding and sender: what a lead sees.
+  senderName: text('sender_name').notNull().default(''),
+  senderEmail: text('sender_email'),
+  signature: text('signature').notNull().default(''),
+  companyName: text('company_name').notNull().default(''),
+  postalAddress: text('postal_address').notNull().default(''),
+  logoUrl: text('logo_url'),
+  brandColor: text('brand_color').notNull().default('#2563eb'),
+  sendingDomain: text('sending_domain'),
+  sendingDomainId: text('sending_domain_id'),
+  sendingDomainVerifiedAt: timestamp('sending_domain_verified_at', { withTimezone: true }),
+  // Outbound notifications to the portal.
+  portalWebhookUrl: text('portal_webhook_url'),
+  portalWebhookSecret: text('portal_webhook_secret'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Keys are shown once; only a SHA-256 of the secret part is kept. The prefix finds the row. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: id(),
+    accountId: accountId(),
+    name: text('name').notNull().default('default'),
+    prefix: text('prefix').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('api_keys_prefix_idx').on(t.prefix), index('api_keys_account_idx').on(t.accountId)],
+);
+
+export const sequences = pgTable(
+  'sequences',
+  {
+    id: id(),
+    accountId: accountId(),
+    name: text('name').notNull(),
+    status: text('status').$type<SequenceStatus>().notNull().default('active'),
+    onReply: text('on_reply').$type<OnReplyAction>().notNull().default('stop'),
+    sendWindow: jsonb('send_window').$type<SendWindow | null>(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    archivedAt: timestamp('archived_at', { withTimezone: true }),
+  },
+  (t) => [index('sequences_account_idx').on(t.accountId, t.createdAt)],
+);
+
+/** Deleted steps are kept (soft delete) because sent messages point at them. */
+export const steps = pgTable(
+  'steps',
+  {
+    id: id(),
+    accountId: accountId(),
+    sequenceId: uuid('sequence_id')
+      .notNull()
+      .references(() => sequences.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    subject: text('subject').notNull(),
+    body: text('body').notNull(),
+    delayAmount: integer('delay_amount').notNull().default(0),
+    delayUnit: text('delay_unit').$type<DelayUnit>().notNull().default('days'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [index('steps_sequence_idx').on(t.sequenceId, t.position)],
+);
+
+export const leads = pgTable(
+  'leads',
+  {
+    id: id(),
+    accountId: accountId(),
+    email: text('email'),
+    firstName: text('first_name').notNull().default(''),
+    lastName: text('last_name').notNull().default(''),
+    company: text('company').notNull().default(''),
+    title: text('title').notNull().default(''),
+    phone: text('phone').notNull().default(''),
+    timezone: text('timezone'),
+    customFields: jsonb('custom_fields').$type<Record<string, string>>().notNull().default({}),
+    unsubscribedAt: timestamp('unsubscribed_at', { withTimezone: true }),
+    bouncedAt: timestamp('bounced_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('leads_account_email_idx').on(t.accountId, t.email),
+    index('leads_account_created_idx').on(t.accountId, t.createdAt),
+  ],
+);
+
+export const enrolments = pgTable(
+  'enrolments',
+  {
+    id: id(),
+    accountId: accountId(),
+    sequenceId: uuid('sequence_id')
+      .notNull()
+      .references(() => sequences.id, { onDelete: 'cascade' }),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id, { onDelete: 'cascade' }),
+    status: text('status').$type<EnrolmentStatus>().notNull().default('active'),
+    /** Reply address token: `r-<token>@INBOUND_DOMAIN` routes a reply back to this enrolment. */
+    replyToken: text('reply_token').notNull(),
+    lastStepId: uuid('last_step_id'),
+    lastSentAt: timestamp('last_sent_at', { withTimezone: true }),
+    nextStepId: uuid('next_step_id'),
+    nextDueAt: timestamp('next_due_at', { withTimezone: true }),
+    endedReason: text('ended_reason'),
+    repliedAt: timestamp('replied_at', { withTimezone: true }),
+    resumedAt: timestamp('resumed_at', { withTimezone: true }),
+    workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
+    batchId: uuid('batch_id'),
+    enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // At most one live enrolment of a lead in a sequence, enforced by the database itself.
+    uniqueIndex('enrolments_live_idx')
+      .on(t.sequenceId, t.leadId)
+      .where(sql`status in ('active', 'paused')`),
+    uniqueIndex('enrolments_reply_token_idx').on(t.replyToken),
+    index('enrolments_sequence_status_idx').on(t.sequenceId, t.status, t.enrolledAt),
+    index('enrolments_lead_idx').on(t.leadId, t.status),
+    index('enrolments_unstarted_idx').on(t.enrolledAt).where(sql`workflow_started_at is null`),
+  ],
+);
+
+/** The timeline of an enrolment: status changes, emails sent, replies, signals. */
+export const enrolmentEvents = pgTable(
+  'enrolment_events',
+  {
+    id: id(),
+    accountId: accountId(),
+    enrolmentId: uuid('enrolment_id')
+      .notNull()
+      .references(() => enrolments.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status'),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [index('enrolment_events_enrolment_idx').on(t.enrolmentId, t.createdAt)],
+);
+
+/** A bulk enrolment request, kept so a retried request answers the same result. */
+export const enrolmentBatches = pgTable(
+  'enrolment_batches',
+  {
+    id: id(),
+    accountId: accountId(),
+    sequenceId: uuid('sequence_id')
+      .notNull()
+      .references(() => sequences.id, { onDelete: 'cascade' }),
+    idempotencyKey: text('idempotency_key'),
+    results: jsonb('results').$type<unknown>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('enrolment_batches_key_idx').on(t.accountId, t.idempotencyKey)],
+);
+
+/** Every email, stored as rendered before it is handed to the provider. */
+export const messages = pgTable(
+  'messages',
+  {
+    id: id(),
+    accountId: accountId(),
+    enrolmentId: uuid('enrolment_id').references(() => enrolments.id, { onDelete: 'cascade' }),
+    stepId: uuid('step_id'),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id, { onDelete: 'cascade' }),
+    /** enrolment + step (or one-off id): the unique guard that makes a send happen once. */
+    idempotencyKey: text('idempotency_key').notNull(),
+    toEmail: text('to_email').notNull(),
+    fromEmail: text('from_email').notNull(),
+    replyTo: text('reply_to'),
+    subject: text('subject').notNull(),
+    html: text('html').notNull(),
+    text: text('text').notNull(),
+    status: text('status').notNull().default('queued'),
+    providerId: text('provider_id'),
+    failureReason: text('failure_reason'),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    firstOpenedAt: timestamp('first_opened_at', { withTimezone: true }),
+    firstClickedAt: timestamp('first_clicked_at', { withTimezone: true }),
+    openCount: integer('open_count').notNull().default(0),
+    clickCount: integer('click_count').notNull().default(0),
+    bouncedAt: timestamp('bounced_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('messages_idempotency_idx').on(t.idempotencyKey),
+    index('messages_enrolment_idx').on(t.enrolmentId),
+    index('messages_provider_idx').on(t.providerId),
+    index('messages_account_sent_idx').on(t.accountId, t.sentAt),
+  ],
+);
+
+/** Provider webhook deliveries, keyed by their event id so a redelivery is a no-op. */
+export const webhookEvents = pgTable('webhook_events', {
+  id: text('id').primaryKey(),
+  source: text('source').notNull().default('resend'),
+  type: text('type').notNull(),
+  payload: jsonb('payload').notNull(),
+  receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  processedAt: timestamp('processed_at', { withTimezone: true }),
+});
+
+/** Inbound emails: replies and auto-replies from leads. */
+export const inboundMessages = pgTable(
+  'inbound_messages',
+  {
+    id: id(),
+    accountId: accountId(),
+    enrolmentId: uuid('enrolment_id').references(() => enrolments.id, { onDelete: 'cascade' }),
+    leadId: uuid('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
+    providerId: text('provider_id'),
+    fromEmail: text('from_email').notNull(),
+    subject: text('subject').notNull().default(''),
+    text: text('text').notNull().default(''),
+    isAutoReply: boolean('is_auto_reply').notNull().default(false),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('inbound_messages_enrolment_idx').on(t.enrolmentId)],
+);
+
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: id(),
+    accountId: accountId(),
+    type: text('type').notNull(),
+    enrolmentId: uuid('enrolment_id').references(() => enrolments.id, { onDelete: 'cascade' }),
+    leadId: uuid('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    body: text('body').notNull().default(''),
+    readAt: timestamp('read_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('notifications_account_idx').on(t.accountId, t.createdAt)],
+);

@@ -1,0 +1,17 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** JSON lines in production; human-readable when a person is watching (`npm start`). */
+export function createLogger(options: { level: string; pretty?: boolean }): Logger {
+  return pino({
+    level: options.level,
+    redact: {
+      paths: ['req.headers.authorization', '*.apiKey', '*.html', '*.text', '*.body', 'headers.authorization'],
+      censor: '[redacted]',
+    },
+    ...(options.pretty
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } }
+      : {}),
+  });
+}

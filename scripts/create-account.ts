@@ -1,0 +1,29 @@
+import { parseArgs } from 'node:util';
+import { loadConfigOrExit } from '../config.js';
+import { createAccount } from '../db/accounts.js';
+import { openDatabase } from '../db/client.js';
+
+/** `npm run account:create -- --name "Acme" [--sender-name "Ada"] [--sender-email ada@acme.test]` */
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string' },
+    'sender-name': { type: 'string' },
+    'sender-email': { type: 'string' },
+    timezone: { type: 'string' },
+  },
+});
+if (!values.name) {
+  process.stderr.write('Usage: npm run account:create -- --name "Account name" [--sender-name ..] [--sender-email ..]\n');
+  process.exit(64);
+}
+const config = loadConfigOrExit();
+const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+await database.migrate();
+const { account, apiKey } = await createAccount(database.db, {
+  name: values.name,
+  senderName: values['sender-name'] ?? values.name,
+  senderEmail: values['sender-email'],
+  timezone: values.timezone ?? 'UTC',
+});
+await database.close();
+process.stdout.write(`account ${account.id}\napi key ${apiKey}\n(the key is shown once; only its hash is stored)\n`);

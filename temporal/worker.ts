@@ -1,0 +1,34 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+
+const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+
+/**
+ * The worker that runs enrolment workflows and their activities. Tests pass a pre-built
+ * `workflowBundle` so the workflow code is bundled once per run, not once per worker.
+ */
+export async function createEnrolmentWorker(options: {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  maxTaskQueueActivitiesPerSecond?: number;
+}): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: options.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities(options.deps),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond,
+    // Sleeping enrolments cost nothing in memory: only this many are kept cached.
+    maxCachedWorkflows: 2_000,
+  });
+  return { worker, connection };
+}
+
+export { workflowsPath };

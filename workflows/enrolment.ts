@@ -1,0 +1,270 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  ActivityFailure,
+} from '@temporalio/workflow';
+import type { EnrolmentActivities, NextStepPlan } from '../activities/index.js';
+import type { EnrolmentStatus } from '../db/schema.js';
+import { EnrolmentStatus as EnrolmentStatusKey } from './search-attributes.js';
+
+/**
+ * One enrolment of one lead in one sequence. The workflow sleeps until the next step is due,
+ * sends it, and repeats until the steps run out or a signal ends it. The database mirrors every
+ * status change (through activities) so the portal sees what the Temporal UI sees.
+ */
+
+export type ControlAction = 'pause' | 'resume' | 'stop' | 'reply' | 'unsubscribe' | 'bounce';
+
+export interface EnrolmentInput {
+  enrolmentId: string;
+  /** Set by continue-as-new: what the previous run knew. */
+  carried?: CarriedState;
+}
+
+interface CarriedState {
+  status: EnrolmentStatus;
+  persistedStatus: EnrolmentStatus;
+  endedReason: string | null;
+  pendingReply: boolean;
+  sentCount: number;
+  lastStepId: string | null;
+  lastSentAt: string | null;
+}
+
+export interface EnrolmentState {
+  enrolmentId: string;
+  status: EnrolmentStatus;
+  endedReason: string | null;
+  sentCount: number;
+  lastStepId: string | null;
+  lastSentAt: string | null;
+  nextStep: { stepId: string; number: number; of: number; subject: string; dueAt: string } | null;
+}
+
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const stopSignal = defineSignal<[{ reason?: string }?]>('stop');
+export const replySignal = defineSignal('reply');
+export const unsubscribeSignal = defineSignal('unsubscribe');
+export const bounceSignal = defineSignal('bounce');
+/** Steps or settings of the sequence changed: plan the next step again. */
+export const rescheduleSignal = defineSignal('reschedule');
+export const stateQuery = defineQuery<EnrolmentState>('state');
+/** Same effect as the signals, but answers once the new status is in the database. */
+export const controlUpdate = defineUpdate<EnrolmentState, [ControlAction]>('control');
+
+const FINAL: ReadonlySet<EnrolmentStatus> = new Set(['replied', 'completed', 'stopped', 'unsubscribed', 'bounced', 'failed']);
+export const isFinal = (status: EnrolmentStatus) => FINAL.has(status);
+
+const { planNextStep, recordStatus, recordReply } = proxyActivities<EnrolmentActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
+});
+
+// Sending talks to the provider: longer timeout, and a bounded number of attempts so a broken
+// provider fails the enrolment with a reason instead of retrying forever.
+const { sendStep } = proxyActivities<EnrolmentActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 25 },
+});
+
+/** Continue-as-new well before Temporal's 51,200-event limit. */
+const HISTORY_BOUND = 5_000;
+
+export async function enrolmentWorkflow(input: EnrolmentInput): Promise<EnrolmentState> {
+  const { enrolmentId } = input;
+  const carried = input.carried;
+  let status: EnrolmentStatus = carried?.status ?? 'active';
+  let persistedStatus: EnrolmentStatus = carried?.persistedStatus ?? 'active';
+  let endedReason: string | null = carried?.endedReason ?? null;
+  let pendingReply = carried?.pendingReply ?? false;
+  let sentCount = carried?.sentCount ?? 0;
+  let lastStepId = carried?.lastStepId ?? null;
+  let lastSentAt = carried?.lastSentAt ?? null;
+  let plan: NextStepPlan | undefined;
+  let planStale = true;
+
+  const live = () => status === 'active' || status === 'paused';
+  const end = (to: EnrolmentStatus, reason: string) => {
+    if (!live()) return;
+    status = to;
+    endedReason = reason;
+  };
+  const apply = (action: ControlAction) => {
+    switch (action) {
+      case 'pause':
+        if (status === 'active') status = 'paused';
+        break;
+      case 'resume':
+        if (status === 'paused') status = 'active';
+        break;
+      case 'stop':
+        return end('stopped', 'stopped by a user');
+      case 'reply':
+        if (live()) pendingReply = true;
+        break;
+      case 'unsubscribe':
+        return end('unsubscribed', 'the lead unsubscribed');
+      case 'bounce':
+        return end('bounced', 'the email address bounced');
+    }
+  };
+  const state = (): EnrolmentState => ({
+    enrolmentId,
+    status,
+    endedReason,
+    sentCount,
+    lastStepId,
+    lastSentAt,
+    nextStep:
+      plan?.next && live()
+        ? {
+            stepId: plan.next.stepId,
+            number: plan.next.number,
+            of: plan.next.of,
+            subject: plan.next.subject,
+            dueAt: plan.next.dueAt,
+          }
+        : null,
+  });
+  const settled = () => status === persistedStatus && !pendingReply;
+
+  setHandler(pauseSignal, () => apply('pause'));
+  setHandler(resumeSignal, () => apply('resume'));
+  setHandler(stopSignal, (args) => {
+    apply('stop');
+    if (args?.reason && status === 'stopped') endedReason = args.reason;
+  });
+  setHandler(replySignal, () => apply('reply'));
+  setHandler(unsubscribeSignal, () => apply('unsubscribe'));
+  setHandler(bounceSignal, () => apply('bounce'));
+  setHandler(rescheduleSignal, () => {
+    planStale = true;
+  });
+  setHandler(stateQuery, state);
+  setHandler(
+    controlUpdate,
+    async (action) => {
+      apply(action);
+      await condition(settled);
+      return state();
+    },
+    {
+      validator: (action) => {
+        if (!['pause', 'resume', 'stop', 'reply', 'unsubscribe', 'bounce'].includes(action)) {
+          throw new Error(`unknown action ${action}`);
+        }
+      },
+    },
+  );
+
+  while (true) {
+    // 1. Mirror any change of status (from a signal, an update or a send outcome) to the database.
+    if (pendingReply) {
+      pendingReply = false;
+      const onReply = await recordReply({ enrolmentId });
+      if (live()) {
+        if (onReply === 'stop') end('replied', 'the lead replied');
+        else if (onReply === 'pause') status = 'paused';
+      }
+    }
+    if (status !== persistedStatus) {
+      const to = status;
+      await recordStatus({ enrolmentId, status: to, reason: endedReason });
+      persistedStatus = to;
+      upsertSearchAttributes([{ key: EnrolmentStatusKey, value: to }]);
+      continue; // a signal may have arrived during the write
+    }
+    if (!live()) break;
+
+    if (status === 'paused') {
+      setCurrentDetails(`Paused. ${sentCount} email(s) sent.`);
+      await condition(() => status !== 'paused' || pendingReply);
+      continue;
+    }
+
+    // 2. Know the next step and when it is due. Re-planned after every send and every edit.
+    if (planStale || !plan) {
+      planStale = false;
+      plan = await planNextStep({ enrolmentId });
+      if (plan.adoptStatus && plan.adoptStatus !== status) {
+        // The database knows better (a sequence-wide pause or a suppression that reached it first).
+        if (plan.adoptStatus === 'paused') status = 'paused';
+        else end(plan.adoptStatus, plan.reason ?? plan.adoptStatus);
+        continue;
+      }
+      if (!plan.next) {
+        end('completed', 'all steps sent');
+        continue;
+      }
+    }
+    const next = plan.next!;
+
+    // 3. Sleep until due; any signal or edit wakes us to re-evaluate (the updatable-timer pattern).
+    const waitMs = Date.parse(next.dueAt) - Date.now();
+    if (waitMs > 0) {
+      setCurrentDetails(next.summary);
+      const interrupted = await condition(() => status !== 'active' || planStale || pendingReply, waitMs, {
+        summary: next.summary,
+      });
+      if (interrupted) continue;
+    }
+
+    // 4. Send. The activity re-checks suppression itself: a signal can race the send.
+    let outcome;
+    try {
+      outcome = await sendStep({ enrolmentId, stepId: next.stepId });
+    } catch (error) {
+      if (error instanceof ActivityFailure) {
+        const cause = error.cause instanceof ApplicationFailure ? error.cause.message : error.message;
+        log.warn('sending failed for good', { enrolmentId, stepId: next.stepId, cause });
+        end('failed', `sending step ${next.number} failed: ${cause}`);
+        continue;
+      }
+      throw error;
+    }
+    switch (outcome.outcome) {
+      case 'sent':
+        sentCount++;
+        lastStepId = next.stepId;
+        lastSentAt = outcome.sentAt;
+        planStale = true;
+        break;
+      case 'postponed':
+        // Daily cap or provider quota: the step waits, it is never dropped.
+        plan = { ...plan, next: { ...next, dueAt: outcome.until, summary: `${next.summary} (postponed: ${outcome.reason})` } };
+        break;
+      case 'not_sendable':
+        if (outcome.status === 'paused') status = 'paused';
+        else if (outcome.status) end(outcome.status, outcome.reason);
+        else planStale = true; // the step changed or vanished: plan again
+        break;
+      case 'failed':
+        end('failed', outcome.reason);
+        break;
+    }
+
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_BOUND) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof enrolmentWorkflow>({
+        enrolmentId,
+        carried: { status, persistedStatus, endedReason, pendingReply, sentCount, lastStepId, lastSentAt },
+      });
+    }
+  }
+
+  setCurrentDetails(`Ended: ${status}${endedReason ? ` (${endedReason})` : ''}. ${sentCount} email(s) sent.`);
+  await condition(allHandlersFinished);
+  return state();
+}
