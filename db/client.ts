@@ -37,10 +37,14 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
       db: db as unknown as Db,
       driver: 'postgres',
       async migrate() {
-        await client.begin(async (tx) => {
-          await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
-          await migrate(drizzle(tx as unknown as typeof client, { schema }), { migrationsFolder });
-        });
+        // One connection, so the session-level lock covers every statement of the migration.
+        const single = postgres(options.url!, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+        try {
+          await single`select pg_advisory_lock(${MIGRATION_LOCK})`;
+          await migrate(drizzle(single, { schema }), { migrationsFolder });
+        } finally {
+          await single.end({ timeout: 5 });
+        }
       },
       async ping() {
         await db.execute(sql`select 1`);

@@ -1,0 +1,137 @@
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createOutboxMailer, type Mailer } from '../../activities/mailer.js';
+import { createApp } from '../../api/app.js';
+import { loadConfig, type Config } from '../../config.js';
+import { createAccount } from '../../db/accounts.js';
+import { openDatabase, type Database } from '../../db/client.js';
+import { createLogger } from '../../logger.js';
+import { createEnrolmentWorker } from '../../temporal/worker.js';
+
+/**
+ * The real service for a test file: API on a random port, a worker on its own task queue (so
+ * test files never take each other's tasks), both on the run's PostgreSQL database and Temporal
+ * dev server.
+ */
+export interface TestService {
+  baseUrl: string;
+  config: Config;
+  database: Database;
+  temporal: Client;
+  worker: Worker;
+  /** Resolves when the worker has fully stopped. */
+  stopWorker(): Promise<void>;
+  startWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: inject('databaseUrl'),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+    ...overrides,
+  });
+}
+
+export async function startService(options: { config?: Config; mailer?: Mailer; withWorker?: boolean } = {}): Promise<TestService> {
+  const config = options.config ?? testConfig();
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data', poolSize: 10 });
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const app = createApp({ config, database, temporal, logger });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const deps = { db: database.db, mailer: options.mailer ?? createOutboxMailer(logger), config, logger };
+  let running: { worker: Worker; done: Promise<void>; close(): Promise<void> } | undefined;
+  const service: TestService = {
+    baseUrl,
+    config,
+    database,
+    temporal,
+    get worker() {
+      return running!.worker;
+    },
+    async startWorker() {
+      const { readFileSync } = await import('node:fs');
+      const { worker, connection: native } = await createEnrolmentWorker({
+        address: config.TEMPORAL_ADDRESS!,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        deps,
+        workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
+      });
+      const done = worker.run();
+      running = { worker, done, close: () => native.close() };
+    },
+    async stopWorker() {
+      if (!running) return;
+      running.worker.shutdown();
+      await running.done;
+      await running.close();
+      running = undefined;
+    },
+    async stop() {
+      await service.stopWorker();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await connection.close();
+      await database.close();
+    },
+  };
+  if (options.withWorker !== false) await service.startWorker();
+  return service;
+}
+
+/** A fresh account (with its API key) per test: tests never see each other's data. */
+export async function createTestAccount(service: TestService, values: Parameters<typeof createAccount>[1] = { name: 'Test account' }) {
+  return createAccount(service.database.db, { senderName: 'Sam Seller', ...values });
+}
+
+/** Small JSON client for the API under test. */
+export function apiClient(baseUrl: string, apiKey?: string) {
+  return async function call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: T;
+    try {
+      json = text ? JSON.parse(text) : (undefined as T);
+    } catch {
+      json = text as T;
+    }
+    return { status: response.status, body: json, headers: response.headers };
+  };
+}
+
+export async function eventually<T>(check: () => Promise<T | undefined | false>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  }
+  throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
+}
