@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createOutboxMailer } from './activities/mailer.js';
 import { createApp } from './api/app.js';
+import { runPendingStartSweeper } from './api/services/workflow-starter.js';
 import { loadConfigOrExit } from './config.js';
 import { createAccount } from './db/accounts.js';
 import { openDatabase } from './db/client.js';
@@ -51,10 +52,11 @@ const { worker, connection } = await createEnrolmentWorker({
   address: temporalAddress,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
-  deps: { db: database.db, mailer: createOutboxMailer(logger), config, logger },
+  deps: { db: database.db, mailer: createOutboxMailer(logger), config, logger, temporal },
   maxTaskQueueActivitiesPerSecond: config.SEND_RATE_PER_SECOND,
 });
 const app = createApp({ config, database, temporal, logger });
+const stopSweeper = runPendingStartSweeper({ db: database.db, temporal, config, logger });
 const server = app.listen(config.PORT, config.HOST);
 await new Promise((resolve) => server.once('listening', resolve));
 
@@ -76,6 +78,7 @@ process.stdout.write(
 // The worker handles SIGINT/SIGTERM itself (it drains in-flight activities); the rest follows.
 await worker.run();
 logger.info('stopping');
+stopSweeper();
 server.close();
 server.closeAllConnections();
 await connection.close();

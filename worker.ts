@@ -2,6 +2,7 @@ import { createOutboxMailer } from './activities/mailer.js';
 import { loadConfigOrExit } from './config.js';
 import { openDatabase } from './db/client.js';
 import { createLogger } from './logger.js';
+import { connectClient } from './temporal/client.js';
 import { installTemporalLogging } from './temporal/runtime.js';
 import { createEnrolmentWorker } from './temporal/worker.js';
 
@@ -11,16 +12,18 @@ const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY
 installTemporalLogging(logger);
 const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
 await database.migrate();
+const temporal = await connectClient(config.TEMPORAL_ADDRESS ?? 'localhost:7233', config.TEMPORAL_NAMESPACE);
 const { worker, connection } = await createEnrolmentWorker({
   address: config.TEMPORAL_ADDRESS ?? 'localhost:7233',
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
-  deps: { db: database.db, mailer: createOutboxMailer(logger), config, logger },
+  deps: { db: database.db, mailer: createOutboxMailer(logger), config, logger, temporal },
   maxTaskQueueActivitiesPerSecond: config.SEND_RATE_PER_SECOND,
 });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
 // The SDK shuts the worker down on SIGINT/SIGTERM, letting in-flight activities finish.
 await worker.run();
 await connection.close();
+await temporal.connection.close();
 await database.close();
 logger.info('worker stopped');

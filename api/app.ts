@@ -6,7 +6,11 @@ import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, unknownRoute } from './errors.js';
+import { accountRoutes } from './routes/account.js';
+import { enrolmentRoutes } from './routes/enrolments.js';
 import { healthRoutes } from './routes/health.js';
+import { leadRoutes } from './routes/leads.js';
+import { sequenceRoutes } from './routes/sequences.js';
 
 export interface AppDeps {
   config: Config;
@@ -38,11 +42,8 @@ export function createApp(deps: AppDeps): Express {
   // Everything below needs an API key.
   const authed = express.Router();
   authed.use(requireApiKey(deps.database.db));
-  authed.get('/v1/account', (_req, res) => {
-    const { id, name, timezone, allowParallelEnrolment, plan, limits } = res.locals.account;
-    res.json({ id, name, timezone, allowParallelEnrolment, plan, limits });
-  });
-  app.use(authed);
+  authed.use(accountRoutes(deps), sequenceRoutes(deps), leadRoutes(deps), enrolmentRoutes(deps));
+  app.use('/v1', authed);
 
   app.use(unknownRoute);
   app.use(errorHandler);

@@ -33,10 +33,10 @@ describe('migrations', () => {
       'steps',
       'webhook_events',
     ]);
-    const [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`;
+    const [first] = await sql<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`;
     await processes[0]!.migrate();
-    const [{ n: again }] = await sql<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`;
-    expect(again).toBe(n);
+    const [again] = await sql<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`;
+    expect(again!.n).toBe(first!.n);
     await sql.end();
     await Promise.all(processes.map((p) => p.close()));
   });

@@ -1,1 +1,2 @@
 export * from './enrolment.js';
+export * from './sequence-broadcast.js';

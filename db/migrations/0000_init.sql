@@ -64,6 +64,8 @@ CREATE TABLE "enrolments" (
 	"next_step_id" uuid,
 	"next_due_at" timestamp with time zone,
 	"ended_reason" text,
+	"replied_at" timestamp with time zone,
+	"resumed_at" timestamp with time zone,
 	"workflow_started_at" timestamp with time zone,
 	"batch_id" uuid,
 	"enrolled_at" timestamp with time zone DEFAULT now() NOT NULL,

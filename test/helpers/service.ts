@@ -52,7 +52,7 @@ export async function startService(options: { config?: Config; mailer?: Mailer; 
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const deps = { db: database.db, mailer: options.mailer ?? createOutboxMailer(logger), config, logger };
+  const deps = { db: database.db, mailer: options.mailer ?? createOutboxMailer(logger), config, logger, temporal };
   let running: { worker: Worker; done: Promise<void>; close(): Promise<void> } | undefined;
   const service: TestService = {
     baseUrl,

@@ -1,0 +1,121 @@
+import { Router } from 'express';
+import { and, asc, desc, eq, lt, or } from 'drizzle-orm';
+import { enrolmentEvents, enrolments, leads, messages } from '../../db/schema.js';
+import type { AppDeps } from '../app.js';
+import { toEnrolmentDto, toLeadDto } from '../dto.js';
+import { ApiError } from '../errors.js';
+import { decodeCursor, encodeCursor, idParams } from '../schemas/common.js';
+import { enrolManySchema, enrolmentListQuery, enrolOneSchema } from '../schemas/enrolments.js';
+import { controlEnrolment, enrolLeads, findEnrolment, statusCounts } from '../services/enrolments.js';
+import { findSequence } from '../services/sequences.js';
+import { parse } from '../validate.js';
+
+export function enrolmentRoutes(deps: AppDeps): Router {
+  const { db } = deps.database;
+  const services = { db, temporal: deps.temporal, config: deps.config };
+  const router = Router();
+
+  router.post('/sequences/:id/enrolments', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const { leadId } = parse(enrolOneSchema, req.body);
+    const sequence = await findSequence(db, res.locals.account, id);
+    const result = (await enrolLeads(services, res.locals.account, sequence, [leadId]))[0]!;
+    if (result.status === 'skipped') {
+      const status = result.reason === 'lead_not_found' ? 404 : result.reason === 'already_enrolled' ? 409 : 422;
+      throw new ApiError(status, result.reason, result.message, 'leadId');
+    }
+    const enrolment = await findEnrolment(db, res.locals.account, result.enrolmentId);
+    res.status(201).json(toEnrolmentDto(enrolment));
+  });
+
+  router.post('/sequences/:id/enrolments/bulk', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const { leadIds } = parse(enrolManySchema, req.body);
+    const idempotencyKey = req.get('idempotency-key');
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
+      throw new ApiError(400, 'validation_error', 'Idempotency-Key must be 1-200 visible ASCII characters', 'Idempotency-Key');
+    }
+    const sequence = await findSequence(db, res.locals.account, id);
+    const results = await enrolLeads(services, res.locals.account, sequence, leadIds, idempotencyKey);
+    const enrolled = results.filter((r) => r.status === 'enrolled').length;
+    res.json({ enrolled, skipped: results.length - enrolled, results });
+  });
+
+  router.get('/sequences/:id/enrolments', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const { status, limit, cursor } = parse(enrolmentListQuery, req.query, 'query');
+    await findSequence(db, res.locals.account, id);
+    const after = decodeCursor(cursor);
+    const rows = await db
+      .select({ enrolment: enrolments, lead: leads })
+      .from(enrolments)
+      .innerJoin(leads, eq(leads.id, enrolments.leadId))
+      .where(
+        and(
+          eq(enrolments.sequenceId, id),
+          status ? eq(enrolments.status, status) : undefined,
+          after
+            ? or(lt(enrolments.enrolledAt, after.at), and(eq(enrolments.enrolledAt, after.at), lt(enrolments.id, after.id)))
+            : undefined,
+        ),
+      )
+      .orderBy(desc(enrolments.enrolledAt), desc(enrolments.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1)?.enrolment;
+    res.json({
+      data: page.map((r) => ({ ...toEnrolmentDto(r.enrolment), lead: { id: r.lead.id, email: r.lead.email, firstName: r.lead.firstName, lastName: r.lead.lastName } })),
+      counts: await statusCounts(db, id),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.enrolledAt, last.id) : null,
+    });
+  });
+
+  router.get('/enrolments/:id', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const enrolment = await findEnrolment(db, res.locals.account, id);
+    const [lead] = await db.select().from(leads).where(eq(leads.id, enrolment.leadId));
+    const events = await db
+      .select()
+      .from(enrolmentEvents)
+      .where(eq(enrolmentEvents.enrolmentId, id))
+      .orderBy(asc(enrolmentEvents.createdAt));
+    const sent = await db
+      .select({
+        id: messages.id,
+        stepId: messages.stepId,
+        subject: messages.subject,
+        status: messages.status,
+        sentAt: messages.sentAt,
+        deliveredAt: messages.deliveredAt,
+        firstOpenedAt: messages.firstOpenedAt,
+        firstClickedAt: messages.firstClickedAt,
+      })
+      .from(messages)
+      .where(eq(messages.enrolmentId, id))
+      .orderBy(asc(messages.createdAt));
+    res.json({
+      ...toEnrolmentDto(enrolment),
+      lead: toLeadDto(lead!),
+      messages: sent,
+      timeline: events.map((e) => ({
+        type: e.type,
+        at: e.createdAt.toISOString(),
+        ...(e.fromStatus ? { from: e.fromStatus } : {}),
+        ...(e.toStatus ? { to: e.toStatus } : {}),
+        ...e.detail,
+      })),
+    });
+  });
+
+  for (const action of ['pause', 'resume', 'stop', 'reply'] as const) {
+    router.post(`/enrolments/:id/${action}`, async (req, res) => {
+      const { id } = parse(idParams, req.params, 'params');
+      const { state } = await controlEnrolment(services, res.locals.account, id, action);
+      const enrolment = await findEnrolment(db, res.locals.account, id);
+      // 200 when the new status is already in the database; 202 when the workflow has it queued.
+      res.status(state ? 200 : 202).json(toEnrolmentDto(enrolment));
+    });
+  }
+
+  return router;
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { timezone } from './common.js';
+
+const field = (max = 200) => z.string().trim().max(max);
+
+export const customFieldsSchema = z
+  .record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'custom field names use letters, digits and _'), z.string().max(2000))
+  .refine((o) => Object.keys(o).length <= 100, { message: 'at most 100 custom fields' });
+
+export const leadInputSchema = z.object({
+  email: z.email().max(320).toLowerCase().nullable().optional(),
+  firstName: field().default(''),
+  lastName: field().default(''),
+  company: field().default(''),
+  title: field().default(''),
+  phone: field(50).default(''),
+  timezone: timezone.nullable().optional(),
+  customFields: customFieldsSchema.default({}),
+});
+export const leadPatchSchema = leadInputSchema
+  .partial()
+  .extend({ firstName: field(), lastName: field(), company: field(), title: field(), phone: field(50), customFields: customFieldsSchema })
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
+
+export const MAX_BULK = 10_000;
+export const leadImportSchema = z.object({
+  leads: z.array(z.unknown()).min(1).max(MAX_BULK, `at most ${MAX_BULK} leads per request`),
+});
+
+export const leadListQuery = z.object({
+  search: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export const leadSchema = z.object({
+  id: z.uuid(),
+  email: z.string().nullable(),
+  firstName: z.string(),
+  lastName: z.string(),
+  company: z.string(),
+  title: z.string(),
+  phone: z.string(),
+  timezone: z.string().nullable(),
+  customFields: z.record(z.string(), z.string()),
+  unsubscribedAt: z.iso.datetime().nullable(),
+  bouncedAt: z.iso.datetime().nullable(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});

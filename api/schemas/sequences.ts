@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { DELAY_UNITS, ON_REPLY_ACTIONS } from '../../db/schema.js';
+import { MAX_DELAY_MINUTES, delayInMinutes } from '../../domain/schedule.js';
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM');
+
+export const sendWindowSchema = z
+  .object({
+    days: z.array(z.number().int().min(1).max(7)).min(1).max(7).describe('ISO weekdays: 1 = Monday … 7 = Sunday'),
+    start: hhmm,
+    end: hhmm,
+  })
+  .refine((w) => w.start === w.end || w.start < w.end, { message: 'start must be before end', path: ['end'] });
+
+export const delaySchema = z
+  .object({
+    amount: z.number().int().min(0),
+    unit: z.enum(DELAY_UNITS),
+  })
+  .refine((d) => delayInMinutes(d) <= MAX_DELAY_MINUTES, { message: 'must be at most 365 days', path: ['amount'] });
+
+export const stepInputSchema = z.object({
+  subject: z.string().trim().min(1).max(998),
+  body: z.string().min(1).max(100_000),
+  delay: delaySchema,
+});
+export const stepPatchSchema = stepInputSchema.partial().refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
+
+export const sequenceCreateSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
+  sendWindow: sendWindowSchema.nullable().default(null),
+  steps: z.array(stepInputSchema).max(1000).default([]),
+});
+export const sequencePatchSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    onReply: z.enum(ON_REPLY_ACTIONS),
+    sendWindow: sendWindowSchema.nullable(),
+  })
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
+
+export const stepOrderSchema = z.object({ stepIds: z.array(z.uuid()).min(1).max(1000) });
+
+export const stepSchema = z.object({
+  id: z.uuid(),
+  position: z.number().int(),
+  subject: z.string(),
+  body: z.string(),
+  delay: z.object({ amount: z.number().int(), unit: z.enum(DELAY_UNITS) }),
+  updatedAt: z.iso.datetime(),
+});
+
+export const sequenceSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  status: z.enum(['active', 'paused', 'archived']),
+  onReply: z.enum(ON_REPLY_ACTIONS),
+  sendWindow: z.object({ days: z.array(z.number()), start: z.string(), end: z.string() }).nullable(),
+  steps: z.array(stepSchema),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});

@@ -1,0 +1,280 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { and, count, eq, inArray, sql } from 'drizzle-orm';
+import type { Account } from '../../db/accounts.js';
+import type { Db } from '../../db/client.js';
+import { enrolmentBatches, enrolmentEvents, enrolments, leads } from '../../db/schema.js';
+import { enrolRefusal, REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
+import { missingMergeFields, requiredMergeFields } from '../../domain/merge-fields.js';
+import type { Config } from '../../config.js';
+import { mergeContextOf } from '../../activities/enrolment-context.js';
+import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import type { ControlAction, EnrolmentState } from '../../workflows/enrolment.js';
+import { ApiError, notFound } from '../errors.js';
+import { liveSteps, type Sequence } from './sequences.js';
+import { startEnrolmentWorkflows } from './workflow-starter.js';
+
+export type EnrolResult =
+  | { leadId: string; status: 'enrolled'; enrolmentId: string }
+  | { leadId: string; status: 'skipped'; reason: EnrolRefusal; message: string; missingFields?: string[] };
+
+interface Deps {
+  db: Db;
+  temporal: Client;
+  config: Config;
+}
+
+const CHUNK = 2_000;
+const chunks = <T>(items: T[], size = CHUNK) =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+const skipped = (leadId: string, reason: EnrolRefusal, missingFields?: string[]): EnrolResult => ({
+  leadId,
+  status: 'skipped',
+  reason,
+  message: missingFields?.length ? `${REFUSAL_MESSAGES[reason]}: ${missingFields.join(', ')}` : REFUSAL_MESSAGES[reason],
+  ...(missingFields?.length ? { missingFields } : {}),
+});
+
+/**
+ * Enrols leads in a sequence: each is judged by the rules in domain/enrolment-rules.ts, the
+ * accepted ones are committed in one transaction, then their workflows start. A retried request
+ * with the same Idempotency-Key answers the first result.
+ */
+export async function enrolLeads(
+  deps: Deps,
+  account: Account,
+  sequence: Sequence,
+  leadIds: string[],
+  idempotencyKey?: string,
+): Promise<EnrolResult[]> {
+  const { db } = deps;
+  if (idempotencyKey) {
+    const [previous] = await db
+      .select()
+      .from(enrolmentBatches)
+      .where(and(eq(enrolmentBatches.accountId, account.id), eq(enrolmentBatches.idempotencyKey, idempotencyKey)));
+    if (previous) {
+      if (previous.sequenceId !== sequence.id) {
+        throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another request', 'Idempotency-Key');
+      }
+      await resumeStarts(deps, previous.id);
+      return previous.results as EnrolResult[];
+    }
+  }
+  if (sequence.status === 'archived') return leadIds.map((id) => skipped(id, 'sequence_archived'));
+  const stepRows = await liveSteps(db, sequence.id);
+  if (stepRows.length === 0) return leadIds.map((id) => skipped(id, 'sequence_has_no_steps'));
+  const required = [...new Set(stepRows.flatMap((s) => [...requiredMergeFields(s.subject), ...requiredMergeFields(s.body)]))];
+
+  const uniqueIds = [...new Set(leadIds)];
+  const leadRows = (
+    await Promise.all(
+      chunks(uniqueIds).map((ids) =>
+        db.select().from(leads).where(and(eq(leads.accountId, account.id), inArray(leads.id, ids))),
+      ),
+    )
+  ).flat();
+  const leadById = new Map(leadRows.map((l) => [l.id, l]));
+  const live = (
+    await Promise.all(
+      chunks(uniqueIds).map((ids) =>
+        db
+          .select({ leadId: enrolments.leadId, sequenceId: enrolments.sequenceId })
+          .from(enrolments)
+          .where(and(inArray(enrolments.leadId, ids), inArray(enrolments.status, ['active', 'paused']))),
+      ),
+    )
+  ).flat();
+  const inThis = new Set(live.filter((e) => e.sequenceId === sequence.id).map((e) => e.leadId));
+  const inOther = new Set(live.filter((e) => e.sequenceId !== sequence.id).map((e) => e.leadId));
+
+  let capacity = Infinity;
+  if (account.limits.maxActiveEnrolments !== null) {
+    const [row] = await db
+      .select({ n: count() })
+      .from(enrolments)
+      .where(and(eq(enrolments.accountId, account.id), inArray(enrolments.status, ['active', 'paused'])));
+    capacity = Math.max(0, account.limits.maxActiveEnrolments - (row?.n ?? 0));
+  }
+
+  const seen = new Set<string>();
+  const results: EnrolResult[] = [];
+  const accepted: { result: EnrolResult & { status: 'enrolled' }; lead: (typeof leadRows)[number] }[] = [];
+  for (const leadId of leadIds) {
+    if (seen.has(leadId)) {
+      results.push(skipped(leadId, 'duplicate_in_request'));
+      continue;
+    }
+    seen.add(leadId);
+    const lead = leadById.get(leadId);
+    if (!lead) {
+      results.push(skipped(leadId, 'lead_not_found'));
+      continue;
+    }
+    const missing = missingMergeFields(required, mergeContextOf(lead, account));
+    const refusal = enrolRefusal({
+      leadEmail: lead.email,
+      leadUnsubscribed: !!lead.unsubscribedAt,
+      leadBounced: !!lead.bouncedAt,
+      activeInThisSequence: inThis.has(leadId),
+      activeInOtherSequence: inOther.has(leadId),
+      allowParallelEnrolment: account.allowParallelEnrolment,
+      missingFields: missing,
+    });
+    if (refusal) {
+      results.push(skipped(leadId, refusal, refusal === 'missing_merge_fields' ? missing : undefined));
+    } else if (accepted.length >= capacity) {
+      results.push(skipped(leadId, 'plan_limit_active_enrolments'));
+    } else {
+      const result = { leadId, status: 'enrolled' as const, enrolmentId: randomUUID() };
+      results.push(result);
+      accepted.push({ result, lead });
+    }
+  }
+
+  // One transaction: every accepted enrolment and the batch record, or none of them.
+  const batchId = randomUUID();
+  await db.transaction(async (tx) => {
+    for (const part of chunks(accepted)) {
+      const inserted = await tx
+        .insert(enrolments)
+        .values(
+          part.map(({ result }) => ({
+            id: result.enrolmentId,
+            accountId: account.id,
+            sequenceId: sequence.id,
+            leadId: result.leadId,
+            replyToken: randomBytes(12).toString('base64url'),
+            batchId,
+          })),
+        )
+        .onConflictDoNothing()
+        .returning({ id: enrolments.id });
+      // A concurrent request enrolled some of these first: the database's live index decided.
+      const insertedIds = new Set(inserted.map((r) => r.id));
+      for (const { result } of part) {
+        if (!insertedIds.has(result.enrolmentId)) {
+          results[results.indexOf(result)] = skipped(result.leadId, 'already_enrolled');
+        }
+      }
+      if (inserted.length) {
+        await tx.insert(enrolmentEvents).values(
+          inserted.map((r) => ({ accountId: account.id, enrolmentId: r.id, type: 'enrolled', toStatus: 'active' })),
+        );
+      }
+    }
+    await tx
+      .insert(enrolmentBatches)
+      .values({ id: batchId, accountId: account.id, sequenceId: sequence.id, idempotencyKey: idempotencyKey ?? null, results });
+  });
+
+  const toStart = accepted.filter(({ result }) => results.includes(result));
+  await startEnrolmentWorkflows(
+    deps,
+    toStart.map(({ result, lead }) => ({
+      id: result.enrolmentId,
+      accountId: account.id,
+      sequenceId: sequence.id,
+      leadId: lead.id,
+      leadEmail: lead.email,
+      sequenceName: sequence.name,
+    })),
+  );
+  return results;
+}
+
+/** A retried bulk request after a crash: start whatever the first attempt did not. */
+async function resumeStarts(deps: Deps, batchId: string) {
+  const rows = await deps.db.execute<{
+    id: string;
+    account_id: string;
+    sequence_id: string;
+    lead_id: string;
+    email: string | null;
+    name: string;
+  }>(sql`
+    select e.id, e.account_id, e.sequence_id, e.lead_id, l.email, s.name
+    from enrolments e join leads l on l.id = e.lead_id join sequences s on s.id = e.sequence_id
+    where e.batch_id = ${batchId} and e.workflow_started_at is null`);
+  const list = Array.from(rows as unknown as Iterable<{ id: string; account_id: string; sequence_id: string; lead_id: string; email: string | null; name: string }>);
+  if (list.length === 0) return;
+  await startEnrolmentWorkflows(
+    deps,
+    list.map((r) => ({
+      id: r.id,
+      accountId: r.account_id,
+      sequenceId: r.sequence_id,
+      leadId: r.lead_id,
+      leadEmail: r.email,
+      sequenceName: r.name,
+    })),
+  );
+}
+
+export async function findEnrolment(db: Db, account: Account, id: string) {
+  const [row] = await db.select().from(enrolments).where(and(eq(enrolments.id, id), eq(enrolments.accountId, account.id)));
+  if (!row) throw notFound('Enrolment');
+  return row;
+}
+
+const UPDATE_DEADLINE_MS = 10_000;
+
+/**
+ * Pause, resume, stop or mark replied. Goes through the workflow's `control` update, which
+ * answers once the database holds the new status (read-your-writes). The same signal sent from
+ * the Temporal CLI has the same effect.
+ */
+export async function controlEnrolment(
+  deps: Deps,
+  account: Account,
+  enrolmentId: string,
+  action: Extract<ControlAction, 'pause' | 'resume' | 'stop' | 'reply'>,
+): Promise<{ accepted: boolean; state?: EnrolmentState }> {
+  const enrolment = await findEnrolment(deps.db, account, enrolmentId);
+  if (action === 'reply') {
+    // Recorded before the workflow hears of it, so a send racing this reply sees it and holds.
+    const updated = await deps.db
+      .update(enrolments)
+      .set({ repliedAt: new Date() })
+      .where(and(eq(enrolments.id, enrolmentId), sql`(${enrolments.repliedAt} is null or ${enrolments.resumedAt} > ${enrolments.repliedAt})`))
+      .returning({ id: enrolments.id });
+    if (updated.length) {
+      await deps.db
+        .insert(enrolmentEvents)
+        .values({ accountId: account.id, enrolmentId, type: 'reply', detail: { source: 'api' } });
+    }
+  }
+  if (enrolment.status !== 'active' && enrolment.status !== 'paused') {
+    if (action === 'reply') return { accepted: true };
+    throw new ApiError(409, 'enrolment_ended', `The enrolment has ended (${enrolment.status}); enrol the lead again instead`);
+  }
+  if (!enrolment.workflowStartedAt) {
+    await startEnrolmentWorkflows(deps, [
+      { id: enrolment.id, accountId: account.id, sequenceId: enrolment.sequenceId, leadId: enrolment.leadId, leadEmail: null, sequenceName: '' },
+    ]);
+  }
+  const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
+  try {
+    const state = await deps.temporal.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
+      handle.executeUpdate<EnrolmentState, [ControlAction]>('control', { args: [action] }),
+    );
+    return { accepted: true, state };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError || /already completed|workflow execution already/i.test(String((error as Error).message))) {
+      throw new ApiError(409, 'enrolment_ended', 'The enrolment has ended; enrol the lead again instead');
+    }
+    if (/deadline/i.test(String((error as Error).message))) return { accepted: true };
+    throw error;
+  }
+}
+
+export async function statusCounts(db: Db, sequenceId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .select({ status: enrolments.status, n: count() })
+    .from(enrolments)
+    .where(eq(enrolments.sequenceId, sequenceId))
+    .groupBy(enrolments.status);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+

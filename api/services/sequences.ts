@@ -1,0 +1,142 @@
+import { and, asc, count, eq, isNull, ne, sql } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { Account } from '../../db/accounts.js';
+import type { Db } from '../../db/client.js';
+import { sequences, steps } from '../../db/schema.js';
+import { assertKnownMergeTags, TemplateError } from '../../domain/merge-fields.js';
+import { ApiError, notFound } from '../errors.js';
+import type { sequenceCreateSchema, stepInputSchema } from '../schemas/sequences.js';
+
+export type Sequence = typeof sequences.$inferSelect;
+export type Step = typeof steps.$inferSelect;
+type StepInput = z.infer<typeof stepInputSchema>;
+
+/** Unknown merge tags are refused when a step is saved, with the tag and the field named. */
+export function checkStepTemplates(step: Partial<StepInput>, fieldPrefix = ''): void {
+  for (const field of ['subject', 'body'] as const) {
+    const source = step[field];
+    if (source === undefined) continue;
+    try {
+      assertKnownMergeTags(source);
+    } catch (error) {
+      if (error instanceof TemplateError) {
+        throw new ApiError(422, error.tag ? 'unknown_merge_tag' : 'invalid_template', error.message, `${fieldPrefix}${field}`);
+      }
+      throw error;
+    }
+  }
+}
+
+export async function findSequence(db: Db, account: Account, id: string): Promise<Sequence> {
+  const [row] = await db.select().from(sequences).where(and(eq(sequences.id, id), eq(sequences.accountId, account.id)));
+  if (!row) throw notFound('Sequence');
+  return row;
+}
+
+export async function liveSteps(db: Db, sequenceId: string): Promise<Step[]> {
+  return db
+    .select()
+    .from(steps)
+    .where(and(eq(steps.sequenceId, sequenceId), isNull(steps.deletedAt)))
+    .orderBy(asc(steps.position));
+}
+
+export function assertEditable(sequence: Sequence): void {
+  if (sequence.status === 'archived') throw new ApiError(409, 'sequence_archived', 'An archived sequence cannot be changed');
+}
+
+export async function assertStepLimit(db: Db, account: Account, sequenceId: string, adding: number): Promise<void> {
+  const max = account.limits.maxStepsPerSequence;
+  if (max === null) return;
+  const [row] = await db
+    .select({ n: count() })
+    .from(steps)
+    .where(and(eq(steps.sequenceId, sequenceId), isNull(steps.deletedAt)));
+  if ((row?.n ?? 0) + adding > max) {
+    throw new ApiError(422, 'plan_limit_steps', `Your plan allows ${max} steps per sequence`, 'steps');
+  }
+}
+
+export async function createSequence(db: Db, account: Account, input: z.infer<typeof sequenceCreateSchema>) {
+  input.steps.forEach((step, i) => checkStepTemplates(step, `steps.${i}.`));
+  const maxSequences = account.limits.maxSequences;
+  if (maxSequences !== null) {
+    const [row] = await db
+      .select({ n: count() })
+      .from(sequences)
+      .where(and(eq(sequences.accountId, account.id), ne(sequences.status, 'archived')));
+    if ((row?.n ?? 0) >= maxSequences) {
+      throw new ApiError(422, 'plan_limit_sequences', `Your plan allows ${maxSequences} sequences`);
+    }
+  }
+  const maxSteps = account.limits.maxStepsPerSequence;
+  if (maxSteps !== null && input.steps.length > maxSteps) {
+    throw new ApiError(422, 'plan_limit_steps', `Your plan allows ${maxSteps} steps per sequence`, 'steps');
+  }
+  return db.transaction(async (tx) => {
+    const [sequence] = await tx
+      .insert(sequences)
+      .values({ accountId: account.id, name: input.name, onReply: input.onReply, sendWindow: input.sendWindow })
+      .returning();
+    const created = input.steps.length
+      ? await tx
+          .insert(steps)
+          .values(
+            input.steps.map((s, i) => ({
+              accountId: account.id,
+              sequenceId: sequence!.id,
+              position: i + 1,
+              subject: s.subject,
+              body: s.body,
+              delayAmount: s.delay.amount,
+              delayUnit: s.delay.unit,
+            })),
+          )
+          .returning()
+      : [];
+    return { sequence: sequence!, steps: created };
+  });
+}
+
+export async function addStep(db: Db, account: Account, sequence: Sequence, input: StepInput): Promise<Step> {
+  assertEditable(sequence);
+  checkStepTemplates(input);
+  await assertStepLimit(db, account, sequence.id, 1);
+  const [step] = await db
+    .insert(steps)
+    .values({
+      accountId: account.id,
+      sequenceId: sequence.id,
+      position: sql`(select coalesce(max(position), 0) + 1 from ${steps} where sequence_id = ${sequence.id})`,
+      subject: input.subject,
+      body: input.body,
+      delayAmount: input.delay.amount,
+      delayUnit: input.delay.unit,
+    })
+    .returning();
+  return step!;
+}
+
+export function toStepDto(step: Step) {
+  return {
+    id: step.id,
+    position: step.position,
+    subject: step.subject,
+    body: step.body,
+    delay: { amount: step.delayAmount, unit: step.delayUnit },
+    updatedAt: step.updatedAt.toISOString(),
+  };
+}
+
+export function toSequenceDto(sequence: Sequence, stepRows: Step[]) {
+  return {
+    id: sequence.id,
+    name: sequence.name,
+    status: sequence.status,
+    onReply: sequence.onReply,
+    sendWindow: sequence.sendWindow ?? null,
+    steps: stepRows.map(toStepDto),
+    createdAt: sequence.createdAt.toISOString(),
+    updatedAt: sequence.updatedAt.toISOString(),
+  };
+}

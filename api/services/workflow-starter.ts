@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import pLimit from 'p-limit';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/client.js';
+import { enrolments, leads, sequences } from '../../db/schema.js';
+import type { Logger } from '../../logger.js';
+import type { BroadcastInput } from '../../workflows/sequence-broadcast.js';
+import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import { AccountId, EnrolmentStatus, LeadId, SequenceId } from '../../workflows/search-attributes.js';
+
+export interface StartableEnrolment {
+  id: string;
+  accountId: string;
+  sequenceId: string;
+  leadId: string;
+  leadEmail: string | null;
+  sequenceName: string;
+}
+
+const IN_FLIGHT = 48;
+
+/**
+ * Starts the workflows of enrolments already committed to PostgreSQL. The row comes first, so a
+ * crash between the two loses nothing: `startPendingEnrolments` finds rows with no workflow yet.
+ * Starting is idempotent through the workflow id.
+ */
+export async function startEnrolmentWorkflows(
+  deps: { db: Db; temporal: Client; config: Config },
+  rows: StartableEnrolment[],
+): Promise<void> {
+  const limit = pLimit(IN_FLIGHT);
+  const started: string[] = [];
+  await Promise.all(
+    rows.map((row) =>
+      limit(async () => {
+        try {
+          await deps.temporal.workflow.start('enrolmentWorkflow', {
+            workflowId: enrolmentWorkflowId(row.id),
+            taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+            args: [{ enrolmentId: row.id }],
+            typedSearchAttributes: [
+              { key: AccountId, value: row.accountId },
+              { key: SequenceId, value: row.sequenceId },
+              { key: LeadId, value: row.leadId },
+              { key: EnrolmentStatus, value: 'active' },
+            ],
+            staticSummary: `${row.leadEmail ?? 'lead ' + row.leadId} in '${row.sequenceName}'`,
+            staticDetails: `Enrolment ${row.id} · lead ${row.leadId} · sequence ${row.sequenceId} · account ${row.accountId}`,
+          });
+        } catch (error) {
+          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+        }
+        started.push(row.id);
+      }),
+    ),
+  );
+  for (let i = 0; i < started.length; i += 5_000) {
+    await deps.db
+      .update(enrolments)
+      .set({ workflowStartedAt: new Date() })
+      .where(inArray(enrolments.id, started.slice(i, i + 5_000)));
+  }
+}
+
+/** Rows older than `olderThanMs` with no workflow: left behind by a crash. Starts them. */
+export async function startPendingEnrolments(
+  deps: { db: Db; temporal: Client; config: Config },
+  olderThanMs = 30_000,
+): Promise<number> {
+  const rows = await deps.db
+    .select({
+      id: enrolments.id,
+      accountId: enrolments.accountId,
+      sequenceId: enrolments.sequenceId,
+      leadId: enrolments.leadId,
+      leadEmail: leads.email,
+      sequenceName: sequences.name,
+    })
+    .from(enrolments)
+    .innerJoin(leads, eq(leads.id, enrolments.leadId))
+    .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+    .where(
+      and(
+        isNull(enrolments.workflowStartedAt),
+        lt(enrolments.enrolledAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`),
+      ),
+    )
+    .limit(10_000);
+  if (rows.length) await startEnrolmentWorkflows(deps, rows);
+  return rows.length;
+}
+
+/** Runs the pending-start sweep every `intervalMs` until stopped. */
+export function runPendingStartSweeper(deps: { db: Db; temporal: Client; config: Config; logger: Logger }, intervalMs = 15_000) {
+  let stopped = false;
+  const tick = async () => {
+    try {
+      const n = await startPendingEnrolments(deps);
+      if (n) deps.logger.warn({ started: n }, 'started workflows of enrolments left without one');
+    } catch (error) {
+      deps.logger.error({ err: error }, 'pending enrolment sweep failed');
+    }
+    if (!stopped) timer = setTimeout(tick, intervalMs);
+  };
+  let timer = setTimeout(tick, 1_000);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** Sequence-wide actions travel through a durable broadcast workflow. */
+export async function broadcastToSequence(deps: { temporal: Client; config: Config }, input: BroadcastInput): Promise<string> {
+  const workflowId = `broadcast-${input.sequenceId}-${input.signal}-${randomUUID()}`;
+  await deps.temporal.workflow.start('sequenceBroadcastWorkflow', {
+    workflowId,
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    args: [input],
+    staticSummary: `${input.signal} every live enrolment of sequence ${input.sequenceId}`,
+  });
+  return workflowId;
+}

@@ -1,0 +1,2 @@
+/** The workflow contract: one workflow per enrolment, `enrolment-<enrolmentId>`. */
+export const enrolmentWorkflowId = (enrolmentId: string) => `enrolment-${enrolmentId}`;
