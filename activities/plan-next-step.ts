@@ -20,7 +20,14 @@ export interface NextStepPlan {
 
 /** Which step comes next and when it is due, from the sequence as it is now. */
 export function createPlanNextStep({ db }: { db: Db }) {
-  return async function planNextStep({ enrolmentId }: { enrolmentId: string }): Promise<NextStepPlan> {
+  return async function planNextStep({
+    enrolmentId,
+    previousAt,
+  }: {
+    enrolmentId: string;
+    /** When the previous email went (or the enrolment began), by the workflow's clock. */
+    previousAt: string;
+  }): Promise<NextStepPlan> {
     const ctx = await loadEnrolmentContext(db, enrolmentId);
     if (!ctx) return { adoptStatus: 'failed', reason: 'the enrolment no longer exists', next: null };
     const { enrolment, lead, sequence } = ctx;
@@ -37,7 +44,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
       return { adoptStatus, next: null };
     }
     const dueAt = stepDueAt({
-      previousAt: enrolment.lastSentAt ?? enrolment.enrolledAt,
+      previousAt: new Date(previousAt),
       delay: { amount: ctx.next.delayAmount, unit: ctx.next.delayUnit },
       window: sequence.sendWindow,
       zone: ctx.zone,

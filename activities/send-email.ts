@@ -19,7 +19,16 @@ export type SendOutcome =
 export const stepIdempotencyKey = (enrolmentId: string, stepId: string) => `enrolment-${enrolmentId}-step-${stepId}`;
 
 export function createSendStep({ db, mailer, config, logger }: { db: Db; mailer: Mailer; config: Config; logger: Logger }) {
-  return async function sendStep({ enrolmentId, stepId }: { enrolmentId: string; stepId: string }): Promise<SendOutcome> {
+  return async function sendStep({
+    enrolmentId,
+    stepId,
+    now,
+  }: {
+    enrolmentId: string;
+    stepId: string;
+    /** The workflow's clock: which day a daily cap counts. */
+    now: string;
+  }): Promise<SendOutcome> {
     const key = stepIdempotencyKey(enrolmentId, stepId);
 
     // Phase 1, under the enrolment's row lock: decide, render and store the email as it will go.
@@ -50,12 +59,12 @@ export function createSendStep({ db, mailer, config, logger }: { db: Db; mailer:
         const [sentToday] = await tx
           .select({ n: count() })
           .from(messages)
-          .where(and(eq(messages.accountId, account.id), gte(messages.createdAt, startOfDay(new Date(), zone))));
+          .where(and(eq(messages.accountId, account.id), gte(messages.createdAt, startOfDay(new Date(now), zone))));
         if ((sentToday?.n ?? 0) >= cap) {
           return {
             outcome: {
               outcome: 'postponed',
-              until: startOfNextDay(new Date(), zone).toISOString(),
+              until: startOfNextDay(new Date(now), zone).toISOString(),
               reason: `daily cap of ${cap} emails reached`,
             }
           };

@@ -6,7 +6,11 @@ import type { Logger } from '../logger.js';
  * The Temporal SDK's own logs (worker, workflows, activities) go through our pino logger, so
  * one stream holds everything. The webpack bundler's chatter is demoted to debug.
  */
+let installed = false;
+
 export function installTemporalLogging(logger: Logger): void {
+  if (installed) return;
+  installed = true;
   const sdk = logger.child({ component: 'temporal' });
   const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
     const pinoLevel = level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : 'info';

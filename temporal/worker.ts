@@ -10,14 +10,16 @@ const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '.
  * `workflowBundle` so the workflow code is bundled once per run, not once per worker.
  */
 export async function createEnrolmentWorker(options: {
-  address: string;
+  /** An existing connection (tests' time-skipping environment), else one to `address`. */
+  connection?: NativeConnection;
+  address?: string;
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxTaskQueueActivitiesPerSecond?: number;
 }): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: options.address });
+  const connection = options.connection ?? (await NativeConnection.connect({ address: options.address }));
   const worker = await Worker.create({
     connection,
     namespace: options.namespace,

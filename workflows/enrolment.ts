@@ -33,6 +33,7 @@ export interface EnrolmentInput {
 }
 
 interface CarriedState {
+  enrolledAt: string;
   status: EnrolmentStatus;
   persistedStatus: EnrolmentStatus;
   endedReason: string | null;
@@ -85,6 +86,9 @@ const HISTORY_BOUND = 5_000;
 export async function enrolmentWorkflow(input: EnrolmentInput): Promise<EnrolmentState> {
   const { enrolmentId } = input;
   const carried = input.carried;
+  // Times come from the workflow's clock, so a replay, a restart or a time-skipping test all
+  // see the same schedule. The first step's delay counts from the enrolment.
+  const enrolledAt = carried?.enrolledAt ?? workflowInfo().startTime.toISOString();
   let status: EnrolmentStatus = carried?.status ?? 'active';
   let persistedStatus: EnrolmentStatus = carried?.persistedStatus ?? 'active';
   let endedReason: string | null = carried?.endedReason ?? null;
@@ -172,8 +176,8 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   while (true) {
     // 1. Mirror any change of status (from a signal, an update or a send outcome) to the database.
     if (pendingReply) {
-      pendingReply = false;
       const onReply = await recordReply({ enrolmentId });
+      pendingReply = false; // only now: an update waiting on this reply must see its outcome
       if (live()) {
         if (onReply === 'stop') end('replied', 'the lead replied');
         else if (onReply === 'pause') status = 'paused';
@@ -197,7 +201,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     // 2. Know the next step and when it is due. Re-planned after every send and every edit.
     if (planStale || !plan) {
       planStale = false;
-      plan = await planNextStep({ enrolmentId });
+      plan = await planNextStep({ enrolmentId, previousAt: lastSentAt ?? enrolledAt });
       if (plan.adoptStatus && plan.adoptStatus !== status) {
         // The database knows better (a sequence-wide pause or a suppression that reached it first).
         if (plan.adoptStatus === 'paused') status = 'paused';
@@ -224,7 +228,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     // 4. Send. The activity re-checks suppression itself: a signal can race the send.
     let outcome;
     try {
-      outcome = await sendStep({ enrolmentId, stepId: next.stepId });
+      outcome = await sendStep({ enrolmentId, stepId: next.stepId, now: new Date().toISOString() });
     } catch (error) {
       if (error instanceof ActivityFailure) {
         const cause = error.cause instanceof ApplicationFailure ? error.cause.message : error.message;
@@ -238,7 +242,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       case 'sent':
         sentCount++;
         lastStepId = next.stepId;
-        lastSentAt = outcome.sentAt;
+        lastSentAt = new Date().toISOString();
         planStale = true;
         break;
       case 'postponed':
@@ -259,7 +263,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       await condition(allHandlersFinished);
       await continueAsNew<typeof enrolmentWorkflow>({
         enrolmentId,
-        carried: { status, persistedStatus, endedReason, pendingReply, sentCount, lastStepId, lastSentAt },
+        carried: { enrolledAt, status, persistedStatus, endedReason, pendingReply, sentCount, lastStepId, lastSentAt },
       });
     }
   }

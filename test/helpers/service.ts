@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createOutboxMailer, type Mailer } from '../../activities/mailer.js';
 import { createApp } from '../../api/app.js';
@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../config.js';
 import { createAccount } from '../../db/accounts.js';
 import { openDatabase, type Database } from '../../db/client.js';
 import { createLogger } from '../../logger.js';
+import { installTemporalLogging } from '../../temporal/runtime.js';
 import { createEnrolmentWorker } from '../../temporal/worker.js';
 
 /**
@@ -30,6 +31,7 @@ export interface TestService {
 }
 
 export const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+installTemporalLogging(logger);
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
@@ -41,11 +43,19 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   });
 }
 
-export async function startService(options: { config?: Config; mailer?: Mailer; withWorker?: boolean } = {}): Promise<TestService> {
+export async function startService(
+  options: {
+    config?: Config;
+    mailer?: Mailer;
+    withWorker?: boolean;
+    /** A time-skipping environment's client and connection instead of the dev server. */
+    temporal?: { client: Client; nativeConnection: NativeConnection };
+  } = {},
+): Promise<TestService> {
   const config = options.config ?? testConfig();
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data', poolSize: 10 });
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
+  const temporal = options.temporal?.client ?? new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const app = createApp({ config, database, temporal, logger });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -65,6 +75,7 @@ export async function startService(options: { config?: Config; mailer?: Mailer; 
     async startWorker() {
       const { readFileSync } = await import('node:fs');
       const { worker, connection: native } = await createEnrolmentWorker({
+        connection: options.temporal?.nativeConnection,
         address: config.TEMPORAL_ADDRESS!,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -72,7 +83,7 @@ export async function startService(options: { config?: Config; mailer?: Mailer; 
         workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
       });
       const done = worker.run();
-      running = { worker, done, close: () => native.close() };
+      running = { worker, done, close: async () => (options.temporal ? undefined : native.close()) };
     },
     async stopWorker() {
       if (!running) return;
@@ -85,7 +96,7 @@ export async function startService(options: { config?: Config; mailer?: Mailer; 
       await service.stopWorker();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await connection.close();
+      await connection?.close();
       await database.close();
     },
   };

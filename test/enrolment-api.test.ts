@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrolmentWorkflowId } from '../workflows/ids.js';
+import { asNewAccount } from './helpers/fixtures.js';
+import { startService, type TestService } from './helpers/service.js';
+
+let service: TestService;
+beforeAll(async () => {
+  service = await startService();
+});
+afterAll(() => service.stop());
+
+describe('a lead enrolled in a one-step sequence with no delay', () => {
+  it('receives the email within seconds and the enrolment completes', async () => {
+    const { createSequence, createLead, enrolLead, waitForStatus, sentMessages } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ subject: 'Hi {{ first_name }}', body: 'Nice to meet you, {{ first_name }}.' }] });
+    const lead = await createLead({ firstName: 'Grace' });
+    const enrolment = await enrolLead(sequence.id, lead.id);
+    expect(enrolment.status).toBe('active');
+    await waitForStatus(enrolment.id, 'completed');
+    const sent = await sentMessages(enrolment.id);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ subject: 'Hi Grace', toEmail: lead.email, status: 'sent' });
+  });
+
+  it('is the workflow enrolment-<id>, whose result reports the step sent', async () => {
+    const { createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence();
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    const result = await service.temporal.workflow.getHandle(enrolmentWorkflowId(enrolment.id)).result();
+    expect(result).toMatchObject({ status: 'completed', sentCount: 1, lastStepId: sequence.steps[0]!.id });
+  });
+});
+
+describe('enrolment refusals', () => {
+  it('refuses a lead with no email address', async () => {
+    const { api, createSequence, createLead } = await asNewAccount(service);
+    const sequence = await createSequence();
+    const lead = await createLead({ email: null });
+    const res = await api('POST', `/v1/sequences/${sequence.id}/enrolments`, { leadId: lead.id });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: 'no_email', field: 'leadId' });
+  });
+
+  it('refuses a lead already active in the sequence', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 3, unit: 'days' } }] });
+    const lead = await createLead();
+    await enrolLead(sequence.id, lead.id);
+    const res = await api('POST', `/v1/sequences/${sequence.id}/enrolments`, { leadId: lead.id });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('already_enrolled');
+  });
+
+  it('refuses a lead active in another sequence unless the account allows parallel enrolment', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const first = await createSequence({ steps: [{ delay: { amount: 3, unit: 'days' } }] });
+    const second = await createSequence({ steps: [{ delay: { amount: 3, unit: 'days' } }] });
+    const lead = await createLead();
+    await enrolLead(first.id, lead.id);
+    const refused = await api('POST', `/v1/sequences/${second.id}/enrolments`, { leadId: lead.id });
+    expect(refused.body.error.code).toBe('active_in_other_sequence');
+    expect((await api('PATCH', '/v1/account', { allowParallelEnrolment: true })).status).toBe(200);
+    expect((await api('POST', `/v1/sequences/${second.id}/enrolments`, { leadId: lead.id })).status).toBe(201);
+  });
+
+  it('refuses a lead missing a merge field the emails print without a default, naming it', async () => {
+    const { api, createSequence, createLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ body: 'How is {{ company }} doing, {{ first_name | default: "friend" }}?' }] });
+    const lead = await createLead({ company: '' });
+    const res = await api('POST', `/v1/sequences/${sequence.id}/enrolments`, { leadId: lead.id });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: 'missing_merge_fields', message: expect.stringContaining('company') });
+  });
+
+  it('refuses beyond the plan limit of active enrolments', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service, {
+      limits: { maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: 1, maxEmailsPerDay: null },
+    });
+    const sequence = await createSequence({ steps: [{ delay: { amount: 3, unit: 'days' } }] });
+    await enrolLead(sequence.id, (await createLead()).id);
+    const res = await api('POST', `/v1/sequences/${sequence.id}/enrolments`, { leadId: (await createLead()).id });
+    expect(res.body.error.code).toBe('plan_limit_active_enrolments');
+  });
+
+  it('refuses an unsubscribed lead', async () => {
+    const { api, createSequence, createLead } = await asNewAccount(service);
+    const sequence = await createSequence();
+    const lead = await createLead();
+    const { leads } = await import('../db/schema.js');
+    const { eq } = await import('drizzle-orm');
+    await service.database.db.update(leads).set({ unsubscribedAt: new Date() }).where(eq(leads.id, lead.id));
+    const res = await api('POST', `/v1/sequences/${sequence.id}/enrolments`, { leadId: lead.id });
+    expect(res.body.error.code).toBe('unsubscribed');
+  });
+});
+
+describe('pausing, resuming and stopping one enrolment', () => {
+  it('pause answers with the status already in the database, and resume makes it active again', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    const paused = await api('POST', `/v1/enrolments/${enrolment.id}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.body.status).toBe('paused');
+    const resumed = await api('POST', `/v1/enrolments/${enrolment.id}/resume`);
+    expect(resumed.body.status).toBe('active');
+    expect(resumed.body.nextDueAt).not.toBeNull();
+  });
+
+  it('stop is final: a second stop answers 409 and the lead can be enrolled again', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    const lead = await createLead();
+    const enrolment = await enrolLead(sequence.id, lead.id);
+    expect((await api('POST', `/v1/enrolments/${enrolment.id}/stop`)).body.status).toBe('stopped');
+    const again = await api('POST', `/v1/enrolments/${enrolment.id}/stop`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('enrolment_ended');
+    expect((await api('POST', `/v1/sequences/${sequence.id}/enrolments`, { leadId: lead.id })).status).toBe(201);
+  });
+
+  it('a stop signalled straight to the workflow (as from the Temporal CLI) reaches the database', async () => {
+    const { createSequence, createLead, enrolLead, waitForStatus } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    await service.temporal.workflow.getHandle(enrolmentWorkflowId(enrolment.id)).signal('stop');
+    const row = await waitForStatus(enrolment.id, 'stopped', 5_000);
+    expect(row.endedReason).toBe('stopped by a user');
+  });
+
+  it('the timeline lists enrolment, the email and the status changes in order', async () => {
+    const { api, createSequence, createLead, enrolLead, waitForStatus } = await asNewAccount(service);
+    const sequence = await createSequence();
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    await waitForStatus(enrolment.id, 'completed');
+    const res = await api('GET', `/v1/enrolments/${enrolment.id}`);
+    expect(res.body.timeline.map((e: { type: string }) => e.type)).toEqual(['enrolled', 'email_sent', 'status_changed']);
+    expect(res.body.messages).toHaveLength(1);
+  });
+});
+
+describe('a reply marked through the API', () => {
+  it('ends the enrolment as replied when the sequence stops on reply', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    const res = await api('POST', `/v1/enrolments/${enrolment.id}/reply`);
+    expect(res.body).toMatchObject({ status: 'replied', repliedAt: expect.any(String) });
+  });
+});
+
+describe('listing a sequence’s enrolments', () => {
+  it('filters by status, pages, and counts per status', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await enrolLead(sequence.id, (await createLead()).id)).id);
+    await api('POST', `/v1/enrolments/${ids[0]}/pause`);
+    const page1 = await api('GET', `/v1/sequences/${sequence.id}/enrolments?limit=2`);
+    expect(page1.body.data).toHaveLength(2);
+    expect(page1.body.counts).toEqual({ active: 2, paused: 1 });
+    const page2 = await api('GET', `/v1/sequences/${sequence.id}/enrolments?limit=2&cursor=${page1.body.nextCursor}`);
+    expect(page2.body.data).toHaveLength(1);
+    expect(page2.body.nextCursor).toBeNull();
+    const paused = await api('GET', `/v1/sequences/${sequence.id}/enrolments?status=paused`);
+    expect(paused.body.data.map((e: { id: string }) => e.id)).toEqual([ids[0]]);
+  });
+});
