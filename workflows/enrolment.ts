@@ -8,6 +8,7 @@ import {
   defineUpdate,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -68,8 +69,11 @@ export const controlUpdate = defineUpdate<EnrolmentState, [ControlAction]>('cont
 const FINAL: ReadonlySet<EnrolmentStatus> = new Set(['replied', 'completed', 'stopped', 'unsubscribed', 'bounced', 'failed']);
 export const isFinal = (status: EnrolmentStatus) => FINAL.has(status);
 
-const { planNextStep, recordStatus, recordReply } = proxyActivities<EnrolmentActivities>({
+// Short database reads and writes run as local activities: in the worker, inside the workflow
+// task, with no round trip through the server. This halves the server's work per enrolment.
+const { planNextStep, recordStatus, recordReply } = proxyLocalActivities<EnrolmentActivities>({
   startToCloseTimeout: '30 seconds',
+  localRetryThreshold: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
 });
 

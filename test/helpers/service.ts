@@ -53,7 +53,7 @@ export async function startService(
   } = {},
 ): Promise<TestService> {
   const config = options.config ?? testConfig();
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data', poolSize: 10 });
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data', poolSize: 40 });
   const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const temporal = options.temporal?.client ?? new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const app = createApp({ config, database, temporal, logger });
