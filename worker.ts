@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { createOutboxMailer } from './activities/mailer.js';
 import { loadConfigOrExit } from './config.js';
 import { openDatabase } from './db/client.js';
@@ -21,8 +22,16 @@ const { worker, connection } = await createEnrolmentWorker({
   maxTaskQueueActivitiesPerSecond: config.SEND_RATE_PER_SECOND,
 });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
+// For container health checks: a file whose age says whether the worker is still running.
+const heartbeatFile = process.env.WORKER_HEARTBEAT_FILE;
+const heartbeat = heartbeatFile
+  ? setInterval(() => {
+      if (worker.getState() === 'RUNNING') writeFileSync(heartbeatFile, new Date().toISOString());
+    }, 10_000)
+  : undefined;
 // The SDK shuts the worker down on SIGINT/SIGTERM, letting in-flight activities finish.
 await worker.run();
+clearInterval(heartbeat);
 await connection.close();
 await temporal.connection.close();
 await database.close();
