@@ -41,7 +41,7 @@ export const configSchema = z.object({
   SEND_RATE_PER_SECOND: z.coerce.number().positive().optional(),
 });
 
-export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string };
+export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string; UNSUBSCRIBE_SECRET: string };
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, readonly problem: string) {
@@ -64,7 +64,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (!config[required]) throw new ConfigError(required, 'is required when NODE_ENV=production');
     }
   }
-  return { ...config, PUBLIC_BASE_URL: config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}` };
+  return {
+    ...config,
+    PUBLIC_BASE_URL: config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`,
+    // Outside production a fixed key keeps links working across restarts; `npm start` replaces
+    // it with a random one kept in DATA_DIR.
+    UNSUBSCRIBE_SECRET: config.UNSUBSCRIBE_SECRET ?? 'development-only-unsubscribe-secret-change-me',
+  };
 }
 
 /** Entry points call this: a config error becomes one line on stderr and exit code 78 (EX_CONFIG). */

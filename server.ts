@@ -1,3 +1,4 @@
+import { mailerFor } from './activities/index.js';
 import { createApp } from './api/app.js';
 import { loadConfigOrExit } from './config.js';
 import { openDatabase } from './db/client.js';
@@ -11,7 +12,7 @@ const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY
 const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
 await database.migrate();
 const temporal = await connectClient(config.TEMPORAL_ADDRESS ?? 'localhost:7233', config.TEMPORAL_NAMESPACE);
-const app = createApp({ config, database, temporal, logger });
+const app = createApp({ config, database, temporal, logger, mailer: mailerFor(config, logger) });
 const stopSweeper = runPendingStartSweeper({ db: database.db, temporal, config, logger });
 const server = app.listen(config.PORT, config.HOST, () => logger.info({ port: config.PORT }, 'API listening'));
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createOutboxMailer } from './activities/mailer.js';
+import { mailerFor } from './activities/index.js';
 import { createApp } from './api/app.js';
 import { runPendingStartSweeper } from './api/services/workflow-starter.js';
 import { loadConfigOrExit } from './config.js';
@@ -11,7 +11,7 @@ import { createLogger } from './logger.js';
 import { connectClient } from './temporal/client.js';
 import { startDevServer } from './temporal/dev-server.js';
 import { installTemporalLogging } from './temporal/runtime.js';
-import { createEnrolmentWorker } from './temporal/worker.js';
+import { createEnrolmentWorkers } from './temporal/worker.js';
 
 /**
  * `npm start`: the whole service in one process for a laptop. API, worker, and (unless
@@ -48,14 +48,14 @@ if (anyAccount.length === 0 || !existsSync(keyFile)) {
 const apiKey = readFileSync(keyFile, 'utf8').trim();
 
 const temporal = await connectClient(temporalAddress, config.TEMPORAL_NAMESPACE);
-const { worker, connection } = await createEnrolmentWorker({
+const workers = await createEnrolmentWorkers({
   address: temporalAddress,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
-  deps: { db: database.db, mailer: createOutboxMailer(logger), config, logger, temporal },
-  maxTaskQueueActivitiesPerSecond: config.SEND_RATE_PER_SECOND,
+  deps: { db: database.db, mailer: mailerFor(config, logger), config, logger, temporal },
+  sendRatePerSecond: config.SEND_RATE_PER_SECOND,
 });
-const app = createApp({ config, database, temporal, logger });
+const app = createApp({ config, database, temporal, logger, mailer: mailerFor(config, logger) });
 const stopSweeper = runPendingStartSweeper({ db: database.db, temporal, config, logger });
 const server = app.listen(config.PORT, config.HOST);
 await new Promise((resolve) => server.once('listening', resolve));
@@ -76,12 +76,12 @@ process.stdout.write(
 );
 
 // The worker handles SIGINT/SIGTERM itself (it drains in-flight activities); the rest follows.
-await worker.run();
+await workers.run();
 logger.info('stopping');
 stopSweeper();
 server.close();
 server.closeAllConnections();
-await connection.close();
+await workers.connection.close();
 await temporal.connection.close();
 await database.close();
 await devServer?.stop();

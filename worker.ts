@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
-import { createOutboxMailer } from './activities/mailer.js';
+import { mailerFor } from './activities/index.js';
 import { loadConfigOrExit } from './config.js';
 import { openDatabase } from './db/client.js';
 import { createLogger } from './logger.js';
 import { connectClient } from './temporal/client.js';
 import { installTemporalLogging } from './temporal/runtime.js';
-import { createEnrolmentWorker } from './temporal/worker.js';
+import { createEnrolmentWorkers } from './temporal/worker.js';
 
 /** Production worker process: runs enrolment workflows and activities. SIGTERM drains it. */
 const config = loadConfigOrExit();
@@ -14,25 +14,25 @@ installTemporalLogging(logger);
 const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
 await database.migrate();
 const temporal = await connectClient(config.TEMPORAL_ADDRESS ?? 'localhost:7233', config.TEMPORAL_NAMESPACE);
-const { worker, connection } = await createEnrolmentWorker({
+const workers = await createEnrolmentWorkers({
   address: config.TEMPORAL_ADDRESS ?? 'localhost:7233',
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
-  deps: { db: database.db, mailer: createOutboxMailer(logger), config, logger, temporal },
-  maxTaskQueueActivitiesPerSecond: config.SEND_RATE_PER_SECOND,
+  deps: { db: database.db, mailer: mailerFor(config, logger), config, logger, temporal },
+  sendRatePerSecond: config.SEND_RATE_PER_SECOND,
 });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
 // For container health checks: a file whose age says whether the worker is still running.
 const heartbeatFile = process.env.WORKER_HEARTBEAT_FILE;
 const heartbeat = heartbeatFile
   ? setInterval(() => {
-      if (worker.getState() === 'RUNNING') writeFileSync(heartbeatFile, new Date().toISOString());
+      if (workers.workers.every((w) => w.getState() === 'RUNNING')) writeFileSync(heartbeatFile, new Date().toISOString());
     }, 10_000)
   : undefined;
 // The SDK shuts the worker down on SIGINT/SIGTERM, letting in-flight activities finish.
-await worker.run();
+await workers.run();
 clearInterval(heartbeat);
-await connection.close();
+await workers.connection.close();
 await temporal.connection.close();
 await database.close();
 logger.info('worker stopped');

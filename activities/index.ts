@@ -2,9 +2,11 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import type { Mailer } from './mailer.js';
+import { createOutboxMailer, type Mailer } from './mailer.js';
 import { createPlanNextStep } from './plan-next-step.js';
 import { createRecordReply, createRecordStatus } from './record-status.js';
+import { createResendMailer } from './resend-mailer.js';
+import { createSendOneOff } from './send-one-off.js';
 import { createSendStep } from './send-email.js';
 import { createSignalEnrolmentPage } from './signal-enrolments.js';
 
@@ -24,10 +26,21 @@ export function createActivities(deps: ActivityDeps) {
   return {
     planNextStep: createPlanNextStep(deps),
     sendStep: createSendStep(deps),
+    sendOneOff: createSendOneOff(deps),
     recordStatus: createRecordStatus(deps),
     recordReply: createRecordReply(deps),
     signalEnrolmentPage: createSignalEnrolmentPage(deps),
   };
 }
+
+/** Resend when a key is configured; otherwise the local outbox, so `npm start` works offline. */
+export function mailerFor(config: Config, logger: Logger): Mailer {
+  return config.RESEND_API_KEY
+    ? createResendMailer({ apiKey: config.RESEND_API_KEY, baseUrl: config.RESEND_BASE_URL, logger })
+    : createOutboxMailer(logger);
+}
+
+/** Activities that talk to the email provider run on the rate-limited sends queue. */
+export const SEND_ACTIVITIES = ['sendStep', 'sendOneOff'] as const;
 
 export type EnrolmentActivities = ReturnType<typeof createActivities>;

@@ -13,13 +13,34 @@ export interface OutgoingEmail {
 }
 
 export interface Mailer {
-  /** Returns the provider's message id. Throws on failure; a retry reuses the same key. */
+  /**
+   * Hands one email to the provider and returns its id. Retrying with the same idempotency key
+   * never sends twice. Throws `SendPostponed` (quota: try later, do not fail),
+   * `SendRejected` (permanent) or anything else (transient: retry).
+   */
   send(email: OutgoingEmail): Promise<{ providerId: string }>;
+}
+
+/** The provider's quota is used up: the email waits until `until`; it is never dropped. */
+export class SendPostponed extends Error {
+  constructor(readonly until: Date, reason: string) {
+    super(reason);
+  }
+}
+
+/** The provider will never accept this email (bad address, unverified domain, invalid payload). */
+export class SendRejected extends Error {}
+
+/** A transient failure with the provider's own advice on when to retry. */
+export class SendRetryLater extends Error {
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
 }
 
 /**
  * No RESEND_API_KEY: nothing leaves the machine. The message row in PostgreSQL is the outbox
- * (listed through the API); a log line says where it would have gone.
+ * (GET /v1/outbox); a log line says where it would have gone.
  */
 export function createOutboxMailer(logger: Logger): Mailer {
   return {

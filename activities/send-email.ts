@@ -1,12 +1,16 @@
-import { and, count, eq, gte } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { and, count, eq, gte, inArray } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { enrolmentEvents, enrolments, messages, type EnrolmentStatus } from '../db/schema.js';
+import { composeEmail } from '../domain/compose-email.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
-import { renderTemplate } from '../domain/merge-fields.js';
+import { fromHeader, providerTags } from '../domain/sender.js';
 import { startOfDay, startOfNextDay } from '../domain/schedule.js';
+import { unsubscribeToken } from '../domain/unsubscribe-token.js';
 import type { Logger } from '../logger.js';
-import { loadEnrolmentContext, mergeContextOf } from './enrolment-context.js';
+import { deliverMessage, type Message } from './deliver-message.js';
+import { loadEnrolmentContext, mergeContextOf, type EnrolmentContext } from './enrolment-context.js';
 import type { Mailer } from './mailer.js';
 
 export type SendOutcome =
@@ -18,7 +22,40 @@ export type SendOutcome =
 /** enrolment + step: the same key for every retry of this send, at the provider and in our table. */
 export const stepIdempotencyKey = (enrolmentId: string, stepId: string) => `enrolment-${enrolmentId}-step-${stepId}`;
 
-export function createSendStep({ db, mailer, config, logger }: { db: Db; mailer: Mailer; config: Config; logger: Logger }) {
+export interface SendDeps {
+  db: Db;
+  mailer: Mailer;
+  config: Config;
+  logger: Logger;
+}
+
+/** Links and headers every email carries: unsubscribe (RFC 8058 one-click) and reply routing. */
+export function envelopeFor(config: Config, messageId: string, replyToken: string) {
+  const token = unsubscribeToken(config.UNSUBSCRIBE_SECRET, messageId);
+  const unsubscribeUrl = `${config.PUBLIC_BASE_URL}/u/${token}`;
+  return {
+    unsubscribeUrl,
+    replyTo: `r-${replyToken}@${config.INBOUND_DOMAIN}`,
+    headers: {
+      'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:unsubscribe@${config.INBOUND_DOMAIN}?subject=unsubscribe%20${token}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+    },
+  };
+}
+
+export function brandingOf(account: EnrolmentContext['account']) {
+  return {
+    senderName: account.senderName || account.name,
+    companyName: account.companyName,
+    postalAddress: account.postalAddress,
+    logoUrl: account.logoUrl,
+    brandColor: account.brandColor,
+    signature: account.signature,
+  };
+}
+
+export function createSendStep(deps: SendDeps) {
+  const { db, config, logger } = deps;
   return async function sendStep({
     enrolmentId,
     stepId,
@@ -32,10 +69,11 @@ export function createSendStep({ db, mailer, config, logger }: { db: Db; mailer:
     const key = stepIdempotencyKey(enrolmentId, stepId);
 
     // Phase 1, under the enrolment's row lock: decide, render and store the email as it will go.
-    const decided = await db.transaction(async (tx): Promise<{ outcome: SendOutcome } | { message: typeof messages.$inferSelect }> => {
-      const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
-      if (existing) return { message: existing };
+    const decided = await db.transaction(async (tx): Promise<{ outcome: SendOutcome } | { message: Message }> => {
       const ctx = await loadEnrolmentContext(tx as unknown as Db, enrolmentId, { lock: true });
+      const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
+      // Already stored by an earlier attempt: finish that attempt with the very same payload.
+      if (existing) return { message: existing };
       if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: 'the enrolment no longer exists' } };
       const { enrolment, lead, sequence, account } = ctx;
       const blocker = sendBlocker({
@@ -50,42 +88,43 @@ export function createSendStep({ db, mailer, config, logger }: { db: Db; mailer:
       });
       if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
       // The step the workflow planned may have been deleted or reordered since: plan again.
-      if (ctx.next?.id !== stepId) {
-        return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
-      }
+      if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
       const cap = account.limits.maxEmailsPerDay;
       if (cap !== null) {
-        const zone = account.timezone;
         const [sentToday] = await tx
           .select({ n: count() })
           .from(messages)
-          .where(and(eq(messages.accountId, account.id), gte(messages.createdAt, startOfDay(new Date(now), zone))));
+          .where(and(eq(messages.accountId, account.id), gte(messages.createdAt, startOfDay(new Date(now), account.timezone)), inArray(messages.status, ['sending', 'sent'])));
         if ((sentToday?.n ?? 0) >= cap) {
           return {
-            outcome: {
-              outcome: 'postponed',
-              until: startOfNextDay(new Date(now), zone).toISOString(),
-              reason: `daily cap of ${cap} emails reached`,
-            }
+            outcome: { outcome: 'postponed', until: startOfNextDay(new Date(now), account.timezone).toISOString(), reason: `daily cap of ${cap} emails reached` },
           };
         }
       }
-      const merge = mergeContextOf(lead, account);
-      const step = ctx.next;
+      const messageId = randomUUID();
+      const envelope = envelopeFor(config, messageId, enrolment.replyToken);
+      const composed = await composeEmail({
+        subject: ctx.next.subject,
+        body: ctx.next.body,
+        merge: mergeContextOf(lead, account),
+        branding: brandingOf(account),
+        unsubscribeUrl: envelope.unsubscribeUrl,
+      });
       const [message] = await tx
         .insert(messages)
         .values({
+          id: messageId,
           accountId: account.id,
           enrolmentId,
           stepId,
           leadId: lead.id,
           idempotencyKey: key,
           toEmail: lead.email!,
-          fromEmail: `${account.senderName || account.name} <${config.PLATFORM_FROM_EMAIL}>`,
-          replyTo: `r-${enrolment.replyToken}@${config.INBOUND_DOMAIN}`,
-          subject: renderTemplate(step.subject, merge),
-          html: `<p>${renderTemplate(step.body, merge, { escapeHtml: true }).replace(/\n/g, '<br>')}</p>`,
-          text: renderTemplate(step.body, merge),
+          fromEmail: fromHeader(account, config.PLATFORM_FROM_EMAIL),
+          replyTo: envelope.replyTo,
+          ...composed,
+          headers: envelope.headers,
+          tags: providerTags({ account_id: account.id, sequence_id: sequence.id, step_id: stepId, enrolment_id: enrolmentId, message_id: messageId }),
           status: 'sending',
         })
         .returning();
@@ -96,23 +135,18 @@ export function createSendStep({ db, mailer, config, logger }: { db: Db; mailer:
     if (message.status === 'sent' && message.sentAt) {
       return { outcome: 'sent', messageId: message.id, sentAt: message.sentAt.toISOString() };
     }
+    if (message.status === 'failed') return { outcome: 'failed', reason: message.failureReason ?? 'the provider refused the email' };
 
     // Phase 2: hand it to the provider with the same key on every attempt, then record it.
-    const { providerId } = await mailer.send({
-      idempotencyKey: key,
-      from: message.fromEmail,
-      to: message.toEmail,
-      replyTo: message.replyTo ?? undefined,
-      subject: message.subject,
-      html: message.html,
-      text: message.text,
-    });
-    const sentAt = new Date();
+    const result = await deliverMessage(deps, message);
+    if (!result.delivered) {
+      if ('postponedUntil' in result) return { outcome: 'postponed', until: result.postponedUntil.toISOString(), reason: result.reason };
+      return { outcome: 'failed', reason: `the provider refused step email: ${result.rejected}` };
+    }
     await db.transaction(async (tx) => {
-      await tx.update(messages).set({ status: 'sent', providerId, sentAt }).where(eq(messages.id, message.id));
       await tx
         .update(enrolments)
-        .set({ lastStepId: stepId, lastSentAt: sentAt, updatedAt: sentAt })
+        .set({ lastStepId: stepId, lastSentAt: result.sentAt, updatedAt: result.sentAt })
         .where(eq(enrolments.id, enrolmentId));
       await tx.insert(enrolmentEvents).values({
         accountId: message.accountId,
@@ -121,7 +155,7 @@ export function createSendStep({ db, mailer, config, logger }: { db: Db; mailer:
         detail: { stepId, messageId: message.id, subject: message.subject },
       });
     });
-    logger.info({ enrolmentId, stepId, messageId: message.id }, 'email sent');
-    return { outcome: 'sent', messageId: message.id, sentAt: sentAt.toISOString() };
+    logger.info({ accountId: message.accountId, enrolmentId, stepId, messageId: message.id }, 'email sent');
+    return { outcome: 'sent', messageId: message.id, sentAt: result.sentAt.toISOString() };
   };
 }

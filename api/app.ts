@@ -1,12 +1,15 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import type { Mailer } from '../activities/mailer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { accountRoutes } from './routes/account.js';
+import { domainRoutes } from './routes/domains.js';
+import { emailRoutes } from './routes/emails.js';
 import { enrolmentRoutes } from './routes/enrolments.js';
 import { healthRoutes } from './routes/health.js';
 import { leadRoutes } from './routes/leads.js';
@@ -17,6 +20,8 @@ export interface AppDeps {
   database: Database;
   temporal: Client;
   logger: Logger;
+  /** Used only for test emails; sequence emails go through the worker. */
+  mailer: Mailer;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -42,7 +47,14 @@ export function createApp(deps: AppDeps): Express {
   // Everything below needs an API key.
   const authed = express.Router();
   authed.use(requireApiKey(deps.database.db));
-  authed.use(accountRoutes(deps), sequenceRoutes(deps), leadRoutes(deps), enrolmentRoutes(deps));
+  authed.use(
+    accountRoutes(deps),
+    domainRoutes(deps),
+    sequenceRoutes(deps),
+    leadRoutes(deps),
+    enrolmentRoutes(deps),
+    emailRoutes(deps),
+  );
   app.use('/v1', authed);
 
   app.use(unknownRoute);

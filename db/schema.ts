@@ -255,6 +255,10 @@ export const messages = pgTable(
     subject: text('subject').notNull(),
     html: text('html').notNull(),
     text: text('text').notNull(),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    tags: jsonb('tags').$type<{ name: string; value: string }[]>().notNull().default([]),
+    /** One-off emails route replies through their own token; sequence emails use the enrolment's. */
+    replyToken: text('reply_token'),
     status: text('status').notNull().default('queued'),
     providerId: text('provider_id'),
     failureReason: text('failure_reason'),
@@ -269,11 +273,27 @@ export const messages = pgTable(
   },
   (t) => [
     uniqueIndex('messages_idempotency_idx').on(t.idempotencyKey),
+    uniqueIndex('messages_reply_token_idx').on(t.replyToken),
     index('messages_enrolment_idx').on(t.enrolmentId),
     index('messages_provider_idx').on(t.providerId),
     index('messages_account_sent_idx').on(t.accountId, t.sentAt),
   ],
 );
+
+/** An email to one lead outside any sequence; sent durably like a step by its own workflow. */
+export const oneOffEmails = pgTable('one_off_emails', {
+  id: id(),
+  accountId: accountId(),
+  leadId: uuid('lead_id')
+    .notNull()
+    .references(() => leads.id, { onDelete: 'cascade' }),
+  subject: text('subject').notNull(),
+  body: text('body').notNull(),
+  replyToken: text('reply_token').notNull(),
+  status: text('status').$type<'queued' | 'sent' | 'suppressed' | 'failed'>().notNull().default('queued'),
+  reason: text('reason'),
+  createdAt: createdAt(),
+});
 
 /** Provider webhook deliveries, keyed by their event id so a redelivery is a no-op. */
 export const webhookEvents = pgTable('webhook_events', {

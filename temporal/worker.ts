@@ -1,15 +1,27 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { createActivities, SEND_ACTIVITIES, type ActivityDeps } from '../activities/index.js';
 
 const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
+export const sendsTaskQueue = (taskQueue: string) => `${taskQueue}-sends`;
+
+export interface EnrolmentWorkers {
+  workers: Worker[];
+  connection: NativeConnection;
+  /** Runs until shut down (SIGINT/SIGTERM, or `shutdown()`), letting in-flight activities finish. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
 /**
- * The worker that runs enrolment workflows and their activities. Tests pass a pre-built
- * `workflowBundle` so the workflow code is bundled once per run, not once per worker.
+ * Two workers on one connection: one runs the workflows and the database activities on the main
+ * task queue; the other runs only the sending activities on `<queue>-sends`, whose rate limit
+ * (`maxTaskQueueActivitiesPerSecond`) the Temporal server enforces across every worker process.
+ * Tests pass a pre-built `workflowBundle` so the workflow code is bundled once per run.
  */
-export async function createEnrolmentWorker(options: {
+export async function createEnrolmentWorkers(options: {
   /** An existing connection (tests' time-skipping environment), else one to `address`. */
   connection?: NativeConnection;
   address?: string;
@@ -17,26 +29,45 @@ export async function createEnrolmentWorker(options: {
   taskQueue: string;
   deps: ActivityDeps;
   workflowBundle?: WorkerOptions['workflowBundle'];
-  maxTaskQueueActivitiesPerSecond?: number;
-}): Promise<{ worker: Worker; connection: NativeConnection }> {
+  sendRatePerSecond?: number;
+}): Promise<EnrolmentWorkers> {
   const connection = options.connection ?? (await NativeConnection.connect({ address: options.address }));
-  const worker = await Worker.create({
+  const all = createActivities(options.deps);
+  const sending = Object.fromEntries(Object.entries(all).filter(([name]) => (SEND_ACTIVITIES as readonly string[]).includes(name)));
+  const rest = Object.fromEntries(Object.entries(all).filter(([name]) => !(SEND_ACTIVITIES as readonly string[]).includes(name)));
+  const main = await Worker.create({
     connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: createActivities(options.deps),
+    activities: rest,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond,
     // Sleeping enrolments cost nothing in memory: only this many are kept cached.
     maxCachedWorkflows: 2_000,
-    // Enrolment workflow tasks are short; the defaults leave the CPU idle with a backlog
-    // (measured with `npm run bench`).
+    // Enrolment workflow tasks are short; the defaults leave the CPU idle with a backlog.
     maxConcurrentWorkflowTaskExecutions: 120,
     maxConcurrentWorkflowTaskPolls: 40,
-    maxConcurrentActivityTaskPolls: 20,
     maxConcurrentLocalActivityExecutions: 200,
   });
-  return { worker, connection };
+  const sends = await Worker.create({
+    connection,
+    namespace: options.namespace,
+    taskQueue: sendsTaskQueue(options.taskQueue),
+    activities: sending,
+    maxConcurrentActivityTaskExecutions: 100,
+    maxConcurrentActivityTaskPolls: 20,
+    ...(options.sendRatePerSecond ? { maxTaskQueueActivitiesPerSecond: options.sendRatePerSecond } : {}),
+  });
+  const workers = [main, sends];
+  return {
+    workers,
+    connection,
+    async run() {
+      await Promise.all(workers.map((w) => w.run()));
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
 }
 
 export { workflowsPath };

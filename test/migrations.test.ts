@@ -29,6 +29,7 @@ describe('migrations', () => {
       'leads',
       'messages',
       'notifications',
+      'one_off_emails',
       'sequences',
       'steps',
       'webhook_events',

@@ -77,18 +77,24 @@ const { planNextStep, recordStatus, recordReply } = proxyLocalActivities<Enrolme
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
 });
 
-// Sending talks to the provider: longer timeout, and a bounded number of attempts so a broken
-// provider fails the enrolment with a reason instead of retrying forever.
-const { sendStep } = proxyActivities<EnrolmentActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 25 },
-});
+/**
+ * Sending talks to the provider on its own task queue (`<queue>-sends`), whose rate limit the
+ * server enforces across all workers. A bounded number of attempts (about three hours) lets a
+ * broken provider fail the enrolment with a reason instead of retrying forever.
+ */
+const sendActivities = () =>
+  proxyActivities<EnrolmentActivities>({
+    taskQueue: `${workflowInfo().taskQueue}-sends`,
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 25 },
+  });
 
 /** Continue-as-new well before Temporal's 51,200-event limit. */
 const HISTORY_BOUND = 5_000;
 
 export async function enrolmentWorkflow(input: EnrolmentInput): Promise<EnrolmentState> {
   const { enrolmentId } = input;
+  const { sendStep } = sendActivities();
   const carried = input.carried;
   // Times come from the workflow's clock, so a replay, a restart or a time-skipping test all
   // see the same schedule. The first step's delay counts from the enrolment.

@@ -1,2 +1,3 @@
 export * from './enrolment.js';
 export * from './sequence-broadcast.js';
+export * from './one-off-email.js';

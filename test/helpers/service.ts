@@ -2,16 +2,17 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { createOutboxMailer, type Mailer } from '../../activities/mailer.js';
+import { mailerFor } from '../../activities/index.js';
+import type { Mailer } from '../../activities/mailer.js';
 import { createApp } from '../../api/app.js';
 import { loadConfig, type Config } from '../../config.js';
 import { createAccount } from '../../db/accounts.js';
 import { openDatabase, type Database } from '../../db/client.js';
 import { createLogger } from '../../logger.js';
 import { installTemporalLogging } from '../../temporal/runtime.js';
-import { createEnrolmentWorker } from '../../temporal/worker.js';
+import { createEnrolmentWorkers, type EnrolmentWorkers } from '../../temporal/worker.js';
 
 /**
  * The real service for a test file: API on a random port, a worker on its own task queue (so
@@ -23,7 +24,7 @@ export interface TestService {
   config: Config;
   database: Database;
   temporal: Client;
-  worker: Worker;
+  workers: EnrolmentWorkers;
   /** Resolves when the worker has fully stopped. */
   stopWorker(): Promise<void>;
   startWorker(): Promise<void>;
@@ -39,6 +40,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     DATABASE_URL: inject('databaseUrl'),
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+    UNSUBSCRIBE_SECRET: 'test-unsubscribe-secret-0123456789abcdef',
+    PUBLIC_BASE_URL: 'https://sequences.test',
     ...overrides,
   });
 }
@@ -56,38 +59,40 @@ export async function startService(
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data', poolSize: 40 });
   const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const temporal = options.temporal?.client ?? new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const app = createApp({ config, database, temporal, logger });
+  const mailer = options.mailer ?? mailerFor(config, logger);
+  const app = createApp({ config, database, temporal, logger, mailer });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const deps = { db: database.db, mailer: options.mailer ?? createOutboxMailer(logger), config, logger, temporal };
-  let running: { worker: Worker; done: Promise<void>; close(): Promise<void> } | undefined;
+  const deps = { db: database.db, mailer, config, logger, temporal };
+  let running: { workers: EnrolmentWorkers; done: Promise<void>; close(): Promise<void> } | undefined;
   const service: TestService = {
     baseUrl,
     config,
     database,
     temporal,
-    get worker() {
-      return running!.worker;
+    get workers() {
+      return running!.workers;
     },
     async startWorker() {
       const { readFileSync } = await import('node:fs');
-      const { worker, connection: native } = await createEnrolmentWorker({
+      const workers = await createEnrolmentWorkers({
         connection: options.temporal?.nativeConnection,
         address: config.TEMPORAL_ADDRESS!,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         deps,
         workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
+        sendRatePerSecond: config.SEND_RATE_PER_SECOND,
       });
-      const done = worker.run();
-      running = { worker, done, close: async () => (options.temporal ? undefined : native.close()) };
+      const done = workers.run();
+      running = { workers, done, close: async () => (options.temporal ? undefined : workers.connection.close()) };
     },
     async stopWorker() {
       if (!running) return;
-      running.worker.shutdown();
+      running.workers.shutdown();
       await running.done;
       await running.close();
       running = undefined;

@@ -1,0 +1,51 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { messages } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import { SendPostponed, SendRejected, SendRetryLater, type Mailer } from './mailer.js';
+
+export type Message = typeof messages.$inferSelect;
+
+export type DeliveryResult =
+  | { delivered: true; providerId: string; sentAt: Date }
+  | { delivered: false; postponedUntil: Date; reason: string }
+  | { delivered: false; rejected: string };
+
+/**
+ * Hands a stored message to the provider with the message's idempotency key, then records the
+ * provider's id. The message row was written before this call, so a crash between the provider
+ * accepting and our write is repaired by the retry: same key, same bytes, no second email.
+ */
+export async function deliverMessage(deps: { db: Db; mailer: Mailer; logger: Logger }, message: Message): Promise<DeliveryResult> {
+  try {
+    const { providerId } = await deps.mailer.send({
+      idempotencyKey: message.idempotencyKey,
+      from: message.fromEmail,
+      to: message.toEmail,
+      replyTo: message.replyTo ?? undefined,
+      subject: message.subject,
+      html: message.html,
+      text: message.text,
+      headers: message.headers,
+      tags: message.tags,
+    });
+    const sentAt = new Date();
+    await deps.db.update(messages).set({ status: 'sent', providerId, sentAt }).where(eq(messages.id, message.id));
+    return { delivered: true, providerId, sentAt };
+  } catch (error) {
+    if (error instanceof SendPostponed) return { delivered: false, postponedUntil: error.until, reason: error.message };
+    if (error instanceof SendRejected) {
+      await deps.db.update(messages).set({ status: 'failed', failureReason: error.message }).where(eq(messages.id, message.id));
+      return { delivered: false, rejected: error.message };
+    }
+    if (error instanceof SendRetryLater) {
+      throw ApplicationFailure.create({
+        type: 'ProviderUnavailable',
+        message: error.message,
+        nextRetryDelay: error.retryAfterMs !== undefined ? Math.max(1_000, error.retryAfterMs) : undefined,
+      });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { accounts, leads, messages, oneOffEmails } from '../db/schema.js';
+import { composeEmail } from '../domain/compose-email.js';
+import { fromHeader, providerTags } from '../domain/sender.js';
+import { deliverMessage, type Message } from './deliver-message.js';
+import { mergeContextOf } from './enrolment-context.js';
+import { brandingOf, envelopeFor, type SendDeps } from './send-email.js';
+
+export type OneOffOutcome = { outcome: 'sent' | 'suppressed' | 'failed'; reason?: string } | { outcome: 'postponed'; until: string; reason: string };
+
+/** A one-off email: same branding, footer, suppression check and reply routing as a step. */
+export function createSendOneOff(deps: SendDeps) {
+  const { db, config } = deps;
+  return async function sendOneOff({ oneOffId }: { oneOffId: string }): Promise<OneOffOutcome> {
+    const key = `one-off-${oneOffId}`;
+    const decided = await db.transaction(async (tx): Promise<OneOffOutcome | Message> => {
+      const [row] = await tx
+        .select({ oneOff: oneOffEmails, lead: leads, account: accounts })
+        .from(oneOffEmails)
+        .innerJoin(leads, eq(leads.id, oneOffEmails.leadId))
+        .innerJoin(accounts, eq(accounts.id, oneOffEmails.accountId))
+        .where(eq(oneOffEmails.id, oneOffId))
+        .for('update', { of: oneOffEmails });
+      if (!row) return { outcome: 'failed', reason: 'the email no longer exists' };
+      const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
+      if (existing) return existing;
+      const { oneOff, lead, account } = row;
+      const suppressed = !lead.email ? 'the lead has no email address' : lead.unsubscribedAt ? 'the lead unsubscribed' : lead.bouncedAt ? 'the email address bounced' : null;
+      if (suppressed) {
+        await tx.update(oneOffEmails).set({ status: 'suppressed', reason: suppressed }).where(eq(oneOffEmails.id, oneOffId));
+        return { outcome: 'suppressed', reason: suppressed };
+      }
+      const messageId = randomUUID();
+      const envelope = envelopeFor(config, messageId, oneOff.replyToken);
+      const composed = await composeEmail({
+        subject: oneOff.subject,
+        body: oneOff.body,
+        merge: mergeContextOf(lead, account),
+        branding: brandingOf(account),
+        unsubscribeUrl: envelope.unsubscribeUrl,
+      });
+      const [message] = await tx
+        .insert(messages)
+        .values({
+          id: messageId,
+          accountId: account.id,
+          leadId: lead.id,
+          idempotencyKey: key,
+          toEmail: lead.email!,
+          fromEmail: fromHeader(account, config.PLATFORM_FROM_EMAIL),
+          replyTo: envelope.replyTo,
+          replyToken: oneOff.replyToken,
+          ...composed,
+          headers: envelope.headers,
+          tags: providerTags({ account_id: account.id, one_off_id: oneOffId, message_id: messageId }),
+          status: 'sending',
+        })
+        .returning();
+      return message!;
+    });
+    if ('outcome' in decided) return decided;
+    if (decided.status === 'sent') return { outcome: 'sent' };
+    const result = await deliverMessage(deps, decided);
+    if (!result.delivered && 'postponedUntil' in result) {
+      return { outcome: 'postponed', until: result.postponedUntil.toISOString(), reason: result.reason };
+    }
+    const status = result.delivered ? 'sent' : 'failed';
+    const reason = result.delivered ? null : result.rejected;
+    await db.update(oneOffEmails).set({ status, reason }).where(eq(oneOffEmails.id, oneOffId));
+    return { outcome: status, ...(reason ? { reason } : {}) };
+  };
+}

@@ -1,0 +1,174 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
+import { z } from 'zod';
+import { mergeContextOf } from '../../activities/enrolment-context.js';
+import { brandingOf, envelopeFor } from '../../activities/send-email.js';
+import { leads, messages, oneOffEmails, steps } from '../../db/schema.js';
+import { composeEmail } from '../../domain/compose-email.js';
+import { fromHeader } from '../../domain/sender.js';
+import type { AppDeps } from '../app.js';
+import { ApiError, notFound } from '../errors.js';
+import { decodeCursor, encodeCursor, idParams, pageQuery, uuidParam } from '../schemas/common.js';
+import { checkStepTemplates, findSequence } from '../services/sequences.js';
+import { parse } from '../validate.js';
+
+export const oneOffSchema = z.object({
+  subject: z.string().trim().min(1).max(998),
+  body: z.string().min(1).max(100_000),
+});
+export const previewSchema = z.object({ leadId: z.uuid().optional() });
+export const testSendSchema = z.object({ to: z.email().optional() });
+
+/** What a preview shows when no lead is chosen. */
+const SAMPLE_LEAD = {
+  id: '00000000-0000-0000-0000-000000000000',
+  email: 'alex.sample@example.com',
+  firstName: 'Alex',
+  lastName: 'Sample',
+  company: 'Sample Co',
+  title: 'Head of Sales',
+  phone: '+1 555 0100',
+  customFields: {} as Record<string, string>,
+};
+
+export function emailRoutes(deps: AppDeps): Router {
+  const { db } = deps.database;
+  const { config } = deps;
+  const router = Router();
+  const mailer = deps.mailer;
+
+  // The outbox: every email stored for this account, newest first, as it went (or would go) out.
+  router.get('/outbox', async (req, res) => {
+    const { limit, cursor } = parse(pageQuery, req.query, 'query');
+    const after = decodeCursor(cursor);
+    const rows = await db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.accountId, res.locals.account.id),
+          after ? or(lt(messages.createdAt, after.at), and(eq(messages.createdAt, after.at), lt(messages.id, after.id))) : undefined,
+        ),
+      )
+      .orderBy(desc(messages.createdAt), desc(messages.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    res.json({
+      delivery: config.RESEND_API_KEY ? 'resend' : 'local-outbox',
+      data: page.map((m) => ({
+        id: m.id,
+        enrolmentId: m.enrolmentId,
+        stepId: m.stepId,
+        leadId: m.leadId,
+        from: m.fromEmail,
+        to: m.toEmail,
+        replyTo: m.replyTo,
+        subject: m.subject,
+        html: m.html,
+        text: m.text,
+        headers: m.headers,
+        status: m.status,
+        failureReason: m.failureReason,
+        sentAt: m.sentAt?.toISOString() ?? null,
+        createdAt: m.createdAt.toISOString(),
+      })),
+      nextCursor: rows.length > limit ? encodeCursor(page.at(-1)!.createdAt, page.at(-1)!.id) : null,
+    });
+  });
+
+  async function renderStep(accountId: string, sequenceId: string, stepId: string, leadId?: string) {
+    const [step] = await db
+      .select()
+      .from(steps)
+      .where(and(eq(steps.id, stepId), eq(steps.sequenceId, sequenceId), isNull(steps.deletedAt)));
+    if (!step) throw notFound('Step');
+    let lead: typeof SAMPLE_LEAD = SAMPLE_LEAD;
+    if (leadId) {
+      const [row] = await db.select().from(leads).where(and(eq(leads.id, leadId), eq(leads.accountId, accountId)));
+      if (!row) throw new ApiError(404, 'not_found', 'Lead not found', 'leadId');
+      lead = { ...row, email: row.email ?? '' };
+    }
+    return { step, lead };
+  }
+
+  // Preview: render a step for a lead (or sample data) exactly as it would be sent; nothing is sent.
+  const stepParams = idParams.extend({ stepId: uuidParam });
+  router.post('/sequences/:id/steps/:stepId/preview', async (req, res) => {
+    const { id, stepId } = parse(stepParams, req.params, 'params');
+    const { leadId } = parse(previewSchema, req.body);
+    const account = res.locals.account;
+    await findSequence(db, account, id);
+    const { step, lead } = await renderStep(account.id, id, stepId, leadId);
+    const envelope = envelopeFor(config, randomUUID(), 'preview');
+    const composed = await composeEmail({
+      subject: step.subject,
+      body: step.body,
+      merge: mergeContextOf({ ...lead, timezone: null } as never, account),
+      branding: brandingOf(account),
+      unsubscribeUrl: envelope.unsubscribeUrl,
+    });
+    res.json({ from: fromHeader(account, config.PLATFORM_FROM_EMAIL), ...composed });
+  });
+
+  // A test email of a step to the user's own address (sample data, marked [Test]).
+  router.post('/sequences/:id/steps/:stepId/test', async (req, res) => {
+    const { id, stepId } = parse(stepParams, req.params, 'params');
+    const { to } = parse(testSendSchema, req.body);
+    const account = res.locals.account;
+    await findSequence(db, account, id);
+    const recipient = to ?? account.senderEmail;
+    if (!recipient) throw new ApiError(422, 'no_sender_email', 'Set the account\'s senderEmail or pass "to"', 'to');
+    const { step, lead } = await renderStep(account.id, id, stepId);
+    const envelope = envelopeFor(config, randomUUID(), 'test');
+    const composed = await composeEmail({
+      subject: step.subject,
+      body: step.body,
+      merge: mergeContextOf({ ...lead, timezone: null } as never, account),
+      branding: brandingOf(account),
+      unsubscribeUrl: envelope.unsubscribeUrl,
+    });
+    const { providerId } = await mailer.send({
+      idempotencyKey: `test-${randomUUID()}`,
+      from: fromHeader(account, config.PLATFORM_FROM_EMAIL),
+      to: recipient,
+      subject: `[Test] ${composed.subject}`,
+      html: composed.html,
+      text: composed.text,
+    });
+    res.status(202).json({ to: recipient, providerId });
+  });
+
+  // One-off email to a lead, outside any sequence, sent durably by its own workflow.
+  router.post('/leads/:id/emails', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const input = parse(oneOffSchema, req.body);
+    checkStepTemplates(input);
+    const account = res.locals.account;
+    const [lead] = await db.select().from(leads).where(and(eq(leads.id, id), eq(leads.accountId, account.id)));
+    if (!lead) throw notFound('Lead');
+    if (!lead.email) throw new ApiError(422, 'no_email', 'the lead has no email address', 'leadId');
+    if (lead.unsubscribedAt) throw new ApiError(422, 'unsubscribed', 'the lead has unsubscribed', 'leadId');
+    if (lead.bouncedAt) throw new ApiError(422, 'bounced', "the lead's email address bounced", 'leadId');
+    const [oneOff] = await db
+      .insert(oneOffEmails)
+      .values({ accountId: account.id, leadId: lead.id, subject: input.subject, body: input.body, replyToken: randomBytes(12).toString('base64url') })
+      .returning();
+    await deps.temporal.workflow.start('oneOffEmailWorkflow', {
+      workflowId: `one-off-${oneOff!.id}`,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{ oneOffId: oneOff!.id }],
+      staticSummary: `One-off email to ${lead.email}: ${input.subject.slice(0, 80)}`,
+    });
+    res.status(202).json({ id: oneOff!.id, leadId: lead.id, status: oneOff!.status, subject: oneOff!.subject });
+  });
+
+  router.get('/emails/:id', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const [oneOff] = await db.select().from(oneOffEmails).where(and(eq(oneOffEmails.id, id), eq(oneOffEmails.accountId, res.locals.account.id)));
+    if (!oneOff) throw notFound('Email');
+    res.json({ id: oneOff.id, leadId: oneOff.leadId, subject: oneOff.subject, status: oneOff.status, reason: oneOff.reason, createdAt: oneOff.createdAt.toISOString() });
+  });
+
+  return router;
+}

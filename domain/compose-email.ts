@@ -1,0 +1,109 @@
+import { convert } from 'html-to-text';
+import { Marked } from 'marked';
+import mjml2html from 'mjml';
+import sanitizeHtml from 'sanitize-html';
+import { renderTemplate, type MergeContext } from './merge-fields.js';
+
+/**
+ * Turns a step (Markdown with Liquid merge tags) into the email a lead receives: an HTML part in
+ * the account's branded, responsive MJML layout and a plain-text part. Pure and deterministic:
+ * the same inputs give the same bytes, which a retry under the same idempotency key needs.
+ */
+export interface Branding {
+  senderName: string;
+  companyName: string;
+  postalAddress: string;
+  logoUrl: string | null;
+  brandColor: string;
+  signature: string;
+}
+
+export interface ComposedEmail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+const markdown = new Marked({ gfm: true, breaks: true, async: false });
+
+const SANITIZE: sanitizeHtml.IOptions = {
+  allowedTags: ['p', 'br', 'strong', 'b', 'em', 'i', 'u', 's', 'a', 'ul', 'ol', 'li', 'blockquote', 'code', 'pre', 'h1', 'h2', 'h3', 'h4', 'hr', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'img'],
+  allowedAttributes: { a: ['href', 'title'], img: ['src', 'alt', 'width', 'height'] },
+  allowedSchemes: ['https', 'http', 'mailto', 'tel'],
+  allowedSchemesByTag: { img: ['https'] },
+  transformTags: { a: sanitizeHtml.simpleTransform('a', { target: '_blank', rel: 'noopener' }) },
+};
+
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+/** Markdown → sanitised HTML. Merge values were HTML-escaped before Markdown saw them. */
+export function bodyToHtml(markdownSource: string, merge: MergeContext): string {
+  const withValues = renderTemplate(markdownSource, merge, { escapeHtml: true });
+  return sanitizeHtml(markdown.parse(withValues) as string, SANITIZE);
+}
+
+export async function composeEmail(input: {
+  subject: string;
+  body: string;
+  merge: MergeContext;
+  branding: Branding;
+  unsubscribeUrl: string;
+}): Promise<ComposedEmail> {
+  const { branding, merge } = input;
+  const subject = renderTemplate(input.subject, merge).replace(/[\r\n]+/g, ' ').trim();
+  const bodyHtml = bodyToHtml(input.body, merge);
+  const colour = /^#[0-9a-fA-F]{6}$/.test(branding.brandColor) ? branding.brandColor : '#2563eb';
+  const footerLines = [branding.companyName, branding.postalAddress].filter(Boolean).map(escapeHtml);
+  const signature = branding.signature
+    ? sanitizeHtml(markdown.parse(escapeHtml(branding.signature)) as string, SANITIZE)
+    : `<p>${escapeHtml(branding.senderName)}</p>`;
+  const logo = branding.logoUrl?.startsWith('https://')
+    ? `<mj-image src="${escapeHtml(branding.logoUrl)}" alt="${escapeHtml(branding.companyName || branding.senderName)}" width="120px" align="left" padding="0 0 12px 0" />`
+    : '';
+
+  const template = `<mjml lang="en">
+  <mj-head>
+    <mj-title>${escapeHtml(subject)}</mj-title>
+    <mj-preview>${escapeHtml(convert(bodyHtml, { wordwrap: false }).slice(0, 120))}</mj-preview>
+    <mj-attributes>
+      <mj-all font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" />
+      <mj-text font-size="15px" line-height="1.55" color="#1f2937" />
+    </mj-attributes>
+    <mj-style>a { color: ${colour}; }</mj-style>
+  </mj-head>
+  <mj-body background-color="#f4f5f7" width="600px">
+    <mj-section padding="0"><mj-column><mj-divider border-color="${colour}" border-width="4px" padding="0" /></mj-column></mj-section>
+    <mj-section background-color="#ffffff" padding="24px 28px 8px">
+      <mj-column>
+        ${logo}
+        <mj-text padding="0">${bodyHtml}</mj-text>
+        <mj-text padding="12px 0 0" color="#374151">${signature}</mj-text>
+      </mj-column>
+    </mj-section>
+    <mj-section padding="16px 28px">
+      <mj-column>
+        <mj-text font-size="12px" line-height="1.5" color="#6b7280" align="center" padding="0">
+          ${footerLines.join('<br />')}${footerLines.length ? '<br />' : ''}
+          <a href="${escapeHtml(input.unsubscribeUrl)}" style="color:#6b7280">Unsubscribe</a> from these emails.
+        </mj-text>
+      </mj-column>
+    </mj-section>
+  </mj-body>
+</mjml>`;
+  const { html, errors } = await mjml2html(template, { validationLevel: 'soft', keepComments: false });
+  if (errors.length) throw new Error(`email layout error: ${errors[0]!.formattedMessage}`);
+
+  const bodyText = convert(bodyHtml, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
+  const signatureText = branding.signature || branding.senderName;
+  const text = [
+    bodyText,
+    '',
+    signatureText,
+    '',
+    '--',
+    ...[branding.companyName, branding.postalAddress].filter(Boolean),
+    `Unsubscribe: ${input.unsubscribeUrl}`,
+  ].join('\n');
+  return { subject, html, text };
+}
