@@ -51,6 +51,8 @@ export async function startService(
     config?: Config;
     mailer?: Mailer;
     withWorker?: boolean;
+    /** Workflow code bundled once; defaults to the test run's bundle. */
+    workflowBundleCode?: string;
     /** A time-skipping environment's client and connection instead of the dev server. */
     temporal?: { client: Client; nativeConnection: NativeConnection };
   } = {},
@@ -84,7 +86,7 @@ export async function startService(
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         deps,
-        workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
+        workflowBundle: { code: options.workflowBundleCode ?? readFileSync(inject('workflowBundlePath'), 'utf8') },
         sendRatePerSecond: config.SEND_RATE_PER_SECOND,
       });
       const done = workers.run();

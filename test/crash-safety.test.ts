@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asNewAccount } from './helpers/fixtures.js';
+import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
+import { startService, testConfig, type TestService } from './helpers/service.js';
+import { spawnWorker } from './helpers/worker-process.js';
+
+let sink: ResendSink;
+let service: TestService;
+
+beforeAll(async () => {
+  sink = await startResendSink();
+  // The API in this process; the worker is a separate process the test kills.
+  service = await startService({ config: testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }), withWorker: false });
+});
+afterAll(async () => {
+  await service.stop();
+  await sink.close();
+});
+
+describe('a worker killed between the provider accepting an email and the database recording it', () => {
+  it('leaves exactly one email at the provider, and the enrolment completes after a restart', async () => {
+    const first = spawnWorker(service.config);
+    await first.ready;
+    const fixture = await asNewAccount(service);
+    const sequence = await fixture.createSequence({ steps: [{ subject: 'Only once' }] });
+    const lead = await fixture.createLead();
+    const accepted = sink.holdNext();
+    const enrolment = await fixture.enrolLead(sequence.id, lead.id);
+
+    await accepted; // the provider has the email; its answer is held, so our write has not happened
+    first.child.kill('SIGKILL');
+    await first.exited;
+    sink.release();
+    const [stored] = await fixture.sentMessages(enrolment.id);
+    expect(stored).toMatchObject({ status: 'sending', providerId: null });
+
+    const second = spawnWorker(service.config);
+    await second.ready;
+    try {
+      // The activity's start-to-close timeout (30 s) passes, then the retry sends the same key.
+      await fixture.waitForStatus(enrolment.id, 'completed', 90_000);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+    const delivered = sink.emails.filter((e) => e.payload.to === lead.email);
+    expect(delivered).toHaveLength(1);
+    const requests = sink.requests.filter((r) => r.key === delivered[0]!.idempotencyKey);
+    expect(requests.length).toBeGreaterThanOrEqual(2);
+    const [recorded] = await fixture.sentMessages(enrolment.id);
+    expect(recorded).toMatchObject({ status: 'sent', providerId: delivered[0]!.id });
+  }, 150_000);
+});

@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asNewAccount } from './helpers/fixtures.js';
+import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
+import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+
+let sink: ResendSink;
+let service: TestService;
+const RATE = 5;
+
+beforeAll(async () => {
+  sink = await startResendSink();
+  service = await startService({
+    config: testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, SEND_RATE_PER_SECOND: String(RATE) }),
+  });
+});
+afterAll(async () => {
+  await service.stop();
+  await sink.close();
+});
+
+describe(`a global send rate of ${RATE} per second`, () => {
+  it('spreads a burst of due emails out instead of sending them at once', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await fixture.createSequence();
+    const imported = await fixture.api('POST', '/v1/leads/import', {
+      leads: Array.from({ length: 25 }, (_, i) => ({ email: `rate-${Date.now()}-${i}@example.com` })),
+    });
+    const leadIds = imported.body.results.map((r: { id: string }) => r.id);
+    await fixture.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { leadIds });
+    await eventually(async () => sink.emails.length === 25, { timeoutMs: 60_000, what: '25 emails at the sink' });
+    const times = sink.emails.map((e) => e.receivedAt).sort((a, b) => a - b);
+    // The server hands out at most RATE sends a second (plus a burst), so 25 take several seconds.
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(((25 - 2 * RATE) / RATE) * 1000);
+  }, 90_000);
+});
