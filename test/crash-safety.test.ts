@@ -10,7 +10,7 @@ let service: TestService;
 beforeAll(async () => {
   sink = await startResendSink();
   // The API in this process; the worker is a separate process the test kills.
-  service = await startService({ config: testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }), withWorker: false });
+  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }), withWorker: false });
 });
 afterAll(async () => {
   await service.stop();

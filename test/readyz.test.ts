@@ -10,7 +10,7 @@ beforeAll(async () => {
   proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) });
   const viaProxy = new URL(direct);
   viaProxy.port = String(proxy.port);
-  service = await startService({ config: testConfig({ DATABASE_URL: viaProxy.toString() }), withWorker: false });
+  service = await startService({ config: await testConfig({ DATABASE_URL: viaProxy.toString() }), withWorker: false });
 });
 afterAll(async () => {
   await proxy.open().catch(() => {});

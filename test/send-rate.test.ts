@@ -10,7 +10,7 @@ const RATE = 5;
 beforeAll(async () => {
   sink = await startResendSink();
   service = await startService({
-    config: testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, SEND_RATE_PER_SECOND: String(RATE) }),
+    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, SEND_RATE_PER_SECOND: String(RATE) }),
   });
 });
 afterAll(async () => {

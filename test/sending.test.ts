@@ -12,7 +12,7 @@ let service: TestService;
 
 beforeAll(async () => {
   sink = await startResendSink();
-  service = await startService({ config: testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
 });
 afterAll(async () => {
   await service.stop();
@@ -129,8 +129,8 @@ describe('a provider quota', () => {
     }, { what: 'the step postponed' });
     const tomorrow = new Date();
     tomorrow.setUTCHours(24, 0, 0, 0);
-    expect(state.nextStep!.dueAt).toBe(tomorrow.toISOString());
-    expect(state.status).toBe('active');
+    expect(state!.nextStep!.dueAt).toBe(tomorrow.toISOString());
+    expect(state!.status).toBe('active');
     expect(emailsTo(lead.email)).toHaveLength(0);
   });
 });
@@ -139,7 +139,7 @@ describe('the daily cap of a plan', () => {
   it('holds emails over the cap until the next day instead of dropping them', async () => {
     const fixture = await asNewAccount(service, { limits: { maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: 2 } });
     const sequence = await fixture.createSequence();
-    const enrolled = [];
+    const enrolled: { id: string }[] = [];
     for (let i = 0; i < 3; i++) enrolled.push(await fixture.enrolLead(sequence.id, (await fixture.createLead()).id));
     await eventually(async () => (await Promise.all(enrolled.map((e) => fixture.enrolment(e.id)))).filter((e) => e.status === 'completed').length === 2, { what: 'two sent' });
     const waiting = (await Promise.all(enrolled.map((e) => fixture.enrolment(e.id)))).find((e) => e.status === 'active')!;
@@ -152,7 +152,7 @@ describe('the daily cap of a plan', () => {
 
 describe('without RESEND_API_KEY', () => {
   it('keeps emails in the local outbox, listed through the API', async () => {
-    const offline = await startService({ config: testConfig() });
+    const offline = await startService({ config: await testConfig() });
     try {
       const fixture = await asNewAccount(offline);
       const sequence = await fixture.createSequence({ steps: [{ subject: 'Offline {{ first_name }}' }] });

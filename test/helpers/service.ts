@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { inject } from 'vitest';
 import { mailerFor } from '../../activities/index.js';
 import type { Mailer } from '../../activities/mailer.js';
 import { createApp } from '../../api/app.js';
@@ -34,7 +33,10 @@ export interface TestService {
 export const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 installTemporalLogging(logger);
 
-export function testConfig(overrides: Record<string, string> = {}): Config {
+/** Config for a test file: the run's database and dev server, its own task queue. */
+export async function testConfig(overrides: Record<string, string> = {}): Promise<Config> {
+  // Imported here so benchmarks can use this module outside vitest.
+  const { inject } = await import('vitest');
   return loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: inject('databaseUrl'),
@@ -57,7 +59,7 @@ export async function startService(
     temporal?: { client: Client; nativeConnection: NativeConnection };
   } = {},
 ): Promise<TestService> {
-  const config = options.config ?? testConfig();
+  const config = options.config ?? (await testConfig());
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data', poolSize: 40 });
   const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const temporal = options.temporal?.client ?? new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -86,7 +88,7 @@ export async function startService(
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         deps,
-        workflowBundle: { code: options.workflowBundleCode ?? readFileSync(inject('workflowBundlePath'), 'utf8') },
+        workflowBundle: { code: options.workflowBundleCode ?? readFileSync((await import('vitest')).inject('workflowBundlePath'), 'utf8') },
         sendRatePerSecond: config.SEND_RATE_PER_SECOND,
       });
       const done = workers.run();

@@ -20,7 +20,7 @@ export async function startTimeSkippingService(): Promise<{ env: TestWorkflowEnv
     ),
   });
   const service = await startService({
-    config: testConfig(),
+    config: await testConfig(),
     temporal: { client: env.client, nativeConnection: env.nativeConnection },
   });
   return {
