@@ -37,6 +37,7 @@ export const configSchema = z.object({
   RESEND_WEBHOOK_SECRET: optionalString,
   PLATFORM_FROM_EMAIL: z.email().default('sequences@mail.example.com'),
   INBOUND_DOMAIN: z.string().default('reply.example.com'),
+  INBOUND_MIME_SECRET: optionalString,
   UNSUBSCRIBE_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   SEND_RATE_PER_SECOND: z.coerce.number().positive().optional(),
 });

@@ -3,7 +3,9 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { createOutboxMailer, type Mailer } from './mailer.js';
+import { createForwardReply } from './forward-reply.js';
 import { createPlanNextStep } from './plan-next-step.js';
+import { createDeliverPortalWebhook } from './portal-webhook.js';
 import { createRecordReply, createRecordStatus } from './record-status.js';
 import { createResendMailer } from './resend-mailer.js';
 import { createSendOneOff } from './send-one-off.js';
@@ -30,6 +32,8 @@ export function createActivities(deps: ActivityDeps) {
     recordStatus: createRecordStatus(deps),
     recordReply: createRecordReply(deps),
     signalEnrolmentPage: createSignalEnrolmentPage(deps),
+    forwardReply: createForwardReply(deps),
+    deliverPortalWebhook: createDeliverPortalWebhook(deps),
   };
 }
 
@@ -41,6 +45,6 @@ export function mailerFor(config: Config, logger: Logger): Mailer {
 }
 
 /** Activities that talk to the email provider run on the rate-limited sends queue. */
-export const SEND_ACTIVITIES = ['sendStep', 'sendOneOff'] as const;
+export const SEND_ACTIVITIES = ['sendStep', 'sendOneOff', 'forwardReply'] as const;
 
 export type EnrolmentActivities = ReturnType<typeof createActivities>;

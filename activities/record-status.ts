@@ -1,24 +1,28 @@
 import { and, eq, gt, isNull, or } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { enrolmentEvents, enrolments, leads, sequences, type EnrolmentStatus, type OnReplyAction } from '../db/schema.js';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { notifyPortal } from './portal-webhook.js';
 
 const FINAL: EnrolmentStatus[] = ['replied', 'completed', 'stopped', 'unsubscribed', 'bounced', 'failed'];
 
 /** Mirrors a status the workflow decided into PostgreSQL, with a timeline event. Idempotent. */
-export function createRecordStatus({ db, logger }: { db: Db; logger: Logger }) {
+export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Client; config: Config }) {
+  const { db, logger } = deps;
   return async function recordStatus(input: {
     enrolmentId: string;
     status: EnrolmentStatus;
     reason: string | null;
   }): Promise<void> {
-    await db.transaction(async (tx) => {
+    const changed = await db.transaction(async (tx) => {
       const [current] = await tx
         .select()
         .from(enrolments)
         .where(eq(enrolments.id, input.enrolmentId))
         .for('update');
-      if (!current || current.status === input.status) return;
+      if (!current || current.status === input.status) return undefined;
       const now = new Date();
       const final = FINAL.includes(input.status);
       await tx
@@ -45,7 +49,17 @@ export function createRecordStatus({ db, logger }: { db: Db; logger: Logger }) {
         await tx.update(leads).set({ bouncedAt: now }).where(and(eq(leads.id, current.leadId), isNull(leads.bouncedAt)));
       }
       logger.info({ enrolmentId: current.id, from: current.status, to: input.status }, 'enrolment status changed');
+      return current;
     });
+    if (changed && FINAL.includes(input.status)) {
+      await notifyPortal(
+        deps,
+        changed.accountId,
+        'enrolment.ended',
+        { enrolmentId: changed.id, sequenceId: changed.sequenceId, leadId: changed.leadId, status: input.status, reason: input.reason },
+        `enrolment-ended-${changed.id}`,
+      );
+    }
   };
 }
 

@@ -37,6 +37,9 @@ export function envelopeFor(config: Config, messageId: string, replyToken: strin
     unsubscribeUrl,
     replyTo: `r-${replyToken}@${config.INBOUND_DOMAIN}`,
     headers: {
+      // Our own id, so a reply's In-Reply-To/References can name the message it answers.
+      'X-Entity-Ref-ID': messageId,
+      'Message-ID': `<${messageId}@${config.INBOUND_DOMAIN}>`,
       'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:unsubscribe@${config.INBOUND_DOMAIN}?subject=unsubscribe%20${token}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
     },

@@ -13,6 +13,9 @@ import { emailRoutes } from './routes/emails.js';
 import { enrolmentRoutes } from './routes/enrolments.js';
 import { healthRoutes } from './routes/health.js';
 import { leadRoutes } from './routes/leads.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { unsubscribeRoutes } from './routes/unsubscribe.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { sequenceRoutes } from './routes/sequences.js';
 
 export interface AppDeps {
@@ -39,10 +42,11 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
     }),
   );
+  // Public, each with its own proof: signed webhooks and inbound email read their raw bodies
+  // (so they come before the JSON parser), unsubscribe links carry a signed token.
+  app.use(webhookRoutes(deps));
   app.use(express.json({ limit: '5mb', strict: true }));
-
-  // Public: probes (and later webhooks and unsubscribe pages).
-  app.use(healthRoutes(deps));
+  app.use(healthRoutes(deps), unsubscribeRoutes(deps));
 
   // Everything below needs an API key.
   const authed = express.Router();
@@ -54,6 +58,7 @@ export function createApp(deps: AppDeps): Express {
     leadRoutes(deps),
     enrolmentRoutes(deps),
     emailRoutes(deps),
+    notificationRoutes(deps),
   );
   app.use('/v1', authed);
 

@@ -313,6 +313,8 @@ export const inboundMessages = pgTable(
     accountId: accountId(),
     enrolmentId: uuid('enrolment_id').references(() => enrolments.id, { onDelete: 'cascade' }),
     leadId: uuid('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
+    /** The email of ours it answers, when known. */
+    messageId: uuid('message_id'),
     providerId: text('provider_id'),
     fromEmail: text('from_email').notNull(),
     subject: text('subject').notNull().default(''),
@@ -320,7 +322,7 @@ export const inboundMessages = pgTable(
     isAutoReply: boolean('is_auto_reply').notNull().default(false),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('inbound_messages_enrolment_idx').on(t.enrolmentId)],
+  (t) => [index('inbound_messages_enrolment_idx').on(t.enrolmentId), uniqueIndex('inbound_messages_provider_idx').on(t.providerId)],
 );
 
 export const notifications = pgTable(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
@@ -18,6 +19,7 @@ export const accountPatchSchema = z
     postalAddress: z.string().trim().max(500),
     logoUrl: z.url({ protocol: /^https$/ }).nullable(),
     brandColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #2563eb'),
+    portalWebhookUrl: z.url({ protocol: /^https?$/ }).nullable(),
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
@@ -37,6 +39,9 @@ function toAccountDto(a: typeof accounts.$inferSelect) {
     postalAddress: a.postalAddress,
     logoUrl: a.logoUrl,
     brandColor: a.brandColor,
+    portalWebhookUrl: a.portalWebhookUrl,
+    sendingDomain: a.sendingDomain,
+    sendingDomainVerified: a.sendingDomainVerifiedAt !== null,
   };
 }
 
@@ -48,12 +53,14 @@ export function accountRoutes(deps: AppDeps): Router {
   });
   router.patch('/account', async (req, res) => {
     const patch = parse(accountPatchSchema, req.body);
+    // A portal webhook gets its signing secret when first set; it is shown in this answer only.
+    const newSecret = patch.portalWebhookUrl && !res.locals.account.portalWebhookSecret ? `whsec_${randomBytes(24).toString('base64')}` : undefined;
     const [updated] = await db
       .update(accounts)
-      .set({ ...patch, updatedAt: new Date() })
+      .set({ ...patch, ...(newSecret ? { portalWebhookSecret: newSecret } : {}), updatedAt: new Date() })
       .where(eq(accounts.id, res.locals.account.id))
       .returning();
-    res.json(toAccountDto(updated!));
+    res.json({ ...toAccountDto(updated!), ...(newSecret ? { portalWebhookSecret: newSecret } : {}) });
   });
   return router;
 }

@@ -152,7 +152,7 @@ export function emailRoutes(deps: AppDeps): Router {
     if (lead.bouncedAt) throw new ApiError(422, 'bounced', "the lead's email address bounced", 'leadId');
     const [oneOff] = await db
       .insert(oneOffEmails)
-      .values({ accountId: account.id, leadId: lead.id, subject: input.subject, body: input.body, replyToken: randomBytes(12).toString('base64url') })
+      .values({ accountId: account.id, leadId: lead.id, subject: input.subject, body: input.body, replyToken: randomBytes(12).toString('hex') })
       .returning();
     await deps.temporal.workflow.start('oneOffEmailWorkflow', {
       workflowId: `one-off-${oneOff!.id}`,

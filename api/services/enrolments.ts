@@ -12,6 +12,7 @@ import { enrolmentWorkflowId } from '../../workflows/ids.js';
 import type { ControlAction, EnrolmentState } from '../../workflows/enrolment.js';
 import { ApiError, notFound } from '../errors.js';
 import { liveSteps, type Sequence } from './sequences.js';
+import { recordReplyRow } from './inbound.js';
 import { startEnrolmentWorkflows } from './workflow-starter.js';
 
 export type EnrolResult =
@@ -145,7 +146,7 @@ export async function enrolLeads(
             accountId: account.id,
             sequenceId: sequence.id,
             leadId: result.leadId,
-            replyToken: randomBytes(12).toString('base64url'),
+            replyToken: randomBytes(12).toString('hex'),
             batchId,
           })),
         )
@@ -233,17 +234,7 @@ export async function controlEnrolment(
 ): Promise<{ accepted: boolean; state?: EnrolmentState }> {
   const enrolment = await findEnrolment(deps.db, account, enrolmentId);
   if (action === 'reply') {
-    // Recorded before the workflow hears of it, so a send racing this reply sees it and holds.
-    const updated = await deps.db
-      .update(enrolments)
-      .set({ repliedAt: new Date() })
-      .where(and(eq(enrolments.id, enrolmentId), sql`(${enrolments.repliedAt} is null or ${enrolments.resumedAt} > ${enrolments.repliedAt})`))
-      .returning({ id: enrolments.id });
-    if (updated.length) {
-      await deps.db
-        .insert(enrolmentEvents)
-        .values({ accountId: account.id, enrolmentId, type: 'reply', detail: { source: 'api' } });
-    }
+    await recordReplyRow(deps.db, account.id, enrolmentId, { source: 'api' });
   }
   if (enrolment.status !== 'active' && enrolment.status !== 'paused') {
     if (action === 'reply') return { accepted: true };

@@ -78,6 +78,7 @@ CREATE TABLE "inbound_messages" (
 	"account_id" uuid NOT NULL,
 	"enrolment_id" uuid,
 	"lead_id" uuid,
+	"message_id" uuid,
 	"provider_id" text,
 	"from_email" text NOT NULL,
 	"subject" text DEFAULT '' NOT NULL,
@@ -224,6 +225,7 @@ CREATE INDEX "enrolments_sequence_status_idx" ON "enrolments" USING btree ("sequ
 CREATE INDEX "enrolments_lead_idx" ON "enrolments" USING btree ("lead_id","status");--> statement-breakpoint
 CREATE INDEX "enrolments_unstarted_idx" ON "enrolments" USING btree ("enrolled_at") WHERE workflow_started_at is null;--> statement-breakpoint
 CREATE INDEX "inbound_messages_enrolment_idx" ON "inbound_messages" USING btree ("enrolment_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "inbound_messages_provider_idx" ON "inbound_messages" USING btree ("provider_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "leads_account_email_idx" ON "leads" USING btree ("account_id","email");--> statement-breakpoint
 CREATE INDEX "leads_account_created_idx" ON "leads" USING btree ("account_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "messages_idempotency_idx" ON "messages" USING btree ("idempotency_key");--> statement-breakpoint

@@ -1,0 +1,74 @@
+import { Router } from 'express';
+import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
+import { z } from 'zod';
+import { notifications } from '../../db/schema.js';
+import type { AppDeps } from '../app.js';
+import { notFound } from '../errors.js';
+import { decodeCursor, encodeCursor, idParams } from '../schemas/common.js';
+import { sequenceStats } from '../services/stats.js';
+import { findSequence } from '../services/sequences.js';
+import { parse } from '../validate.js';
+
+export const notificationQuery = z.object({
+  unread: z.stringbool().optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export function notificationRoutes(deps: AppDeps): Router {
+  const { db } = deps.database;
+  const router = Router();
+
+  router.get('/notifications', async (req, res) => {
+    const { unread, limit, cursor } = parse(notificationQuery, req.query, 'query');
+    const after = decodeCursor(cursor);
+    const accountId = res.locals.account.id;
+    const rows = await db
+      .select()
+      .from(notifications)
+      .where(
+        and(
+          eq(notifications.accountId, accountId),
+          unread ? isNull(notifications.readAt) : undefined,
+          after ? or(lt(notifications.createdAt, after.at), and(eq(notifications.createdAt, after.at), lt(notifications.id, after.id))) : undefined,
+        ),
+      )
+      .orderBy(desc(notifications.createdAt), desc(notifications.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    const unreadRows = await db.$count(notifications, and(eq(notifications.accountId, accountId), isNull(notifications.readAt)));
+    res.json({
+      unread: unreadRows,
+      data: page.map((n) => ({
+        id: n.id,
+        type: n.type,
+        title: n.title,
+        body: n.body,
+        enrolmentId: n.enrolmentId,
+        leadId: n.leadId,
+        read: n.readAt !== null,
+        createdAt: n.createdAt.toISOString(),
+      })),
+      nextCursor: rows.length > limit ? encodeCursor(page.at(-1)!.createdAt, page.at(-1)!.id) : null,
+    });
+  });
+
+  router.post('/notifications/:id/read', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const [row] = await db
+      .update(notifications)
+      .set({ readAt: new Date() })
+      .where(and(eq(notifications.id, id), eq(notifications.accountId, res.locals.account.id)))
+      .returning();
+    if (!row) throw notFound('Notification');
+    res.json({ id: row.id, read: true });
+  });
+
+  router.get('/sequences/:id/stats', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    await findSequence(db, res.locals.account, id);
+    res.json(await sequenceStats(db, id));
+  });
+
+  return router;
+}
