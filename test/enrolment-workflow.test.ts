@@ -187,3 +187,24 @@ describe('a send window across a daylight-saving change', () => {
     expect(await handleOf(enrolment.id).result()).toMatchObject({ status: 'completed', sentCount: 2 });
   });
 });
+
+describe('a reply or an unsubscribe recorded just before the next step falls due', () => {
+  it.each([
+    ['reply', 'replied'],
+    ['unsubscribe', 'unsubscribed'],
+  ] as const)('%s: the lead does not receive that step, even before the workflow hears of it', async (kind, status) => {
+    const { createSequence, createLead, enrolLead, waitForStatus, sentMessages } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: days(0) }, { delay: days(1) }] });
+    const lead = await createLead();
+    const enrolment = await enrolLead(sequence.id, lead.id);
+    await waitForSent(enrolment.id, 1);
+    // The record is in PostgreSQL; its signal is still on its way (the worst moment for a race).
+    const { enrolments, leads } = await import('../db/schema.js');
+    const { eq } = await import('drizzle-orm');
+    if (kind === 'reply') await service.database.db.update(enrolments).set({ repliedAt: new Date() }).where(eq(enrolments.id, enrolment.id));
+    else await service.database.db.update(leads).set({ unsubscribedAt: new Date() }).where(eq(leads.id, lead.id));
+    await env.sleep(DAY + HOUR);
+    await waitForStatus(enrolment.id, status);
+    expect(await sentMessages(enrolment.id)).toHaveLength(1);
+  });
+});

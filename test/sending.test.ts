@@ -141,8 +141,8 @@ describe('the daily cap of a plan', () => {
     const sequence = await fixture.createSequence();
     const enrolled: { id: string }[] = [];
     for (let i = 0; i < 3; i++) enrolled.push(await fixture.enrolLead(sequence.id, (await fixture.createLead()).id));
-    await eventually(async () => (await Promise.all(enrolled.map((e) => fixture.enrolment(e.id)))).filter((e) => e.status === 'completed').length === 2, { what: 'two sent' });
-    const waiting = (await Promise.all(enrolled.map((e) => fixture.enrolment(e.id)))).find((e) => e.status === 'active')!;
+    await eventually(async () => (await Promise.all(enrolled.map((e) => fixture.enrolmentRow(e.id)))).filter((e) => e.status === 'completed').length === 2, { what: 'two sent' });
+    const waiting = (await Promise.all(enrolled.map((e) => fixture.enrolmentRow(e.id)))).find((e) => e.status === 'active')!;
     await eventually(async () => {
       const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(waiting.id)).query<EnrolmentState>('state');
       return s.nextStep && Date.parse(s.nextStep.dueAt) > Date.now();

@@ -61,7 +61,8 @@ export async function applyEmailEvent(deps: InboundDeps, event: EmailEvent): Pro
   if (event.type === 'email.received') return receiveFromResend(deps, event.data);
   const message = await messageOf(db, event.data);
   if (!message) return 'no matching message';
-  const at = event.created_at ? new Date(event.created_at) : new Date();
+  const when = event.created_at ? new Date(event.created_at) : new Date();
+  const at = sql`${(Number.isNaN(when.getTime()) ? new Date() : when).toISOString()}::timestamptz`;
   const timeline = async (type: string, detail: Record<string, unknown> = {}) => {
     if (message.enrolmentId) {
       await db.insert(enrolmentEvents).values({ accountId: message.accountId, enrolmentId: message.enrolmentId, type, detail: { messageId: message.id, ...detail } });

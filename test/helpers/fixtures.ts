@@ -42,15 +42,15 @@ export async function asNewAccount(service: TestService, accountValues: Record<s
     return res.body as { id: string; status: string };
   }
 
-  async function enrolment(id: string) {
+  async function enrolmentRow(id: string) {
     const [row] = await db.select().from(enrolments).where(eq(enrolments.id, id));
     return row!;
   }
 
   async function waitForStatus(id: string, status: string, timeoutMs = 20_000) {
-    return eventually(async () => ((await enrolment(id)).status === status ? enrolment(id) : undefined), {
+    return eventually(async () => ((await enrolmentRow(id)).status === status ? enrolmentRow(id) : undefined), {
       timeoutMs,
-      what: `enrolment ${id} to be ${status} (is ${(await enrolment(id)).status})`,
+      what: `enrolment ${id} to be ${status} (is ${(await enrolmentRow(id)).status})`,
     });
   }
 
@@ -58,5 +58,5 @@ export async function asNewAccount(service: TestService, accountValues: Record<s
     return db.select().from(messages).where(eq(messages.enrolmentId, enrolmentId)).orderBy(messages.createdAt);
   }
 
-  return { account, apiKey, api, createSequence, createLead, enrolLead, enrolment, waitForStatus, sentMessages };
+  return { account, apiKey, api, createSequence, createLead, enrolLead, enrolmentRow, waitForStatus, sentMessages };
 }
