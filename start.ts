@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { mailerFor } from './activities/index.js';
@@ -20,10 +21,17 @@ import { createEnrolmentWorkers } from './temporal/worker.js';
  */
 const startedAt = Date.now();
 const config = loadConfigOrExit();
+const dataDirForSecrets = path.resolve(config.DATA_DIR);
+mkdirSync(dataDirForSecrets, { recursive: true });
+if (!process.env.UNSUBSCRIBE_SECRET) {
+  // A laptop needs no secret configured: one is made on first start and kept with the data.
+  const secretFile = path.join(dataDirForSecrets, 'unsubscribe-secret');
+  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  config.UNSUBSCRIBE_SECRET = readFileSync(secretFile, 'utf8').trim();
+}
 const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? true });
 installTemporalLogging(logger);
-const dataDir = path.resolve(config.DATA_DIR);
-mkdirSync(dataDir, { recursive: true });
+const dataDir = dataDirForSecrets;
 
 const devServer = config.TEMPORAL_ADDRESS
   ? undefined
