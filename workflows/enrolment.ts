@@ -31,6 +31,8 @@ export interface EnrolmentInput {
   enrolmentId: string;
   /** Set by continue-as-new: what the previous run knew. */
   carried?: CarriedState;
+  /** History length after which the run continues as new (tests set it low). */
+  historyBound?: number;
 }
 
 interface CarriedState {
@@ -269,10 +271,13 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         break;
     }
 
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_BOUND) {
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.historyBound ?? HISTORY_BOUND)) {
+      // Signals that arrive meanwhile are not lost: the server refuses to close a run that has
+      // unhandled signals, and this code runs again with them applied.
       await condition(allHandlersFinished);
       await continueAsNew<typeof enrolmentWorkflow>({
         enrolmentId,
+        historyBound: input.historyBound,
         carried: { enrolledAt, status, persistedStatus, endedReason, pendingReply, sentCount, lastStepId, lastSentAt },
       });
     }

@@ -1,0 +1,72 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import { asNewAccount } from '../helpers/fixtures.js';
+import { eventually, type TestService } from '../helpers/service.js';
+import { startTimeSkippingService } from '../helpers/time-skipping.js';
+
+/**
+ * Records histories of real workflow runs into test/histories/, for test/replay.test.ts.
+ * `npm run histories:record` after a workflow change that is behind `patched()`, keeping the old
+ * files: they are what running workflows of the previous version look like.
+ */
+let env: TestWorkflowEnvironment;
+let service: TestService;
+let stop: () => Promise<void>;
+beforeAll(async () => {
+  ({ env, service, stop } = await startTimeSkippingService());
+});
+afterAll(() => stop());
+
+const days = (amount: number) => ({ amount, unit: 'days' });
+const version = process.env.HISTORY_VERSION ?? 'v1';
+async function save(name: string, workflowId: string) {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  writeFileSync(path.join('test', 'histories', `${version}-${name}.json`), historyToJSON(history));
+}
+
+describe('recording histories', () => {
+  it('a three-step enrolment that completes', async () => {
+    const f = await asNewAccount(service);
+    const seq = await f.createSequence({ steps: [{ delay: days(0) }, { delay: days(1) }, { delay: days(2) }] });
+    const e = await f.enrolLead(seq.id, (await f.createLead()).id);
+    await env.client.workflow.getHandle(enrolmentWorkflowId(e.id)).result();
+    await save('three-steps-completed', enrolmentWorkflowId(e.id));
+  });
+
+  it('an enrolment paused, resumed, edited while waiting, then replied to', async () => {
+    const f = await asNewAccount(service);
+    const seq = await f.createSequence({ steps: [{ delay: days(0) }, { delay: days(2) }, { delay: days(2) }] });
+    const e = await f.enrolLead(seq.id, (await f.createLead()).id);
+    const handle = env.client.workflow.getHandle(enrolmentWorkflowId(e.id));
+    await eventually(async () => (await handle.query<{ sentCount: number }>('state')).sentCount === 1);
+    await f.api('POST', `/v1/enrolments/${e.id}/pause`);
+    await f.api('POST', `/v1/enrolments/${e.id}/resume`);
+    await f.api('PATCH', `/v1/sequences/${seq.id}/steps/${seq.steps[1]!.id}`, { delay: days(1) });
+    await env.sleep(36 * 3_600_000);
+    await eventually(async () => (await handle.query<{ sentCount: number }>('state')).sentCount === 2);
+    await f.api('POST', `/v1/enrolments/${e.id}/reply`);
+    expect(await handle.result()).toMatchObject({ status: 'replied' });
+    await save('paused-resumed-edited-replied', enrolmentWorkflowId(e.id));
+  });
+
+  it('a sequence-wide pause broadcast', async () => {
+    const f = await asNewAccount(service);
+    const seq = await f.createSequence({ steps: [{ delay: days(3) }] });
+    await f.enrolLead(seq.id, (await f.createLead()).id);
+    const res = await f.api('POST', `/v1/sequences/${seq.id}/pause`);
+    await env.client.workflow.getHandle(res.body.broadcastId).result();
+    await save('sequence-broadcast', res.body.broadcastId);
+  });
+
+  it('a one-off email', async () => {
+    const f = await asNewAccount(service);
+    const lead = await f.createLead();
+    const res = await f.api('POST', `/v1/leads/${lead.id}/emails`, { subject: 'Hello', body: 'One-off' });
+    await env.client.workflow.getHandle(`one-off-${res.body.id}`).result();
+    await save('one-off-email', `one-off-${res.body.id}`);
+  });
+});
