@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { accountRoutes } from './routes/account.js';
+import { docsRoutes } from './routes/docs.js';
 import { domainRoutes } from './routes/domains.js';
 import { emailRoutes } from './routes/emails.js';
 import { enrolmentRoutes } from './routes/enrolments.js';
@@ -46,7 +47,7 @@ export function createApp(deps: AppDeps): Express {
   // (so they come before the JSON parser), unsubscribe links carry a signed token.
   app.use(webhookRoutes(deps));
   app.use(express.json({ limit: '5mb', strict: true }));
-  app.use(healthRoutes(deps), unsubscribeRoutes(deps));
+  app.use(healthRoutes(deps), unsubscribeRoutes(deps), docsRoutes(deps));
 
   // Everything below needs an API key.
   const authed = express.Router();

@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { accountPatchSchema } from './routes/account.js';
+import { domainSchema } from './routes/domains.js';
+import { oneOffSchema, previewSchema, testSendSchema } from './routes/emails.js';
+import { notificationQuery } from './routes/notifications.js';
+import { errorBodySchema } from './errors.js';
+import { pageQuery, uuidParam } from './schemas/common.js';
+import { enrolManySchema, enrolmentListQuery, enrolmentSchema, enrolOneSchema, enrolResultSchema } from './schemas/enrolments.js';
+import { leadImportSchema, leadInputSchema, leadListQuery, leadPatchSchema, leadSchema } from './schemas/leads.js';
+import { sequenceCreateSchema, sequencePatchSchema, sequenceSchema, stepInputSchema, stepOrderSchema, stepPatchSchema, stepSchema } from './schemas/sequences.js';
+
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with.
+ * test/openapi.test.ts fails when a route of the app is missing here.
+ */
+const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
+const ok = (schema: z.ZodType, description = 'OK') => ({ description, ...json(schema) });
+const error = (description: string) => ({ description, ...json(errorBodySchema) });
+const standardErrors = {
+  '400': error('Invalid input (validation_error, malformed_json)'),
+  '401': error('Missing, wrong or revoked API key'),
+  '404': error('Not found, or not this account’s'),
+};
+const loose = z.record(z.string(), z.unknown());
+const page = (item: z.ZodType) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
+const idPath = z.object({ id: uuidParam });
+const stepPath = z.object({ id: uuidParam, stepId: uuidParam });
+
+const op = (summary: string, tag: string, o: Omit<ZodOpenApiOperationObject, 'summary' | 'tags' | 'responses'> & { responses?: ZodOpenApiOperationObject['responses'] }) => ({
+  summary,
+  tags: [tag],
+  ...o,
+  responses: { ...standardErrors, ...(o.responses ?? {}) },
+});
+const body = (schema: z.ZodType) => ({ requestBody: { required: true, ...json(schema) } });
+
+const accountSchema = z.object({
+  id: z.uuid(), name: z.string(), timezone: z.string(), allowParallelEnrolment: z.boolean(), plan: z.string(),
+  limits: z.object({ maxSequences: z.number().nullable(), maxStepsPerSequence: z.number().nullable(), maxActiveEnrolments: z.number().nullable(), maxEmailsPerDay: z.number().nullable() }),
+  senderName: z.string(), senderEmail: z.string().nullable(), signature: z.string(), companyName: z.string(), postalAddress: z.string(),
+  logoUrl: z.string().nullable(), brandColor: z.string(), portalWebhookUrl: z.string().nullable(), sendingDomain: z.string().nullable(), sendingDomainVerified: z.boolean(),
+  portalWebhookSecret: z.string().optional(),
+});
+const domainStatusSchema = z.object({ domain: z.string().nullable(), status: z.string(), verified: z.boolean(), records: z.array(loose) });
+const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
+const enrolmentDetailSchema = enrolmentSchema.extend({ lead: leadSchema, messages: z.array(loose), timeline: z.array(loose) });
+const bulkResultSchema = z.object({ enrolled: z.number().int(), skipped: z.number().int(), results: z.array(enrolResultSchema) });
+const countsSchema = z.record(z.string(), z.number().int());
+const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
+
+const paths: ZodOpenApiPathsObject = {
+  '/healthz': { get: { summary: 'The process is up', tags: ['Health'], responses: { '200': ok(z.object({ status: z.literal('ok') })) } } },
+  '/readyz': {
+    get: { summary: 'Database and Temporal reachable', tags: ['Health'], responses: { '200': ok(loose), '503': ok(loose, 'A dependency is down; `failing` names it') } },
+  },
+  '/openapi.json': { get: { summary: 'This document', tags: ['Docs'], responses: { '200': ok(loose) } } },
+  '/docs': { get: { summary: 'Readable API documentation', tags: ['Docs'], responses: { '200': html('Swagger UI') } } },
+  '/webhooks/resend': {
+    post: {
+      summary: 'Resend webhook events (Svix-signed)', tags: ['Inbound'],
+      requestParams: { header: z.object({ 'svix-id': z.string(), 'svix-timestamp': z.string(), 'svix-signature': z.string() }) },
+      ...body(z.object({ type: z.string(), created_at: z.string().optional(), data: loose })),
+      responses: { '200': ok(loose), '401': error('Bad or stale signature'), '503': error('RESEND_WEBHOOK_SECRET not set') },
+    },
+  },
+  '/inbound/mime': {
+    post: {
+      summary: 'A raw MIME email from another inbound provider', tags: ['Inbound'],
+      requestBody: { required: true, content: { 'message/rfc822': { schema: z.string() } } },
+      responses: { '200': ok(loose), '400': error('Empty body'), '401': error('Wrong inbound secret'), '503': error('INBOUND_MIME_SECRET not set') },
+    },
+  },
+  '/u/{token}': {
+    get: { summary: 'Unsubscribe confirmation page', tags: ['Unsubscribe'], requestParams: { path: z.object({ token: z.string() }) }, responses: { '200': html('Confirmation page'), '400': html('Invalid link'), '410': html('Expired link') } },
+    post: {
+      summary: 'Unsubscribe (page button or RFC 8058 one-click)', tags: ['Unsubscribe'], requestParams: { path: z.object({ token: z.string() }) },
+      requestBody: { content: { 'application/x-www-form-urlencoded': { schema: z.object({ 'List-Unsubscribe': z.literal('One-Click').optional() }) } } },
+      responses: { '200': html('Unsubscribed'), '400': html('Invalid link'), '410': html('Expired link') },
+    },
+  },
+  '/v1/account': {
+    get: op('The caller’s account', 'Account', { responses: { '200': ok(accountSchema) } }),
+    patch: op('Change settings and branding', 'Account', { ...body(accountPatchSchema), responses: { '200': ok(accountSchema) } }),
+  },
+  '/v1/account/domain': {
+    post: op('Add a custom sending domain', 'Account', { ...body(domainSchema), responses: { '201': ok(domainStatusSchema), '503': error('No RESEND_API_KEY') } }),
+    get: op('Sending domain status and DNS records', 'Account', { responses: { '200': ok(domainStatusSchema) } }),
+  },
+  '/v1/account/domain/verify': { post: op('Ask the provider to verify the domain', 'Account', { responses: { '200': ok(domainStatusSchema) } }) },
+  '/v1/sequences': {
+    post: op('Create a sequence (with steps)', 'Sequences', { ...body(sequenceCreateSchema), responses: { '201': ok(sequenceSchema), '422': error('Unknown merge tag or plan limit') } }),
+    get: op('List sequences', 'Sequences', { requestParams: { query: pageQuery }, responses: { '200': ok(page(sequenceSchema)) } }),
+  },
+  '/v1/sequences/{id}': {
+    get: op('A sequence with its steps and enrolment counts', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(sequenceSchema.extend({ enrolmentCounts: countsSchema })) } }),
+    patch: op('Rename, change on-reply or send window', 'Sequences', { requestParams: { path: idPath }, ...body(sequencePatchSchema), responses: { '200': ok(sequenceSchema), '409': error('Archived') } }),
+  },
+  ...Object.fromEntries(
+    (['pause', 'resume', 'archive'] as const).map((action) => [
+      `/v1/sequences/{id}/${action}`,
+      { post: op(`${action === 'archive' ? 'Archive (stop every enrolment)' : action === 'pause' ? 'Pause every enrolment' : 'Resume every enrolment'}`, 'Sequences', { requestParams: { path: idPath }, responses: { '202': ok(sequenceSchema.extend({ broadcastId: z.string() })), '409': error('Archived') } }) },
+    ]),
+  ),
+  '/v1/sequences/{id}/steps': {
+    post: op('Add a step', 'Steps', { requestParams: { path: idPath }, ...body(stepInputSchema), responses: { '201': ok(stepSchema), '422': error('Unknown merge tag or plan limit') } }),
+  },
+  '/v1/sequences/{id}/steps/order': {
+    put: op('Reorder the steps', 'Steps', { requestParams: { path: idPath }, ...body(stepOrderSchema), responses: { '200': ok(sequenceSchema), '422': error('Not every step listed once') } }),
+  },
+  '/v1/sequences/{id}/steps/{stepId}': {
+    patch: op('Edit a step', 'Steps', { requestParams: { path: stepPath }, ...body(stepPatchSchema), responses: { '200': ok(stepSchema) } }),
+    delete: op('Delete a step', 'Steps', { requestParams: { path: stepPath }, responses: { '204': { description: 'Deleted' } } }),
+  },
+  '/v1/sequences/{id}/steps/{stepId}/preview': {
+    post: op('Render a step for a lead or sample data', 'Steps', { requestParams: { path: stepPath }, ...body(previewSchema), responses: { '200': ok(renderedSchema) } }),
+  },
+  '/v1/sequences/{id}/steps/{stepId}/test': {
+    post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...body(testSendSchema), responses: { '202': ok(z.object({ to: z.string(), providerId: z.string() })), '422': error('No address') } }),
+  },
+  '/v1/sequences/{id}/stats': {
+    get: op('Per-step and per-sequence statistics', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(z.object({ sequence: loose, steps: z.array(loose) })) } }),
+  },
+  '/v1/sequences/{id}/enrolments': {
+    post: op('Enrol one lead', 'Enrolments', { requestParams: { path: idPath }, ...body(enrolOneSchema), responses: { '201': ok(enrolmentSchema), '409': error('already_enrolled'), '422': error('Refused, with the reason as code') } }),
+    get: op('List a sequence’s enrolments with counts per status', 'Enrolments', { requestParams: { path: idPath, query: enrolmentListQuery }, responses: { '200': ok(page(enrolmentSchema.extend({ lead: loose })).extend({ counts: countsSchema })) } }),
+  },
+  '/v1/sequences/{id}/enrolments/bulk': {
+    post: op('Enrol up to 10,000 leads', 'Enrolments', {
+      requestParams: { path: idPath, header: z.object({ 'idempotency-key': z.string().optional() }) },
+      ...body(enrolManySchema),
+      responses: { '200': ok(bulkResultSchema) },
+    }),
+  },
+  '/v1/enrolments/{id}': { get: op('An enrolment with its timeline', 'Enrolments', { requestParams: { path: idPath }, responses: { '200': ok(enrolmentDetailSchema) } }) },
+  ...Object.fromEntries(
+    (['pause', 'resume', 'stop', 'reply'] as const).map((action) => [
+      `/v1/enrolments/{id}/${action}`,
+      { post: op(action === 'reply' ? 'Mark replied' : `${action[0]!.toUpperCase()}${action.slice(1)} one enrolment`, 'Enrolments', { requestParams: { path: idPath }, responses: { '200': ok(enrolmentSchema, 'Done; the database has the new status'), '202': ok(enrolmentSchema, 'Accepted; the workflow applies it shortly'), '409': error('The enrolment has ended') } }) },
+    ]),
+  ),
+  '/v1/leads': {
+    post: op('Create a lead', 'Leads', { ...body(leadInputSchema), responses: { '201': ok(leadSchema), '409': error('Email already used') } }),
+    get: op('List and search leads', 'Leads', { requestParams: { query: leadListQuery }, responses: { '200': ok(page(leadSchema)) } }),
+  },
+  '/v1/leads/import': { post: op('Import up to 10,000 leads', 'Leads', { ...body(leadImportSchema), responses: { '200': ok(z.object({ created: z.number(), updated: z.number(), invalid: z.number(), results: z.array(loose) })) } }) },
+  '/v1/leads/{id}': {
+    get: op('A lead', 'Leads', { requestParams: { path: idPath }, responses: { '200': ok(leadSchema) } }),
+    patch: op('Update a lead', 'Leads', { requestParams: { path: idPath }, ...body(leadPatchSchema), responses: { '200': ok(leadSchema), '409': error('Email already used') } }),
+  },
+  '/v1/leads/{id}/emails': { post: op('Send a one-off email', 'Emails', { requestParams: { path: idPath }, ...body(oneOffSchema), responses: { '202': ok(loose), '422': error('Suppressed lead or unknown merge tag') } }) },
+  '/v1/emails/{id}': { get: op('A one-off email’s status', 'Emails', { requestParams: { path: idPath }, responses: { '200': ok(loose) } }) },
+  '/v1/outbox': { get: op('Emails stored for this account, newest first', 'Emails', { requestParams: { query: pageQuery }, responses: { '200': ok(page(loose).extend({ delivery: z.string() })) } }) },
+  '/v1/notifications': { get: op('Notifications (replies), with the unread count', 'Notifications', { requestParams: { query: notificationQuery }, responses: { '200': ok(page(loose).extend({ unread: z.number() })) } }) },
+  '/v1/notifications/{id}/read': { post: op('Mark a notification read', 'Notifications', { requestParams: { path: idPath }, responses: { '200': ok(z.object({ id: z.uuid(), read: z.boolean() })) } }) },
+};
+
+// Routes outside /v1 need no API key; they prove themselves otherwise (signature, token, secret).
+for (const [path, item] of Object.entries(paths)) {
+  if (path.startsWith('/v1/')) continue;
+  for (const operation of Object.values(item as Record<string, ZodOpenApiOperationObject>)) operation.security = [];
+}
+
+let cached: ReturnType<typeof createDocument> | undefined;
+
+export function openApiDocument(serverUrl?: string) {
+  cached ??= createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Email sequences API',
+      version: '1.0.0',
+      description: 'Sequences, leads and enrolments for the portal. Every error is `{ error: { code, message, field? } }`.',
+    },
+    components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An account’s API key' } } },
+    security: [{ apiKey: [] }],
+    paths,
+  });
+  return serverUrl ? { ...cached, servers: [{ url: serverUrl }] } : cached;
+}
