@@ -39,6 +39,9 @@ export const configSchema = z.object({
   INBOUND_DOMAIN: z.string().default('reply.example.com'),
   INBOUND_MIME_SECRET: optionalString,
   UNSUBSCRIBE_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  /** The worker process's /metrics; 0 turns it off. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  TEMPORAL_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SEND_RATE_PER_SECOND: z.coerce.number().positive().optional(),
 });
 

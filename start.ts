@@ -30,7 +30,8 @@ if (!process.env.UNSUBSCRIBE_SECRET) {
   config.UNSUBSCRIBE_SECRET = readFileSync(secretFile, 'utf8').trim();
 }
 const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? true });
-installTemporalLogging(logger);
+const temporalMetricsPort = config.TEMPORAL_METRICS_PORT ?? 9465;
+installTemporalLogging(logger, { metricsPort: temporalMetricsPort });
 const dataDir = dataDirForSecrets;
 
 const devServer = config.TEMPORAL_ADDRESS
@@ -63,7 +64,7 @@ const workers = await createEnrolmentWorkers({
   deps: { db: database.db, mailer: mailerFor(config, logger), config, logger, temporal },
   sendRatePerSecond: config.SEND_RATE_PER_SECOND,
 });
-const app = createApp({ config, database, temporal, logger, mailer: mailerFor(config, logger) });
+const app = createApp({ config, database, temporal, logger, mailer: mailerFor(config, logger), temporalMetricsPort });
 const stopSweeper = runPendingStartSweeper({ db: database.db, temporal, config, logger });
 const server = app.listen(config.PORT, config.HOST);
 await new Promise((resolve) => server.once('listening', resolve));
@@ -76,6 +77,8 @@ process.stdout.write(
     line('API', `${config.PUBLIC_BASE_URL}  (ready: ${config.PUBLIC_BASE_URL}/readyz)`),
     line('API key', `${apiKey}  (also in ${path.relative(process.cwd(), keyFile)})`),
     line('Temporal UI', devServer?.uiUrl ?? `your cluster's UI (${temporalAddress})`),
+    line('Metrics', `${config.PUBLIC_BASE_URL}/metrics`),
+    line('API docs', `${config.PUBLIC_BASE_URL}/docs`),
     line('Outbox', config.RESEND_API_KEY ? 'off: emails go through Resend' : `${config.PUBLIC_BASE_URL}/v1/outbox (emails stay local)`),
     line('Database', database.driver === 'pglite' ? `embedded, in ${path.relative(process.cwd(), dataDir)}/pglite` : 'DATABASE_URL'),
     '  Ctrl-C stops everything.',

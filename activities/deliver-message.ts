@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { messages } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import { emailsFailed, emailsSent } from '../metrics.js';
 import { SendPostponed, SendRejected, SendRetryLater, type Mailer } from './mailer.js';
 
 export type Message = typeof messages.$inferSelect;
@@ -30,10 +31,12 @@ export async function deliverMessage(deps: { db: Db; mailer: Mailer; logger: Log
       headers: message.headers,
       tags: message.tags,
     });
+    emailsSent.inc({ kind: message.enrolmentId ? 'step' : 'one_off' });
     const sentAt = new Date();
     await deps.db.update(messages).set({ status: 'sent', providerId, sentAt }).where(eq(messages.id, message.id));
     return { delivered: true, providerId, sentAt };
   } catch (error) {
+    emailsFailed.inc({ reason: error instanceof SendPostponed ? 'postponed' : error instanceof SendRejected ? 'rejected' : 'retry' });
     if (error instanceof SendPostponed) return { delivered: false, postponedUntil: error.until, reason: error.message };
     if (error instanceof SendRejected) {
       await deps.db.update(messages).set({ status: 'failed', failureReason: error.message }).where(eq(messages.id, message.id));

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { accounts, inboundMessages, leads, sequences, enrolments } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import { emailsSent } from '../metrics.js';
 import type { Mailer } from './mailer.js';
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -41,6 +42,7 @@ export function createForwardReply({ db, mailer, config }: { db: Db; mailer: Mai
       text: `${intro}\n\n${row.inbound.text}`,
       html: `<p style="color:#6b7280">${escapeHtml(intro)}</p><blockquote style="margin:0;padding-left:12px;border-left:3px solid #d1d5db;white-space:pre-wrap">${escapeHtml(row.inbound.text)}</blockquote>`,
     });
+    emailsSent.inc({ kind: 'forward' });
     return { forwarded: true };
   };
 }

@@ -5,6 +5,7 @@ import type { Mailer } from '../activities/mailer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
+import { httpDuration, metricsText, registerEnrolmentGauge } from '../metrics.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { accountRoutes } from './routes/account.js';
@@ -26,21 +27,33 @@ export interface AppDeps {
   logger: Logger;
   /** Used only for test emails; sequence emails go through the worker. */
   mailer: Mailer;
+  /** Where this process's Temporal SDK exports its metrics, when the worker runs here too. */
+  temporalMetricsPort?: number;
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', true);
+  app.use((req, res, next) => {
+    const end = httpDuration.startTimer({ method: req.method });
+    res.on('finish', () => end({ route: req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched', status: String(res.statusCode) }));
+    next();
+  });
   app.use(
     pinoHttp({
       logger: deps.logger,
+      // The account of the API key, once auth has run: every request line says whose it was.
+      customProps: (_req, res) => {
+        const account = (res as unknown as { locals?: { account?: { id: string } } }).locals?.account;
+        return account ? { accountId: account.id } : {};
+      },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
       serializers: {
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
   // Public, each with its own proof: signed webhooks and inbound email read their raw bodies
@@ -48,6 +61,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(webhookRoutes(deps));
   app.use(express.json({ limit: '5mb', strict: true }));
   app.use(healthRoutes(deps), unsubscribeRoutes(deps), docsRoutes(deps));
+  registerEnrolmentGauge(deps.database.db);
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(await metricsText(deps.temporalMetricsPort));
+  });
 
   // Everything below needs an API key.
   const authed = express.Router();

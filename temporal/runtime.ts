@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
  */
 let installed = false;
 
-export function installTemporalLogging(logger: Logger): void {
+export function installTemporalLogging(logger: Logger, options: { metricsPort?: number } = {}): void {
   if (installed) return;
   installed = true;
   const sdk = logger.child({ component: 'temporal' });
@@ -18,6 +18,8 @@ export function installTemporalLogging(logger: Logger): void {
     sdk[noisy ? 'debug' : pinoLevel](meta ?? {}, message);
   };
   Runtime.install({
+    // The SDK's worker metrics (task latencies, slots, polls) on a local Prometheus endpoint.
+    ...(options.metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${options.metricsPort}` } } } } : {}),
     logger: {
       log,
       trace: (m, meta) => log('TRACE', m, meta),

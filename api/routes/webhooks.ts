@@ -4,6 +4,7 @@ import { simpleParser } from 'mailparser';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
 import { webhookEvents } from '../../db/schema.js';
+import { webhookEventsTotal } from '../../metrics.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { applyEmailEvent, handleInboundEmail, type EmailEvent } from '../services/inbound.js';
@@ -42,6 +43,7 @@ export function webhookRoutes(deps: AppDeps): Router {
     // Each event id is handled once: a redelivery finds its row already processed.
     await db.insert(webhookEvents).values({ id, type: event.type, payload: event }).onConflictDoNothing();
     const [stored] = await db.select().from(webhookEvents).where(eq(webhookEvents.id, id));
+    webhookEventsTotal.inc({ type: event.type, result: stored?.processedAt ? 'duplicate' : 'handled' });
     if (stored?.processedAt) {
       res.json({ received: true, duplicate: true });
       return;

@@ -9,7 +9,7 @@ import { createApp } from '../../api/app.js';
 import { loadConfig, type Config } from '../../config.js';
 import { createAccount } from '../../db/accounts.js';
 import { openDatabase, type Database } from '../../db/client.js';
-import { createLogger } from '../../logger.js';
+import { createLogger, type Logger } from '../../logger.js';
 import { installTemporalLogging } from '../../temporal/runtime.js';
 import { createEnrolmentWorkers, type EnrolmentWorkers } from '../../temporal/worker.js';
 
@@ -31,6 +31,7 @@ export interface TestService {
 }
 
 export const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const defaultLogger = logger;
 installTemporalLogging(logger);
 
 /** Config for a test file: the run's database and dev server, its own task queue. */
@@ -53,6 +54,8 @@ export async function startService(
     config?: Config;
     mailer?: Mailer;
     withWorker?: boolean;
+    /** Where this service's logs go (default: silent unless TEST_LOG_LEVEL). */
+    logger?: Logger;
     /** Workflow code bundled once; defaults to the test run's bundle. */
     workflowBundleCode?: string;
     /** A time-skipping environment's client and connection instead of the dev server. */
@@ -60,6 +63,7 @@ export async function startService(
   } = {},
 ): Promise<TestService> {
   const config = options.config ?? (await testConfig());
+  const logger = options.logger ?? defaultLogger;
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data', poolSize: 40 });
   const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const temporal = options.temporal?.client ?? new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });

@@ -10,6 +10,7 @@ export function spawnWorker(config: Config, extraEnv: Record<string, string> = {
     ...(process.env as Record<string, string>),
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
+    METRICS_PORT: '0',
     DATABASE_URL: config.DATABASE_URL!,
     TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS!,
     TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,

@@ -1,0 +1,72 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { sql } from 'drizzle-orm';
+import type { Db } from './db/client.js';
+
+/**
+ * Prometheus metrics of this process. The API serves them at /metrics; a worker process serves
+ * them on METRICS_PORT. The Temporal SDK's own worker metrics come from its exporter
+ * (TEMPORAL_METRICS_PORT) and are appended to /metrics when the worker runs in the same process.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+export const httpDuration = new Histogram({
+  name: 'sequences_http_request_duration_seconds',
+  help: 'HTTP request duration by route and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+export const emailsSent = new Counter({
+  name: 'sequences_emails_sent_total',
+  help: 'Emails accepted by the provider, by kind (step, one_off, forward)',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const emailsFailed = new Counter({
+  name: 'sequences_emails_failed_total',
+  help: 'Emails not sent, by reason (rejected, postponed, retry)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const webhookEventsTotal = new Counter({
+  name: 'sequences_webhook_events_total',
+  help: 'Provider webhook events received, by type and result',
+  labelNames: ['type', 'result'] as const,
+  registers: [registry],
+});
+
+/** Enrolments by status, read from PostgreSQL when scraped. One process per deployment should own it. */
+export function registerEnrolmentGauge(db: Db): void {
+  if (registry.getSingleMetric('sequences_enrolments')) return;
+  new Gauge({
+    name: 'sequences_enrolments',
+    help: 'Enrolments by status (all accounts)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = Array.from(
+        (await db.execute(sql`select status, count(*)::int as n from enrolments group by status`)) as unknown as Iterable<{ status: string; n: number }>,
+      );
+      this.reset();
+      for (const row of rows) this.set({ status: row.status }, row.n);
+    },
+  });
+}
+
+/** Our metrics, plus the Temporal SDK's when its exporter runs in this process. */
+export async function metricsText(temporalMetricsPort?: number): Promise<string> {
+  let text = await registry.metrics();
+  if (temporalMetricsPort) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${temporalMetricsPort}/metrics`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) text += `\n${await response.text()}`;
+    } catch {
+      // The SDK exporter is down or not started: our own metrics still answer.
+    }
+  }
+  return text;
+}
