@@ -47,6 +47,7 @@ export async function createEnrolmentWorkers(options: {
     maxConcurrentWorkflowTaskExecutions: 120,
     maxConcurrentWorkflowTaskPolls: 40,
     maxConcurrentLocalActivityExecutions: 200,
+    shutdownGraceTime: '30 seconds',
   });
   const sends = await Worker.create({
     connection,
@@ -54,10 +55,12 @@ export async function createEnrolmentWorkers(options: {
     taskQueue: sendsTaskQueue(options.taskQueue),
     activities: sending,
     maxConcurrentActivityTaskExecutions: 100,
+    shutdownGraceTime: '30 seconds',
     maxConcurrentActivityTaskPolls: 20,
     ...(options.sendRatePerSecond ? { maxTaskQueueActivitiesPerSecond: options.sendRatePerSecond } : {}),
   });
   const workers = [main, sends];
+  // On SIGTERM the workers stop polling and let in-flight activities (a send under way) finish.
   return {
     workers,
     connection,

@@ -51,3 +51,34 @@ describe('a worker killed between the provider accepting an email and the databa
     expect(recorded).toMatchObject({ status: 'sent', providerId: delivered[0]!.id });
   }, 150_000);
 });
+
+describe('a worker stopped with SIGTERM while a send is under way', () => {
+  it('finishes that send, records it, then exits cleanly; nothing is lost or doubled', async () => {
+    const worker = spawnWorker(service.config);
+    await worker.ready;
+    const fixture = await asNewAccount(service);
+    const sequence = await fixture.createSequence({ steps: [{ subject: 'Draining' }] });
+    const lead = await fixture.createLead();
+    const accepted = sink.holdNext();
+    const enrolment = await fixture.enrolLead(sequence.id, lead.id);
+    await accepted;
+    worker.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(worker.child.exitCode).toBeNull(); // still draining: the send is in flight
+    sink.release();
+    expect(await worker.exited).toBe(0);
+    const [message] = await fixture.sentMessages(enrolment.id);
+    expect(message).toMatchObject({ status: 'sent', providerId: expect.any(String) });
+    expect(sink.emails.filter((e) => e.payload.to === lead.email)).toHaveLength(1);
+    // The next worker finishes the enrolment without sending again.
+    const next = spawnWorker(service.config);
+    await next.ready;
+    try {
+      await fixture.waitForStatus(enrolment.id, 'completed', 30_000);
+    } finally {
+      next.child.kill('SIGTERM');
+      await next.exited;
+    }
+    expect(sink.emails.filter((e) => e.payload.to === lead.email)).toHaveLength(1);
+  }, 120_000);
+});
