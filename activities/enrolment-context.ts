@@ -35,7 +35,10 @@ export async function loadEnrolmentContext(db: Db, enrolmentId: string, options:
 
 export type EnrolmentContext = NonNullable<Awaited<ReturnType<typeof loadEnrolmentContext>>>;
 
-export function mergeContextOf(lead: EnrolmentContext['lead'], account: EnrolmentContext['account']): MergeContext {
+/** What a template may see of a lead; previews pass sample data of the same shape. */
+export type MergeableLead = Pick<EnrolmentContext['lead'], 'firstName' | 'lastName' | 'email' | 'company' | 'title' | 'phone' | 'customFields'>;
+
+export function mergeContextOf(lead: MergeableLead, account: EnrolmentContext['account']): MergeContext {
   return {
     lead: {
       first_name: lead.firstName,

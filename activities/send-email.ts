@@ -46,6 +46,26 @@ export function envelopeFor(config: Config, messageId: string, replyToken: strin
   };
 }
 
+/**
+ * Renders an email to a lead exactly as it will be stored and sent: a fresh message id, its
+ * unsubscribe link and headers, the From line and the branded body.
+ */
+export async function renderMessage(
+  config: Config,
+  input: { subject: string; body: string; replyToken: string; lead: Parameters<typeof mergeContextOf>[0]; account: EnrolmentContext['account'] },
+) {
+  const id = randomUUID();
+  const envelope = envelopeFor(config, id, input.replyToken);
+  const composed = await composeEmail({
+    subject: input.subject,
+    body: input.body,
+    merge: mergeContextOf(input.lead, input.account),
+    branding: brandingOf(input.account),
+    unsubscribeUrl: envelope.unsubscribeUrl,
+  });
+  return { id, fromEmail: fromHeader(input.account, config.PLATFORM_FROM_EMAIL), replyTo: envelope.replyTo, headers: envelope.headers, ...composed };
+}
+
 export function brandingOf(account: EnrolmentContext['account']) {
   return {
     senderName: account.senderName || account.name,
@@ -104,30 +124,18 @@ export function createSendStep(deps: SendDeps) {
           };
         }
       }
-      const messageId = randomUUID();
-      const envelope = envelopeFor(config, messageId, enrolment.replyToken);
-      const composed = await composeEmail({
-        subject: ctx.next.subject,
-        body: ctx.next.body,
-        merge: mergeContextOf(lead, account),
-        branding: brandingOf(account),
-        unsubscribeUrl: envelope.unsubscribeUrl,
-      });
+      const rendered = await renderMessage(config, { subject: ctx.next.subject, body: ctx.next.body, replyToken: enrolment.replyToken, lead, account });
       const [message] = await tx
         .insert(messages)
         .values({
-          id: messageId,
+          ...rendered,
           accountId: account.id,
           enrolmentId,
           stepId,
           leadId: lead.id,
           idempotencyKey: key,
           toEmail: lead.email!,
-          fromEmail: fromHeader(account, config.PLATFORM_FROM_EMAIL),
-          replyTo: envelope.replyTo,
-          ...composed,
-          headers: envelope.headers,
-          tags: providerTags({ account_id: account.id, sequence_id: sequence.id, step_id: stepId, enrolment_id: enrolmentId, message_id: messageId }),
+          tags: providerTags({ account_id: account.id, sequence_id: sequence.id, step_id: stepId, enrolment_id: enrolmentId, message_id: rendered.id }),
           status: 'sending',
         })
         .returning();

@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { accounts, leads, messages, oneOffEmails } from '../db/schema.js';
-import { composeEmail } from '../domain/compose-email.js';
-import { fromHeader, providerTags } from '../domain/sender.js';
+import { providerTags } from '../domain/sender.js';
 import { deliverMessage, type Message } from './deliver-message.js';
-import { mergeContextOf } from './enrolment-context.js';
-import { brandingOf, envelopeFor, type SendDeps } from './send-email.js';
+import { renderMessage, type SendDeps } from './send-email.js';
 
 export type OneOffOutcome = { outcome: 'sent' | 'suppressed' | 'failed'; reason?: string } | { outcome: 'postponed'; until: string; reason: string };
 
@@ -31,29 +28,17 @@ export function createSendOneOff(deps: SendDeps) {
         await tx.update(oneOffEmails).set({ status: 'suppressed', reason: suppressed }).where(eq(oneOffEmails.id, oneOffId));
         return { outcome: 'suppressed', reason: suppressed };
       }
-      const messageId = randomUUID();
-      const envelope = envelopeFor(config, messageId, oneOff.replyToken);
-      const composed = await composeEmail({
-        subject: oneOff.subject,
-        body: oneOff.body,
-        merge: mergeContextOf(lead, account),
-        branding: brandingOf(account),
-        unsubscribeUrl: envelope.unsubscribeUrl,
-      });
+      const rendered = await renderMessage(config, { subject: oneOff.subject, body: oneOff.body, replyToken: oneOff.replyToken, lead, account });
       const [message] = await tx
         .insert(messages)
         .values({
-          id: messageId,
+          ...rendered,
           accountId: account.id,
           leadId: lead.id,
           idempotencyKey: key,
           toEmail: lead.email!,
-          fromEmail: fromHeader(account, config.PLATFORM_FROM_EMAIL),
-          replyTo: envelope.replyTo,
           replyToken: oneOff.replyToken,
-          ...composed,
-          headers: envelope.headers,
-          tags: providerTags({ account_id: account.id, one_off_id: oneOffId, message_id: messageId }),
+          tags: providerTags({ account_id: account.id, one_off_id: oneOffId, message_id: rendered.id }),
           status: 'sending',
         })
         .returning();

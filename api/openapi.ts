@@ -54,6 +54,7 @@ const paths: ZodOpenApiPathsObject = {
   '/readyz': {
     get: { summary: 'Database and Temporal reachable', tags: ['Health'], responses: { '200': ok(loose), '503': ok(loose, 'A dependency is down; `failing` names it') } },
   },
+  '/metrics': { get: { summary: 'Prometheus metrics', tags: ['Health'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } } } },
   '/openapi.json': { get: { summary: 'This document', tags: ['Docs'], responses: { '200': ok(loose) } } },
   '/docs': { get: { summary: 'Readable API documentation', tags: ['Docs'], responses: { '200': html('Swagger UI') } } },
   '/webhooks/resend': {

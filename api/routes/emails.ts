@@ -1,12 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
 import { z } from 'zod';
-import { mergeContextOf } from '../../activities/enrolment-context.js';
-import { brandingOf, envelopeFor } from '../../activities/send-email.js';
+import { renderMessage } from '../../activities/send-email.js';
 import { leads, messages, oneOffEmails, steps } from '../../db/schema.js';
-import { composeEmail } from '../../domain/compose-email.js';
-import { fromHeader } from '../../domain/sender.js';
 import type { AppDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
 import { decodeCursor, encodeCursor, idParams, pageQuery, uuidParam } from '../schemas/common.js';
@@ -100,15 +97,8 @@ export function emailRoutes(deps: AppDeps): Router {
     const account = res.locals.account;
     await findSequence(db, account, id);
     const { step, lead } = await renderStep(account.id, id, stepId, leadId);
-    const envelope = envelopeFor(config, randomUUID(), 'preview');
-    const composed = await composeEmail({
-      subject: step.subject,
-      body: step.body,
-      merge: mergeContextOf({ ...lead, timezone: null } as never, account),
-      branding: brandingOf(account),
-      unsubscribeUrl: envelope.unsubscribeUrl,
-    });
-    res.json({ from: fromHeader(account, config.PLATFORM_FROM_EMAIL), ...composed });
+    const rendered = await renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'preview', lead, account });
+    res.json({ from: rendered.fromEmail, subject: rendered.subject, html: rendered.html, text: rendered.text });
   });
 
   // A test email of a step to the user's own address (sample data, marked [Test]).
@@ -120,21 +110,14 @@ export function emailRoutes(deps: AppDeps): Router {
     const recipient = to ?? account.senderEmail;
     if (!recipient) throw new ApiError(422, 'no_sender_email', 'Set the account\'s senderEmail or pass "to"', 'to');
     const { step, lead } = await renderStep(account.id, id, stepId);
-    const envelope = envelopeFor(config, randomUUID(), 'test');
-    const composed = await composeEmail({
-      subject: step.subject,
-      body: step.body,
-      merge: mergeContextOf({ ...lead, timezone: null } as never, account),
-      branding: brandingOf(account),
-      unsubscribeUrl: envelope.unsubscribeUrl,
-    });
+    const rendered = await renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'test', lead, account });
     const { providerId } = await mailer.send({
-      idempotencyKey: `test-${randomUUID()}`,
-      from: fromHeader(account, config.PLATFORM_FROM_EMAIL),
+      idempotencyKey: `test-${rendered.id}`,
+      from: rendered.fromEmail,
       to: recipient,
-      subject: `[Test] ${composed.subject}`,
-      html: composed.html,
-      text: composed.text,
+      subject: `[Test] ${rendered.subject}`,
+      html: rendered.html,
+      text: rendered.text,
     });
     res.status(202).json({ to: recipient, providerId });
   });
