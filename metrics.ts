@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { sql } from 'drizzle-orm';
-import type { Db } from './db/client.js';
+import { rowsOf, type Db } from './db/client.js';
 
 /**
  * Prometheus metrics of this process. The API serves them at /metrics; a worker process serves
@@ -48,9 +48,7 @@ export function registerEnrolmentGauge(db: Db): void {
     labelNames: ['status'] as const,
     registers: [registry],
     async collect() {
-      const rows = Array.from(
-        (await db.execute(sql`select status, count(*)::int as n from enrolments group by status`)) as unknown as Iterable<{ status: string; n: number }>,
-      );
+      const rows = rowsOf<{ status: string; n: number }>(await db.execute(sql`select status, count(*)::int as n from enrolments group by status`));
       this.reset();
       for (const row of rows) this.set({ status: row.status }, row.n);
     },

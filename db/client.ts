@@ -7,6 +7,11 @@ import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/** Rows of a raw `db.execute(sql…)`: postgres-js answers an array, PGlite `{ rows }`. */
+export function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
+}
+
 export interface Database {
   db: Db;
   /** `postgres` for a server (DATABASE_URL), `pglite` for the embedded one under DATA_DIR. */

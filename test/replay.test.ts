@@ -3,6 +3,8 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
+// Routes the SDK's logs through the (quiet) test logger.
+import './helpers/service.js';
 
 /**
  * Enrolments sleep for weeks, so every deploy meets histories written by older workflow code.

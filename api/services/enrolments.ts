@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import type { Account } from '../../db/accounts.js';
-import type { Db } from '../../db/client.js';
+import { rowsOf, type Db } from '../../db/client.js';
 import { enrolmentBatches, enrolmentEvents, enrolments, leads } from '../../db/schema.js';
 import { enrolRefusal, REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { missingMergeFields, requiredMergeFields } from '../../domain/merge-fields.js';
@@ -187,18 +187,13 @@ export async function enrolLeads(
 
 /** A retried bulk request after a crash: start whatever the first attempt did not. */
 async function resumeStarts(deps: Deps, batchId: string) {
-  const rows = await deps.db.execute<{
-    id: string;
-    account_id: string;
-    sequence_id: string;
-    lead_id: string;
-    email: string | null;
-    name: string;
-  }>(sql`
-    select e.id, e.account_id, e.sequence_id, e.lead_id, l.email, s.name
-    from enrolments e join leads l on l.id = e.lead_id join sequences s on s.id = e.sequence_id
-    where e.batch_id = ${batchId} and e.workflow_started_at is null`);
-  const list = Array.from(rows as unknown as Iterable<{ id: string; account_id: string; sequence_id: string; lead_id: string; email: string | null; name: string }>);
+  type Row = { id: string; account_id: string; sequence_id: string; lead_id: string; email: string | null; name: string };
+  const list = rowsOf<Row>(
+    await deps.db.execute(sql`
+      select e.id, e.account_id, e.sequence_id, e.lead_id, l.email, s.name
+      from enrolments e join leads l on l.id = e.lead_id join sequences s on s.id = e.sequence_id
+      where e.batch_id = ${batchId} and e.workflow_started_at is null`),
+  );
   if (list.length === 0) return;
   await startEnrolmentWorkflows(
     deps,

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import { rowsOf, type Db } from '../../db/client.js';
 
 export interface Counts {
   sent: number;
@@ -33,8 +33,8 @@ function withRates<T extends Counts>(c: T) {
  * email the lead had received from the sequence at that moment.
  */
 export async function sequenceStats(db: Db, sequenceId: string) {
-  const perStep = Array.from(
-    (await db.execute(sql`
+  const perStep = rowsOf<Counts & { step_id: string; position: number; subject: string; deleted: boolean }>(
+    await db.execute(sql`
       with sent as (
         select m.*, e.replied_at as e_replied_at, l.unsubscribed_at as l_unsub_at
         from messages m
@@ -59,15 +59,15 @@ export async function sequenceStats(db: Db, sequenceId: string) {
         (select count(*) from last_before where step_id = st.id and kind = 'unsubscribe')::int as unsubscribed
       from steps st
       where st.sequence_id = ${sequenceId}
-      order by st.position`)) as unknown as Iterable<Counts & { step_id: string; position: number; subject: string; deleted: boolean }>,
+      order by st.position`),
   );
-  const [enrolment] = Array.from(
-    (await db.execute(sql`
+  const [enrolment] = rowsOf<{ enrolled: number; replied: number; bounced: number; unsubscribed: number }>(
+    await db.execute(sql`
       select count(*)::int as enrolled,
         count(*) filter (where replied_at is not null)::int as replied,
         count(*) filter (where status = 'bounced')::int as bounced,
         count(*) filter (where status = 'unsubscribed')::int as unsubscribed
-      from enrolments where sequence_id = ${sequenceId}`)) as unknown as Iterable<{ enrolled: number; replied: number; bounced: number; unsubscribed: number }>,
+      from enrolments where sequence_id = ${sequenceId}`),
   );
   const sum = (key: keyof Counts) => perStep.reduce((n, s) => n + s[key], 0);
   const totals = withRates({

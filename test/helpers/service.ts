@@ -64,7 +64,8 @@ export async function startService(
 ): Promise<TestService> {
   const config = options.config ?? (await testConfig());
   const logger = options.logger ?? defaultLogger;
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data', poolSize: 40 });
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 40 });
+  await database.migrate();
   const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const temporal = options.temporal?.client ?? new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const mailer = options.mailer ?? mailerFor(config, logger);
