@@ -3,7 +3,8 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm install --no-save tsx@4
+# tsx runs the TypeScript directly; the worker bundles workflow code itself at start.
+RUN npm ci --omit=dev
 COPY . .
 USER node
 EXPOSE 3000

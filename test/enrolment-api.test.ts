@@ -139,6 +139,32 @@ describe('pausing, resuming and stopping one enrolment', () => {
   });
 });
 
+describe('an enrolment whose workflow never started (the API died after committing it)', () => {
+  it('is started by the sweeper, and can be paused through the API meanwhile', async () => {
+    const { api, account, createSequence, createLead, waitForStatus } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    const { enrolments } = await import('../db/schema.js');
+    const { randomUUID } = await import('node:crypto');
+    const { startPendingEnrolments } = await import('../api/services/workflow-starter.js');
+    const orphan = async () => {
+      const id = randomUUID();
+      const lead = await createLead();
+      await service.database.db
+        .insert(enrolments)
+        .values({ id, accountId: account.id, sequenceId: sequence.id, leadId: lead.id, replyToken: randomUUID().replace(/-/g, ''), enrolledAt: new Date(Date.now() - 60_000) });
+      return id;
+    };
+    const paused = await orphan();
+    const res = await api('POST', `/v1/enrolments/${paused}/pause`);
+    expect(res.body.status).toBe('paused');
+    const swept = await orphan();
+    expect(await startPendingEnrolments({ db: service.database.db, temporal: service.temporal, config: service.config })).toBeGreaterThanOrEqual(1);
+    const state = await service.temporal.workflow.getHandle(enrolmentWorkflowId(swept)).query<{ status: string }>('state');
+    expect(state.status).toBe('active');
+    await waitForStatus(paused, 'paused');
+  });
+});
+
 describe('a reply marked through the API', () => {
   it('ends the enrolment as replied when the sequence stops on reply', async () => {
     const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);

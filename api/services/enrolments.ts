@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import type { Account } from '../../db/accounts.js';
 import { rowsOf, type Db } from '../../db/client.js';
-import { enrolmentBatches, enrolmentEvents, enrolments, leads } from '../../db/schema.js';
+import { enrolmentBatches, enrolmentEvents, enrolments, leads, sequences } from '../../db/schema.js';
 import { enrolRefusal, REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { missingMergeFields, requiredMergeFields } from '../../domain/merge-fields.js';
 import type { Config } from '../../config.js';
@@ -236,8 +236,14 @@ export async function controlEnrolment(
     throw new ApiError(409, 'enrolment_ended', `The enrolment has ended (${enrolment.status}); enrol the lead again instead`);
   }
   if (!enrolment.workflowStartedAt) {
+    // Its start was cut short (the API died after committing it): start it now, then act.
+    const [names] = await deps.db
+      .select({ leadEmail: leads.email, sequenceName: sequences.name })
+      .from(leads)
+      .innerJoin(sequences, eq(sequences.id, enrolment.sequenceId))
+      .where(eq(leads.id, enrolment.leadId));
     await startEnrolmentWorkflows(deps, [
-      { id: enrolment.id, accountId: account.id, sequenceId: enrolment.sequenceId, leadId: enrolment.leadId, leadEmail: null, sequenceName: '' },
+      { id: enrolment.id, accountId: account.id, sequenceId: enrolment.sequenceId, leadId: enrolment.leadId, leadEmail: names?.leadEmail ?? null, sequenceName: names?.sequenceName ?? '' },
     ]);
   }
   const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
