@@ -5,8 +5,8 @@ import { accounts, inboundMessages, leads, sequences, enrolments } from '../db/s
 import type { Logger } from '../logger.js';
 import { emailsSent } from '../metrics.js';
 import type { Mailer } from './mailer.js';
+import escapeHtml from 'escape-html';
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * Forwards a lead's reply to the user's own mailbox with Reply-To set to the lead, so answering

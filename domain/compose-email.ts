@@ -3,6 +3,7 @@ import { Marked } from 'marked';
 import mjml2html from 'mjml';
 import sanitizeHtml from 'sanitize-html';
 import { renderTemplate, type MergeContext } from './merge-fields.js';
+import escapeHtml from 'escape-html';
 
 /**
  * Turns a step (Markdown with Liquid merge tags) into the email a lead receives: an HTML part in
@@ -34,8 +35,6 @@ const SANITIZE: sanitizeHtml.IOptions = {
   transformTags: { a: sanitizeHtml.simpleTransform('a', { target: '_blank', rel: 'noopener' }) },
 };
 
-const escapeHtml = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 /** Markdown → sanitised HTML. Merge values were HTML-escaped before Markdown saw them. */
 export function bodyToHtml(markdownSource: string, merge: MergeContext): string {

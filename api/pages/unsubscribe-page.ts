@@ -1,3 +1,5 @@
+import escapeHtml from 'escape-html';
+
 /**
  * The small pages a lead sees after clicking "Unsubscribe": branded with the sender's company,
  * readable without CSS, usable by keyboard and screen reader. Every value is escaped.
@@ -8,8 +10,6 @@ export interface PageBranding {
   brandColor: string;
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 export function unsubscribePage(options: {
   title: string;
