@@ -68,8 +68,6 @@ export const stateQuery = defineQuery<EnrolmentState>('state');
 /** Same effect as the signals, but answers once the new status is in the database. */
 export const controlUpdate = defineUpdate<EnrolmentState, [ControlAction]>('control');
 
-const FINAL: ReadonlySet<EnrolmentStatus> = new Set(['replied', 'completed', 'stopped', 'unsubscribed', 'bounced', 'failed']);
-export const isFinal = (status: EnrolmentStatus) => FINAL.has(status);
 
 // Short database reads and writes run as local activities: in the worker, inside the workflow
 // task, with no round trip through the server. This halves the server's work per enrolment.

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { renderMessage } from '../../activities/send-email.js';
 import { leads, messages, oneOffEmails, steps } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
-import { decodeCursor, encodeCursor, idParams, pageQuery, uuidParam } from '../schemas/common.js';
+import { keyset, pageOf } from '../pagination.js';
+import { idParams, pageQuery, uuidParam } from '../schemas/common.js';
 import { checkStepTemplates, findSequence } from '../services/sequences.js';
 import { parse } from '../validate.js';
 
@@ -38,19 +39,14 @@ export function emailRoutes(deps: AppDeps): Router {
   // The outbox: every email stored for this account, newest first, as it went (or would go) out.
   router.get('/outbox', async (req, res) => {
     const { limit, cursor } = parse(pageQuery, req.query, 'query');
-    const after = decodeCursor(cursor);
+    const { where, orderBy } = keyset(cursor, messages.createdAt, messages.id, 'desc');
     const rows = await db
       .select()
       .from(messages)
-      .where(
-        and(
-          eq(messages.accountId, res.locals.account.id),
-          after ? or(lt(messages.createdAt, after.at), and(eq(messages.createdAt, after.at), lt(messages.id, after.id))) : undefined,
-        ),
-      )
-      .orderBy(desc(messages.createdAt), desc(messages.id))
+      .where(and(eq(messages.accountId, res.locals.account.id), where))
+      .orderBy(...orderBy)
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
+    const { page, nextCursor } = pageOf(rows, limit, (m) => ({ at: m.createdAt, id: m.id }));
     res.json({
       delivery: config.RESEND_API_KEY ? 'resend' : 'local-outbox',
       data: page.map((m) => ({
@@ -70,7 +66,7 @@ export function emailRoutes(deps: AppDeps): Router {
         sentAt: m.sentAt?.toISOString() ?? null,
         createdAt: m.createdAt.toISOString(),
       })),
-      nextCursor: rows.length > limit ? encodeCursor(page.at(-1)!.createdAt, page.at(-1)!.id) : null,
+      nextCursor,
     });
   });
 

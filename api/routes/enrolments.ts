@@ -1,10 +1,11 @@
 import { Router } from 'express';
-import { and, asc, desc, eq, lt, or } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { enrolmentEvents, enrolments, leads, messages } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
 import { toEnrolmentDto, toLeadDto } from '../dto.js';
 import { ApiError } from '../errors.js';
-import { decodeCursor, encodeCursor, idParams } from '../schemas/common.js';
+import { keyset, pageOf } from '../pagination.js';
+import { idParams } from '../schemas/common.js';
 import { enrolManySchema, enrolmentListQuery, enrolOneSchema } from '../schemas/enrolments.js';
 import { controlEnrolment, enrolLeads, findEnrolment, statusCounts } from '../services/enrolments.js';
 import { findSequence } from '../services/sequences.js';
@@ -45,7 +46,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
     const { id } = parse(idParams, req.params, 'params');
     const { status, limit, cursor } = parse(enrolmentListQuery, req.query, 'query');
     await findSequence(db, res.locals.account, id);
-    const after = decodeCursor(cursor);
+    const { where, orderBy } = keyset(cursor, enrolments.enrolledAt, enrolments.id, 'desc');
     const rows = await db
       .select({ enrolment: enrolments, lead: leads })
       .from(enrolments)
@@ -54,19 +55,16 @@ export function enrolmentRoutes(deps: AppDeps): Router {
         and(
           eq(enrolments.sequenceId, id),
           status ? eq(enrolments.status, status) : undefined,
-          after
-            ? or(lt(enrolments.enrolledAt, after.at), and(eq(enrolments.enrolledAt, after.at), lt(enrolments.id, after.id)))
-            : undefined,
+          where,
         ),
       )
-      .orderBy(desc(enrolments.enrolledAt), desc(enrolments.id))
+      .orderBy(...orderBy)
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page.at(-1)?.enrolment;
+    const { page, nextCursor } = pageOf(rows, limit, (r) => ({ at: r.enrolment.enrolledAt, id: r.enrolment.id }));
     res.json({
       data: page.map((r) => ({ ...toEnrolmentDto(r.enrolment), lead: { id: r.lead.id, email: r.lead.email, firstName: r.lead.firstName, lastName: r.lead.lastName } })),
       counts: await statusCounts(db, id),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.enrolledAt, last.id) : null,
+      nextCursor,
     });
   });
 

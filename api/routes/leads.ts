@@ -1,11 +1,12 @@
 import { Router } from 'express';
-import { and, asc, eq, gt, ilike, or, sql } from 'drizzle-orm';
+import { and, eq, ilike, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { leads } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
 import { toLeadDto } from '../dto.js';
 import { ApiError, notFound } from '../errors.js';
-import { decodeCursor, encodeCursor, idParams } from '../schemas/common.js';
+import { keyset, pageOf } from '../pagination.js';
+import { idParams } from '../schemas/common.js';
 import { leadImportSchema, leadInputSchema, leadListQuery, leadPatchSchema } from '../schemas/leads.js';
 import { parse } from '../validate.js';
 
@@ -91,7 +92,7 @@ export function leadRoutes(deps: AppDeps): Router {
 
   router.get('/leads', async (req, res) => {
     const { search, limit, cursor } = parse(leadListQuery, req.query, 'query');
-    const after = decodeCursor(cursor);
+    const { where, orderBy } = keyset(cursor, leads.createdAt, leads.id, 'asc');
     const pattern = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
     const rows = await db
       .select()
@@ -102,15 +103,15 @@ export function leadRoutes(deps: AppDeps): Router {
           pattern
             ? or(ilike(leads.email, pattern), ilike(leads.firstName, pattern), ilike(leads.lastName, pattern), ilike(leads.company, pattern))
             : undefined,
-          after ? or(gt(leads.createdAt, after.at), and(eq(leads.createdAt, after.at), gt(leads.id, after.id))) : undefined,
+          where,
         ),
       )
-      .orderBy(asc(leads.createdAt), asc(leads.id))
+      .orderBy(...orderBy)
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
+    const { page, nextCursor } = pageOf(rows, limit, (l) => ({ at: l.createdAt, id: l.id }));
     res.json({
       data: page.map(toLeadDto),
-      nextCursor: rows.length > limit ? encodeCursor(page.at(-1)!.createdAt, page.at(-1)!.id) : null,
+      nextCursor,
     });
   });
 

@@ -1,10 +1,11 @@
 import { Router } from 'express';
-import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { notifications } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
 import { notFound } from '../errors.js';
-import { decodeCursor, encodeCursor, idParams } from '../schemas/common.js';
+import { keyset, pageOf } from '../pagination.js';
+import { idParams } from '../schemas/common.js';
 import { sequenceStats } from '../services/stats.js';
 import { findSequence } from '../services/sequences.js';
 import { parse } from '../validate.js';
@@ -21,7 +22,7 @@ export function notificationRoutes(deps: AppDeps): Router {
 
   router.get('/notifications', async (req, res) => {
     const { unread, limit, cursor } = parse(notificationQuery, req.query, 'query');
-    const after = decodeCursor(cursor);
+    const { where, orderBy } = keyset(cursor, notifications.createdAt, notifications.id, 'desc');
     const accountId = res.locals.account.id;
     const rows = await db
       .select()
@@ -30,12 +31,12 @@ export function notificationRoutes(deps: AppDeps): Router {
         and(
           eq(notifications.accountId, accountId),
           unread ? isNull(notifications.readAt) : undefined,
-          after ? or(lt(notifications.createdAt, after.at), and(eq(notifications.createdAt, after.at), lt(notifications.id, after.id))) : undefined,
+          where,
         ),
       )
-      .orderBy(desc(notifications.createdAt), desc(notifications.id))
+      .orderBy(...orderBy)
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
+    const { page, nextCursor } = pageOf(rows, limit, (n) => ({ at: n.createdAt, id: n.id }));
     const unreadRows = await db.$count(notifications, and(eq(notifications.accountId, accountId), isNull(notifications.readAt)));
     res.json({
       unread: unreadRows,
@@ -49,7 +50,7 @@ export function notificationRoutes(deps: AppDeps): Router {
         read: n.readAt !== null,
         createdAt: n.createdAt.toISOString(),
       })),
-      nextCursor: rows.length > limit ? encodeCursor(page.at(-1)!.createdAt, page.at(-1)!.id) : null,
+      nextCursor,
     });
   });
 

@@ -1,9 +1,10 @@
 import { Router } from 'express';
-import { and, desc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { sequences, steps } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
-import { decodeCursor, encodeCursor, idParams, pageQuery, uuidParam } from '../schemas/common.js';
+import { keyset, pageOf } from '../pagination.js';
+import { idParams, pageQuery, uuidParam } from '../schemas/common.js';
 import { sequenceCreateSchema, sequencePatchSchema, stepInputSchema, stepOrderSchema, stepPatchSchema } from '../schemas/sequences.js';
 import { statusCounts } from '../services/enrolments.js';
 import {
@@ -33,19 +34,14 @@ export function sequenceRoutes(deps: AppDeps): Router {
 
   router.get('/sequences', async (req, res) => {
     const { limit, cursor } = parse(pageQuery, req.query, 'query');
-    const after = decodeCursor(cursor);
+    const { where, orderBy } = keyset(cursor, sequences.createdAt, sequences.id, 'desc');
     const rows = await db
       .select()
       .from(sequences)
-      .where(
-        and(
-          eq(sequences.accountId, res.locals.account.id),
-          after ? or(lt(sequences.createdAt, after.at), and(eq(sequences.createdAt, after.at), lt(sequences.id, after.id))) : undefined,
-        ),
-      )
-      .orderBy(desc(sequences.createdAt), desc(sequences.id))
+      .where(and(eq(sequences.accountId, res.locals.account.id), where))
+      .orderBy(...orderBy)
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
+    const { page, nextCursor } = pageOf(rows, limit, (s) => ({ at: s.createdAt, id: s.id }));
     const stepRows = page.length
       ? await db.select().from(steps).where(and(inArray(steps.sequenceId, page.map((s) => s.id)), isNull(steps.deletedAt)))
       : [];
@@ -53,7 +49,7 @@ export function sequenceRoutes(deps: AppDeps): Router {
       data: page.map((s) =>
         toSequenceDto(s, stepRows.filter((st) => st.sequenceId === s.id).sort((a, b) => a.position - b.position)),
       ),
-      nextCursor: rows.length > limit ? encodeCursor(page.at(-1)!.createdAt, page.at(-1)!.id) : null,
+      nextCursor,
     });
   });
 
