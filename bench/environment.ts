@@ -1,68 +1,124 @@
 import { randomUUID } from 'node:crypto';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import postgres from 'postgres';
 import { loadConfig, type Config } from '../config.js';
+import { createAccount } from '../db/accounts.js';
 import { openDatabase } from '../db/client.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { workflowsPath } from '../temporal/worker.js';
 import { startResendSink, type ResendSink } from '../test/helpers/resend-sink.js';
-import { startService, type TestService } from '../test/helpers/service.js';
+import { apiClient, startService, type TestService } from '../test/helpers/service.js';
 
 /**
- * What every benchmark runs on: a fresh PostgreSQL database on the machine's server, a fresh
- * Temporal dev server, the Resend-compatible sink, and the service (API and workers) in this
- * process, exactly as the tests run it.
+ * What every measurement runs on: a fresh PostgreSQL database on the machine's server, a fresh
+ * Temporal dev server, the Resend-compatible sink, and either the service (API and workers, as
+ * the tests run it) or a raw worker running the baseline workflows of raw-workflows.ts. Each
+ * side of each run gets its own environment, so one never inherits the other's backlog.
  */
 export interface BenchEnvironment {
   devServer: DevServer;
   databaseUrl: string;
-  bundleCode: string;
   sink: ResendSink;
-  service(overrides?: Record<string, string>): Promise<TestService>;
+  sql: postgres.Sql;
+  /** Config the service would run with here (for child processes too). */
+  config(overrides?: Record<string, string>): Config;
+  service(overrides?: Record<string, string>): Promise<BenchService>;
+  rawWorker(activities: Record<string, (...args: never[]) => Promise<unknown>>): Promise<RawWorker>;
+  close(): Promise<void>;
+}
+
+export interface BenchService extends TestService {
+  api: ReturnType<typeof apiClient>;
+}
+
+export interface RawWorker {
+  client: Client;
+  taskQueue: string;
   close(): Promise<void>;
 }
 
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 
+let bundles: Promise<{ service: string; raw: string }> | undefined;
+/** Bundled once per process: bundling costs seconds and is not what we measure. */
+function workflowBundles() {
+  bundles ??= Promise.all([
+    bundleWorkflowCode({ workflowsPath, logger: silent }),
+    bundleWorkflowCode({ workflowsPath: new URL('./raw-workflows.ts', import.meta.url).pathname, logger: silent }),
+  ]).then(([service, raw]) => ({ service: service.code, raw: raw.code }));
+  return bundles;
+}
+
 export async function startBenchEnvironment(): Promise<BenchEnvironment> {
-  const dbName = `es_bench_${Date.now()}`;
+  const code = await workflowBundles();
+  const dbName = `es_bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${dbName}`);
   const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
   const database = await openDatabase({ url: databaseUrl, dataDir: '.data' });
   await database.migrate();
   await database.close();
-  const [devServer, bundle, sink] = await Promise.all([
-    startDevServer({}),
-    bundleWorkflowCode({ workflowsPath, logger: silent }),
-    startResendSink(),
-  ]);
-  const services: TestService[] = [];
+  const sql = postgres(databaseUrl, { max: 4, onnotice: () => {} });
+  const [devServer, sink] = await Promise.all([startDevServer({}), startResendSink()]);
+  const closers: (() => Promise<void>)[] = [];
+  const config = (overrides: Record<string, string> = {}): Config =>
+    loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: devServer.address,
+      TEMPORAL_TASK_QUEUE: `bench-${randomUUID()}`,
+      RESEND_API_KEY: sink.apiKey,
+      RESEND_BASE_URL: sink.url,
+      UNSUBSCRIBE_SECRET: 'bench-unsubscribe-secret-0123456789abcdef',
+      PUBLIC_BASE_URL: 'https://sequences.bench',
+      API_RATE_LIMIT_PER_MINUTE: '0',
+      ...overrides,
+    });
   return {
     devServer,
     databaseUrl,
-    bundleCode: bundle.code,
     sink,
+    sql,
+    config,
     async service(overrides = {}) {
-      const config: Config = loadConfig({
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'silent',
-        DATABASE_URL: databaseUrl,
-        TEMPORAL_ADDRESS: devServer.address,
-        TEMPORAL_TASK_QUEUE: `bench-${randomUUID()}`,
-        RESEND_API_KEY: sink.apiKey,
-        RESEND_BASE_URL: sink.url,
-        UNSUBSCRIBE_SECRET: 'bench-unsubscribe-secret-0123456789abcdef',
-        PUBLIC_BASE_URL: 'https://sequences.bench',
-        ...overrides,
+      const service = await startService({ config: config(overrides), workflowBundleCode: code.service });
+      closers.push(() => service.stop());
+      const { apiKey } = await createAccount(service.database.db, { name: 'Bench', senderName: 'Bench' });
+      return Object.assign(service, { api: apiClient(service.baseUrl, apiKey) });
+    },
+    async rawWorker(activities) {
+      const taskQueue = `raw-${randomUUID()}`;
+      const connection = await NativeConnection.connect({ address: devServer.address });
+      const worker = await Worker.create({
+        connection,
+        taskQueue,
+        activities,
+        workflowBundle: { code: code.raw },
+        // The same worker tuning as temporal/worker.ts, so only the workflow differs.
+        maxCachedWorkflows: 2_000,
+        maxConcurrentWorkflowTaskExecutions: 120,
+        maxConcurrentWorkflowTaskPolls: 40,
+        maxConcurrentLocalActivityExecutions: 200,
+        maxConcurrentActivityTaskExecutions: 100,
+        maxConcurrentActivityTaskPolls: 20,
       });
-      const service = await startService({ config, workflowBundleCode: bundle.code });
-      services.push(service);
-      return service;
+      const running = worker.run();
+      const clientConnection = await Connection.connect({ address: devServer.address });
+      const close = async () => {
+        worker.shutdown();
+        await running;
+        await connection.close();
+        await clientConnection.close();
+      };
+      closers.push(close);
+      return { client: new Client({ connection: clientConnection }), taskQueue, close };
     },
     async close() {
-      for (const s of services.splice(0)) await s.stop();
+      for (const close of closers.splice(0).reverse()) await close().catch(() => {});
+      await sql.end();
       await sink.close();
       await devServer.stop();
       await admin.unsafe(`drop database if exists ${dbName} with (force)`);

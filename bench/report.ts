@@ -1,0 +1,154 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { CostPerStep } from './scenarios/cost-per-step.js';
+import type { FootprintPoint, LatencyResult } from './scenarios/footprint.js';
+import type { Lateness } from './scenarios/punctuality.js';
+import type { ThroughputRun } from './scenarios/throughput.js';
+
+interface ThroughputSummary {
+  servicePerSecond: number;
+  rawPerSecond: number;
+  ratio: number;
+  runs: { service: number; raw: number; seconds?: number }[];
+  typical: { service: ThroughputRun; raw: ThroughputRun };
+}
+
+export interface BenchResults {
+  mode: 'quick' | 'full';
+  startedAt: string;
+  durationSeconds?: number;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
+  runs: number;
+  enrolment?: ThroughputSummary;
+  send?: ThroughputSummary;
+  punctuality?: { service: Lateness; raw: Lateness };
+  footprint?: FootprintPoint[];
+  latency?: LatencyResult[];
+  cost?: CostPerStep;
+}
+
+const resultsDir = (mode: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', mode);
+const met = (ok: boolean) => (ok ? 'yes' : '**no**');
+
+/** results.json (everything), results.md (the table) and two SVG charts, in bench/results/<mode>/. */
+export async function writeReport(results: BenchResults): Promise<string[]> {
+  const dir = resultsDir(results.mode);
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const write = (name: string, content: string) => {
+    writeFileSync(path.join(dir, name), content);
+    files.push(path.join('bench', 'results', results.mode, name));
+  };
+  const forJson = structuredClone(results);
+  if (forJson.punctuality) for (const side of ['service', 'raw'] as const) forJson.punctuality[side].samples = [];
+  write('results.json', JSON.stringify(forJson, null, 2) + '\n');
+  write('results.md', markdown(results));
+  if (results.punctuality) write('lateness.svg', await svg(latenessChart(results.punctuality)));
+  if (results.send) write('throughput.svg', await svg(throughputChart(results.send)));
+  return files;
+}
+
+function markdown(r: BenchResults): string {
+  const lines = [
+    `# Benchmark results (${r.mode} mode)`,
+    '',
+    `Run ${r.startedAt} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ` +
+      `Temporal dev server (SQLite) and PostgreSQL 15 on the same machine. Throughput figures are medians of ${r.runs} run(s); ` +
+      `each side of each run on a fresh dev server and database. Reproduce: \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\`` +
+      (r.durationSeconds ? ` (${Math.round(r.durationSeconds / 60)} min).` : '.'),
+    '',
+    '| Measure | Service | Raw baseline | Service / raw | Floor | Met |',
+    '|---|---|---|---|---|---|',
+  ];
+  if (r.enrolment) {
+    const e = r.enrolment;
+    lines.push(`| Enrolment throughput, ${e.typical.service.count} leads (workflows started/s) | ${e.servicePerSecond} | ${e.rawPerSecond} | ${e.ratio} | ≥ 0.5 × raw | ${met(e.ratio >= 0.5)} |`);
+  }
+  if (r.send) {
+    const s = r.send;
+    lines.push(`| Send throughput, ${s.typical.service.count} emails (emails/s) | ${s.servicePerSecond} | ${s.rawPerSecond} | ${s.ratio} | ≥ 0.5 × raw | ${met(s.ratio >= 0.5)} |`);
+  }
+  if (r.punctuality) {
+    const { service: s, raw } = r.punctuality;
+    const label = `Punctuality, ${s.count} due within ${Math.round(s.dueSpreadSeconds)} s (raw: ${Math.round(raw.dueSpreadSeconds)} s)`;
+    lines.push(`| ${label}: p50 lateness (s) | ${s.p50} | ${raw.p50} | | | |`);
+    lines.push(`| ${label}: p99 lateness (s) | ${s.p99} | ${raw.p99} | | < 2 s | ${met(s.p99 < 2)} |`);
+    lines.push(`| ${label}: max lateness (s) | ${s.max} | ${raw.max} | | | |`);
+  }
+  if (r.footprint) {
+    const first = r.footprint[0]!;
+    for (const p of r.footprint) {
+      lines.push(`| Worker resident memory, ${p.sleepingEnrolments} enrolments sleeping (MiB) | ${p.workerRssMiB} | | | flat (bounded cache) | ${met(p.workerRssMiB <= first.workerRssMiB * 1.25)} |`);
+      lines.push(`| API resident memory, ${p.sleepingEnrolments} enrolments sleeping (MiB) | ${p.apiRssMiB} | | | flat | ${met(p.apiRssMiB <= first.apiRssMiB * 1.25)} |`);
+    }
+  }
+  if (r.latency) {
+    const baseline = r.latency.find((l) => l.operation.startsWith('baseline'));
+    for (const l of r.latency.filter((x) => x !== baseline)) {
+      const read = l.operation.startsWith('list') || l.operation.startsWith('get');
+      const floor = read ? '< 50 ms' : '';
+      lines.push(`| API ${l.operation} at ${l.requestsPerSecond} req/s: p50 / p99 (ms) | ${l.p50} / ${l.p99} | ${baseline ? `${baseline.p50} / ${baseline.p99} (/healthz)` : ''} | | ${floor} | ${read ? met(l.p99 < 50 && l.non2xx === 0 && l.errors === 0) : l.non2xx === 0 && l.errors === 0 ? 'all 2xx' : `**${l.non2xx} non-2xx, ${l.errors} errors**`} |`);
+    }
+  }
+  if (r.cost) {
+    const c = r.cost;
+    lines.push(`| Temporal history events per sent step (${c.enrolments} × 3-step enrolments) | ${c.historyEventsPerStep} | ${c.rawHistoryEventsPerActivity} per one-activity workflow | ${(c.historyEventsPerStep / c.rawHistoryEventsPerActivity).toFixed(2)} | | |`);
+    lines.push(`| PostgreSQL rows written per sent step | ${c.rowsWrittenPerStep} | | | | |`);
+  }
+  if (r.cost) {
+    lines.push('', 'Rows written per sent step, by table (inserts + updates + deletes, enrolment included):', '');
+    lines.push('| Table | Rows per step |', '|---|---|', ...Object.entries(r.cost.rowsByTable).map(([t, n]) => `| ${t} | ${n} |`));
+  }
+  for (const [name, s] of [['Enrolment throughput', r.enrolment], ['Send throughput', r.send]] as const) {
+    if (s) lines.push('', `${name}, each run (per second, service / raw): ${s.runs.map((x) => `${x.service} / ${x.raw}`).join('; ')}`);
+  }
+  lines.push('', 'Charts: [lateness.svg](lateness.svg) (lateness distribution), [throughput.svg](throughput.svg) (emails per second over time, the median run).', '');
+  return lines.join('\n');
+}
+
+function latenessChart(p: { service: Lateness; raw: Lateness }): TopLevelSpec {
+  const values = [
+    ...p.service.samples.map((lateness) => ({ side: 'service', lateness })),
+    ...p.raw.samples.map((lateness) => ({ side: 'raw baseline', lateness })),
+  ];
+  return {
+    title: `Lateness of ${p.service.count} steps falling due within a minute`,
+    width: 600,
+    height: 300,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      x: { field: 'lateness', type: 'quantitative', bin: { maxbins: 60 }, title: 'received by the provider − due time (s)' },
+      y: { aggregate: 'count', type: 'quantitative', title: 'emails', stack: null },
+      color: { field: 'side', type: 'nominal' },
+      opacity: { value: 0.7 },
+    },
+  };
+}
+
+function throughputChart(s: ThroughputSummary): TopLevelSpec {
+  const values = [
+    ...(s.typical.service.series ?? []).map((x) => ({ ...x, side: 'service (emails at the sink)' })),
+    ...(s.typical.raw.series ?? []).map((x) => ({ ...x, side: 'raw baseline (no-op activities)' })),
+  ];
+  return {
+    title: `Throughput over time, ${s.typical.service.count} one-step enrolments`,
+    width: 600,
+    height: 300,
+    data: { values },
+    mark: 'line',
+    encoding: {
+      x: { field: 'second', type: 'quantitative', title: 'seconds since the bulk enrolment' },
+      y: { field: 'count', type: 'quantitative', title: 'per second' },
+      color: { field: 'side', type: 'nominal' },
+    },
+  };
+}
+
+async function svg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  return view.toSVG();
+}

@@ -1,0 +1,72 @@
+import pLimit from 'p-limit';
+import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import { startBenchEnvironment } from '../environment.js';
+import { round, until } from '../stats.js';
+import { createSequence, enrolAll, importLeads } from './common.js';
+
+export interface CostPerStep {
+  enrolments: number;
+  stepsSent: number;
+  historyEventsPerStep: number;
+  rawHistoryEventsPerActivity: number;
+  rowsWrittenPerStep: number;
+  /** Inserted + updated + deleted rows per sent step, by table. */
+  rowsByTable: Record<string, number>;
+}
+
+/**
+ * What one sent step costs the two stores: Temporal history events and PostgreSQL rows written
+ * (inserts, updates and deletes from pg_stat_user_tables), over the whole life of enrolments in
+ * a three-step sequence, enrolment included. The raw figure is one no-op activity's workflow.
+ */
+export async function costPerStep(enrolments: number): Promise<CostPerStep> {
+  const STEPS = 3;
+  const env = await startBenchEnvironment();
+  try {
+    const raw = await env.rawWorker({ async noop() {} });
+    const rawHandle = await raw.client.workflow.start('rawOneActivity', { taskQueue: raw.taskQueue, workflowId: 'raw-cost' });
+    await rawHandle.result();
+    const rawEvents = (await rawHandle.fetchHistory()).events?.length ?? 0;
+
+    const service = await env.service();
+    const sequenceId = await createSequence(service.api, Array.from({ length: STEPS }, () => ({ delayMinutes: 0 })));
+    const leadIds = await importLeads(service.api, enrolments, 'cost');
+    const before = await tableWrites(env.sql);
+    await enrolAll(service.api, sequenceId, leadIds);
+    await until(
+      async () => Number((await env.sql`select count(*) as n from enrolments where status = 'completed'`)[0]!.n) >= enrolments,
+      `${enrolments} enrolments completed`,
+      60 * 60_000,
+      500,
+    );
+    const ids = (await env.sql<{ id: string }[]>`select id from enrolments`).map((r) => r.id);
+    const limit = pLimit(20);
+    const lengths = await Promise.all(ids.map((id) => limit(async () => (await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).fetchHistory()).events?.length ?? 0)));
+    // PostgreSQL publishes a connection's table statistics when it closes: stop the service first.
+    await service.stop();
+    await new Promise((r) => setTimeout(r, 1_500));
+    const after = await tableWrites(env.sql);
+    const stepsSent = env.sink.emails.length;
+    const rowsByTable = Object.fromEntries(
+      Object.entries(after)
+        .map(([table, n]) => [table, round((n - (before[table] ?? 0)) / stepsSent, 2)] as const)
+        .filter(([, n]) => n > 0),
+    );
+    return {
+      enrolments,
+      stepsSent,
+      historyEventsPerStep: round(lengths.reduce((a, b) => a + b, 0) / stepsSent, 1),
+      rawHistoryEventsPerActivity: rawEvents,
+      rowsWrittenPerStep: round(Object.values(rowsByTable).reduce((a, b) => a + b, 0), 2),
+      rowsByTable,
+    };
+  } finally {
+    await env.close();
+  }
+}
+
+async function tableWrites(sql: import('postgres').Sql): Promise<Record<string, number>> {
+  const rows = await sql<{ table: string; n: string }[]>`
+    select relname as table, n_tup_ins + n_tup_upd + n_tup_del as n from pg_stat_user_tables`;
+  return Object.fromEntries(rows.map((r) => [r.table, Number(r.n)]));
+}

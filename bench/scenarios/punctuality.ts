@@ -1,0 +1,87 @@
+import pLimit from 'p-limit';
+import { startBenchEnvironment } from '../environment.js';
+import { percentile, round, until } from '../stats.js';
+import { createSequence, enrolAll, importLeads } from './common.js';
+import { START_CONCURRENCY } from './throughput.js';
+
+export interface Lateness {
+  count: number;
+  /** Seconds between the first and the last due time. */
+  dueSpreadSeconds: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Every lateness in seconds, for the distribution chart. */
+  samples: number[];
+}
+
+/**
+ * Punctuality: `count` enrolments whose first step falls due within about a minute (the time the
+ * bulk enrolment takes to start them spreads their due times), with no send rate limit. Lateness
+ * is when the sink received the email minus the due time the workflow planned. The raw side
+ * sleeps `count` trivial workflows until due times spread over the same span, then runs one activity.
+ */
+export async function punctuality(count: number, delayMinutes: number, rawSpreadSeconds: number): Promise<{ service: Lateness; raw: Lateness }> {
+  const raw = await rawPunctuality(count, rawSpreadSeconds);
+  const env = await startBenchEnvironment();
+  try {
+    const service = await env.service();
+    const sequenceId = await createSequence(service.api, [{ delayMinutes }]);
+    const leadIds = await importLeads(service.api, count, 'due');
+    await enrolAll(service.api, sequenceId, leadIds);
+    await until(
+      async () => Number((await env.sql`select count(*) as n from enrolments where next_due_at is not null`)[0]!.n) >= count,
+      `${count} enrolments planned`,
+      delayMinutes * 60_000,
+      500,
+    );
+    const rows = await env.sql<{ id: string; due: Date }[]>`select id, next_due_at as due from enrolments`;
+    const dueOf = new Map(rows.map((r) => [r.id, r.due.getTime()]));
+    const firstDue = Math.min(...dueOf.values());
+    if (Date.now() >= firstDue) throw new Error('the enrolments were not all planned before the first was due: raise the delay');
+    await until(() => env.sink.emails.length >= count, `${count} emails at the sink`, 2 * 60 * 60_000, 500);
+    const lateness = env.sink.emails.map((e) => {
+      const enrolmentId = /^enrolment-(.+)-step-/.exec(e.idempotencyKey ?? '')?.[1];
+      return (e.receivedAt - dueOf.get(enrolmentId!)!) / 1000;
+    });
+    return { service: summarise(lateness, (Math.max(...dueOf.values()) - firstDue) / 1000), raw };
+  } finally {
+    await env.close();
+  }
+}
+
+async function rawPunctuality(count: number, spreadSeconds: number): Promise<Lateness> {
+  const env = await startBenchEnvironment();
+  try {
+    const lateness: number[] = [];
+    const raw = await env.rawWorker({
+      async arrived(dueAt: number) {
+        lateness.push((Date.now() - dueAt) / 1000);
+      },
+    });
+    // Far enough ahead that every workflow is asleep before the first falls due.
+    const firstDue = Date.now() + 20_000 + count * 20;
+    const limit = pLimit(START_CONCURRENCY);
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        limit(() => raw.client.workflow.start('rawDue', { taskQueue: raw.taskQueue, workflowId: `rawDue-${i}`, args: [firstDue + Math.floor((i / count) * spreadSeconds * 1000)] })),
+      ),
+    );
+    if (Date.now() >= firstDue) throw new Error('raw workflows were not all started before the first was due');
+    await until(() => lateness.length >= count, `${count} raw arrivals`, 2 * 60 * 60_000, 500);
+    return summarise(lateness, spreadSeconds);
+  } finally {
+    await env.close();
+  }
+}
+
+function summarise(lateness: number[], dueSpreadSeconds: number): Lateness {
+  return {
+    count: lateness.length,
+    dueSpreadSeconds: round(dueSpreadSeconds, 1),
+    p50: round(percentile(lateness, 50), 3),
+    p99: round(percentile(lateness, 99), 3),
+    max: round(percentile(lateness, 100), 3),
+    samples: lateness.map((l) => round(l, 3)),
+  };
+}

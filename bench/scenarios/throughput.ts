@@ -1,0 +1,90 @@
+import pLimit from 'p-limit';
+import { startBenchEnvironment } from '../environment.js';
+import { perSecond, round, until } from '../stats.js';
+import { createSequence, enrolAll, importLeads } from './common.js';
+
+/** How many workflow starts are in flight at once: the API's own figure (workflow-starter.ts). */
+export const START_CONCURRENCY = 48;
+const HOUR = 60 * 60_000;
+
+export interface ThroughputRun {
+  count: number;
+  seconds: number;
+  perSecond: number;
+  /** Arrivals per second since the clock started (send throughput only). */
+  series?: { second: number; count: number }[];
+}
+
+/**
+ * Enrolment throughput: from the bulk request until every enrolment's workflow has started
+ * (the API records it), against starting as many trivial workflows directly with the client.
+ */
+export async function enrolmentThroughput(count: number): Promise<{ service: ThroughputRun; raw: ThroughputRun }> {
+  const raw = await rawStarts(count, 'rawSleeper');
+  const env = await startBenchEnvironment();
+  try {
+    const service = await env.service();
+    const sequenceId = await createSequence(service.api, [{ delayMinutes: 3 * 24 * 60 }]);
+    const leadIds = await importLeads(service.api, count, 'enrol');
+    const started = Date.now();
+    await enrolAll(service.api, sequenceId, leadIds);
+    const done = await until(
+      async () => Number((await env.sql`select count(*) as n from enrolments where workflow_started_at is not null`)[0]!.n) >= count,
+      `${count} workflows started`,
+      HOUR,
+    );
+    return { service: run(count, started, done), raw };
+  } finally {
+    await env.close();
+  }
+}
+
+/**
+ * Send throughput: a one-step sequence with no delay, from the bulk request until the Resend sink
+ * holds every email, against trivial workflows that each run one no-op activity.
+ */
+export async function sendThroughput(count: number): Promise<{ service: ThroughputRun; raw: ThroughputRun }> {
+  const raw = await rawStarts(count, 'rawOneActivity');
+  const env = await startBenchEnvironment();
+  try {
+    const service = await env.service();
+    const sequenceId = await createSequence(service.api, [{ delayMinutes: 0 }]);
+    const leadIds = await importLeads(service.api, count, 'send');
+    const started = Date.now();
+    await enrolAll(service.api, sequenceId, leadIds);
+    const done = await until(() => env.sink.emails.length >= count, `${count} emails at the sink`, HOUR);
+    const keys = new Set(env.sink.emails.map((e) => e.idempotencyKey));
+    if (keys.size !== env.sink.emails.length) throw new Error(`duplicate emails: ${env.sink.emails.length - keys.size}`);
+    return { service: { ...run(count, started, done), series: perSecond(env.sink.emails.map((e) => e.receivedAt), started) }, raw };
+  } finally {
+    await env.close();
+  }
+}
+
+/** The baseline side: `count` raw workflows started at the API's concurrency on a fresh server. */
+async function rawStarts(count: number, workflow: 'rawSleeper' | 'rawOneActivity'): Promise<ThroughputRun> {
+  const env = await startBenchEnvironment();
+  try {
+    const arrivals: number[] = [];
+    const raw = await env.rawWorker({
+      async noop() {
+        arrivals.push(Date.now());
+      },
+    });
+    const limit = pLimit(START_CONCURRENCY);
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: count }, (_, i) => limit(() => raw.client.workflow.start(workflow, { taskQueue: raw.taskQueue, workflowId: `${workflow}-${i}` }))),
+    );
+    if (workflow === 'rawSleeper') return run(count, started, Date.now());
+    const done = await until(() => arrivals.length >= count, `${count} raw activities`, HOUR);
+    return { ...run(count, started, done), series: perSecond(arrivals, started) };
+  } finally {
+    await env.close();
+  }
+}
+
+function run(count: number, started: number, done: number): ThroughputRun {
+  const seconds = (done - started) / 1000;
+  return { count, seconds: round(seconds, 2), perSecond: round(count / seconds, 1) };
+}

@@ -1,0 +1,32 @@
+/** Small numeric summaries for benchmark results. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export const median = (values: number[]) => percentile(values, 50);
+
+export const round = (value: number, digits = 1) => Number.isFinite(value) ? Number(value.toFixed(digits)) : value;
+
+/** Counts per whole second since `start`: throughput over time for the chart. */
+export function perSecond(times: number[], start: number): { second: number; count: number }[] {
+  const buckets = new Map<number, number>();
+  for (const t of times) {
+    const s = Math.floor((t - start) / 1000);
+    buckets.set(s, (buckets.get(s) ?? 0) + 1);
+  }
+  const last = Math.max(0, ...buckets.keys());
+  return Array.from({ length: last + 1 }, (_, second) => ({ second, count: buckets.get(second) ?? 0 }));
+}
+
+/** Polls until `check` is true; the poll interval is short next to what is measured. */
+export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs: number, intervalMs = 100): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return Date.now();
+}
