@@ -18,6 +18,8 @@ interface ThroughputSummary {
 
 export interface BenchResults {
   mode: 'quick' | 'full';
+  /** Set when `--only` ran some scenarios: results go to bench/results/partial/. */
+  partial?: boolean;
   startedAt: string;
   durationSeconds?: number;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
@@ -35,12 +37,13 @@ const met = (ok: boolean) => (ok ? 'yes' : '**no**');
 
 /** results.json (everything), results.md (the table) and two SVG charts, in bench/results/<mode>/. */
 export async function writeReport(results: BenchResults): Promise<string[]> {
-  const dir = resultsDir(results.mode);
+  const folder = results.partial ? 'partial' : results.mode;
+  const dir = resultsDir(folder);
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   const write = (name: string, content: string) => {
     writeFileSync(path.join(dir, name), content);
-    files.push(path.join('bench', 'results', results.mode, name));
+    files.push(path.join('bench', 'results', folder, name));
   };
   const forJson = structuredClone(results);
   if (forJson.punctuality) for (const side of ['service', 'raw'] as const) forJson.punctuality[side].samples = [];

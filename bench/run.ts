@@ -31,6 +31,7 @@ const log = (message: string) => console.log(`[bench ${new Date().toISOString().
 
 const results: BenchResults = {
   mode: quick ? 'quick' : 'full',
+  partial: Boolean(only),
   startedAt: new Date().toISOString(),
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
   runs,

@@ -197,6 +197,8 @@ export const enrolments = pgTable(
       .where(sql`status in ('active', 'paused')`),
     uniqueIndex('enrolments_reply_token_idx').on(t.replyToken),
     index('enrolments_sequence_status_idx').on(t.sequenceId, t.status, t.enrolledAt),
+    // A sequence's enrolment list, newest first, page by page (keyset on enrolled_at, id).
+    index('enrolments_sequence_enrolled_idx').on(t.sequenceId, t.enrolledAt, t.id),
     index('enrolments_lead_idx').on(t.leadId, t.status),
     index('enrolments_unstarted_idx').on(t.enrolledAt).where(sql`workflow_started_at is null`),
   ],

@@ -1,0 +1,1 @@
+CREATE INDEX "enrolments_sequence_enrolled_idx" ON "enrolments" USING btree ("sequence_id","enrolled_at","id");
