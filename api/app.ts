@@ -18,6 +18,7 @@ import { leadRoutes } from './routes/leads.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { rejectUnstorableText, requireJsonBody } from './validate.js';
 import { sequenceRoutes } from './routes/sequences.js';
 
 export interface AppDeps {
@@ -68,7 +69,7 @@ export function createApp(deps: AppDeps): Express {
 
   // Everything below needs an API key.
   const authed = express.Router();
-  authed.use(requireApiKey(deps.database.db));
+  authed.use(requireApiKey(deps.database.db), requireJsonBody, rejectUnstorableText);
   authed.use(
     accountRoutes(deps),
     domainRoutes(deps),

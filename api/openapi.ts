@@ -7,7 +7,21 @@ import { notificationQuery } from './routes/notifications.js';
 import { errorBodySchema } from './errors.js';
 import { pageQuery, uuidParam } from './schemas/common.js';
 import { enrolManySchema, enrolmentListQuery, enrolmentSchema, enrolOneSchema, enrolResultSchema } from './schemas/enrolments.js';
-import { leadImportSchema, leadInputSchema, leadListQuery, leadPatchSchema, leadSchema } from './schemas/leads.js';
+import { MAX_BULK, leadImportSchema, leadInputSchema, leadListQuery, leadPatchSchema, leadSchema } from './schemas/leads.js';
+import {
+  domainStatusSchema,
+  enrolmentLeadSummarySchema,
+  enrolmentMessageSchema,
+  importAnswerSchema,
+  notificationSchema,
+  oneOffAcceptedSchema,
+  oneOffSchema as oneOffAnswerSchema,
+  outboxItemSchema,
+  readinessSchema,
+  statsSchema,
+  timelineEventSchema,
+  webhookAnswerSchema,
+} from './schemas/responses.js';
 import { sequenceCreateSchema, sequencePatchSchema, sequenceSchema, stepInputSchema, stepOrderSchema, stepPatchSchema, stepSchema } from './schemas/sequences.js';
 
 /**
@@ -25,15 +39,22 @@ const standardErrors = {
 const loose = z.record(z.string(), z.unknown());
 const page = (item: z.ZodType) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 const idPath = z.object({ id: uuidParam });
+const tokenPath = z.object({ token: z.string().regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{32}$/).describe('<message id>.<signature> from the email') });
 const stepPath = z.object({ id: uuidParam, stepId: uuidParam });
 
+// A JSON body can also be too large or in an encoding the parser refuses.
+const bodyErrors = {
+  '413': error('The body is larger than the limit (payload_too_large)'),
+  '415': error('Not application/json (unsupported_media_type), or an unsupported encoding or charset (unsupported_encoding)'),
+};
 const op = (summary: string, tag: string, o: Omit<ZodOpenApiOperationObject, 'summary' | 'tags' | 'responses'> & { responses?: ZodOpenApiOperationObject['responses'] }) => ({
   summary,
   tags: [tag],
   ...o,
-  responses: { ...standardErrors, ...(o.responses ?? {}) },
+  responses: { ...standardErrors, ...(o.requestBody ? bodyErrors : {}), ...(o.responses ?? {}) },
 });
 const body = (schema: z.ZodType) => ({ requestBody: { required: true, ...json(schema) } });
+const optionalBody = (schema: z.ZodType) => ({ requestBody: { required: false, ...json(schema) } });
 
 const accountSchema = z.object({
   id: z.uuid(), name: z.string(), timezone: z.string(), allowParallelEnrolment: z.boolean(), plan: z.string(),
@@ -42,17 +63,23 @@ const accountSchema = z.object({
   logoUrl: z.string().nullable(), brandColor: z.string(), portalWebhookUrl: z.string().nullable(), sendingDomain: z.string().nullable(), sendingDomainVerified: z.boolean(),
   portalWebhookSecret: z.string().optional(),
 });
-const domainStatusSchema = z.object({ domain: z.string().nullable(), status: z.string(), verified: z.boolean(), records: z.array(loose) });
 const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
-const enrolmentDetailSchema = enrolmentSchema.extend({ lead: leadSchema, messages: z.array(loose), timeline: z.array(loose) });
+const enrolmentDetailSchema = enrolmentSchema.extend({ lead: leadSchema, messages: z.array(enrolmentMessageSchema), timeline: z.array(timelineEventSchema) });
 const bulkResultSchema = z.object({ enrolled: z.number().int(), skipped: z.number().int(), results: z.array(enrolResultSchema) });
+// Rows are validated one by one (an invalid row is answered, not fatal), but a row is a lead.
+const leadImportDocSchema = leadImportSchema.extend({ leads: z.array(leadInputSchema).min(1).max(MAX_BULK) });
 const countsSchema = z.record(z.string(), z.number().int());
+const providerErrors = {
+  '422': error('The email provider refused (email_provider_error)'),
+  '502': error('The email provider failed to answer (email_provider_error)'),
+  '503': error('No RESEND_API_KEY on the server (email_provider_not_configured)'),
+};
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
 
 const paths: ZodOpenApiPathsObject = {
   '/healthz': { get: { summary: 'The process is up', tags: ['Health'], responses: { '200': ok(z.object({ status: z.literal('ok') })) } } },
   '/readyz': {
-    get: { summary: 'Database and Temporal reachable', tags: ['Health'], responses: { '200': ok(loose), '503': ok(loose, 'A dependency is down; `failing` names it') } },
+    get: { summary: 'Database and Temporal reachable', tags: ['Health'], responses: { '200': ok(readinessSchema), '503': ok(readinessSchema, 'A dependency is down; `failing` names it') } },
   },
   '/metrics': { get: { summary: 'Prometheus metrics', tags: ['Health'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } } } },
   '/openapi.json': { get: { summary: 'This document', tags: ['Docs'], responses: { '200': ok(loose) } } },
@@ -62,20 +89,20 @@ const paths: ZodOpenApiPathsObject = {
       summary: 'Resend webhook events (Svix-signed)', tags: ['Inbound'],
       requestParams: { header: z.object({ 'svix-id': z.string(), 'svix-timestamp': z.string(), 'svix-signature': z.string() }) },
       ...body(z.object({ type: z.string(), created_at: z.string().optional(), data: loose })),
-      responses: { '200': ok(loose), '401': error('Bad or stale signature'), '503': error('RESEND_WEBHOOK_SECRET not set') },
+      responses: { '200': ok(webhookAnswerSchema), '401': error('Bad or stale signature'), '503': error('RESEND_WEBHOOK_SECRET not set') },
     },
   },
   '/inbound/mime': {
     post: {
       summary: 'A raw MIME email from another inbound provider', tags: ['Inbound'],
       requestBody: { required: true, content: { 'message/rfc822': { schema: z.string() } } },
-      responses: { '200': ok(loose), '400': error('Empty body'), '401': error('Wrong inbound secret'), '503': error('INBOUND_MIME_SECRET not set') },
+      responses: { '200': ok(webhookAnswerSchema), '400': error('Empty body'), '401': error('Wrong inbound secret'), '503': error('INBOUND_MIME_SECRET not set') },
     },
   },
   '/u/{token}': {
-    get: { summary: 'Unsubscribe confirmation page', tags: ['Unsubscribe'], requestParams: { path: z.object({ token: z.string() }) }, responses: { '200': html('Confirmation page'), '400': html('Invalid link'), '410': html('Expired link') } },
+    get: { summary: 'Unsubscribe confirmation page', tags: ['Unsubscribe'], requestParams: { path: tokenPath }, responses: { '200': html('Confirmation page'), '400': html('Invalid link'), '410': html('Expired link') } },
     post: {
-      summary: 'Unsubscribe (page button or RFC 8058 one-click)', tags: ['Unsubscribe'], requestParams: { path: z.object({ token: z.string() }) },
+      summary: 'Unsubscribe (page button or RFC 8058 one-click)', tags: ['Unsubscribe'], requestParams: { path: tokenPath },
       requestBody: { content: { 'application/x-www-form-urlencoded': { schema: z.object({ 'List-Unsubscribe': z.literal('One-Click').optional() }) } } },
       responses: { '200': html('Unsubscribed'), '400': html('Invalid link'), '410': html('Expired link') },
     },
@@ -85,10 +112,10 @@ const paths: ZodOpenApiPathsObject = {
     patch: op('Change settings and branding', 'Account', { ...body(accountPatchSchema), responses: { '200': ok(accountSchema) } }),
   },
   '/v1/account/domain': {
-    post: op('Add a custom sending domain', 'Account', { ...body(domainSchema), responses: { '201': ok(domainStatusSchema), '503': error('No RESEND_API_KEY') } }),
-    get: op('Sending domain status and DNS records', 'Account', { responses: { '200': ok(domainStatusSchema) } }),
+    post: op('Add a custom sending domain', 'Account', { ...body(domainSchema), responses: { '201': ok(domainStatusSchema), ...providerErrors } }),
+    get: op('Sending domain status and DNS records', 'Account', { responses: { '200': ok(domainStatusSchema), ...providerErrors } }),
   },
-  '/v1/account/domain/verify': { post: op('Ask the provider to verify the domain', 'Account', { responses: { '200': ok(domainStatusSchema) } }) },
+  '/v1/account/domain/verify': { post: op('Ask the provider to verify the domain', 'Account', { responses: { '200': ok(domainStatusSchema), ...providerErrors } }) },
   '/v1/sequences': {
     post: op('Create a sequence (with steps)', 'Sequences', { ...body(sequenceCreateSchema), responses: { '201': ok(sequenceSchema), '422': error('Unknown merge tag or plan limit') } }),
     get: op('List sequences', 'Sequences', { requestParams: { query: pageQuery }, responses: { '200': ok(page(sequenceSchema)) } }),
@@ -104,27 +131,27 @@ const paths: ZodOpenApiPathsObject = {
     ]),
   ),
   '/v1/sequences/{id}/steps': {
-    post: op('Add a step', 'Steps', { requestParams: { path: idPath }, ...body(stepInputSchema), responses: { '201': ok(stepSchema), '422': error('Unknown merge tag or plan limit') } }),
+    post: op('Add a step', 'Steps', { requestParams: { path: idPath }, ...body(stepInputSchema), responses: { '201': ok(stepSchema), '409': error('Archived'), '422': error('Unknown merge tag or plan limit') } }),
   },
   '/v1/sequences/{id}/steps/order': {
-    put: op('Reorder the steps', 'Steps', { requestParams: { path: idPath }, ...body(stepOrderSchema), responses: { '200': ok(sequenceSchema), '422': error('Not every step listed once') } }),
+    put: op('Reorder the steps', 'Steps', { requestParams: { path: idPath }, ...body(stepOrderSchema), responses: { '200': ok(sequenceSchema), '409': error('Archived'), '422': error('Not every step listed once') } }),
   },
   '/v1/sequences/{id}/steps/{stepId}': {
-    patch: op('Edit a step', 'Steps', { requestParams: { path: stepPath }, ...body(stepPatchSchema), responses: { '200': ok(stepSchema) } }),
-    delete: op('Delete a step', 'Steps', { requestParams: { path: stepPath }, responses: { '204': { description: 'Deleted' } } }),
+    patch: op('Edit a step', 'Steps', { requestParams: { path: stepPath }, ...body(stepPatchSchema), responses: { '200': ok(stepSchema), '409': error('Archived'), '422': error('Unknown merge tag') } }),
+    delete: op('Delete a step', 'Steps', { requestParams: { path: stepPath }, responses: { '204': { description: 'Deleted' }, '409': error('Archived') } }),
   },
   '/v1/sequences/{id}/steps/{stepId}/preview': {
-    post: op('Render a step for a lead or sample data', 'Steps', { requestParams: { path: stepPath }, ...body(previewSchema), responses: { '200': ok(renderedSchema) } }),
+    post: op('Render a step for a lead or sample data', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(previewSchema), responses: { '200': ok(renderedSchema) } }),
   },
   '/v1/sequences/{id}/steps/{stepId}/test': {
-    post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...body(testSendSchema), responses: { '202': ok(z.object({ to: z.string(), providerId: z.string() })), '422': error('No address') } }),
+    post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(testSendSchema), responses: { '202': ok(z.object({ to: z.string(), providerId: z.string() })), '422': error('No address') } }),
   },
   '/v1/sequences/{id}/stats': {
-    get: op('Per-step and per-sequence statistics', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(z.object({ sequence: loose, steps: z.array(loose) })) } }),
+    get: op('Per-step and per-sequence statistics', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(statsSchema) } }),
   },
   '/v1/sequences/{id}/enrolments': {
     post: op('Enrol one lead', 'Enrolments', { requestParams: { path: idPath }, ...body(enrolOneSchema), responses: { '201': ok(enrolmentSchema), '409': error('already_enrolled'), '422': error('Refused, with the reason as code') } }),
-    get: op('List a sequence’s enrolments with counts per status', 'Enrolments', { requestParams: { path: idPath, query: enrolmentListQuery }, responses: { '200': ok(page(enrolmentSchema.extend({ lead: loose })).extend({ counts: countsSchema })) } }),
+    get: op('List a sequence’s enrolments with counts per status', 'Enrolments', { requestParams: { path: idPath, query: enrolmentListQuery }, responses: { '200': ok(page(enrolmentSchema.extend({ lead: enrolmentLeadSummarySchema })).extend({ counts: countsSchema })) } }),
   },
   '/v1/sequences/{id}/enrolments/bulk': {
     post: op('Enrol up to 10,000 leads', 'Enrolments', {
@@ -144,15 +171,15 @@ const paths: ZodOpenApiPathsObject = {
     post: op('Create a lead', 'Leads', { ...body(leadInputSchema), responses: { '201': ok(leadSchema), '409': error('Email already used') } }),
     get: op('List and search leads', 'Leads', { requestParams: { query: leadListQuery }, responses: { '200': ok(page(leadSchema)) } }),
   },
-  '/v1/leads/import': { post: op('Import up to 10,000 leads', 'Leads', { ...body(leadImportSchema), responses: { '200': ok(z.object({ created: z.number(), updated: z.number(), invalid: z.number(), results: z.array(loose) })) } }) },
+  '/v1/leads/import': { post: op('Import up to 10,000 leads', 'Leads', { ...body(leadImportDocSchema), responses: { '200': ok(importAnswerSchema) } }) },
   '/v1/leads/{id}': {
     get: op('A lead', 'Leads', { requestParams: { path: idPath }, responses: { '200': ok(leadSchema) } }),
     patch: op('Update a lead', 'Leads', { requestParams: { path: idPath }, ...body(leadPatchSchema), responses: { '200': ok(leadSchema), '409': error('Email already used') } }),
   },
-  '/v1/leads/{id}/emails': { post: op('Send a one-off email', 'Emails', { requestParams: { path: idPath }, ...body(oneOffSchema), responses: { '202': ok(loose), '422': error('Suppressed lead or unknown merge tag') } }) },
-  '/v1/emails/{id}': { get: op('A one-off email’s status', 'Emails', { requestParams: { path: idPath }, responses: { '200': ok(loose) } }) },
-  '/v1/outbox': { get: op('Emails stored for this account, newest first', 'Emails', { requestParams: { query: pageQuery }, responses: { '200': ok(page(loose).extend({ delivery: z.string() })) } }) },
-  '/v1/notifications': { get: op('Notifications (replies), with the unread count', 'Notifications', { requestParams: { query: notificationQuery }, responses: { '200': ok(page(loose).extend({ unread: z.number() })) } }) },
+  '/v1/leads/{id}/emails': { post: op('Send a one-off email', 'Emails', { requestParams: { path: idPath }, ...body(oneOffSchema), responses: { '202': ok(oneOffAcceptedSchema), '422': error('Suppressed lead or unknown merge tag') } }) },
+  '/v1/emails/{id}': { get: op('A one-off email’s status', 'Emails', { requestParams: { path: idPath }, responses: { '200': ok(oneOffAnswerSchema) } }) },
+  '/v1/outbox': { get: op('Emails stored for this account, newest first', 'Emails', { requestParams: { query: pageQuery }, responses: { '200': ok(page(outboxItemSchema).extend({ delivery: z.enum(['resend', 'local-outbox']) })) } }) },
+  '/v1/notifications': { get: op('Notifications (replies), with the unread count', 'Notifications', { requestParams: { query: notificationQuery }, responses: { '200': ok(page(notificationSchema).extend({ unread: z.number().int() })) } }) },
   '/v1/notifications/{id}/read': { post: op('Mark a notification read', 'Notifications', { requestParams: { path: idPath }, responses: { '200': ok(z.object({ id: z.uuid(), read: z.boolean() })) } }) },
 };
 

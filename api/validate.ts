@@ -1,9 +1,56 @@
+import type { RequestHandler } from 'express';
 import type { z } from 'zod';
-import { zodToApiError } from './errors.js';
+import { ApiError, zodToApiError } from './errors.js';
 
-/** Parses a request part with its zod schema; a failure becomes a 400 naming the field. */
+/**
+ * Parses a request part with its zod schema; a failure becomes a 400 naming the field. A missing
+ * body is refused rather than read as `{}`: otherwise an empty POST would create a blank record.
+ * Routes whose body is optional pass `req.body ?? {}`.
+ */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, location: 'body' | 'query' | 'params' = 'body'): z.infer<S> {
+  if (location === 'body' && value === undefined) {
+    throw new ApiError(400, 'validation_error', 'body: a JSON body is required (Content-Type: application/json)');
+  }
   const result = schema.safeParse(value ?? {});
   if (!result.success) throw zodToApiError(result.error, location);
   return result.data;
 }
+
+/** The API reads JSON only: a body in any other media type is refused, not silently ignored. */
+export const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  if (hasBody && !req.is('application/json')) {
+    return next(new ApiError(415, 'unsupported_media_type', `Send the body as application/json (got ${req.get('content-type') ?? 'no Content-Type'})`));
+  }
+  next();
+};
+
+// PostgreSQL text cannot hold U+0000, and a lone UTF-16 surrogate is no character at all (it
+// would be stored as U+FFFD): either would fail or change the value on its way to the database.
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what this looks for
+const UNSTORABLE = /\u0000|\p{Cs}/u;
+
+function unstorablePath(value: unknown, path: string[]): string[] | undefined {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = unstorablePath(item, [...path, String(i)]);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (UNSTORABLE.test(key)) return [...path, key];
+      const found = unstorablePath(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** Refuses a JSON body or query holding text PostgreSQL cannot take as given, naming the field. */
+export const rejectUnstorableText: RequestHandler = (req, _res, next) => {
+  const path = unstorablePath(req.body, []) ?? unstorablePath(req.query, []);
+  if (!path) return next();
+  const field = path.join('.') || undefined;
+  next(new ApiError(400, 'validation_error', `${field ?? 'body'}: must not contain NUL characters or unpaired UTF-16 surrogates`, field));
+};

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { accounts } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
+import { domainRecordSchema } from '../schemas/responses.js';
 import { parse } from '../validate.js';
 
 export const domainSchema = z.object({
@@ -29,6 +30,16 @@ export function domainRoutes(deps: AppDeps): Router {
     }
     return new Resend(deps.config.RESEND_API_KEY, deps.config.RESEND_BASE_URL ? { baseUrl: deps.config.RESEND_BASE_URL } : undefined);
   };
+  // Only the documented fields of the provider's DNS records: its answer may grow new ones.
+  const text = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+  const records = (list: Record<string, unknown>[] | undefined) =>
+    (list ?? []).map(
+      (r) =>
+        ({
+          record: text(r.record), name: text(r.name), type: text(r.type), value: text(r.value), ttl: text(r.ttl), status: text(r.status),
+          ...(typeof r.priority === 'number' ? { priority: r.priority } : {}),
+        }) satisfies z.input<typeof domainRecordSchema>,
+    );
   const failed = (error: { message?: string; statusCode?: number | null } | null) =>
     new ApiError(error?.statusCode && error.statusCode < 500 ? 422 : 502, 'email_provider_error', `The email provider said: ${error?.message ?? 'no answer'}`);
 
@@ -41,7 +52,7 @@ export function domainRoutes(deps: AppDeps): Router {
       .set({ sendingDomainVerifiedAt: verified ? new Date() : null, updatedAt: new Date() })
       .where(eq(accounts.id, accountId))
       .returning();
-    return { domain: account!.sendingDomain, status: data.status, verified, records: data.records };
+    return { domain: account!.sendingDomain, status: data.status, verified, records: records(data.records as never) };
   }
 
   router.post('/account/domain', async (req, res) => {
@@ -52,7 +63,7 @@ export function domainRoutes(deps: AppDeps): Router {
       .update(accounts)
       .set({ sendingDomain: domain, sendingDomainId: data.id, sendingDomainVerifiedAt: null, updatedAt: new Date() })
       .where(eq(accounts.id, res.locals.account.id));
-    res.status(201).json({ domain, status: data.status, verified: false, records: data.records });
+    res.status(201).json({ domain, status: data.status, verified: false, records: records(data.records as never) });
   });
 
   router.get('/account/domain', async (_req, res) => {

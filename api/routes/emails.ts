@@ -9,6 +9,7 @@ import { ApiError, notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
 import { idParams, pageQuery, uuidParam } from '../schemas/common.js';
 import { checkStepTemplates, findSequence } from '../services/sequences.js';
+import type { oneOffSchema as oneOffAnswerSchema, outboxItemSchema } from '../schemas/responses.js';
 import { parse } from '../validate.js';
 
 export const oneOffSchema = z.object({
@@ -65,7 +66,7 @@ export function emailRoutes(deps: AppDeps): Router {
         failureReason: m.failureReason,
         sentAt: m.sentAt?.toISOString() ?? null,
         createdAt: m.createdAt.toISOString(),
-      })),
+      }) satisfies z.input<typeof outboxItemSchema>),
       nextCursor,
     });
   });
@@ -89,7 +90,7 @@ export function emailRoutes(deps: AppDeps): Router {
   const stepParams = idParams.extend({ stepId: uuidParam });
   router.post('/sequences/:id/steps/:stepId/preview', async (req, res) => {
     const { id, stepId } = parse(stepParams, req.params, 'params');
-    const { leadId } = parse(previewSchema, req.body);
+    const { leadId } = parse(previewSchema, req.body ?? {});
     const account = res.locals.account;
     await findSequence(db, account, id);
     const { step, lead } = await renderStep(account.id, id, stepId, leadId);
@@ -100,7 +101,7 @@ export function emailRoutes(deps: AppDeps): Router {
   // A test email of a step to the user's own address (sample data, marked [Test]).
   router.post('/sequences/:id/steps/:stepId/test', async (req, res) => {
     const { id, stepId } = parse(stepParams, req.params, 'params');
-    const { to } = parse(testSendSchema, req.body);
+    const { to } = parse(testSendSchema, req.body ?? {});
     const account = res.locals.account;
     await findSequence(db, account, id);
     const recipient = to ?? account.senderEmail;
@@ -146,7 +147,7 @@ export function emailRoutes(deps: AppDeps): Router {
     const { id } = parse(idParams, req.params, 'params');
     const [oneOff] = await db.select().from(oneOffEmails).where(and(eq(oneOffEmails.id, id), eq(oneOffEmails.accountId, res.locals.account.id)));
     if (!oneOff) throw notFound('Email');
-    res.json({ id: oneOff.id, leadId: oneOff.leadId, subject: oneOff.subject, status: oneOff.status, reason: oneOff.reason, createdAt: oneOff.createdAt.toISOString() });
+    res.json({ id: oneOff.id, leadId: oneOff.leadId, subject: oneOff.subject, status: oneOff.status, reason: oneOff.reason, createdAt: oneOff.createdAt.toISOString() } satisfies z.input<typeof oneOffAnswerSchema>);
   });
 
   return router;

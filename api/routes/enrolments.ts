@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { z } from 'zod';
 import { and, asc, eq } from 'drizzle-orm';
 import { enrolmentEvents, enrolments, leads, messages } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
@@ -9,6 +10,7 @@ import { idParams } from '../schemas/common.js';
 import { enrolManySchema, enrolmentListQuery, enrolOneSchema } from '../schemas/enrolments.js';
 import { controlEnrolment, enrolLeads, findEnrolment, statusCounts } from '../services/enrolments.js';
 import { findSequence } from '../services/sequences.js';
+import { enrolmentMessageSchema } from '../schemas/responses.js';
 import { parse } from '../validate.js';
 
 export function enrolmentRoutes(deps: AppDeps): Router {
@@ -91,10 +93,11 @@ export function enrolmentRoutes(deps: AppDeps): Router {
       .from(messages)
       .where(eq(messages.enrolmentId, id))
       .orderBy(asc(messages.createdAt));
+    const iso = (d: Date | null) => d?.toISOString() ?? null;
     res.json({
       ...toEnrolmentDto(enrolment),
       lead: toLeadDto(lead!),
-      messages: sent,
+      messages: sent.map((m) => ({ ...m, sentAt: iso(m.sentAt), deliveredAt: iso(m.deliveredAt), firstOpenedAt: iso(m.firstOpenedAt), firstClickedAt: iso(m.firstClickedAt) })) satisfies z.input<typeof enrolmentMessageSchema>[],
       timeline: events.map((e) => ({
         type: e.type,
         at: e.createdAt.toISOString(),

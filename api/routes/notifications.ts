@@ -8,6 +8,7 @@ import { keyset, pageOf } from '../pagination.js';
 import { idParams } from '../schemas/common.js';
 import { sequenceStats } from '../services/stats.js';
 import { findSequence } from '../services/sequences.js';
+import type { notificationSchema, statsSchema } from '../schemas/responses.js';
 import { parse } from '../validate.js';
 
 export const notificationQuery = z.object({
@@ -49,7 +50,7 @@ export function notificationRoutes(deps: AppDeps): Router {
         leadId: n.leadId,
         read: n.readAt !== null,
         createdAt: n.createdAt.toISOString(),
-      })),
+      }) satisfies z.input<typeof notificationSchema>),
       nextCursor,
     });
   });
@@ -68,7 +69,7 @@ export function notificationRoutes(deps: AppDeps): Router {
   router.get('/sequences/:id/stats', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     await findSequence(db, res.locals.account, id);
-    res.json(await sequenceStats(db, id));
+    res.json((await sequenceStats(db, id)) satisfies z.input<typeof statsSchema>);
   });
 
   return router;
