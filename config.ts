@@ -43,6 +43,8 @@ export const configSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   TEMPORAL_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SEND_RATE_PER_SECOND: z.coerce.number().positive().optional(),
+  /** Requests per minute per API key on /v1; 0 turns the limit off. */
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
 });
 
 export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string; UNSUBSCRIBE_SECRET: string };

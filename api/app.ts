@@ -7,6 +7,7 @@ import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { httpDuration, metricsText, registerEnrolmentGauge } from '../metrics.js';
 import { requireApiKey } from './auth.js';
+import { apiKeyRateLimit } from './rate-limit.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { accountRoutes } from './routes/account.js';
 import { docsRoutes } from './routes/docs.js';
@@ -69,7 +70,7 @@ export function createApp(deps: AppDeps): Express {
 
   // Everything below needs an API key.
   const authed = express.Router();
-  authed.use(requireApiKey(deps.database.db), requireJsonBody, rejectUnstorableText);
+  authed.use(requireApiKey(deps.database.db), apiKeyRateLimit(deps.config.API_RATE_LIMIT_PER_MINUTE), requireJsonBody, rejectUnstorableText);
   authed.use(
     accountRoutes(deps),
     domainRoutes(deps),

@@ -9,6 +9,8 @@ import { ApiError } from './errors.js';
 declare module 'express-serve-static-core' {
   interface Locals {
     account: Account;
+    /** The key the request came with: what rate limits count by. */
+    apiKeyId: string;
   }
 }
 
@@ -35,6 +37,7 @@ export function requireApiKey(db: Db): RequestHandler {
     }
     if (row.key.revokedAt) return next(unauthorized('The API key has been revoked'));
     res.locals.account = row.account;
+    res.locals.apiKeyId = row.key.id;
     req.log = req.log?.child({ accountId: row.account.id });
     next();
   };

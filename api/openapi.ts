@@ -35,6 +35,15 @@ const standardErrors = {
   '400': error('Invalid input (validation_error, malformed_json)'),
   '401': error('Missing, wrong or revoked API key'),
   '404': error('Not found, or not this account’s'),
+  '429': {
+    description: 'Over the API key’s rate limit (rate_limited); retry after Retry-After seconds',
+    headers: z.object({
+      'Retry-After': z.string().regex(/^\d+$/).describe('Seconds until the window resets'),
+      RateLimit: z.string().describe('IETF draft-8 RateLimit: remaining requests and seconds to reset'),
+      'RateLimit-Policy': z.string().describe('IETF draft-8 RateLimit-Policy: the limit and its window'),
+    }),
+    ...json(errorBodySchema),
+  },
 };
 const loose = z.record(z.string(), z.unknown());
 const page = (item: z.ZodType) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });

@@ -9,6 +9,7 @@ describe('configuration', () => {
     expect(config.DATABASE_URL).toBeUndefined();
     expect(config.TEMPORAL_ADDRESS).toBeUndefined();
     expect(config.PUBLIC_BASE_URL).toBe('http://localhost:3000');
+    expect(config.API_RATE_LIMIT_PER_MINUTE).toBe(600);
   });
 
   it('names the variable when a value is malformed', () => {
@@ -16,6 +17,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrowError(/^Configuration error: PORT .*"eighty"/);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrowError(/DATABASE_URL must be a postgres:\/\/ URL/);
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrowError(/LOG_LEVEL/);
+    expect(() => loadConfig({ API_RATE_LIMIT_PER_MINUTE: '-1' })).toThrowError(/API_RATE_LIMIT_PER_MINUTE/);
   });
 
   it('requires the production settings in production', () => {
