@@ -28,3 +28,15 @@ export async function accountSnapshot(db: Db, accountId: string): Promise<Accoun
   }
   return snapshot;
 }
+
+/** The account's snapshot once background work (sends, replies) has stopped changing it. */
+export async function settledSnapshot(db: Db, accountId: string, quietMs = 750): Promise<AccountSnapshot> {
+  let previous = await accountSnapshot(db, accountId);
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const current = await accountSnapshot(db, accountId);
+    if (JSON.stringify(current) === JSON.stringify(previous)) return current;
+    previous = current;
+  }
+  throw new Error(`account ${accountId} kept changing for ${(40 * quietMs) / 1000} s`);
+}
