@@ -18,7 +18,18 @@ export type DeliveryResult =
  * provider's id. The message row was written before this call, so a crash between the provider
  * accepting and our write is repaired by the retry: same key, same bytes, no second email.
  */
-export async function deliverMessage(deps: { db: Db; mailer: Mailer; logger: Logger }, message: Message): Promise<DeliveryResult> {
+export async function deliverMessage(
+  deps: { db: Db; mailer: Mailer; logger: Logger },
+  message: Message,
+  options: {
+    /**
+     * Writes that belong with "sent" (the enrolment's last step, its timeline event), made in
+     * the same transaction: a crash or a lost database between them would otherwise leave a
+     * sent message whose retry returns early and never writes them.
+     */
+    recordSent?: (tx: Db, sentAt: Date) => Promise<void>;
+  } = {},
+): Promise<DeliveryResult> {
   try {
     const { providerId } = await deps.mailer.send({
       idempotencyKey: message.idempotencyKey,
@@ -33,7 +44,10 @@ export async function deliverMessage(deps: { db: Db; mailer: Mailer; logger: Log
     });
     emailsSent.inc({ kind: message.enrolmentId ? 'step' : 'one_off' });
     const sentAt = new Date();
-    await deps.db.update(messages).set({ status: 'sent', providerId, sentAt }).where(eq(messages.id, message.id));
+    await deps.db.transaction(async (tx) => {
+      await tx.update(messages).set({ status: 'sent', providerId, sentAt }).where(eq(messages.id, message.id));
+      await options.recordSent?.(tx as unknown as Db, sentAt);
+    });
     return { delivered: true, providerId, sentAt };
   } catch (error) {
     emailsFailed.inc({ reason: error instanceof SendPostponed ? 'postponed' : error instanceof SendRejected ? 'rejected' : 'retry' });

@@ -149,23 +149,21 @@ export function createSendStep(deps: SendDeps) {
     if (message.status === 'failed') return { outcome: 'failed', reason: message.failureReason ?? 'the provider refused the email' };
 
     // Phase 2: hand it to the provider with the same key on every attempt, then record it.
-    const result = await deliverMessage(deps, message);
+    const result = await deliverMessage(deps, message, {
+      recordSent: async (tx, sentAt) => {
+        await tx.update(enrolments).set({ lastStepId: stepId, lastSentAt: sentAt, updatedAt: sentAt }).where(eq(enrolments.id, enrolmentId));
+        await tx.insert(enrolmentEvents).values({
+          accountId: message.accountId,
+          enrolmentId,
+          type: 'email_sent',
+          detail: { stepId, messageId: message.id, subject: message.subject },
+        });
+      },
+    });
     if (!result.delivered) {
       if ('postponedUntil' in result) return { outcome: 'postponed', until: result.postponedUntil.toISOString(), reason: result.reason };
       return { outcome: 'failed', reason: `the provider refused step email: ${result.rejected}` };
     }
-    await db.transaction(async (tx) => {
-      await tx
-        .update(enrolments)
-        .set({ lastStepId: stepId, lastSentAt: result.sentAt, updatedAt: result.sentAt })
-        .where(eq(enrolments.id, enrolmentId));
-      await tx.insert(enrolmentEvents).values({
-        accountId: message.accountId,
-        enrolmentId,
-        type: 'email_sent',
-        detail: { stepId, messageId: message.id, subject: message.subject },
-      });
-    });
     logger.info({ accountId: message.accountId, enrolmentId, stepId, messageId: message.id }, 'email sent');
     return { outcome: 'sent', messageId: message.id, sentAt: result.sentAt.toISOString() };
   };

@@ -46,13 +46,16 @@ export function createSendOneOff(deps: SendDeps) {
     });
     if ('outcome' in decided) return decided;
     if (decided.status === 'sent') return { outcome: 'sent' };
-    const result = await deliverMessage(deps, decided);
+    const result = await deliverMessage(deps, decided, {
+      recordSent: async (tx) => {
+        await tx.update(oneOffEmails).set({ status: 'sent', reason: null }).where(eq(oneOffEmails.id, oneOffId));
+      },
+    });
     if (!result.delivered && 'postponedUntil' in result) {
       return { outcome: 'postponed', until: result.postponedUntil.toISOString(), reason: result.reason };
     }
-    const status = result.delivered ? 'sent' : 'failed';
-    const reason = result.delivered ? null : result.rejected;
-    await db.update(oneOffEmails).set({ status, reason }).where(eq(oneOffEmails.id, oneOffId));
-    return { outcome: status, ...(reason ? { reason } : {}) };
+    if (result.delivered) return { outcome: 'sent' };
+    await db.update(oneOffEmails).set({ status: 'failed', reason: result.rejected }).where(eq(oneOffEmails.id, oneOffId));
+    return { outcome: 'failed', reason: result.rejected };
   };
 }
