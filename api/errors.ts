@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
+import { TemplateError } from '../domain/merge-fields.js';
 
 /**
  * Every error the API answers has one shape: `{ error: { code, message, field? } }`. Codes are
@@ -37,6 +38,8 @@ export function zodToApiError(error: z.ZodError, location: 'body' | 'query' | 'p
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof z.ZodError) err = zodToApiError(err);
+  // A stored template that no longer renders (a preview or test send of it).
+  if (err instanceof TemplateError) err = new ApiError(422, err.tag ? 'unknown_merge_tag' : 'invalid_template', err.message);
   if (!(err instanceof ApiError)) {
     // body-parser's errors carry `type` and `status`; anything else is our bug.
     const parserError = err as { type?: string; status?: number; message?: string };

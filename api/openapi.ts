@@ -150,10 +150,10 @@ const paths: ZodOpenApiPathsObject = {
     delete: op('Delete a step', 'Steps', { requestParams: { path: stepPath }, responses: { '204': { description: 'Deleted' }, '409': error('Archived') } }),
   },
   '/v1/sequences/{id}/steps/{stepId}/preview': {
-    post: op('Render a step for a lead or sample data', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(previewSchema), responses: { '200': ok(renderedSchema) } }),
+    post: op('Render a step for a lead or sample data', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(previewSchema), responses: { '200': ok(renderedSchema), '422': error('The step cannot be rendered (invalid_template)') } }),
   },
   '/v1/sequences/{id}/steps/{stepId}/test': {
-    post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(testSendSchema), responses: { '202': ok(z.object({ to: z.string(), providerId: z.string() })), '422': error('No address') } }),
+    post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(testSendSchema), responses: { '202': ok(z.object({ to: z.string(), providerId: z.string() })), '422': error('No address (no_sender_email), or the step cannot be rendered (invalid_template)') } }),
   },
   '/v1/sequences/{id}/stats': {
     get: op('Per-step and per-sequence statistics', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(statsSchema) } }),

@@ -22,6 +22,8 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
   if (hasBody && !req.is('application/json')) {
     return next(new ApiError(415, 'unsupported_media_type', `Send the body as application/json (got ${req.get('content-type') ?? 'no Content-Type'})`));
   }
+  // The JSON parser reads an empty body as {}: no body must stay no body, for parse() to refuse.
+  if (!hasBody) req.body = undefined;
   next();
 };
 

@@ -10,10 +10,33 @@ export const LEAD_FIELDS = ['first_name', 'last_name', 'full_name', 'email', 'co
 export const SENDER_FIELDS = ['name', 'email', 'company', 'signature'] as const;
 
 // Rendering must be deterministic (a retried send must produce the same payload): fixed zone.
-const engineOptions = { strictFilters: true, ownPropertyOnly: true, timezoneOffset: 0 } as const;
-const engine = new Liquid(engineOptions);
+// Templates are written by users, so they get no file system (Liquid would otherwise read any
+// file under the working directory: `{% include ".env" %}`) and bounded work: a loop over
+// (1..100000000) stops at the time and memory limits instead of blocking the process.
+const engineOptions = {
+  strictFilters: true,
+  ownPropertyOnly: true,
+  timezoneOffset: 0,
+  templates: {},
+  parseLimit: 1_000_000,
+  renderLimit: 1_000,
+  memoryLimit: 10_000_000,
+} as const;
+const FILE_TAGS = ['include', 'render', 'layout', 'block'] as const;
+function withoutFileTags(liquid: Liquid): Liquid {
+  for (const name of FILE_TAGS) {
+    liquid.registerTag(name, {
+      parse() {
+        throw new Error(`{% ${name} %} is not available in emails`);
+      },
+      render() {},
+    });
+  }
+  return liquid;
+}
+const engine = withoutFileTags(new Liquid(engineOptions));
 /** For HTML parts: every value a tag prints is escaped, so lead data cannot inject markup. */
-const htmlEngine = new Liquid({ ...engineOptions, outputEscape: 'escape' });
+const htmlEngine = withoutFileTags(new Liquid({ ...engineOptions, outputEscape: 'escape' }));
 
 export class TemplateError extends Error {
   constructor(message: string, readonly tag?: string) {
@@ -50,7 +73,12 @@ function isKnown(segments: Segment[]): boolean {
 /** Rejects tags that name no field we know. Called when a step is saved. */
 export function assertKnownMergeTags(source: string): void {
   const templates = parseTemplate(source);
-  const { variables } = engine.analyzeSync(templates);
+  let variables: ReturnType<typeof engine.analyzeSync>['variables'];
+  try {
+    ({ variables } = engine.analyzeSync(templates));
+  } catch (error) {
+    throw new TemplateError(`invalid merge tag syntax: ${(error as Error).message.split(', line')[0]}`);
+  }
   for (const uses of Object.values(variables)) {
     for (const use of uses) {
       if (!isKnown(use.segments)) {
@@ -59,6 +87,9 @@ export function assertKnownMergeTags(source: string): void {
       }
     }
   }
+  // A template that cannot render within the limits (a loop over a huge range) is refused now,
+  // not discovered at send time.
+  renderTemplate(source, { lead: Object.fromEntries(LEAD_FIELDS.map((f) => [f, 'x'])) as MergeContext['lead'], custom: {}, sender: Object.fromEntries(SENDER_FIELDS.map((f) => [f, 'x'])) as MergeContext['sender'] });
 }
 
 /**
@@ -99,5 +130,10 @@ export function missingMergeFields(required: string[], context: MergeContext): s
 }
 
 export function renderTemplate(source: string, context: MergeContext, options: { escapeHtml?: boolean } = {}): string {
-  return (options.escapeHtml ? htmlEngine : engine).parseAndRenderSync(source, mergeData(context));
+  try {
+    return (options.escapeHtml ? htmlEngine : engine).parseAndRenderSync(source, mergeData(context));
+  } catch (error) {
+    // Over a limit, or a tag refused since the template was saved: the template's fault, not ours.
+    throw new TemplateError(`the template cannot be rendered: ${(error as Error).message.split(', line')[0]}`);
+  }
 }
