@@ -20,8 +20,9 @@ const unauthorized = (message: string) => new ApiError(401, 'unauthorized', mess
 export function requireApiKey(db: Db): RequestHandler {
   return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
-    const [scheme, key] = header.split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !key) {
+    // RFC 6750: the scheme, spaces, one token, nothing after it.
+    const key = /^bearer +(\S+)$/i.exec(header)?.[1];
+    if (!key) {
       return next(unauthorized('Send your API key as "Authorization: Bearer <key>"'));
     }
     const parsed = parseApiKey(key);

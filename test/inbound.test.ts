@@ -61,6 +61,13 @@ describe('Resend webhooks', () => {
     expect((await messageRow(message.id)).openCount).toBe(0);
   });
 
+  it('refuse a timestamp from the future (over five minutes ahead) with 401', async () => {
+    const { message } = await leadWhoGotStep1();
+    const res = await webhook('email.opened', { email_id: message.providerId, tags: { message_id: message.id } }, { timestamp: new Date(Date.now() + 10 * 60_000) });
+    expect([res.status, res.body.error.code]).toEqual([401, 'invalid_signature']);
+    expect((await messageRow(message.id)).openCount).toBe(0);
+  });
+
   it('handle each event id once: a redelivery is a no-op', async () => {
     const { message } = await leadWhoGotStep1();
     const first = await webhook('email.opened', { email_id: message.providerId });

@@ -1,11 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.js';
 import { leads } from '../db/schema.js';
+import { unsubscribeToken } from '../domain/unsubscribe-token.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { launchBrowser } from './helpers/browser.js';
 import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
 import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import { accountSnapshot } from './helpers/snapshot.js';
 
 let sink: ResendSink;
 let service: TestService;
@@ -77,6 +81,37 @@ describe('the unsubscribe link', () => {
     expect(post.status).toBe(400);
     expect((await leadRow(lead.id)).unsubscribedAt).toBeNull();
     await page.close();
+  });
+
+  it('refuses every forged token (re-signed, swapped, or signed with another secret) and changes nothing of either lead', async () => {
+    const x = await leadWithEmail();
+    const y = await leadWithEmail();
+    const [xId, xSignature] = x.url.split('/u/')[1]!.split('.') as [string, string];
+    const [yId, ySignature] = y.url.split('/u/')[1]!.split('.') as [string, string];
+    const before = await Promise.all([accountSnapshot(service.database.db, x.account.id), accountSnapshot(service.database.db, y.account.id)]);
+    const forged = {
+      'X’s message with Y’s signature': `${xId}.${ySignature}`,
+      'Y’s message with X’s signature': `${yId}.${xSignature}`,
+      'X’s message id altered by one digit': `${xId.slice(0, -1)}${xId.endsWith('0') ? '1' : '0'}.${xSignature}`,
+      'signed with another secret': unsubscribeToken('another-deployment-secret-0123456789abcdef', xId),
+      'signed with the development default secret': unsubscribeToken(loadConfig({}).UNSUBSCRIBE_SECRET, xId),
+      'a random message id, well signed by nobody': `${randomUUID()}.${xSignature}`,
+      'signature cut short': `${xId}.${xSignature.slice(0, 16)}`,
+      'an extra segment': `${xId}.${xSignature}.${xSignature}`,
+      'no signature': xId,
+      'a path instead of an id': `..%2F..%2Fv1%2Faccount.${xSignature}`,
+    };
+    for (const [what, token] of Object.entries(forged)) {
+      const url = `${service.baseUrl}/u/${token}`;
+      expect((await fetch(url)).status, what).toBe(400);
+      const post = await fetch(url, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(post.status, what).toBe(400);
+    }
+    expect(await Promise.all([accountSnapshot(service.database.db, x.account.id), accountSnapshot(service.database.db, y.account.id)])).toEqual(before);
+    // The genuine tokens still work afterwards: each unsubscribes its own lead only.
+    expect((await fetch(x.url, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(200);
+    expect((await leadRow(x.lead.id)).unsubscribedAt).not.toBeNull();
+    expect((await leadRow(y.lead.id)).unsubscribedAt).toBeNull();
   });
 
   it('escapes what the account wrote, so a company name cannot inject script into the page', async () => {
