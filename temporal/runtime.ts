@@ -18,8 +18,13 @@ export function installTemporalLogging(logger: Logger, options: { metricsPort?: 
     sdk[noisy ? 'debug' : pinoLevel](meta ?? {}, message);
   };
   Runtime.install({
-    // The SDK's worker metrics (task latencies, slots, polls) on a local Prometheus endpoint.
-    ...(options.metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${options.metricsPort}` } } } } : {}),
+    telemetryOptions: {
+      // The native core's warnings (slow workflow tasks, connection trouble) would otherwise go
+      // straight to the console as coloured text, outside our JSON logs and their redaction.
+      logging: { forward: {} },
+      // The SDK's worker metrics (task latencies, slots, polls) on a local Prometheus endpoint.
+      ...(options.metricsPort ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${options.metricsPort}` } } } : {}),
+    },
     logger: {
       log,
       trace: (m, meta) => log('TRACE', m, meta),
