@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as vega from 'vega';
@@ -30,6 +30,21 @@ export interface BenchResults {
   footprint?: FootprintPoint[];
   latency?: LatencyResult[];
   cost?: CostPerStep;
+  /** Scenarios taken from an earlier `--only` run, with when that run started. */
+  borrowed?: Record<string, string>;
+}
+
+const SCENARIO_KEYS = ['enrolment', 'send', 'punctuality', 'footprint', 'latency', 'cost'] as const;
+
+export function borrowPartialResults(results: BenchResults): void {
+  const file = path.join(resultsDir('partial'), 'results.json');
+  if (!existsSync(file)) return;
+  const partial = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  for (const key of SCENARIO_KEYS) {
+    if (results[key] !== undefined || partial[key] === undefined) continue;
+    (results as unknown as Record<string, unknown>)[key] = partial[key];
+    results.borrowed = { ...results.borrowed, [key]: partial.startedAt };
+  }
 }
 
 const resultsDir = (mode: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', mode);
@@ -63,6 +78,7 @@ function markdown(r: BenchResults): string {
       `each side of each run on a fresh dev server and database. Reproduce: \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\`` +
       (r.durationSeconds ? ` (${Math.round(r.durationSeconds / 60)} min).` : '.'),
     '',
+    ...(r.borrowed ? [`From an earlier run of the same harness (\`--only\`, same machine): ${Object.entries(r.borrowed).map(([k, at]) => `${k} (${at})`).join(', ')}.`, ''] : []),
     '| Measure | Service | Raw baseline | Service / raw | Floor | Met |',
     '|---|---|---|---|---|---|',
   ];

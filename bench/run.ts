@@ -1,6 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { writeReport, type BenchResults } from './report.js';
+import { borrowPartialResults, writeReport, type BenchResults } from './report.js';
 import { costPerStep } from './scenarios/cost-per-step.js';
 import { footprintAndLatency } from './scenarios/footprint.js';
 import { punctuality } from './scenarios/punctuality.js';
@@ -11,13 +11,15 @@ import { median } from './stats.js';
  * `npm run bench` — the service against the raw speed of the same Temporal server and
  * PostgreSQL, measured in the same run. `--quick` is the harness's own check for CI (small sizes,
  * one run each, under two minutes); the full mode gives the figures. `--runs N` repeats the
- * throughput measurements (medians are reported); `--only a,b` runs some scenarios.
+ * throughput measurements (medians are reported); `--only a,b` runs some scenarios (results in
+ * bench/results/partial/); `--with-partial` fills what this run skipped from those.
  */
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     runs: { type: 'string' },
     only: { type: 'string' },
+    'with-partial': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick!;
@@ -81,6 +83,8 @@ else {
   await punctualityScenario();
 }
 results.durationSeconds = Math.round((Date.now() - began) / 1000);
+// A long scenario measured on its own (`--only footprint`) can complete a full report.
+if (values['with-partial']) borrowPartialResults(results);
 const written = await writeReport(results);
 log(`done in ${results.durationSeconds} s: ${written.join(', ')}`);
 process.exit(0);
