@@ -20,6 +20,7 @@ export interface StartableEnrolment {
 }
 
 const IN_FLIGHT = 48;
+const MARK_EVERY = 500;
 
 /**
  * Starts the workflows of enrolments already committed to PostgreSQL. The row comes first, so a
@@ -32,12 +33,23 @@ export async function startEnrolmentWorkflows(
 ): Promise<void> {
   const limit = pLimit(IN_FLIGHT);
   const started: string[] = [];
+  const markStarted = async (ids: string[]) => {
+    for (let i = 0; i < ids.length; i += 5_000) {
+      await deps.db
+        .update(enrolments)
+        .set({ workflowStartedAt: new Date() })
+        .where(inArray(enrolments.id, ids.slice(i, i + 5_000)));
+    }
+  };
   await Promise.all(
     rows.map((row) =>
       limit(async () => {
         try {
           await deps.temporal.workflow.start('enrolmentWorkflow', {
             workflowId: enrolmentWorkflowId(row.id),
+            // An enrolment runs once. A retried request or the sweeper may start it again after
+            // it has already finished (its start was never recorded): that must not run it anew.
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
             taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
             args: [{ enrolmentId: row.id }],
             typedSearchAttributes: [
@@ -53,15 +65,13 @@ export async function startEnrolmentWorkflows(
           if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
         }
         started.push(row.id);
+        // Recorded as we go: after a crash halfway through 10,000, the sweeper and a retried
+        // request only redo the starts that had not happened.
+        if (started.length >= MARK_EVERY) await markStarted(started.splice(0));
       }),
     ),
   );
-  for (let i = 0; i < started.length; i += 5_000) {
-    await deps.db
-      .update(enrolments)
-      .set({ workflowStartedAt: new Date() })
-      .where(inArray(enrolments.id, started.slice(i, i + 5_000)));
-  }
+  await markStarted(started.splice(0));
 }
 
 /** Rows older than `olderThanMs` with no workflow: left behind by a crash. Starts them. */

@@ -140,6 +140,10 @@ export async function assertExactlyOnce(options: {
     const running = async () => (await options.temporal!.workflow.count(query)).count;
     await eventually(async () => (await running()) === 0, { timeoutMs: 60_000, intervalMs: 1_000, what: 'every enrolment workflow closed' }).catch(() => undefined);
     expect(await running(), 'enrolment workflows still running').toBe(0);
+    // One run per enrolment: a workflow started twice would be a second, needless enrolment run.
+    const runs = async () => (await options.temporal!.workflow.count(`SequenceId = "${sequenceId}"`)).count;
+    await eventually(async () => (await runs()) >= leads, { timeoutMs: 30_000, intervalMs: 1_000, what: 'visibility of every run' }).catch(() => undefined);
+    expect(await runs(), 'enrolment workflow runs').toBe(leads);
   }
   return figures;
 }
@@ -147,4 +151,12 @@ export async function assertExactlyOnce(options: {
 /** One line per fault test, collected in the README and the report. */
 export function recordFigures(fault: string, figures: ExactlyOnceFigures & Record<string, unknown>) {
   console.log(`[figures] ${fault}: ${JSON.stringify(figures)}`);
+}
+
+/** Waits for `work`, but fails at once with the process's last output if it dies meanwhile. */
+export async function whileAlive<T>(proc: { exited: Promise<number | null>; output(): string }, what: string, work: Promise<T>): Promise<T> {
+  const died = proc.exited.then((code) => {
+    throw new Error(`${what} exited (${code}) during the run:\n${proc.output().slice(-4000)}`);
+  });
+  return Promise.race([work, died]);
 }
