@@ -29,6 +29,7 @@ export interface BenchEnvironment {
 }
 
 export interface BenchService extends TestService {
+  apiKey: string;
   api: ReturnType<typeof apiClient>;
 }
 
@@ -87,7 +88,7 @@ export async function startBenchEnvironment(): Promise<BenchEnvironment> {
       const service = await startService({ config: config(overrides), workflowBundleCode: code.service });
       closers.push(() => service.stop());
       const { apiKey } = await createAccount(service.database.db, { name: 'Bench', senderName: 'Bench' });
-      return Object.assign(service, { api: apiClient(service.baseUrl, apiKey) });
+      return Object.assign(service, { apiKey, api: apiClient(service.baseUrl, apiKey) });
     },
     async rawWorker(activities) {
       const taskQueue = `raw-${randomUUID()}`;

@@ -2,7 +2,7 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { borrowPartialResults, writeReport, type BenchResults } from './report.js';
 import { costPerStep } from './scenarios/cost-per-step.js';
-import { footprintAndLatency } from './scenarios/footprint.js';
+import { apiLatencyUnderLoad, footprint } from './scenarios/footprint.js';
 import { punctuality } from './scenarios/punctuality.js';
 import { enrolmentThroughput, sendThroughput, type ThroughputRun } from './scenarios/throughput.js';
 import { median } from './stats.js';
@@ -12,23 +12,25 @@ import { median } from './stats.js';
  * PostgreSQL, measured in the same run. `--quick` is the harness's own check for CI (small sizes,
  * one run each, under two minutes); the full mode gives the figures. `--runs N` repeats the
  * throughput measurements (medians are reported); `--only a,b` runs some scenarios (results in
- * bench/results/partial/); `--with-partial` fills what this run skipped from those.
+ * bench/results/partial/); `--skip a,b` leaves some out; `--with-partial` fills what this run skipped from those.
  */
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     runs: { type: 'string' },
     only: { type: 'string' },
+    skip: { type: 'string' },
     'with-partial': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick!;
 const sizes = quick
-  ? { runs: 1, enrol: 200, send: 100, due: 100, dueDelayMinutes: 1, rawDueSpreadSeconds: 10, footprint: [100, 400], latency: { rate: 20, seconds: 2 }, cost: 10 }
-  : { runs: 3, enrol: 10_000, send: 2_000, due: 10_000, dueDelayMinutes: 7, rawDueSpreadSeconds: 60, footprint: [10_000, 100_000], latency: { rate: 100, seconds: 20 }, cost: 200 };
+  ? { runs: 1, enrol: 200, send: 100, due: 100, dueDelayMinutes: 1, rawDueSpreadSeconds: 10, footprint: [100, 400], latencyEnrolments: 200, latency: { rate: 20, seconds: 2 }, cost: 10 }
+  : { runs: 3, enrol: 10_000, send: 2_000, due: 10_000, dueDelayMinutes: 7, rawDueSpreadSeconds: 60, footprint: [10_000, 100_000], latencyEnrolments: 10_000, latency: { rate: 100, seconds: 20 }, cost: 200 };
 const runs = values.runs ? Number(values.runs) : sizes.runs;
 const only = values.only?.split(',');
-const wanted = (name: string) => !only || only.includes(name);
+const skip = values.skip?.split(',') ?? [];
+const wanted = (name: string) => (!only || only.includes(name)) && !skip.includes(name);
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 const results: BenchResults = {
@@ -61,11 +63,13 @@ async function throughputScenarios() {
     log(`cost per step, ${sizes.cost} enrolments of three steps`);
     results.cost = await costPerStep(sizes.cost);
   }
+  if (wanted('latency')) {
+    log(`API latency with ${sizes.latencyEnrolments} enrolments, ${sizes.latency.rate} requests/s for ${sizes.latency.seconds} s per operation`);
+    results.latency = await apiLatencyUnderLoad(sizes.latencyEnrolments, sizes.latency);
+  }
   if (wanted('footprint')) {
-    log(`footprint at ${sizes.footprint.join(' and ')} sleeping enrolments, API latency at ${sizes.latency.rate} requests/s`);
-    const { footprint, latency } = await footprintAndLatency(sizes.footprint, sizes.latency);
-    results.footprint = footprint;
-    results.latency = latency;
+    log(`footprint at ${sizes.footprint.join(' and ')} sleeping enrolments`);
+    results.footprint = await footprint(sizes.footprint);
   }
 }
 
