@@ -1,18 +1,17 @@
-import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messages } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
 import { runSchemathesis, type FuzzOptions } from './helpers/schemathesis.js';
 import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
-import { accountSnapshot } from './helpers/snapshot.js';
-import { newWebhookSecret } from './helpers/webhooks.js';
+import { accountSnapshot, settledSnapshot } from './helpers/snapshot.js';
+import { deliverReplyMime, newWebhookSecret } from './helpers/webhooks.js';
 
 /**
  * Property-based fuzzing of the whole HTTP API from its own OpenAPI document: schemathesis
  * generates valid and invalid requests for every operation, and each answer must be no 5xx and
  * must match the documented status codes, content types and response schemas.
  */
+const INBOUND_SECRET = 'fuzz-inbound-secret';
 let sink: ResendSink;
 let service: TestService;
 
@@ -24,7 +23,7 @@ beforeAll(async () => {
       RESEND_API_KEY: sink.apiKey,
       RESEND_BASE_URL: sink.url,
       RESEND_WEBHOOK_SECRET: newWebhookSecret(),
-      INBOUND_MIME_SECRET: 'fuzz-inbound-secret',
+      INBOUND_MIME_SECRET: INBOUND_SECRET,
     }),
   });
 });
@@ -42,12 +41,17 @@ async function populatedAccount() {
   const oneOff = await fixture.api('POST', `/v1/leads/${leads[1]!.id}/emails`, { subject: 'Hello', body: 'A one-off' });
   expect(oneOff.status).toBe(202);
   await eventually(async () => (await fixture.sentMessages(enrolments[0]!.id)).length > 0, { what: 'step 1 sent' });
+  // A reply, for a notification to read (and the enrolment ends replied: a status to refuse actions on).
+  const { replyToken } = await fixture.enrolmentRow(enrolments[0]!.id);
+  expect((await deliverReplyMime(service.baseUrl, INBOUND_SECRET, { from: leads[0]!.email, replyToken: replyToken! })).status).toBe(200);
+  const notification = await eventually(async () => (await fixture.api('GET', '/v1/notifications')).body.data[0], { what: 'a notification' });
   const pathIds: FuzzOptions['pathIds'] = [
     { pathRegex: '^/v1/sequences/\\{id\\}/steps/\\{stepId\\}', params: { id: [sequences[0]!.id], stepId: sequences[0]!.steps.map((s) => s.id) }, probability: 0.8 },
     { pathRegex: '^/v1/sequences/\\{id\\}(?!/steps/\\{stepId\\})', params: { id: sequences.map((s) => s.id) }, probability: 0.8 },
     { pathRegex: '^/v1/leads/\\{id\\}', params: { id: leads.map((l) => l.id) }, probability: 0.8 },
     { pathRegex: '^/v1/enrolments/\\{id\\}', params: { id: enrolments.map((e) => e.id) }, probability: 0.8 },
     { pathRegex: '^/v1/emails/\\{id\\}', params: { id: [oneOff.body.id] }, probability: 0.8 },
+    { pathRegex: '^/v1/notifications/\\{id\\}', params: { id: [notification.id] }, probability: 0.8 },
   ];
   return { ...fixture, pathIds };
 }
@@ -71,9 +75,8 @@ describe('the HTTP API under property-based fuzzing', () => {
   it('changes nothing when it refuses a request: invalid requests leave the account as it was', async () => {
     const { account, apiKey, pathIds } = await populatedAccount();
     const db = service.database.db;
-    // The worker's own writes (step 1, the one-off email) are done before the snapshot.
-    await eventually(async () => (await service.database.db.$count(messages, eq(messages.accountId, account.id))) === 2, { what: 'both emails stored' });
-    const before = await accountSnapshot(db, account.id);
+    // The worker's own writes (the one-off email, the reply) are done before the snapshot.
+    const before = await settledSnapshot(db, account.id);
     const result = await runSchemathesis({
       baseUrl: service.baseUrl,
       apiKey,

@@ -3,6 +3,7 @@ import { asNewAccount } from './helpers/fixtures.js';
 import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
 import { apiClient, eventually, startService, testConfig, type TestService } from './helpers/service.js';
 import { settledSnapshot } from './helpers/snapshot.js';
+import { deliverReplyMime } from './helpers/webhooks.js';
 
 /**
  * Tenant isolation, swept over every route of the OpenAPI document (so a new route is covered
@@ -36,9 +37,7 @@ async function accountWithEverything() {
   const replier = await a.createLead({ firstName: 'Rita' });
   const replied = await a.enrolLead((await a.createSequence()).id, replier.id);
   const { replyToken } = await eventually(async () => ((await a.sentMessages(replied.id)).length ? a.enrolmentRow(replied.id) : undefined), { what: 'replier emailed' });
-  const mime = [`From: <${replier.email}>`, `To: r-${replyToken}@reply.example.com`, 'Subject: Re: hi', `Message-ID: <${Date.now()}@lead.test>`, '', 'Interested.'].join('\r\n');
-  const inbound = await fetch(`${service.baseUrl}/inbound/mime`, { method: 'POST', headers: { authorization: `Bearer ${INBOUND_SECRET}` }, body: mime });
-  expect(inbound.status).toBe(200);
+  expect((await deliverReplyMime(service.baseUrl, INBOUND_SECRET, { from: replier.email, replyToken: replyToken! })).status).toBe(200);
   const notification = await eventually(async () => (await a.api('GET', '/v1/notifications')).body.data[0], { what: 'a notification' });
 
   return {

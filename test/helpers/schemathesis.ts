@@ -73,7 +73,9 @@ export async function runSchemathesis(options: FuzzOptions): Promise<FuzzResult>
     '--max-examples', String(options.maxExamples),
     '--phases', (options.phases ?? ['examples', 'coverage', 'fuzzing']).join(','),
     '--seed', String(options.seed ?? 20261126),
-    '--workers', '2',
+    // One worker: hypothesis describes strategies with Python's ast, which is not thread-safe on
+    // Python 3.11 ("AST constructor recursion depth mismatch" errors with several workers).
+    '--workers', '1',
     '--request-timeout', '30',
     '--continue-on-failure',
     '--suppress-health-check', 'all',

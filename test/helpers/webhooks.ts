@@ -30,3 +30,20 @@ export async function deliverWebhook(
   });
   return { status: response.status, body: (await response.json()) as Record<string, any>, id };
 }
+
+/**
+ * A lead's reply as another inbound provider posts it: raw MIME to /inbound/mime, addressed to
+ * the enrolment's own reply address. Leaves a notification for the account.
+ */
+export async function deliverReplyMime(baseUrl: string, inboundSecret: string, reply: { from: string; replyToken: string; text?: string }) {
+  const mime = [
+    `From: <${reply.from}>`,
+    `To: r-${reply.replyToken}@reply.example.com`,
+    'Subject: Re: hello',
+    `Message-ID: <${randomUUID()}@lead.test>`,
+    '',
+    reply.text ?? 'Interested, tell me more.',
+  ].join('\r\n');
+  const response = await fetch(`${baseUrl}/inbound/mime`, { method: 'POST', headers: { authorization: `Bearer ${inboundSecret}`, 'content-type': 'message/rfc822' }, body: mime });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
