@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { messages } from '../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -45,8 +45,15 @@ export async function deliverMessage(
     emailsSent.inc({ kind: message.enrolmentId ? 'step' : 'one_off' });
     const sentAt = new Date();
     await deps.db.transaction(async (tx) => {
-      await tx.update(messages).set({ status: 'sent', providerId, sentAt }).where(eq(messages.id, message.id));
-      await options.recordSent?.(tx as unknown as Db, sentAt);
+      // Two attempts of one send can overlap (a first one stuck on a dead connection past its
+      // timeout while the retry runs): the row lock makes the second wait, and it finds the
+      // message already sent, so the writes that go with "sent" happen once.
+      const updated = await tx
+        .update(messages)
+        .set({ status: 'sent', providerId, sentAt })
+        .where(and(eq(messages.id, message.id), ne(messages.status, 'sent')))
+        .returning({ id: messages.id });
+      if (updated.length) await options.recordSent?.(tx as unknown as Db, sentAt);
     });
     return { delivered: true, providerId, sentAt };
   } catch (error) {

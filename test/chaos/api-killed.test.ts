@@ -17,7 +17,7 @@ const apis: Awaited<ReturnType<typeof spawnApi>>[] = [];
 beforeAll(async () => {
   sink = await startResendSink();
   // The worker runs here; the API that takes the bulk request is a process the test kills.
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  service = await startService({ poolSize: 20, config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
 });
 afterAll(async () => {
   for (const a of apis) if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');

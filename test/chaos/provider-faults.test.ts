@@ -12,7 +12,7 @@ let service: TestService;
 
 beforeAll(async () => {
   sink = await startResendSink();
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  service = await startService({ poolSize: 20, config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
 });
 afterAll(async () => {
   await service.stop();

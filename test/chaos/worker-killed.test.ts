@@ -14,7 +14,7 @@ const workers: ReturnType<typeof spawnWorker>[] = [];
 beforeAll(async () => {
   sink = await startResendSink();
   // The API runs here; the worker is a separate process so it can die the way a pod does.
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }), withWorker: false });
+  service = await startService({ poolSize: 10, config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }), withWorker: false });
 });
 afterAll(async () => {
   for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');

@@ -57,6 +57,8 @@ export async function startService(
     config?: Config;
     mailer?: Mailer;
     withWorker?: boolean;
+    /** PostgreSQL connections of this process (default 40); test files running side by side share the server's limit. */
+    poolSize?: number;
     /** Where this service's logs go (default: silent unless TEST_LOG_LEVEL). */
     logger?: Logger;
     /** Workflow code bundled once; defaults to the test run's bundle. */
@@ -67,7 +69,7 @@ export async function startService(
 ): Promise<TestService> {
   const config = options.config ?? (await testConfig());
   const logger = options.logger ?? defaultLogger;
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 40 });
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: options.poolSize ?? 40 });
   await database.migrate();
   const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const temporal = options.temporal?.client ?? new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });

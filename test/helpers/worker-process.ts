@@ -5,7 +5,10 @@ import type { Config } from '../../config.js';
  * The production worker (`worker.ts`) as a real child process, so a test can kill -9 it at the
  * worst moment and start another.
  */
-export function spawnWorker(config: Config, extraEnv: Record<string, string> = {}): { child: ChildProcess; ready: Promise<void>; exited: Promise<number | null> } {
+export function spawnWorker(
+  config: Config,
+  extraEnv: Record<string, string> = {},
+): { child: ChildProcess; ready: Promise<void>; exited: Promise<number | null>; output(): string } {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     NODE_ENV: 'test',
@@ -32,5 +35,5 @@ export function spawnWorker(config: Config, extraEnv: Record<string, string> = {
     child.once('exit', (code) => reject(new Error(`worker exited (${code}) before running:\n${output.slice(-2000)}`)));
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, ready, exited };
+  return { child, ready, exited, output: () => output };
 }
