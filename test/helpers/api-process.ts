@@ -18,7 +18,7 @@ export async function freePort(): Promise<number> {
 export async function spawnApi(
   config: Config,
   extraEnv: Record<string, string> = {},
-): Promise<{ child: ChildProcess; baseUrl: string; ready: Promise<void>; exited: Promise<number | null> }> {
+): Promise<{ child: ChildProcess; baseUrl: string; ready: Promise<void>; exited: Promise<number | null>; output(): string }> {
   const port = await freePort();
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -50,5 +50,5 @@ export async function spawnApi(
   });
   ready.catch(() => {});
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, baseUrl: `http://127.0.0.1:${port}`, ready, exited };
+  return { child, baseUrl: `http://127.0.0.1:${port}`, ready, exited, output: () => output };
 }
