@@ -25,9 +25,9 @@ export async function importLeads(api: Api, count: number, prefix: string): Prom
   return ids;
 }
 
-export async function enrolAll(api: Api, sequenceId: string, leadIds: string[]): Promise<void> {
-  for (let from = 0; from < leadIds.length; from += CHUNK) {
-    const res = await api('POST', `/v1/sequences/${sequenceId}/enrolments/bulk`, { leadIds: leadIds.slice(from, from + CHUNK) });
+export async function enrolAll(api: Api, sequenceId: string, leadIds: string[], chunk = CHUNK): Promise<void> {
+  for (let from = 0; from < leadIds.length; from += chunk) {
+    const res = await api('POST', `/v1/sequences/${sequenceId}/enrolments/bulk`, { leadIds: leadIds.slice(from, from + chunk) });
     if (res.status >= 300) throw new Error(`bulk enrol: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
   }
 }
