@@ -59,7 +59,10 @@ export async function enrolLeads(
       if (previous.sequenceId !== sequence.id) {
         throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another request', 'Idempotency-Key');
       }
-      await resumeStarts(deps, previous.id);
+      // Answer at once: the enrolments are committed, and starting thousands of workflows left
+      // behind by a crash can outlast the client's timeout (which would retry again). The starts
+      // go on in the background; if this process dies too, the sweeper finishes them.
+      void resumeStarts(deps, previous.id).catch(() => undefined);
       return previous.results as EnrolResult[];
     }
   }
