@@ -9,6 +9,8 @@ export interface ChildService {
   pid: number;
   /** Resident set size in MiB, from /proc. */
   rssMiB(): number;
+  /** The last lines the process wrote, to explain a failure. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ export async function spawnChild(script: 'worker.ts' | 'server.ts', env: Record<
       const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
       return Math.round(kb / 1024);
     },
+    output: () => output.slice(-4000),
     async stop() {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);

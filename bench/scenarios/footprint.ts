@@ -103,6 +103,9 @@ export async function footprint(sizes: number[]): Promise<FootprintPoint[]> {
       console.log(`[bench] footprint ${JSON.stringify(points.at(-1))}`);
     }
     return points;
+  } catch (error) {
+    console.error(`worker output:\n${processes.child('worker.ts').output()}\nAPI output:\n${processes.child('server.ts').output()}`);
+    throw error;
   } finally {
     await processes.stop();
     await env.close();
