@@ -33,6 +33,8 @@ async function leadWithEmail(accountValues: Record<string, unknown> = {}) {
   const lead = await fixture.createLead();
   const enrolment = await fixture.enrolLead(sequence.id, lead.id);
   const email = await eventually(async () => sink.emails.find((e) => e.payload.to === lead.email), { what: 'step 1 at the sink' });
+  // Settled: the workflow has recorded step 1 and planned step 2, so later writes are the test's.
+  await eventually(async () => ((await fixture.enrolmentRow(enrolment.id))?.nextDueAt?.getTime() ?? 0) > Date.now() + 86_400_000, { what: 'step 2 planned' });
   const link = /<(https:\/\/sequences\.test\/u\/[^>]+)>/.exec(email.payload.headers!['List-Unsubscribe']!)![1]!;
   // Emails carry the public URL; the test opens the same path on the service under test.
   const url = link.replace('https://sequences.test', service.baseUrl);
