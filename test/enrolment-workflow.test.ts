@@ -162,7 +162,10 @@ describe('a send window across a daylight-saving change', () => {
   it('holds a step due on the Sunday of the change until Monday 09:00 in the lead’s zone, on the new offset', async () => {
     const zone = 'Europe/Paris';
     // The next clock change in Paris at least a week away, found from "now" so the test holds
-    // whenever it runs.
+    // whenever it runs. Enrol at 10:00 Paris time, so step 1 falls due inside the window at
+    // whatever time of day the test runs.
+    const started = DateTime.fromMillis(await env.currentTimeMs(), { zone });
+    await env.sleep(started.plus({ days: 1 }).set({ hour: 10, minute: 0, second: 0, millisecond: 0 }).toMillis() - started.toMillis());
     const now = DateTime.fromMillis(await env.currentTimeMs(), { zone });
     let change = now.plus({ days: 7 }).startOf('hour');
     while (change.offset === change.minus({ hours: 1 }).offset) change = change.plus({ hours: 1 });
