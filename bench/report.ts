@@ -40,6 +40,7 @@ export function borrowPartialResults(results: BenchResults): void {
   const file = path.join(resultsDir('partial'), 'results.json');
   if (!existsSync(file)) return;
   const partial = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  if (partial.mode !== results.mode) return; // quick figures never complete a full report
   for (const key of SCENARIO_KEYS) {
     if (results[key] !== undefined || partial[key] === undefined) continue;
     (results as unknown as Record<string, unknown>)[key] = partial[key];
@@ -51,6 +52,11 @@ const resultsDir = (mode: string) => path.join(path.dirname(fileURLToPath(import
 const met = (ok: boolean) => (ok ? 'yes' : '**no**');
 
 /** results.json (everything), results.md (the table) and two SVG charts, in bench/results/<mode>/. */
+/** The results a full run wrote, to render again (after a `--only` run it can borrow). */
+export function readResults(mode: 'quick' | 'full'): BenchResults {
+  return JSON.parse(readFileSync(path.join(resultsDir(mode), 'results.json'), 'utf8')) as BenchResults;
+}
+
 export async function writeReport(results: BenchResults): Promise<string[]> {
   const folder = results.partial ? 'partial' : results.mode;
   const dir = resultsDir(folder);
@@ -64,7 +70,8 @@ export async function writeReport(results: BenchResults): Promise<string[]> {
   if (forJson.punctuality) for (const side of ['service', 'raw'] as const) forJson.punctuality[side].samples = [];
   write('results.json', JSON.stringify(forJson, null, 2) + '\n');
   write('results.md', markdown(results));
-  if (results.punctuality) write('lateness.svg', await svg(latenessChart(results.punctuality)));
+  // Re-rendered reports (`--rerender`) have no samples left: keep the chart already written.
+  if (results.punctuality?.service.samples.length) write('lateness.svg', await svg(latenessChart(results.punctuality)));
   if (results.send) write('throughput.svg', await svg(throughputChart(results.send)));
   return files;
 }

@@ -1,6 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { borrowPartialResults, writeReport, type BenchResults } from './report.js';
+import { borrowPartialResults, readResults, writeReport, type BenchResults } from './report.js';
 import { costPerStep } from './scenarios/cost-per-step.js';
 import { apiLatencyUnderLoad, footprint } from './scenarios/footprint.js';
 import { punctuality } from './scenarios/punctuality.js';
@@ -12,7 +12,8 @@ import { median } from './stats.js';
  * PostgreSQL, measured in the same run. `--quick` is the harness's own check for CI (small sizes,
  * one run each, under two minutes); the full mode gives the figures. `--runs N` repeats the
  * throughput measurements (medians are reported); `--only a,b` runs some scenarios (results in
- * bench/results/partial/); `--skip a,b` leaves some out; `--with-partial` fills what this run skipped from those.
+ * bench/results/partial/); `--skip a,b` leaves some out; `--with-partial` fills what this run skipped from those;
+ * `--rerender` writes the report again from results.json (and borrows a partial run).
  */
 const { values } = parseArgs({
   options: {
@@ -21,9 +22,17 @@ const { values } = parseArgs({
     only: { type: 'string' },
     skip: { type: 'string' },
     'with-partial': { type: 'boolean', default: false },
+    rerender: { type: 'boolean', default: false },
   },
 });
 const quick = values.quick!;
+if (values.rerender) {
+  // Write the report again from results.json, borrowing a `--only` run finished since.
+  const saved = readResults(quick ? 'quick' : 'full');
+  borrowPartialResults(saved);
+  console.log((await writeReport(saved)).join(', '));
+  process.exit(0);
+}
 const sizes = quick
   ? { runs: 1, enrol: 200, send: 100, due: 100, dueDelayMinutes: 1, rawDueSpreadSeconds: 10, footprint: [100, 400], latencyEnrolments: 200, latency: { rate: 20, seconds: 2 }, cost: 10 }
   : { runs: 3, enrol: 10_000, send: 2_000, due: 10_000, dueDelayMinutes: 7, rawDueSpreadSeconds: 60, footprint: [10_000, 100_000], latencyEnrolments: 10_000, latency: { rate: 100, seconds: 20 }, cost: 200 };
