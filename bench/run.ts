@@ -50,6 +50,13 @@ const results: BenchResults = {
   runs,
 };
 const began = Date.now();
+// A client closed with an environment can still fire a retry timer; that must not cost the run.
+process.on('uncaughtException', (error) => console.error(`[bench] ignored after a scenario: ${error.message}`));
+/** Written after every scenario, so a failure later keeps what was measured. */
+const save = async () => {
+  results.durationSeconds = Math.round((Date.now() - began) / 1000);
+  await writeReport(results);
+};
 
 async function throughputScenarios() {
   if (wanted('enrolment')) {
@@ -59,6 +66,7 @@ async function throughputScenarios() {
       all.push(await enrolmentThroughput(sizes.enrol));
     }
     results.enrolment = summariseRuns(all);
+    await save();
   }
   if (wanted('send')) {
     const all = [];
@@ -67,18 +75,22 @@ async function throughputScenarios() {
       all.push(await sendThroughput(sizes.send));
     }
     results.send = summariseRuns(all);
+    await save();
   }
   if (wanted('cost')) {
     log(`cost per step, ${sizes.cost} enrolments of three steps`);
     results.cost = await costPerStep(sizes.cost);
+    await save();
   }
   if (wanted('latency')) {
     log(`API latency with ${sizes.latencyEnrolments} enrolments, ${sizes.latency.rate} requests/s for ${sizes.latency.seconds} s per operation`);
     results.latency = await apiLatencyUnderLoad(sizes.latencyEnrolments, sizes.latency);
+    await save();
   }
   if (wanted('footprint')) {
     log(`footprint at ${sizes.footprint.join(' and ')} sleeping enrolments`);
     results.footprint = await footprint(sizes.footprint);
+    await save();
   }
 }
 
@@ -86,6 +98,7 @@ async function punctualityScenario() {
   if (!wanted('punctuality')) return;
   log(`punctuality, ${sizes.due} enrolments due within about a minute`);
   results.punctuality = await punctuality(sizes.due, sizes.dueDelayMinutes, sizes.rawDueSpreadSeconds);
+  await save();
 }
 
 // Quick mode checks the harness, not the timings: the punctuality scenario (which must wait a
