@@ -51,7 +51,11 @@ const results: BenchResults = {
 };
 const began = Date.now();
 // A client closed with an environment can still fire a retry timer; that must not cost the run.
-process.on('uncaughtException', (error) => console.error(`[bench] ignored after a scenario: ${error.message}`));
+process.on('uncaughtException', (error) => {
+  if (/Channel has been shut down/.test(error.message)) return console.error(`[bench] ignored after a scenario: ${error.message}`);
+  console.error(error);
+  process.exit(1);
+});
 /** Written after every scenario, so a failure later keeps what was measured. */
 const save = async () => {
   results.durationSeconds = Math.round((Date.now() - began) / 1000);
