@@ -18,6 +18,8 @@ interface ThroughputSummary {
 
 export interface BenchResults {
   mode: 'quick' | 'full';
+  /** How it was run, to reproduce it. */
+  command?: string;
   /** Set when `--only` ran some scenarios: results go to bench/results/partial/. */
   partial?: boolean;
   startedAt: string;
@@ -82,7 +84,7 @@ function markdown(r: BenchResults): string {
     '',
     `Run ${r.startedAt} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ` +
       `Temporal dev server (SQLite) and PostgreSQL 15 on the same machine. Throughput figures are medians of ${r.runs} run(s); ` +
-      `each side of each run on a fresh dev server and database. Reproduce: \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\`` +
+      `each side of each run on a fresh dev server and database. Reproduce: \`${r.command ?? `npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}`}\`` +
       (r.durationSeconds ? ` (${Math.round(r.durationSeconds / 60)} min).` : '.'),
     '',
     ...(r.borrowed ? [`From an earlier run of the same harness (\`--only\`, same machine): ${Object.entries(r.borrowed).map(([k, at]) => `${k} (${at})`).join(', ')}.`, ''] : []),
@@ -91,11 +93,11 @@ function markdown(r: BenchResults): string {
   ];
   if (r.enrolment) {
     const e = r.enrolment;
-    lines.push(`| Enrolment throughput, ${e.typical.service.count} leads (workflows started/s) | ${e.servicePerSecond} | ${e.rawPerSecond} | ${e.ratio} | ≥ 0.5 × raw | ${met(e.ratio >= 0.5)} |`);
+    lines.push(`| Enrolment throughput, ${e.typical.service.count} leads (workflows started/s) | ${e.servicePerSecond} | ${e.rawPerSecond} | ${e.ratio} | ≥ 0.5 × raw | ${met(e.servicePerSecond >= 0.5 * e.rawPerSecond)} |`);
   }
   if (r.send) {
     const s = r.send;
-    lines.push(`| Send throughput, ${s.typical.service.count} emails (emails/s) | ${s.servicePerSecond} | ${s.rawPerSecond} | ${s.ratio} | ≥ 0.5 × raw | ${met(s.ratio >= 0.5)} |`);
+    lines.push(`| Send throughput, ${s.typical.service.count} emails (emails/s) | ${s.servicePerSecond} | ${s.rawPerSecond} | ${s.ratio} | ≥ 0.5 × raw | ${met(s.servicePerSecond >= 0.5 * s.rawPerSecond)} |`);
   }
   if (r.punctuality) {
     const { service: s, raw } = r.punctuality;

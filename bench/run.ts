@@ -45,6 +45,7 @@ const log = (message: string) => console.log(`[bench ${new Date().toISOString().
 const results: BenchResults = {
   mode: quick ? 'quick' : 'full',
   partial: Boolean(only),
+  command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
   startedAt: new Date().toISOString(),
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
   runs,
@@ -124,5 +125,5 @@ function summariseRuns(all: { service: ThroughputRun; raw: ThroughputRun }[]) {
   const raw = median(all.map((r) => r.raw.perSecond));
   // The chart shows the run whose service rate is the median.
   const typical = all.find((r) => r.service.perSecond === service)!;
-  return { servicePerSecond: service, rawPerSecond: raw, ratio: Number((service / raw).toFixed(2)), runs: all.map((r) => ({ service: r.service.perSecond, raw: r.raw.perSecond, seconds: r.service.seconds })), typical };
+  return { servicePerSecond: service, rawPerSecond: raw, ratio: Number((service / raw).toFixed(3)), runs: all.map((r) => ({ service: r.service.perSecond, raw: r.raw.perSecond, seconds: r.service.seconds })), typical };
 }
