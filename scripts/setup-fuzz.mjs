@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installIntoVenv } from './python-venv.mjs';
 
 export const SCHEMATHESIS_VERSION = '4.32.5';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,18 +23,7 @@ function installedVersion() {
 
 if (installedVersion() === SCHEMATHESIS_VERSION && existsSync(bin('schemathesis'))) process.exit(0);
 
-const python = ['python3', 'python'].find((p) => {
-  try {
-    execFileSync(p, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+installIntoVenv(venv, [`schemathesis==${SCHEMATHESIS_VERSION}`], {
+  who: 'setup-fuzz',
+  withoutPython: 'no python3 found; test/api-fuzz.test.ts needs schemathesis (pip install schemathesis).',
 });
-if (!python) {
-  console.warn('setup-fuzz: no python3 found; test/api-fuzz.test.ts needs schemathesis (pip install schemathesis).');
-  process.exit(0);
-}
-console.log(`setup-fuzz: installing schemathesis==${SCHEMATHESIS_VERSION} into .fuzz-venv`);
-if (!existsSync(bin('pip'))) execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
-execFileSync(bin('pip'), ['install', '--quiet', '--disable-pip-version-check', `schemathesis==${SCHEMATHESIS_VERSION}`], { stdio: 'inherit' });
