@@ -15,7 +15,7 @@ import { parse } from '../validate.js';
 
 export function enrolmentRoutes(deps: AppDeps): Router {
   const { db } = deps.database;
-  const services = { db, temporal: deps.temporal, config: deps.config };
+  const services = { db, temporal: deps.temporal, config: deps.config, logger: deps.logger };
   const router = Router();
 
   router.post('/sequences/:id/enrolments', async (req, res) => {

@@ -7,6 +7,7 @@ import { enrolmentBatches, enrolmentEvents, enrolments, leads, sequences } from 
 import { enrolRefusal, REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { missingMergeFields, requiredMergeFields } from '../../domain/merge-fields.js';
 import type { Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
 import { mergeContextOf } from '../../activities/enrolment-context.js';
 import { enrolmentWorkflowId } from '../../workflows/ids.js';
 import type { ControlAction, EnrolmentState } from '../../workflows/enrolment.js';
@@ -23,6 +24,7 @@ interface Deps {
   db: Db;
   temporal: Client;
   config: Config;
+  logger?: Logger;
 }
 
 const CHUNK = 2_000;

@@ -26,13 +26,21 @@ const MARK_EVERY = 500;
  * Starts the workflows of enrolments already committed to PostgreSQL. The row comes first, so a
  * crash between the two loses nothing: `startPendingEnrolments` finds rows with no workflow yet.
  * Starting is idempotent through the workflow id.
+ *
+ * A start that fails (Temporal unreachable or overloaded: DEADLINE_EXCEEDED, UNAVAILABLE) does
+ * not fail the request: the enrolment is committed, and the sweeper starts it within a minute.
+ * Answering 500 there made clients retry an enrolment that had in fact succeeded. Returns how
+ * many starts were left to the sweeper.
  */
 export async function startEnrolmentWorkflows(
-  deps: { db: Db; temporal: Client; config: Config },
+  deps: { db: Db; temporal: Client; config: Config; logger?: Logger },
   rows: StartableEnrolment[],
-): Promise<void> {
+): Promise<{ started: number; deferred: number }> {
   const limit = pLimit(IN_FLIGHT);
   const started: string[] = [];
+  let startedCount = 0;
+  let deferred = 0;
+  let firstError: unknown;
   const markStarted = async (ids: string[]) => {
     for (let i = 0; i < ids.length; i += 5_000) {
       await deps.db
@@ -62,9 +70,14 @@ export async function startEnrolmentWorkflows(
             staticDetails: `Enrolment ${row.id} · lead ${row.leadId} · sequence ${row.sequenceId} · account ${row.accountId}`,
           });
         } catch (error) {
-          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
+            deferred++;
+            firstError ??= error;
+            return;
+          }
         }
         started.push(row.id);
+        startedCount++;
         // Recorded as we go: after a crash halfway through 10,000, the sweeper and a retried
         // request only redo the starts that had not happened.
         if (started.length >= MARK_EVERY) await markStarted(started.splice(0));
@@ -72,6 +85,10 @@ export async function startEnrolmentWorkflows(
     ),
   );
   await markStarted(started.splice(0));
+  if (deferred) {
+    deps.logger?.warn({ deferred, started: startedCount, err: firstError }, 'workflow starts failed; the pending-start sweeper will retry them');
+  }
+  return { started: startedCount, deferred };
 }
 
 /** Rows older than `olderThanMs` with no workflow: left behind by a crash. Starts them. */
@@ -98,8 +115,11 @@ export async function startPendingEnrolments(
       ),
     )
     .limit(10_000);
-  if (rows.length) await startEnrolmentWorkflows(deps, rows);
-  return rows.length;
+  if (rows.length === 0) return 0;
+  const { started, deferred } = await startEnrolmentWorkflows(deps, rows);
+  // Nothing could be started: Temporal is still away. Say so instead of claiming progress.
+  if (started === 0 && deferred > 0) throw new Error(`${deferred} workflow starts failed again; retrying on the next sweep`);
+  return started;
 }
 
 /** Runs the pending-start sweep every `intervalMs` until stopped. */

@@ -7,6 +7,9 @@ import { freePort } from '../helpers/api-process.js';
 import { assertExactlyOnce, chaosSize, enrolAll, importLeads, recordFigures, sequenceEmails, waitForEnrolments, whileAlive } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
 import { startResendSink, type ResendSink } from '../helpers/resend-sink.js';
+import { eq } from 'drizzle-orm';
+import { enrolments } from '../../db/schema.js';
+import { startPendingEnrolments } from '../../api/services/workflow-starter.js';
 import { eventually, startService, testConfig, type TestService } from '../helpers/service.js';
 import { spawnWorker } from '../helpers/worker-process.js';
 
@@ -70,4 +73,28 @@ describe(`the Temporal server restarted (same database file) in the middle of ${
     expect(await worker.exited).toBe(0);
     recordFigures('Temporal dev server restart', { ...figures, atStop, downMs: DOWN_MS, restartedAtSecond: downSeconds, seconds: Math.round((Date.now() - started) / 1000) });
   }, 900_000);
+});
+
+describe('a bulk enrolment while the Temporal server is down', () => {
+  it('answers 200 with the enrolments committed, and the sweeper starts them once the server is back', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await fixture.createSequence({ steps: [{ subject: 'Only' }] });
+    const leadIds = await importLeads(fixture, 5, `temporal-down-${sequence.id}`);
+    // The test above stopped its worker; this one needs its own.
+    worker = spawnWorker(service.config);
+    await worker.ready;
+    await temporalServer!.stop();
+    temporalServer = undefined;
+    try {
+      // Every workflow start fails here; the rows are committed all the same.
+      await enrolAll(fixture, sequence.id, leadIds);
+      const rows = await service.database.db.select().from(enrolments).where(eq(enrolments.sequenceId, sequence.id));
+      expect(rows.map((r) => [r.status, r.workflowStartedAt])).toEqual(Array(5).fill(['active', null]));
+    } finally {
+      temporalServer = await startTemporal();
+    }
+    expect(await startPendingEnrolments({ db: service.database.db, temporal: service.temporal, config: service.config }, 0)).toBe(5);
+    await whileAlive(worker, 'the worker', waitForEnrolments(service.database.db, sequence.id, 'completed', 5, 120_000));
+    await assertExactlyOnce({ sink, db: service.database.db, sequenceId: sequence.id, leads: 5, steps: 1, temporal: service.temporal });
+  }, 300_000);
 });
