@@ -1,8 +1,24 @@
-import type { enrolments, leads } from '../db/schema.js';
+import { enrolments, type leads } from '../db/schema.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function toEnrolmentDto(e: typeof enrolments.$inferSelect) {
+/** The columns an enrolment's DTO shows: lists select only these (row mapping is their main cost). */
+export const enrolmentDtoColumns = {
+  id: enrolments.id,
+  sequenceId: enrolments.sequenceId,
+  leadId: enrolments.leadId,
+  status: enrolments.status,
+  lastStepId: enrolments.lastStepId,
+  lastSentAt: enrolments.lastSentAt,
+  nextStepId: enrolments.nextStepId,
+  nextDueAt: enrolments.nextDueAt,
+  repliedAt: enrolments.repliedAt,
+  endedReason: enrolments.endedReason,
+  enrolledAt: enrolments.enrolledAt,
+  endedAt: enrolments.endedAt,
+};
+
+export function toEnrolmentDto(e: Pick<typeof enrolments.$inferSelect, keyof typeof enrolmentDtoColumns>) {
   return {
     id: e.id,
     sequenceId: e.sequenceId,

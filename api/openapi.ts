@@ -160,7 +160,7 @@ const paths: ZodOpenApiPathsObject = {
   },
   '/v1/sequences/{id}/enrolments': {
     post: op('Enrol one lead', 'Enrolments', { requestParams: { path: idPath }, ...body(enrolOneSchema), responses: { '201': ok(enrolmentSchema), '409': error('already_enrolled'), '422': error('Refused, with the reason as code') } }),
-    get: op('List a sequence’s enrolments with counts per status', 'Enrolments', { requestParams: { path: idPath, query: enrolmentListQuery }, responses: { '200': ok(page(enrolmentSchema.extend({ lead: enrolmentLeadSummarySchema })).extend({ counts: countsSchema })) } }),
+    get: op('List a sequence’s enrolments with counts per status', 'Enrolments', { requestParams: { path: idPath, query: enrolmentListQuery }, responses: { '200': ok(page(enrolmentSchema.extend({ lead: enrolmentLeadSummarySchema })).extend({ counts: countsSchema.optional().describe('Enrolments per status in the whole sequence (every status filter aside); on the first page only, a request without a cursor') })) } }),
   },
   '/v1/sequences/{id}/enrolments/bulk': {
     post: op('Enrol up to 10,000 leads', 'Enrolments', {

@@ -1,5 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createAccount } from '../db/accounts.js';
+import { openDatabase } from '../db/client.js';
+import { freePort } from '../test/helpers/api-process.js';
+import { apiClient } from '../test/helpers/service.js';
+import type { BenchEnvironment } from './environment.js';
 
 /**
  * The production entry points (worker.ts, server.ts) as child processes, so their memory can be
@@ -46,5 +51,44 @@ export async function spawnChild(script: 'worker.ts' | 'server.ts', env: Record<
       await exited;
       clearTimeout(timer);
     },
+  };
+}
+
+/** The production entry points against a bench environment, with a fresh account's API client. */
+export async function productionProcesses(
+  env: BenchEnvironment,
+  which: ('worker.ts' | 'server.ts')[],
+  existing?: { apiKey: string; taskQueue: string },
+) {
+  const config = env.config({ NODE_ENV: 'production', ...(existing ? { TEMPORAL_TASK_QUEUE: existing.taskQueue } : {}) });
+  const port = await freePort();
+  const childEnv = {
+    NODE_ENV: 'production',
+    DATABASE_URL: config.DATABASE_URL!,
+    TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS!,
+    TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
+    RESEND_API_KEY: config.RESEND_API_KEY!,
+    RESEND_BASE_URL: config.RESEND_BASE_URL!,
+    UNSUBSCRIBE_SECRET: config.UNSUBSCRIBE_SECRET,
+    PUBLIC_BASE_URL: config.PUBLIC_BASE_URL!,
+    API_RATE_LIMIT_PER_MINUTE: '0',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+  };
+  const children = await Promise.all(which.map((script) => spawnChild(script, childEnv, script === 'worker.ts' ? 'worker running' : 'API listening')));
+  let apiKey = existing?.apiKey;
+  if (!apiKey) {
+    const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data' });
+    apiKey = (await createAccount(database.db, { name: 'Bench', senderName: 'Bench' })).apiKey;
+    await database.close();
+  }
+  const baseUrl = `http://127.0.0.1:${port}`;
+  return {
+    config,
+    baseUrl,
+    apiKey,
+    api: apiClient(baseUrl, apiKey),
+    child: (script: 'worker.ts' | 'server.ts') => children[which.indexOf(script)]!,
+    stop: () => Promise.all(children.map((c) => c.stop().catch(() => {}))),
   };
 }

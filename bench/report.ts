@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { CostPerStep } from './scenarios/cost-per-step.js';
-import type { FootprintPoint, LatencyResult } from './scenarios/footprint.js';
+import type { LatencyResult } from './scenarios/api-latency.js';
+import type { FootprintPoint } from './scenarios/footprint.js';
 import type { Lateness } from './scenarios/punctuality.js';
 import type { ThroughputRun } from './scenarios/throughput.js';
 
@@ -115,10 +116,16 @@ function markdown(r: BenchResults): string {
   }
   if (r.latency) {
     const baseline = r.latency.find((l) => l.operation.startsWith('baseline'));
+    const clean = (l: { non2xx: number; errors: number }) => l.non2xx === 0 && l.errors === 0;
     for (const l of r.latency.filter((x) => x !== baseline)) {
-      const read = l.operation.startsWith('list') || l.operation.startsWith('get');
-      const floor = read ? '< 50 ms' : '';
-      lines.push(`| API ${l.operation} at ${l.requestsPerSecond} req/s: p50 / p99 (ms) | ${l.p50} / ${l.p99} | ${baseline ? `${baseline.p50} / ${baseline.p99} (/healthz)` : ''} | | ${floor} | ${read ? met(l.p99 < 50 && l.non2xx === 0 && l.errors === 0) : l.non2xx === 0 && l.errors === 0 ? 'all 2xx' : `**${l.non2xx} non-2xx, ${l.errors} errors**`} |`);
+      // Results from before reads and writes were told apart carry no `read` flag.
+      const read = l.read ?? /^(list|get)/.test(l.operation);
+      const verdict = read ? met(l.p99 < 50 && clean(l)) : clean(l) ? 'all 2xx' : `**${l.non2xx} non-2xx, ${l.errors} errors**`;
+      const healthz = (b?: { p50: number; p99: number }) => (b ? `${b.p50} / ${b.p99} (/healthz)` : '');
+      lines.push(`| API ${l.operation}, ${l.rate ?? l.requestsPerSecond} req/s evenly paced: p50 / p99 (ms) | ${l.p50} / ${l.p99} | ${healthz(baseline)} | | ${read ? '< 50 ms' : ''} | ${verdict} |`);
+      if (l.burst) {
+        lines.push(`| API ${l.operation}, ${l.rate} req/s in per-second bursts (autocannon, 10 connections): p50 / p99 (ms) | ${l.burst.p50} / ${l.burst.p99} | ${healthz(baseline?.burst)} | | | |`);
+      }
     }
   }
   if (r.cost) {

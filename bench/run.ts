@@ -2,7 +2,8 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { borrowPartialResults, readResults, writeReport, type BenchResults } from './report.js';
 import { costPerStep } from './scenarios/cost-per-step.js';
-import { apiLatencyUnderLoad, footprint } from './scenarios/footprint.js';
+import { apiLatencyUnderLoad } from './scenarios/api-latency.js';
+import { footprint } from './scenarios/footprint.js';
 import { punctuality } from './scenarios/punctuality.js';
 import { enrolmentThroughput, sendThroughput, type ThroughputRun } from './scenarios/throughput.js';
 import { median } from './stats.js';
@@ -34,8 +35,8 @@ if (values.rerender) {
   process.exit(0);
 }
 const sizes = quick
-  ? { runs: 1, enrol: 200, send: 100, due: 100, dueDelayMinutes: 1, rawDueSpreadSeconds: 10, footprint: [100, 400], latencyEnrolments: 200, latency: { rate: 20, seconds: 2 }, cost: 10 }
-  : { runs: 3, enrol: 10_000, send: 2_000, due: 10_000, dueDelayMinutes: 7, rawDueSpreadSeconds: 60, footprint: [10_000, 100_000], latencyEnrolments: 10_000, latency: { rate: 100, seconds: 20 }, cost: 200 };
+  ? { runs: 1, enrol: 200, send: 100, due: 100, dueDelayMinutes: 1, rawDueSpreadSeconds: 10, footprint: [100, 400], latencyEnrolments: 200, latency: { rate: 20, writeRate: 10, seconds: 2 }, cost: 10 }
+  : { runs: 3, enrol: 10_000, send: 2_000, due: 10_000, dueDelayMinutes: 7, rawDueSpreadSeconds: 60, footprint: [10_000, 100_000], latencyEnrolments: 10_000, latency: { rate: 100, writeRate: 25, seconds: 20 }, cost: 200 };
 const runs = values.runs ? Number(values.runs) : sizes.runs;
 const only = values.only?.split(',');
 const skip = values.skip?.split(',') ?? [];
@@ -88,7 +89,7 @@ async function throughputScenarios() {
     await save();
   }
   if (wanted('latency')) {
-    log(`API latency with ${sizes.latencyEnrolments} enrolments, ${sizes.latency.rate} requests/s for ${sizes.latency.seconds} s per operation`);
+    log(`API latency with ${sizes.latencyEnrolments} enrolments: reads at ${sizes.latency.rate}/s, writes at ${sizes.latency.writeRate}/s, ${sizes.latency.seconds} s per operation`);
     results.latency = await apiLatencyUnderLoad(sizes.latencyEnrolments, sizes.latency);
     await save();
   }

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { and, asc, eq } from 'drizzle-orm';
 import { enrolmentEvents, enrolments, leads, messages } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
-import { toEnrolmentDto, toLeadDto } from '../dto.js';
+import { enrolmentDtoColumns, toEnrolmentDto, toLeadDto } from '../dto.js';
 import { ApiError } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
 import { idParams } from '../schemas/common.js';
@@ -49,21 +49,25 @@ export function enrolmentRoutes(deps: AppDeps): Router {
     const { status, limit, cursor } = parse(enrolmentListQuery, req.query, 'query');
     await findSequence(db, res.locals.account, id);
     const { where, orderBy } = keyset(cursor, enrolments.enrolledAt, enrolments.id, 'desc');
-    // The page and the status counts are independent reads: one round trip's wait, not two.
+    // Counts describe the whole sequence, not a page: they come with the first page only, so
+    // paging through 10,000 enrolments does not aggregate all of them on every request.
     const [rows, counts] = await Promise.all([
       db
-        .select({ enrolment: enrolments, lead: leads })
+        .select({
+          enrolment: enrolmentDtoColumns,
+          lead: { id: leads.id, email: leads.email, firstName: leads.firstName, lastName: leads.lastName },
+        })
         .from(enrolments)
         .innerJoin(leads, eq(leads.id, enrolments.leadId))
         .where(and(eq(enrolments.sequenceId, id), status ? eq(enrolments.status, status) : undefined, where))
         .orderBy(...orderBy)
         .limit(limit + 1),
-      statusCounts(db, id),
+      cursor ? undefined : statusCounts(db, id),
     ]);
     const { page, nextCursor } = pageOf(rows, limit, (r) => ({ at: r.enrolment.enrolledAt, id: r.enrolment.id }));
     res.json({
-      data: page.map((r) => ({ ...toEnrolmentDto(r.enrolment), lead: { id: r.lead.id, email: r.lead.email, firstName: r.lead.firstName, lastName: r.lead.lastName } })),
-      counts,
+      data: page.map((r) => ({ ...toEnrolmentDto(r.enrolment), lead: r.lead })),
+      ...(counts ? { counts } : {}),
       nextCursor,
     });
   });

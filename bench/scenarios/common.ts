@@ -1,4 +1,6 @@
+import type { Sql } from 'postgres';
 import type { apiClient } from '../../test/helpers/service.js';
+import { until } from '../stats.js';
 
 export type Api = ReturnType<typeof apiClient>;
 
@@ -32,3 +34,11 @@ export async function enrolAll(api: Api, sequenceId: string, leadIds: string[], 
   }
 }
 
+/** Waits until `size` enrolments have planned their next step and sleep until it is due. */
+export const untilAsleep = (sql: Sql, size: number) =>
+  until(
+    async () => Number((await sql`select count(*) as n from enrolments where next_due_at is not null`)[0]!.n) >= size,
+    `${size} enrolments asleep`,
+    4 * 60 * 60_000,
+    1_000,
+  );

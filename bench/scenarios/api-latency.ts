@@ -1,0 +1,118 @@
+import autocannon from 'autocannon';
+import type { Sql } from 'postgres';
+import { startBenchEnvironment } from '../environment.js';
+import { pacedLoad, type PacedRequest } from '../paced-load.js';
+import { productionProcesses } from '../processes.js';
+import { round } from '../stats.js';
+import { createSequence, enrolAll, importLeads, untilAsleep, type Api } from './common.js';
+
+export interface LatencyFigures {
+  requestsPerSecond: number;
+  requests: number;
+  p50: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+}
+
+export interface LatencyResult extends LatencyFigures {
+  operation: string;
+  read: boolean;
+  /** The rate asked for; evenly paced, open loop (bench/paced-load.ts). */
+  rate: number;
+  /** The same operation through autocannon at `rate` over 10 connections: bursts at each second. */
+  burst?: LatencyFigures;
+}
+
+/**
+ * API latency under load: `count` enrolments asleep in one sequence (planned by an in-process
+ * worker), then the production API process at a fixed request rate, one operation at a time:
+ * the first page of the sequence's enrolments (with status counts), later pages, one enrolment,
+ * pause and resume. /healthz at the same rate is the baseline (Express and the network alone).
+ * Reads run at `rate`; pause and resume, each a workflow Update, at `writeRate`.
+ */
+export async function apiLatencyUnderLoad(count: number, load: { rate: number; writeRate: number; seconds: number }): Promise<LatencyResult[]> {
+  const env = await startBenchEnvironment();
+  try {
+    const service = await env.service();
+    const sequenceId = await createSequence(service.api, [{ delayMinutes: 3 * 24 * 60 }]);
+    await enrolAll(service.api, sequenceId, await importLeads(service.api, count, 'latency'));
+    await untilAsleep(env.sql, count);
+    // The API as its own process, on the account and task queue of the in-process worker.
+    const api = await productionProcesses(env, ['server.ts'], { apiKey: service.apiKey, taskQueue: service.config.TEMPORAL_TASK_QUEUE });
+    try {
+      return await measure(api.baseUrl, api.apiKey, api.api, sequenceId, env.sql, load);
+    } finally {
+      await api.stop();
+    }
+  } finally {
+    await env.close();
+  }
+}
+
+async function measure(
+  baseUrl: string,
+  apiKey: string,
+  api: Api,
+  sequenceId: string,
+  sql: Sql,
+  { rate, writeRate, seconds }: { rate: number; writeRate: number; seconds: number },
+): Promise<LatencyResult[]> {
+  const ids = (await sql<{ id: string }[]>`select id from enrolments order by random()`).map((r) => r.id);
+  const cursors: string[] = [];
+  for (let page = 0; page < 50; page++) {
+    const res = await api('GET', `/v1/sequences/${sequenceId}/enrolments?limit=100${cursors.length ? `&cursor=${cursors.at(-1)}` : ''}`);
+    if (!res.body.nextCursor) break;
+    cursors.push(res.body.nextCursor);
+  }
+  const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
+  const list = `/v1/sequences/${sequenceId}/enrolments?limit=100`;
+  // Pause and resume walk the same shuffled list, so each resume finds its enrolment paused.
+  let paused = 0;
+  let resumed = 0;
+  const operations: { operation: string; read: boolean; next: () => PacedRequest }[] = [
+    { operation: 'baseline: GET /healthz', read: true, next: () => ({ method: 'GET', path: '/healthz' }) },
+    { operation: 'list enrolments, first page of 100 with status counts', read: true, next: () => ({ method: 'GET', path: list }) },
+    { operation: 'list enrolments, a later page of 100', read: true, next: () => ({ method: 'GET', path: `${list}&cursor=${pick(cursors)}` }) },
+    { operation: 'get one enrolment', read: true, next: () => ({ method: 'GET', path: `/v1/enrolments/${pick(ids)}` }) },
+    { operation: 'pause an enrolment', read: false, next: () => ({ method: 'POST', path: `/v1/enrolments/${ids[paused++ % ids.length]}/pause`, body: '{}' }) },
+    { operation: 'resume it', read: false, next: () => ({ method: 'POST', path: `/v1/enrolments/${ids[resumed++ % ids.length]}/resume`, body: '{}' }) },
+  ];
+  const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+  const results: LatencyResult[] = [];
+  for (const { operation, read, next } of operations) {
+    const opRate = read ? rate : writeRate;
+    const paced = await pacedLoad({ baseUrl, rate: opRate, seconds, headers, next });
+    // Writes are not repeated in bursts: the paced run already paused and resumed its share.
+    const burst = read ? await autocannonBurst(baseUrl, headers, opRate, seconds, next) : undefined;
+    results.push({ operation, read, rate: opRate, ...paced, ...(burst ? { burst } : {}) });
+  }
+  return results;
+}
+
+async function autocannonBurst(
+  url: string,
+  headers: Record<string, string>,
+  rate: number,
+  seconds: number,
+  next: () => PacedRequest,
+): Promise<LatencyFigures> {
+  const result = await autocannon({
+    url,
+    connections: 10,
+    overallRate: rate,
+    duration: seconds,
+    headers,
+    requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }],
+  });
+  return {
+    requestsPerSecond: round(result.requests.average, 1),
+    requests: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
