@@ -2,6 +2,7 @@ import { convert } from 'html-to-text';
 import { Marked } from 'marked';
 import mjml2html from 'mjml';
 import sanitizeHtml from 'sanitize-html';
+import { LRUCache } from 'lru-cache';
 import { renderTemplate, type MergeContext } from './merge-fields.js';
 import escapeHtml from 'escape-html';
 
@@ -42,16 +43,16 @@ export function bodyToHtml(markdownSource: string, merge: MergeContext): string 
   return sanitizeHtml(markdown.parse(withValues) as string, SANITIZE);
 }
 
-export async function composeEmail(input: {
-  subject: string;
+/** The parts of an email that change from lead to lead, as they go into the layout (escaped). */
+interface LayoutSlots {
+  title: string;
+  preview: string;
   body: string;
-  merge: MergeContext;
-  branding: Branding;
   unsubscribeUrl: string;
-}): Promise<ComposedEmail> {
-  const { branding, merge } = input;
-  const subject = renderTemplate(input.subject, merge).replace(/[\r\n]+/g, ' ').trim();
-  const bodyHtml = bodyToHtml(input.body, merge);
+}
+
+/** The account's branded MJML layout around one email's slots. */
+function layoutMjml(branding: Branding, slots: LayoutSlots): string {
   const colour = /^#[0-9a-fA-F]{6}$/.test(branding.brandColor) ? branding.brandColor : '#2563eb';
   const footerLines = [branding.companyName, branding.postalAddress].filter(Boolean).map(escapeHtml);
   const signature = branding.signature
@@ -60,11 +61,10 @@ export async function composeEmail(input: {
   const logo = branding.logoUrl?.startsWith('https://')
     ? `<mj-image src="${escapeHtml(branding.logoUrl)}" alt="${escapeHtml(branding.companyName || branding.senderName)}" width="120px" align="left" padding="0 0 12px 0" />`
     : '';
-
-  const template = `<mjml lang="en">
+  return `<mjml lang="en">
   <mj-head>
-    <mj-title>${escapeHtml(subject)}</mj-title>
-    <mj-preview>${escapeHtml(convert(bodyHtml, { wordwrap: false }).slice(0, 120))}</mj-preview>
+    <mj-title>${slots.title}</mj-title>
+    <mj-preview>${slots.preview}</mj-preview>
     <mj-attributes>
       <mj-all font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" />
       <mj-text font-size="15px" line-height="1.55" color="#1f2937" />
@@ -76,7 +76,7 @@ export async function composeEmail(input: {
     <mj-section background-color="#ffffff" padding="24px 28px 8px">
       <mj-column>
         ${logo}
-        <mj-text padding="0">${bodyHtml}</mj-text>
+        <mj-text padding="0">${slots.body}</mj-text>
         <mj-text padding="12px 0 0" color="#374151">${signature}</mj-text>
       </mj-column>
     </mj-section>
@@ -84,14 +84,69 @@ export async function composeEmail(input: {
       <mj-column>
         <mj-text font-size="12px" line-height="1.5" color="#6b7280" align="center" padding="0">
           ${footerLines.join('<br />')}${footerLines.length ? '<br />' : ''}
-          <a href="${escapeHtml(input.unsubscribeUrl)}" style="color:#6b7280">Unsubscribe</a> from these emails.
+          <a href="${slots.unsubscribeUrl}" style="color:#6b7280">Unsubscribe</a> from these emails.
         </mj-text>
       </mj-column>
     </mj-section>
   </mj-body>
 </mjml>`;
-  const { html, errors } = await mjml2html(template, { validationLevel: 'soft', keepComments: false });
+}
+
+async function mjmlToHtml(source: string): Promise<string> {
+  const { html, errors } = await mjml2html(source, { validationLevel: 'soft', keepComments: false });
   if (errors.length) throw new Error(`email layout error: ${errors[0]!.formattedMessage}`);
+  return html;
+}
+
+/**
+ * MJML is most of the cost of an email (about 5 ms of CPU on the worker's one thread), and the
+ * layout depends on the account's branding only. So it is rendered once per branding with a
+ * marker in each slot, and each email fills the markers in. MJML passes the slots' contents
+ * through untouched (title, preview, mj-text and href hold them verbatim), which
+ * test/composition.test.ts checks byte for byte against a fresh render.
+ */
+const SLOT_MARKERS: LayoutSlots = { title: 'XSLOTTITLEX', preview: 'XSLOTPREVIEWX', body: 'XSLOTBODYX', unsubscribeUrl: 'XSLOTUNSUBSCRIBEX' };
+const SLOT_BY_MARKER = new Map(Object.entries(SLOT_MARKERS).map(([slot, marker]) => [marker, slot as keyof LayoutSlots]));
+const SLOT_PATTERN = new RegExp(Object.values(SLOT_MARKERS).join('|'), 'g');
+const layouts = new LRUCache<string, Promise<string>>({ max: 500 });
+
+async function renderLayout(branding: Branding, slots: LayoutSlots, fresh: boolean): Promise<string> {
+  if (fresh) return mjmlToHtml(layoutMjml(branding, slots));
+  const key = JSON.stringify(branding);
+  let layout = layouts.get(key);
+  if (!layout) {
+    layout = mjmlToHtml(layoutMjml(branding, SLOT_MARKERS));
+    layout.catch(() => layouts.delete(key));
+    layouts.set(key, layout);
+  }
+  // One pass with a function: text that was filled in is never scanned again (a lead named
+  // like a marker stays as typed), and a `$` in it is not a replacement pattern.
+  return (await layout).replace(SLOT_PATTERN, (marker) => slots[SLOT_BY_MARKER.get(marker)!]);
+}
+
+export async function composeEmail(input: {
+  subject: string;
+  body: string;
+  merge: MergeContext;
+  branding: Branding;
+  unsubscribeUrl: string;
+  /** Render the layout afresh instead of from the per-branding cache (tests compare the two). */
+  fresh?: boolean;
+}): Promise<ComposedEmail> {
+  const { branding, merge } = input;
+  const subject = renderTemplate(input.subject, merge).replace(/[\r\n]+/g, ' ').trim();
+  const bodyHtml = bodyToHtml(input.body, merge);
+  const html = await renderLayout(
+    branding,
+    {
+      // Trimmed, as MJML trims what it is given.
+      title: escapeHtml(subject).trim(),
+      preview: escapeHtml(convert(bodyHtml, { wordwrap: false }).slice(0, 120)).trim(),
+      body: bodyHtml.trim(),
+      unsubscribeUrl: escapeHtml(input.unsubscribeUrl).trim(),
+    },
+    input.fresh ?? false,
+  );
 
   const bodyText = convert(bodyHtml, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
   const signatureText = branding.signature || branding.senderName;

@@ -61,6 +61,31 @@ describe('a composed email', () => {
     expect(await compose(body)).toEqual(await compose(body));
   });
 
+  it('is the same, byte for byte, from the per-branding layout cache as from a fresh MJML render', async () => {
+    const tricky = [
+      { first_name: 'Ada', company: 'Analytical' },
+      { first_name: '<b>Eve</b> & "Mallory" \'s', company: '$& $1 $$ $` $\'' },
+      { first_name: 'XSLOTUNSUBSCRIBEX', company: 'XSLOTBODYX XSLOTTITLEX' },
+      { first_name: 'Zoë 😀 日本語', company: '\u200b\u00a0 tab\there' },
+    ];
+    const brandings = [branding, { ...branding, logoUrl: null, signature: '', brandColor: 'not-a-colour', companyName: '' }];
+    for (const b of brandings) {
+      for (const lead of tricky) {
+        const input = {
+          subject: 'Hi {{ first_name }} at {{ company }}',
+          body: 'Hello **{{ first_name }}**,\n\n- one\n- [link](https://acme.test/?a=1&b=2)\n\n{{ company }}',
+          merge: merge(lead),
+          branding: b,
+          unsubscribeUrl: 'https://sequences.test/u/tok?x=1&y="2"',
+        };
+        const cached = await composeEmail(input);
+        expect(cached).toEqual(await composeEmail({ ...input, fresh: true }));
+        // Filled in once: a lead named like a slot marker stays as typed.
+        if (lead.first_name === 'XSLOTUNSUBSCRIBEX') expect(cached.html).toContain('Hello <strong>XSLOTUNSUBSCRIBEX</strong>');
+      }
+    }
+  });
+
   it('uses only what Gmail, Outlook and Apple Mail support, apart from MJML’s progressive enhancements', async () => {
     const { html } = await compose('# Title\n\nSome **bold**, a [link](https://acme.test), a list:\n\n- one\n- two\n\n> a quote');
     const report = doIUseEmail(html, { emailClients: ['gmail.*', 'outlook.*', 'apple-mail.*'] });
