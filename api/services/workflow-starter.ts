@@ -28,7 +28,8 @@ const MARK_EVERY = 500;
  * Starting is idempotent through the workflow id.
  *
  * A start that fails (Temporal unreachable or overloaded: DEADLINE_EXCEEDED, UNAVAILABLE) does
- * not fail the request: the enrolment is committed, and the sweeper starts it within a minute.
+ * not fail the request: the enrolment is committed, and the sweeper starts it within a minute
+ * (with every start not yet tried).
  * Answering 500 there made clients retry an enrolment that had in fact succeeded. Returns how
  * many starts were left to the sweeper.
  */
@@ -52,6 +53,12 @@ export async function startEnrolmentWorkflows(
   await Promise.all(
     rows.map((row) =>
       limit(async () => {
+        // After one refusal the rest would most likely wait out the same deadline: leave them to
+        // the sweeper at once, so the request answers in seconds, not minutes.
+        if (firstError) {
+          deferred++;
+          return;
+        }
         try {
           await deps.temporal.workflow.start('enrolmentWorkflow', {
             workflowId: enrolmentWorkflowId(row.id),

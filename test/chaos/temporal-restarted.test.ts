@@ -6,6 +6,7 @@ import { startDevServer, type DevServer } from '../../temporal/dev-server.js';
 import { freePort } from '../helpers/api-process.js';
 import { assertExactlyOnce, chaosSize, enrolAll, importLeads, recordFigures, sequenceEmails, waitForEnrolments, whileAlive } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { startResendSink, type ResendSink } from '../helpers/resend-sink.js';
 import { eq } from 'drizzle-orm';
 import { enrolments } from '../../db/schema.js';
@@ -75,26 +76,33 @@ describe(`the Temporal server restarted (same database file) in the middle of ${
   }, 900_000);
 });
 
-describe('a bulk enrolment while the Temporal server is down', () => {
-  it('answers 200 with the enrolments committed, and the sweeper starts them once the server is back', async () => {
-    const fixture = await asNewAccount(service);
-    const sequence = await fixture.createSequence({ steps: [{ subject: 'Only' }] });
-    const leadIds = await importLeads(fixture, 5, `temporal-down-${sequence.id}`);
-    // The test above stopped its worker; this one needs its own.
-    worker = spawnWorker(service.config);
-    await worker.ready;
-    await temporalServer!.stop();
-    temporalServer = undefined;
+describe('a bulk enrolment while the Temporal server cannot be reached', () => {
+  it('answers 200 with the enrolments committed, and the sweeper starts them once it can', async () => {
+    // An API whose Temporal connection goes through a proxy the test cuts; the worker connects
+    // directly and runs the workflows once they start.
+    const [host, temporalPort] = temporalServer!.address.split(':');
+    const proxy = await startTcpProxy({ host: host === 'localhost' ? '127.0.0.1' : host!, port: Number(temporalPort) });
+    const api = await startService({ poolSize: 5, config: { ...service.config, TEMPORAL_ADDRESS: `127.0.0.1:${proxy.port}` }, withWorker: false });
     try {
+      const fixture = await asNewAccount(api);
+      const sequence = await fixture.createSequence({ steps: [{ subject: 'Only' }] });
+      const leadIds = await importLeads(fixture, 5, `temporal-unreachable-${sequence.id}`);
+      worker = spawnWorker(service.config); // the test above stopped its worker
+      await worker.ready;
+      await proxy.close();
       // Every workflow start fails here; the rows are committed all the same.
       await enrolAll(fixture, sequence.id, leadIds);
-      const rows = await service.database.db.select().from(enrolments).where(eq(enrolments.sequenceId, sequence.id));
+      const rows = await api.database.db.select().from(enrolments).where(eq(enrolments.sequenceId, sequence.id));
       expect(rows.map((r) => [r.status, r.workflowStartedAt])).toEqual(Array(5).fill(['active', null]));
+      await proxy.open();
+      // As the sweeper does every 15 s: until the client has reconnected, a sweep starts nothing.
+      const sweep = () => startPendingEnrolments({ db: api.database.db, temporal: api.temporal, config: api.config }, 0);
+      expect(await eventually(sweep, { timeoutMs: 60_000, intervalMs: 1_000, what: 'a sweep that starts the five' })).toBe(5);
+      await whileAlive(worker, 'the worker', waitForEnrolments(api.database.db, sequence.id, 'completed', 5, 120_000));
+      await assertExactlyOnce({ sink, db: api.database.db, sequenceId: sequence.id, leads: 5, steps: 1, temporal: service.temporal });
     } finally {
-      temporalServer = await startTemporal();
+      await api.stop();
+      await proxy.close();
     }
-    expect(await startPendingEnrolments({ db: service.database.db, temporal: service.temporal, config: service.config }, 0)).toBe(5);
-    await whileAlive(worker, 'the worker', waitForEnrolments(service.database.db, sequence.id, 'completed', 5, 120_000));
-    await assertExactlyOnce({ sink, db: service.database.db, sequenceId: sequence.id, leads: 5, steps: 1, temporal: service.temporal });
   }, 300_000);
 });
