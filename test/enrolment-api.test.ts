@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolmentWorkflowId } from '../workflows/ids.js';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startService, type TestService } from './helpers/service.js';
+import { eq } from 'drizzle-orm';
+import { enrolments } from '../db/schema.js';
+import { eventually, startService, type TestService } from './helpers/service.js';
 
 let service: TestService;
 beforeAll(async () => {
@@ -192,5 +194,16 @@ describe('listing a sequence’s enrolments', () => {
     expect(page2.body).not.toHaveProperty('counts');
     const paused = await api('GET', `/v1/sequences/${sequence.id}/enrolments?status=paused`);
     expect(paused.body.data.map((e: { id: string }) => e.id)).toEqual([ids[0]]);
+  });
+
+  it('shows a status change made elsewhere (a worker, another API process) within two seconds', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    const counts = async () => (await api('GET', `/v1/sequences/${sequence.id}/enrolments`)).body.counts;
+    expect(await counts()).toEqual({ active: 1 });
+    // As a worker records a status: straight to the database, not through this API process.
+    await service.database.db.update(enrolments).set({ status: 'completed' }).where(eq(enrolments.id, enrolment.id));
+    await eventually(async () => JSON.stringify(await counts()) === JSON.stringify({ completed: 1 }), { timeoutMs: 5_000, what: 'the new count' });
   });
 });

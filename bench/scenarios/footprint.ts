@@ -17,8 +17,17 @@ export interface FootprintPoint {
  * `nice -n 19 npm run bench -- --only footprint`, and the full report borrows it.
  */
 export async function footprint(sizes: number[]): Promise<FootprintPoint[]> {
-  const env = await startBenchEnvironment();
+  const env = await startBenchEnvironment({ temporalOnDisk: true });
   const processes = await productionProcesses(env, ['worker.ts', 'server.ts']);
+  // A line a minute on the way: a run cut short still shows how memory moved as enrolments grew.
+  const progress = setInterval(() => {
+    void env.sql`select count(*)::int as enrolled, count(next_due_at)::int as asleep from enrolments`
+      .then(([row]) => {
+        const rss = { workerRssMiB: processes.child('worker.ts').rssMiB(), apiRssMiB: processes.child('server.ts').rssMiB() };
+        console.log(`[bench ${new Date().toISOString().slice(11, 19)}] footprint on the way ${JSON.stringify({ ...row, ...rss })}`);
+      })
+      .catch(() => {});
+  }, 60_000);
   try {
     const sequenceId = await createSequence(processes.api, [{ delayMinutes: 3 * 24 * 60 }]);
     const points: FootprintPoint[] = [];
@@ -44,6 +53,7 @@ export async function footprint(sizes: number[]): Promise<FootprintPoint[]> {
     console.error(`worker output:\n${processes.child('worker.ts').output()}\nAPI output:\n${processes.child('server.ts').output()}`);
     throw error;
   } finally {
+    clearInterval(progress);
     await processes.stop();
     await env.close();
   }
