@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { z } from 'zod';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import { enrolmentEvents, enrolments, leads, messages } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
 import { enrolmentDtoColumns, toEnrolmentDto, toLeadDto } from '../dto.js';
@@ -51,17 +51,24 @@ export function enrolmentRoutes(deps: AppDeps): Router {
     const { where, orderBy } = keyset(cursor, enrolments.enrolledAt, enrolments.id, 'desc');
     // Counts describe the whole sequence, not a page: they come with the first page only, so
     // paging through 10,000 enrolments does not aggregate all of them on every request.
+    // The page is chosen from enrolments alone, then joined to its leads: a plan made without
+    // fresh statistics (a big sequence just enrolled) otherwise joins all 10,000 before sorting.
+    const pageOfEnrolments = db
+      .select(enrolmentDtoColumns)
+      .from(enrolments)
+      .where(and(eq(enrolments.sequenceId, id), status ? eq(enrolments.status, status) : undefined, where))
+      .orderBy(...orderBy)
+      .limit(limit + 1)
+      .as('page');
     const [rows, counts] = await Promise.all([
       db
         .select({
-          enrolment: enrolmentDtoColumns,
+          enrolment: pageOfEnrolments._.selectedFields,
           lead: { id: leads.id, email: leads.email, firstName: leads.firstName, lastName: leads.lastName },
         })
-        .from(enrolments)
-        .innerJoin(leads, eq(leads.id, enrolments.leadId))
-        .where(and(eq(enrolments.sequenceId, id), status ? eq(enrolments.status, status) : undefined, where))
-        .orderBy(...orderBy)
-        .limit(limit + 1),
+        .from(pageOfEnrolments)
+        .innerJoin(leads, eq(leads.id, pageOfEnrolments.leadId))
+        .orderBy(desc(pageOfEnrolments.enrolledAt), desc(pageOfEnrolments.id)),
       cursor ? undefined : statusCounts(db, id),
     ]);
     const { page, nextCursor } = pageOf(rows, limit, (r) => ({ at: r.enrolment.enrolledAt, id: r.enrolment.id }));
