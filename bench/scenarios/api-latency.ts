@@ -1,20 +1,13 @@
 import autocannon from 'autocannon';
 import type { Sql } from 'postgres';
 import { startBenchEnvironment } from '../environment.js';
-import { pacedLoad, type PacedRequest } from '../paced-load.js';
+import { pacedLoad, type PacedRequest, type PacedResult } from '../paced-load.js';
 import { productionProcesses } from '../processes.js';
 import { round } from '../stats.js';
 import { createSequence, enrolAll, importLeads, untilAsleep, type Api } from './common.js';
 
-export interface LatencyFigures {
-  requestsPerSecond: number;
-  requests: number;
-  p50: number;
-  p99: number;
-  max: number;
-  non2xx: number;
-  errors: number;
-}
+/** p50, p99 and max in ms; rate achieved; answers that were not 2xx; connection errors. */
+export type LatencyFigures = PacedResult;
 
 export interface LatencyResult extends LatencyFigures {
   operation: string;
