@@ -28,10 +28,9 @@ const MARK_EVERY = 500;
  * Starting is idempotent through the workflow id.
  *
  * A start that fails (Temporal unreachable or overloaded: DEADLINE_EXCEEDED, UNAVAILABLE) does
- * not fail the request: the enrolment is committed, and the sweeper starts it within a minute
- * (with every start not yet tried).
- * Answering 500 there made clients retry an enrolment that had in fact succeeded. Returns how
- * many starts were left to the sweeper.
+ * not fail the request: the enrolment is committed, and the sweeper starts it, with every start
+ * not yet tried, within a minute. Answering 500 there made clients retry an enrolment that had
+ * in fact succeeded. Returns how many starts were made and how many were left to the sweeper.
  */
 export async function startEnrolmentWorkflows(
   deps: { db: Db; temporal: Client; config: Config; logger?: Logger },
