@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, ne, or } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { accounts, enrolments, leads, messages, sequences, steps } from '../db/schema.js';
 import type { MergeContext } from '../domain/merge-fields.js';
@@ -16,18 +16,19 @@ export async function loadEnrolmentContext(db: Db, enrolmentId: string, options:
   // The lock serialises a send against a reply, unsubscribe or stop written at the same moment.
   const [row] = options.lock ? await base.for('update', { of: enrolments }) : await base;
   if (!row) return undefined;
-  const liveSteps = await db
-    .select()
+  // The sequence's steps with this enrolment's message for each, in one read: live steps plan
+  // what comes next, and sent ones (even if deleted since) say where the enrolment stands.
+  const stepRows = await db
+    .select({ step: steps, sentAt: messages.createdAt })
     .from(steps)
-    .where(and(eq(steps.sequenceId, row.sequence.id), isNull(steps.deletedAt)))
+    .leftJoin(messages, and(eq(messages.stepId, steps.id), eq(messages.enrolmentId, enrolmentId), ne(messages.status, 'failed')))
+    .where(and(eq(steps.sequenceId, row.sequence.id), or(isNull(steps.deletedAt), isNotNull(messages.id))))
     .orderBy(asc(steps.position));
-  const sent = await db
-    .select({ stepId: messages.stepId, position: steps.position })
-    .from(messages)
-    .innerJoin(steps, eq(steps.id, messages.stepId))
-    .where(and(eq(messages.enrolmentId, enrolmentId), sql`${messages.status} <> 'failed'`))
-    .orderBy(asc(messages.createdAt));
-  const sentSteps = sent.map((s) => ({ stepId: s.stepId!, position: s.position }));
+  const liveSteps = stepRows.filter((r) => !r.step.deletedAt).map((r) => r.step);
+  const sentSteps = stepRows
+    .filter((r): r is typeof r & { sentAt: Date } => r.sentAt !== null)
+    .sort((a, b) => a.sentAt.getTime() - b.sentAt.getTime())
+    .map((r) => ({ stepId: r.step.id, position: r.step.position }));
   const next = nextStep(liveSteps, sentSteps);
   const zone = row.lead.timezone ?? row.account.timezone;
   return { ...row, steps: liveSteps, sentSteps, next, zone };

@@ -38,11 +38,11 @@ export function createPlanNextStep({ db }: { db: Db }) {
     if (lead.bouncedAt) return { adoptStatus: 'bounced', reason: 'the email address bounced', next: null };
     if (sequence.status === 'archived') return { adoptStatus: 'stopped', reason: 'the sequence was archived', next: null };
 
+    // Every step sent: the enrolment completes even if its sequence was paused meanwhile (a
+    // paused plan with no step to resume to would leave nothing to wait for). The workflow
+    // records "completed", which clears the next step in the same write.
+    if (!ctx.next) return { next: null };
     const adoptStatus = sequence.status === 'paused' && enrolment.status === 'active' ? ('paused' as const) : undefined;
-    if (!ctx.next) {
-      await db.update(enrolments).set({ nextStepId: null, nextDueAt: null }).where(eq(enrolments.id, enrolmentId));
-      return { adoptStatus, next: null };
-    }
     const dueAt = stepDueAt({
       previousAt: new Date(previousAt),
       delay: { amount: ctx.next.delayAmount, unit: ctx.next.delayUnit },

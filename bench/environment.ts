@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -58,7 +58,7 @@ function workflowBundles() {
 /**
  * `temporalOnDisk`: the dev server keeps its SQLite database in a file instead of memory. The
  * in-memory one grew to 4 GB and crashed (SIGSEGV inside SQLite) at 84,000 enrolments, so the
- * 100,000-enrolment footprint runs on disk.
+ * 100,000-enrolment footprint runs on a file (in /dev/shm where there is one).
  */
 export async function startBenchEnvironment(options: { temporalOnDisk?: boolean } = {}): Promise<BenchEnvironment> {
   const code = await workflowBundles();
@@ -70,7 +70,10 @@ export async function startBenchEnvironment(options: { temporalOnDisk?: boolean 
   await database.migrate();
   await database.close();
   const sql = postgres(databaseUrl, { max: 4, onnotice: () => {} });
-  const temporalDir = options.temporalOnDisk ? mkdtempSync(path.join(os.tmpdir(), 'es-bench-temporal-')) : undefined;
+  // A file in tmpfs where there is one: SQLite on a real disk spends the run waiting on fsync
+  // (20% I/O wait, planning at ~3 enrolments/s), and memory-backed files skip that.
+  const fileRoot = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const temporalDir = options.temporalOnDisk ? mkdtempSync(path.join(fileRoot, 'es-bench-temporal-')) : undefined;
   const [devServer, sink] = await Promise.all([
     startDevServer(temporalDir ? { dbFile: path.join(temporalDir, 'temporal.db') } : {}),
     startResendSink(),

@@ -1,6 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { eq } from 'drizzle-orm';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sequences, steps } from '../db/schema.js';
 import type { EnrolmentState } from '../workflows/enrolment.js';
 import { enrolmentWorkflowId } from '../workflows/ids.js';
 import { asNewAccount } from './helpers/fixtures.js';
@@ -155,6 +157,28 @@ describe('editing a sequence while enrolments wait', () => {
     await eventually(async () => (await stateOf(enrolment.id)).nextStep?.subject === 'Third', { what: 'the third step planned' });
     await handleOf(enrolment.id).result();
     expect((await fixture.sentMessages(enrolment.id)).map((m) => m.subject)).toEqual([expect.stringMatching(/^Step 1/), 'Third']);
+  });
+});
+
+describe('a sequence paused just as an enrolment’s last step goes out', () => {
+  // The pause can land between the send and the plan that follows it: the plan then finds no
+  // step left and the sequence paused. That state is written here directly, then planned.
+  it('completes the enrolment instead of pausing it with no step to resume to', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await fixture.createSequence({ steps: [{ delay: days(0) }, { delay: days(3) }] });
+    const enrolment = await fixture.enrolLead(sequence.id, (await fixture.createLead()).id);
+    await waitForSent(enrolment.id, 1);
+    const { db } = service.database;
+    await db.update(steps).set({ deletedAt: new Date() }).where(eq(steps.id, sequence.steps[1]!.id));
+    await db.update(sequences).set({ status: 'paused' }).where(eq(sequences.id, sequence.id));
+
+    await handleOf(enrolment.id).signal('reschedule');
+    const settled = await eventually(async () => {
+      const state = await stateOf(enrolment.id);
+      return state.status !== 'active' && state;
+    }, { what: 'the enrolment to leave active' });
+    expect(settled).toMatchObject({ status: 'completed', sentCount: 1 });
+    expect(await fixture.waitForStatus(enrolment.id, 'completed')).toMatchObject({ nextStepId: null, nextDueAt: null });
   });
 });
 
