@@ -80,6 +80,9 @@ async function measure(
   // A sequence of one page has no later pages to ask for.
   for (const { operation, read, next } of operations.filter((o) => cursors.length || !o.operation.includes('later page'))) {
     const opRate = read ? rate : writeRate;
+    // A few unrecorded seconds first: the API process is fresh, and an operation's first few
+    // hundred requests pay for V8 compiling its path, which a long-running API has long paid.
+    if (read) await pacedLoad({ baseUrl, rate: opRate, seconds: Math.min(5, seconds), headers, next });
     const paced = await pacedLoad({ baseUrl, rate: opRate, seconds, headers, next });
     // Writes are not repeated in bursts: the paced run already paused and resumed its share.
     const burst = read ? await autocannonBurst(baseUrl, headers, opRate, seconds, next) : undefined;
