@@ -33,7 +33,7 @@ export interface BenchResults {
   footprint?: FootprintPoint[];
   latency?: LatencyResult[];
   cost?: CostPerStep;
-  /** Scenarios taken from an earlier `--only` run, with when that run started. */
+  /** Scenarios taken from a separate `--only` run, with when that run started. */
   borrowed?: Record<string, string>;
 }
 
@@ -44,8 +44,12 @@ export function borrowPartialResults(results: BenchResults): void {
   if (!existsSync(file)) return;
   const partial = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
   if (partial.mode !== results.mode) return; // quick figures never complete a full report
+  // A `--only` run made after this report re-measures its scenarios (the code may have changed
+  // since): its figures replace the report's. An older one only fills what the report lacks.
+  const newer = Date.parse(partial.startedAt) > Date.parse(results.startedAt);
   for (const key of SCENARIO_KEYS) {
-    if (results[key] !== undefined || partial[key] === undefined) continue;
+    if (partial[key] === undefined || (results[key] !== undefined && !newer)) continue;
+    if (results.borrowed?.[key] && Date.parse(results.borrowed[key]) >= Date.parse(partial.startedAt)) continue;
     (results as unknown as Record<string, unknown>)[key] = partial[key];
     results.borrowed = { ...results.borrowed, [key]: partial.startedAt };
   }
@@ -88,7 +92,7 @@ function markdown(r: BenchResults): string {
       `each side of each run on a fresh dev server and database. Reproduce: \`${r.command ?? `npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}`}\`` +
       (r.durationSeconds ? ` (${Math.round(r.durationSeconds / 60)} min).` : '.'),
     '',
-    ...(r.borrowed ? [`From an earlier run of the same harness (\`--only\`, same machine): ${Object.entries(r.borrowed).map(([k, at]) => `${k} (${at})`).join(', ')}.`, ''] : []),
+    ...(r.borrowed ? [`From a separate run of the same harness (\`--only\`, same machine): ${Object.entries(r.borrowed).map(([k, at]) => `${k} (${at})`).join(', ')}.`, ''] : []),
     '| Measure | Service | Raw baseline | Service / raw | Floor | Met |',
     '|---|---|---|---|---|---|',
   ];
