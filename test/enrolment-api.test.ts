@@ -197,24 +197,29 @@ describe('listing a sequence’s enrolments', () => {
     expect(paused.body.data.map((e: { id: string }) => e.id)).toEqual([ids[0]]);
   });
 
-  it('shows a status change made elsewhere (a worker, another API process) within two seconds', async () => {
+  /** One enrolment waiting in a sequence, its first page's counts, and a status change made as a worker makes it. */
+  async function oneWaitingEnrolment() {
     const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
     const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
     const enrolment = await enrolLead(sequence.id, (await createLead()).id);
-    const counts = async () => (await api('GET', `/v1/sequences/${sequence.id}/enrolments`)).body.counts;
+    return {
+      counts: async () => (await api('GET', `/v1/sequences/${sequence.id}/enrolments`)).body.counts,
+      // Straight to the database, not through this API process.
+      completeElsewhere: () => service.database.db.update(enrolments).set({ status: 'completed' }).where(eq(enrolments.id, enrolment.id)),
+    };
+  }
+
+  it('shows a status change made elsewhere (a worker, another API process) within two seconds', async () => {
+    const { counts, completeElsewhere } = await oneWaitingEnrolment();
     expect(await counts()).toEqual({ active: 1 });
-    // As a worker records a status: straight to the database, not through this API process.
-    await service.database.db.update(enrolments).set({ status: 'completed' }).where(eq(enrolments.id, enrolment.id));
+    await completeElsewhere();
     await eventually(async () => JSON.stringify(await counts()) === JSON.stringify({ completed: 1 }), { timeoutMs: 5_000, what: 'the new count' });
   });
 
   it('answers counts older than two seconds at once and counts again for the next request', async () => {
-    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
-    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
-    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
-    const counts = async () => (await api('GET', `/v1/sequences/${sequence.id}/enrolments`)).body.counts;
+    const { counts, completeElsewhere } = await oneWaitingEnrolment();
     expect(await counts()).toEqual({ active: 1 });
-    await service.database.db.update(enrolments).set({ status: 'completed' }).where(eq(enrolments.id, enrolment.id));
+    await completeElsewhere();
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     expect(await counts()).toEqual({ active: 1 });
     await eventually(async () => JSON.stringify(await counts()) === JSON.stringify({ completed: 1 }), { timeoutMs: 2_000, what: 'the fresh count' });
