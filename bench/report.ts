@@ -49,7 +49,6 @@ export function borrowPartialResults(results: BenchResults): void {
   const newer = Date.parse(partial.startedAt) > Date.parse(results.startedAt);
   for (const key of SCENARIO_KEYS) {
     if (partial[key] === undefined || (results[key] !== undefined && !newer)) continue;
-    if (results.borrowed?.[key] && Date.parse(results.borrowed[key]) >= Date.parse(partial.startedAt)) continue;
     (results as unknown as Record<string, unknown>)[key] = partial[key];
     results.borrowed = { ...results.borrowed, [key]: partial.startedAt };
   }
