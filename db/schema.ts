@@ -71,6 +71,8 @@ export const accounts = pgTable('accounts', {
   // Branding and sender: what a lead sees.
   senderName: text('sender_name').notNull().default(''),
   senderEmail: text('sender_email'),
+  /** Set when the account proved it reads `senderEmail` (a signed link sent there was opened). */
+  senderEmailConfirmedAt: timestamp('sender_email_confirmed_at', { withTimezone: true }),
   signature: text('signature').notNull().default(''),
   companyName: text('company_name').notNull().default(''),
   postalAddress: text('postal_address').notNull().default(''),
@@ -82,6 +84,9 @@ export const accounts = pgTable('accounts', {
   // Outbound notifications to the portal.
   portalWebhookUrl: text('portal_webhook_url'),
   portalWebhookSecret: text('portal_webhook_secret'),
+  /** After a rotation the old secret also signs, until `portalWebhookPreviousSecretExpiresAt`. */
+  portalWebhookPreviousSecret: text('portal_webhook_previous_secret'),
+  portalWebhookPreviousSecretExpiresAt: timestamp('portal_webhook_previous_secret_expires_at', { withTimezone: true }),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -232,7 +237,10 @@ export const enrolmentBatches = pgTable(
       .notNull()
       .references(() => sequences.id, { onDelete: 'cascade' }),
     idempotencyKey: text('idempotency_key'),
-    results: jsonb('results').$type<unknown>().notNull(),
+    /** SHA-256 of the request the key was first used with: the same key with another body is refused. */
+    requestHash: text('request_hash'),
+    /** Null while the first request with this key is still being handled. */
+    results: jsonb('results').$type<unknown>(),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('enrolment_batches_key_idx').on(t.accountId, t.idempotencyKey)],
@@ -297,6 +305,20 @@ export const oneOffEmails = pgTable('one_off_emails', {
   createdAt: createdAt(),
 });
 
+/** Test copies of a step sent to the account's own address: they count against the daily cap. */
+export const testEmails = pgTable(
+  'test_emails',
+  {
+    id: id(),
+    accountId: accountId(),
+    stepId: uuid('step_id'),
+    toEmail: text('to_email').notNull(),
+    providerId: text('provider_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('test_emails_account_created_idx').on(t.accountId, t.createdAt)],
+);
+
 /** Provider webhook deliveries, keyed by their event id so a redelivery is a no-op. */
 export const webhookEvents = pgTable('webhook_events', {
   id: text('id').primaryKey(),
@@ -322,6 +344,11 @@ export const inboundMessages = pgTable(
     subject: text('subject').notNull().default(''),
     text: text('text').notNull().default(''),
     isAutoReply: boolean('is_auto_reply').notNull().default(false),
+    /**
+     * Who wrote it, compared with the lead: `lead` (the lead's own address), `lead_domain` (a
+     * colleague at the lead's domain) or `other` (anyone else: shown as such, never a reply by itself).
+     */
+    sender: text('sender').$type<'lead' | 'lead_domain' | 'other'>().notNull().default('lead'),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('inbound_messages_enrolment_idx').on(t.enrolmentId), uniqueIndex('inbound_messages_provider_idx').on(t.providerId)],

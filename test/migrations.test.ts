@@ -32,6 +32,7 @@ describe('migrations', () => {
       'one_off_emails',
       'sequences',
       'steps',
+      'test_emails',
       'webhook_events',
     ]);
     const [first] = await sql<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`;
