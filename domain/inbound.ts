@@ -50,3 +50,197 @@ export function isAutoReply(headers: Record<string, string | undefined>, subject
   if (['auto_reply', 'bulk', 'junk', 'list'].includes(h['precedence'] ?? '')) return true;
   return /^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheitsnotiz|réponse automatique|autosvar|away from (my|the) (desk|office))/i.test(subject.trim());
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a stranger's email may hold, made storable. Inbound mail is written by anyone: every field
+// we keep goes through these before it reaches PostgreSQL, a notification or a forwarded email.
+
+/** The most we keep of each field (characters, after cleaning). */
+export const INBOUND_LIMITS = {
+  text: 50_000,
+  subject: 998, // RFC 5322's line length: a longer subject is no real one
+  address: 320, // RFC 3696: 64 + @ + 255
+  providerId: 500, // a Message-ID; it is indexed, and btree rows stop at ~2.7 KB
+  recipients: 100,
+  /** Header fields kept, and the size of each, for the rules that read them (auto-reply, references). */
+  headerCount: 100,
+  headerValue: 8_192,
+  headerName: 100,
+  /** The top-level header block handed to the MIME parser. */
+  headBytes: 64 * 1024,
+} as const;
+
+// NUL cannot be stored in PostgreSQL text or jsonb; an unpaired UTF-16 surrogate is no character
+// (jsonb refuses it, text would turn it into U+FFFD); the other C0 controls (but TAB, LF, CR) and
+// DEL are never meant in mail text and confuse whatever displays them.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this removes
+const UNSTORABLE_TEXT = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]|\p{Cs}/gu;
+// In a one-line field (subject, header value, address) every line break and control character
+// goes, C1 controls and Unicode's line/paragraph separators included.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this removes
+const NOT_ONE_LINE = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]|\p{Cs}/gu;
+
+/**
+ * Multi-line text (a reply's body) as PostgreSQL can store it and a person can read it: at most
+ * `max` characters, without NUL, unpaired surrogates or control characters other than TAB/LF/CR.
+ * Cut first, then cleaned, so a cut through a surrogate pair leaves no half behind.
+ */
+export function storableText(value: unknown, max: number): string {
+  if (typeof value !== 'string') return '';
+  return value.slice(0, max).replace(UNSTORABLE_TEXT, '');
+}
+
+/** A one-line field (subject, header value): no line breaks or controls (each becomes a space), trimmed, at most `max`. */
+export function storableLine(value: unknown, max: number): string {
+  if (typeof value !== 'string') return '';
+  // Cut generously first so a hostile megabyte is not scanned whole, then clean, then cut exactly.
+  return value
+    .slice(0, max * 2)
+    .replace(NOT_ONE_LINE, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim()
+    .slice(0, max)
+    .replace(/\p{Cs}/gu, '');
+}
+
+/** The bare address in `Name <a@b>` or `a@b`, lowercased and bounded ('' when there is none). */
+export function senderAddress(value: unknown): string {
+  const line = storableLine(value, 4 * INBOUND_LIMITS.address);
+  const address = (/<([^<>]*)>/.exec(line)?.[1] ?? line).trim().toLowerCase();
+  return address.length <= INBOUND_LIMITS.address ? address : '';
+}
+
+/**
+ * JSON as jsonb can take it: strings (and keys) cleaned of what PostgreSQL refuses, nesting cut
+ * at `maxDepth` (deeper values become null). Used for provider payloads we keep as received.
+ */
+export function storableJson(value: unknown, maxDepth = 32): unknown {
+  if (typeof value === 'string') return value.replace(UNSTORABLE_TEXT, '');
+  if (value === null || typeof value !== 'object') return value;
+  if (maxDepth <= 0) return null;
+  if (Array.isArray(value)) return value.map((item) => storableJson(item, maxDepth - 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key.replace(UNSTORABLE_TEXT, ''), storableJson(item, maxDepth - 1)]));
+}
+
+/**
+ * The headers the rules read, bounded: the first `headerCount` fields, names lowercased, values
+ * on one line and at most `headerValue` characters; a repeated name keeps its first value. No
+ * header is stored: they only decide auto-reply and which of our emails is answered.
+ */
+export function boundedHeaders(headers: unknown): Record<string, string> {
+  const entries: [string, unknown][] = Array.isArray(headers)
+    ? headers.map((h) => [String((h as { key?: unknown; name?: unknown })?.key ?? (h as { name?: unknown })?.name ?? ''), (h as { value?: unknown })?.value])
+    : headers && typeof headers === 'object'
+      ? Object.entries(headers)
+      : [];
+  const kept: Record<string, string> = {};
+  let count = 0;
+  for (const [rawName, rawValue] of entries) {
+    if (count >= INBOUND_LIMITS.headerCount) break;
+    const name = storableLine(rawName, INBOUND_LIMITS.headerName).toLowerCase();
+    if (!name || name in kept || name === '__proto__') continue;
+    const value = Array.isArray(rawValue) ? rawValue.slice(0, 20).map(String).join(' ') : typeof rawValue === 'string' ? rawValue : String(rawValue ?? '');
+    kept[name] = storableLine(value, INBOUND_LIMITS.headerValue);
+    count++;
+  }
+  return kept;
+}
+
+/** Recipients as strings, at most `recipients` of them, each a bounded line. */
+export function boundedRecipients(values: unknown[]): string[] {
+  return values
+    .filter((v): v is string => typeof v === 'string')
+    .slice(0, INBOUND_LIMITS.recipients)
+    .map((v) => storableLine(v, 4 * INBOUND_LIMITS.address));
+}
+
+// The header fields the parser needs whatever else is dropped: addresses, subject, ids, MIME
+// structure, and those the auto-reply rule reads.
+const ESSENTIAL_HEADERS = new Set([
+  'from', 'to', 'cc', 'subject', 'message-id', 'in-reply-to', 'references', 'date', 'reply-to',
+  'mime-version', 'content-type', 'content-transfer-encoding',
+  'auto-submitted', 'x-autoreply', 'x-autorespond', 'x-autoresponder', 'x-auto-response-suppress', 'precedence',
+]);
+
+/**
+ * Bounds the top-level header block of a raw MIME message before it is parsed: each field at
+ * most `headerValue` bytes (cut), at most `headerCount` fields (the essential ones first, in
+ * their order, then the others as they come) and `headBytes` in all. The body is left as it is.
+ * A message without a blank line is all header. Answers the message to parse and how many
+ * fields were dropped or cut. `headOnly`: the header block alone, without its Content-* fields
+ * (what is left to read of a message whose body the parser refused).
+ */
+export function boundMimeHead(raw: Buffer, options: { headOnly?: boolean } = {}): { message: Buffer; dropped: number; cut: number } {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  // Where the header block ends and the body starts: the first blank line, however it is written.
+  const [headEnd, bodyStart] =
+    crlf >= 0 && (lf < 0 || crlf < lf) ? [crlf, crlf + 4] : lf >= 0 ? [lf, lf + 2] : [raw.length, raw.length];
+  // latin1: one character per byte, so lengths below are bytes and nothing is decoded here.
+  const fields: string[] = [];
+  for (const line of raw.subarray(0, headEnd).toString('latin1').split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1] += `\r\n${line}`;
+    else if (line.includes(':')) fields.push(line);
+  }
+  let cut = 0;
+  const bounded = fields.map((field) => {
+    if (field.length <= INBOUND_LIMITS.headerValue) return field;
+    cut++;
+    return field.slice(0, INBOUND_LIMITS.headerValue).replace(/\r?\n?$/, '');
+  });
+  const isEssential = (field: string) => ESSENTIAL_HEADERS.has(field.slice(0, field.indexOf(':')).trim().toLowerCase());
+  const order = [...bounded.keys()].sort((a, b) => Number(isEssential(bounded[b]!)) - Number(isEssential(bounded[a]!)) || a - b);
+  const kept = new Set<number>();
+  let bytes = 0;
+  for (const i of order) {
+    const size = bounded[i]!.length + 2;
+    if (kept.size >= INBOUND_LIMITS.headerCount || bytes + size > INBOUND_LIMITS.headBytes) continue;
+    kept.add(i);
+    bytes += size;
+  }
+  const dropped = fields.length - kept.size;
+  // Nothing dropped or cut: the message is parsed as it came.
+  if (!dropped && !cut && !options.headOnly) return { message: raw, dropped, cut };
+  const keptFields = bounded.filter((field, i) => kept.has(i) && !(options.headOnly && /^content-/i.test(field)));
+  const head = Buffer.from(`${keptFields.join('\r\n')}\r\n\r\n`, 'latin1');
+  return { message: options.headOnly ? head : Buffer.concat([head, raw.subarray(bodyStart)]), dropped, cut };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who wrote: the From address compared with the lead's.
+
+export type InboundSender = 'lead' | 'lead_domain' | 'other';
+
+// Free-mail providers: sharing one of these domains with the lead says nothing about who wrote.
+const FREE_MAIL_DOMAINS = new Set([
+  'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com', 'yahoo.com', 'ymail.com',
+  'icloud.com', 'me.com', 'mac.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de', 'gmx.net',
+  'web.de', 'mail.com', 'mail.ru', 'yandex.ru', 'yandex.com', 'zoho.com', 'fastmail.com', 'hey.com', 'qq.com', '163.com',
+]);
+
+const domainOf = (address: string) => {
+  const at = address.lastIndexOf('@');
+  return at > 0 ? address.slice(at + 1) : '';
+};
+
+/**
+ * `lead` when the From address is the lead's own (case-insensitively); `lead_domain` when it is
+ * at the lead's domain (an exact match of the lowercased domain for now, not the registrable
+ * domain: `eu.acme.test` and `acme.test` differ; free-mail domains never count); `other` for
+ * anyone else, a lead without an address or a From that is no address.
+ */
+export function senderRelation(from: string, leadEmail: string | null | undefined): InboundSender {
+  const writer = senderAddress(from);
+  const lead = senderAddress(leadEmail ?? '');
+  if (!writer || !lead || !writer.includes('@')) return 'other';
+  if (writer === lead) return 'lead';
+  const domain = domainOf(writer);
+  if (domain && domain === domainOf(lead) && !FREE_MAIL_DOMAINS.has(domain)) return 'lead_domain';
+  return 'other';
+}
+
+/** The forward's subject: the inbound one on one line (no CR/LF or controls), `Re:` once. */
+export function forwardSubject(subject: string): string {
+  const line = storableLine(subject, INBOUND_LIMITS.subject) || '(no subject)';
+  return /^re:/i.test(line) ? line : `Re: ${line}`;
+}

@@ -31,7 +31,13 @@ const webhook = (type: string, data: Record<string, unknown>, options?: Paramete
 
 /** A lead who got step 1 of a two-step sequence and now waits for step 2. */
 async function leadWhoGotStep1(options: { onReply?: string; accountValues?: Record<string, unknown> } = {}) {
-  const fixture = await asNewAccount(service, { senderEmail: `owner-${Date.now()}-${Math.random()}@acme.test`, companyName: 'Acme Ltd', ...options.accountValues });
+  // A confirmed sender address: replies are forwarded only to one.
+  const fixture = await asNewAccount(service, {
+    senderEmail: `owner-${Date.now()}-${Math.random()}@acme.test`,
+    senderEmailConfirmedAt: new Date(),
+    companyName: 'Acme Ltd',
+    ...options.accountValues,
+  });
   const sequence = await fixture.createSequence({ onReply: options.onReply, steps: [{ delay: days(0) }, { delay: days(3) }] });
   const lead = await fixture.createLead({ firstName: 'Rita', lastName: 'Reply' });
   const enrolment = await fixture.enrolLead(sequence.id, lead.id);

@@ -1,13 +1,64 @@
-import express, { Router } from 'express';
-import { eq } from 'drizzle-orm';
-import { simpleParser } from 'mailparser';
+import { timingSafeEqual } from 'node:crypto';
+import express, { Router, type RequestHandler } from 'express';
+import { simpleParser, type ParsedMail, type SimpleParserOptions } from 'mailparser';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
-import { webhookEvents } from '../../db/schema.js';
-import { webhookEventsTotal } from '../../metrics.js';
+import { boundMimeHead } from '../../domain/inbound.js';
+import type { Logger } from '../../logger.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { applyEmailEvent, handleInboundEmail, type EmailEvent } from '../services/inbound.js';
+import { handleInboundEmail, receiveWebhookEvent, type EmailEvent, type InboundEmail } from '../services/inbound.js';
+
+/** The largest raw MIME message read (providers cap inbound mail at 25–35 MB); larger is a 413. */
+const MAX_MIME_BYTES = 25 * 1024 * 1024;
+
+/**
+ * mailparser's own bounds, so that no message holds the Node thread for long: no HTML or links
+ * made from the text (unused), HTML-only bodies converted to text up to 256 KB, no checksums or
+ * inlined images, embedded messages left as attachments, at most 100 MIME parts and 128 KB of
+ * header per part. Worst cases measured are in the README ("Inbound email").
+ */
+const PARSER_OPTIONS: SimpleParserOptions = {
+  skipTextToHtml: true,
+  skipTextLinks: true,
+  skipImageLinks: true,
+  keepCidLinks: true,
+  checksumAlgo: false,
+  maxHtmlLengthToParse: 256 * 1024,
+  ignoreEmbedded: true,
+  maxChildNodes: 100,
+  maxHeadSize: 128 * 1024,
+};
+
+/**
+ * A raw MIME message as an inbound email. Its top-level header block is bounded first (see
+ * boundMimeHead); a message the parser still refuses (too many parts, a part's header too large,
+ * broken structure) is read from its header block alone, with a note in place of its text: a
+ * reply is recorded whatever its body holds.
+ */
+async function parseMime(raw: Buffer, logger: Logger): Promise<InboundEmail> {
+  let mail: ParsedMail;
+  let note = '';
+  try {
+    mail = await simpleParser(boundMimeHead(raw).message, PARSER_OPTIONS);
+  } catch (error) {
+    logger.warn({ err: error }, 'inbound MIME body unreadable: recording its headers alone');
+    mail = await simpleParser(boundMimeHead(raw, { headOnly: true }).message, PARSER_OPTIONS);
+    note = `[The body of this email could not be read: ${(error as Error).message}]`;
+  }
+  if (!note && !mail.text && mail.textConversionError) note = `[The HTML of this email could not be shown as text: ${mail.textConversionError.message}]`;
+  const addresses = (value: typeof mail.to) => (Array.isArray(value) ? value : value ? [value] : []).flatMap((a) => a.value.map((v) => v.address ?? ''));
+  const headers: Record<string, string> = {};
+  for (const [key, value] of mail.headers) headers[key] = typeof value === 'string' ? value : Array.isArray(value) ? value.join(' ') : String((value as { value?: unknown })?.value ?? value);
+  return {
+    providerId: mail.messageId ?? null,
+    from: mail.from?.value[0]?.address ?? '',
+    to: [...addresses(mail.to), ...addresses(mail.cc)],
+    subject: mail.subject ?? '',
+    text: note || (mail.text ?? ''),
+    headers,
+  };
+}
 
 const eventSchema = z.object({ type: z.string().min(1), created_at: z.string().optional(), data: z.record(z.string(), z.unknown()).default({}) });
 
@@ -36,45 +87,43 @@ export function webhookRoutes(deps: AppDeps): Router {
       }
       throw error;
     }
-    const parsed = eventSchema.safeParse(JSON.parse(payload));
+    let json: unknown;
+    try {
+      json = JSON.parse(payload);
+    } catch {
+      throw new ApiError(400, 'validation_error', 'The body is not JSON');
+    }
+    const parsed = eventSchema.safeParse(json);
     if (!parsed.success) throw new ApiError(400, 'validation_error', 'Not a Resend event');
     const event = parsed.data as EmailEvent;
 
-    // Each event id is handled once: a redelivery finds its row already processed.
-    await db.insert(webhookEvents).values({ id, type: event.type, payload: event }).onConflictDoNothing();
-    const [stored] = await db.select().from(webhookEvents).where(eq(webhookEvents.id, id));
-    webhookEventsTotal.inc({ type: event.type, result: stored?.processedAt ? 'duplicate' : 'handled' });
-    if (stored?.processedAt) {
+    // Each event id is applied once, however many deliveries of it arrive at once (see the service).
+    const result = await receiveWebhookEvent(inboundDeps, id, event);
+    if ('duplicate' in result) {
       res.json({ received: true, duplicate: true });
       return;
     }
-    const outcome = await applyEmailEvent(inboundDeps, event);
-    await db.update(webhookEvents).set({ processedAt: new Date() }).where(eq(webhookEvents.id, id));
-    req.log?.info({ eventId: id, type: event.type, outcome }, 'webhook event');
-    res.json({ received: true, outcome });
+    req.log?.info({ eventId: id, type: event.type, outcome: result.outcome }, 'webhook event');
+    res.json({ received: true, outcome: result.outcome });
   });
 
-  // Raw MIME from any other inbound provider (Postmark, Mailgun, SES → HTTP).
-  router.post('/inbound/mime', express.raw({ type: () => true, limit: '25mb' }), async (req, res) => {
+  // Raw MIME from any other inbound provider (Postmark, Mailgun, SES → HTTP). The secret is
+  // checked before a byte of the body is read; a refused request's connection is closed rather
+  // than drained. Then at most MAX_MIME_BYTES are read (413 beyond).
+  const requireInboundSecret: RequestHandler = (req, res, next) => {
     const secret = deps.config.INBOUND_MIME_SECRET;
     if (!secret) throw new ApiError(503, 'inbound_not_configured', 'INBOUND_MIME_SECRET is not set on the server');
     const given = Buffer.from(req.get('authorization') ?? '');
     const expected = Buffer.from(`Bearer ${secret}`);
-    const { timingSafeEqual } = await import('node:crypto');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new ApiError(401, 'unauthorized', 'Wrong inbound secret');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.set('connection', 'close');
+      throw new ApiError(401, 'unauthorized', 'Wrong inbound secret');
+    }
+    next();
+  };
+  router.post('/inbound/mime', requireInboundSecret, express.raw({ type: () => true, limit: MAX_MIME_BYTES }), async (req, res) => {
     if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new ApiError(400, 'validation_error', 'Send the raw MIME message as the body');
-    const mail = await simpleParser(req.body);
-    const addresses = (value: typeof mail.to) => (Array.isArray(value) ? value : value ? [value] : []).flatMap((a) => a.value.map((v) => v.address ?? ''));
-    const headers: Record<string, string> = {};
-    for (const [key, value] of mail.headers) headers[key] = typeof value === 'string' ? value : Array.isArray(value) ? value.join(' ') : String((value as { value?: unknown })?.value ?? value);
-    const outcome = await handleInboundEmail(inboundDeps, {
-      providerId: mail.messageId ?? null,
-      from: mail.from?.value[0]?.address ?? '',
-      to: [...addresses(mail.to), ...addresses(mail.cc)],
-      subject: mail.subject ?? '',
-      text: mail.text ?? '',
-      headers,
-    });
+    const outcome = await handleInboundEmail(inboundDeps, await parseMime(req.body, deps.logger));
     res.json({ received: true, outcome });
   });
 

@@ -1,11 +1,26 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { and, eq, or, sql } from 'drizzle-orm';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { Resend } from 'resend';
 import { notifyPortal } from '../../activities/portal-webhook.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { enrolmentEvents, enrolments, inboundMessages, leads, messages, notifications } from '../../db/schema.js';
-import { isAutoReply, referencedMessageIds, replyTokenFrom, unsubscribeTokenFromMailto } from '../../domain/inbound.js';
+import { enrolmentEvents, enrolments, inboundMessages, leads, messages, notifications, sequences, webhookEvents } from '../../db/schema.js';
+import {
+  boundedHeaders,
+  boundedRecipients,
+  INBOUND_LIMITS,
+  isAutoReply,
+  referencedMessageIds,
+  replyTokenFrom,
+  senderAddress,
+  senderRelation,
+  storableJson,
+  storableLine,
+  storableText,
+  unsubscribeTokenFromMailto,
+} from '../../domain/inbound.js';
+import { webhookEventsTotal } from '../../metrics.js';
+import { ApiError } from '../errors.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import type { Logger } from '../../logger.js';
 import { enrolmentWorkflowId } from '../../workflows/ids.js';
@@ -27,8 +42,30 @@ export interface InboundEmail {
   headers: Record<string, string | undefined>;
 }
 
-const MAX_STORED_TEXT = 50_000;
-const addressOf = (value: string) => (/<([^>]+)>/.exec(value)?.[1] ?? value).trim().toLowerCase();
+/**
+ * The email as we keep it: every field cleaned of what PostgreSQL cannot store (NUL, unpaired
+ * surrogates, control characters) and bounded (see INBOUND_LIMITS); headers bounded in count and
+ * size and only read, never stored. Whatever a stranger sends, what is left can be recorded.
+ */
+export function cleanInboundEmail(email: { providerId?: unknown; from?: unknown; to?: unknown[]; subject?: unknown; text?: unknown; headers?: unknown }): InboundEmail {
+  return {
+    providerId: storableLine(email.providerId, INBOUND_LIMITS.providerId) || null,
+    from: senderAddress(email.from),
+    to: boundedRecipients(email.to ?? []),
+    subject: storableLine(email.subject, INBOUND_LIMITS.subject),
+    text: storableText(email.text, INBOUND_LIMITS.text),
+    headers: boundedHeaders(email.headers),
+  };
+}
+
+/**
+ * What applying an event or an email wrote (in the caller's transaction), and what is left to
+ * do once that commits: signals, workflow starts, portal notifications, each idempotent by id.
+ */
+interface Applied {
+  outcome: string;
+  after?: () => Promise<void>;
+}
 
 /** The parts of Resend's event payloads we read; everything else is kept as received. */
 export interface EmailEventData {
@@ -52,112 +89,196 @@ async function messageOf(db: Db, data: EmailEventData) {
   return message;
 }
 
+/** A redelivery that finds its event unfinished this long after it arrived takes over its side effects. */
+const UNFINISHED_EVENT_LEASE_MS = 60_000;
+
 /**
- * Applies one provider event. Each changes only what it describes; counts go up once per event
- * id because the caller records the id in the same transaction (see routes/webhooks.ts).
+ * One Resend webhook delivery, applied once per event id however many arrive at once: the event
+ * row is inserted (insert … on conflict do nothing returning) in the same transaction as the
+ * event's own database writes, so only the delivery that inserted it applies it, and a crash
+ * before the commit leaves neither. Side effects outside the database run after the commit;
+ * `processed_at` is set once they are done. A redelivery finding the row without it after
+ * UNFINISHED_EVENT_LEASE_MS (the first delivery died after its commit) runs them again: each is
+ * idempotent (deterministic workflow ids, portal events keyed by id, signals guarded by state).
  */
-export async function applyEmailEvent(deps: InboundDeps, event: EmailEvent): Promise<string> {
+export async function receiveWebhookEvent(deps: InboundDeps, id: string, event: EmailEvent): Promise<{ duplicate: true } | { outcome: string }> {
   const { db } = deps;
-  if (event.type === 'email.received') return receiveFromResend(deps, event.data);
+  // email.received names an email to fetch: fetched before the transaction, which then holds no
+  // HTTP call open; a redelivery of an event already recorded fetches nothing.
+  let received: InboundEmail | undefined;
+  if (event.type === 'email.received') {
+    const [seen] = await db.select({ id: webhookEvents.id }).from(webhookEvents).where(eq(webhookEvents.id, id));
+    if (seen) return duplicateDelivery(deps, id, event);
+    if (!deps.config.RESEND_API_KEY) return { outcome: 'no RESEND_API_KEY to fetch the received email' };
+    received = await fetchReceived(deps, event.data);
+  }
+  const applied = await db.transaction(async (tx) => {
+    const [inserted] = await tx
+      .insert(webhookEvents)
+      .values({ id, type: event.type, payload: storableJson(event) })
+      .onConflictDoNothing()
+      .returning({ id: webhookEvents.id });
+    if (!inserted) return undefined;
+    return applyEmailEvent({ ...deps, db: tx as unknown as Db }, event, received, deps);
+  });
+  if (!applied) return duplicateDelivery(deps, id, event);
+  webhookEventsTotal.inc({ type: event.type, result: 'handled' });
+  await applied.after?.();
+  await db.update(webhookEvents).set({ processedAt: new Date() }).where(eq(webhookEvents.id, id));
+  return { outcome: applied.outcome };
+}
+
+async function duplicateDelivery(deps: InboundDeps, id: string, event: EmailEvent): Promise<{ duplicate: true }> {
+  webhookEventsTotal.inc({ type: event.type, result: 'duplicate' });
+  const [stored] = await deps.db.select().from(webhookEvents).where(eq(webhookEvents.id, id));
+  if (stored && !stored.processedAt && Date.now() - stored.receivedAt.getTime() > UNFINISHED_EVENT_LEASE_MS) {
+    deps.logger.warn({ eventId: id, type: event.type }, 'webhook event left unfinished: running its side effects again');
+    await effectsAgain(deps, event);
+    await deps.db.update(webhookEvents).set({ processedAt: new Date() }).where(eq(webhookEvents.id, id));
+  }
+  return { duplicate: true };
+}
+
+/** The side effects of an event whose database writes committed, derived again from the database. */
+async function effectsAgain(deps: InboundDeps, event: EmailEvent): Promise<void> {
+  if (event.type === 'email.received') {
+    if (!deps.config.RESEND_API_KEY) return;
+    // Recording it again finds the row and answers that row's side effects.
+    await handleInboundEmail(deps, await fetchReceived(deps, event.data));
+    return;
+  }
+  const message = await messageOf(deps.db, event.data);
+  if (!message) return;
+  if ((event.type === 'email.bounced' && event.data.bounce?.type === 'Permanent') || event.type === 'email.suppressed') {
+    const bounce = event.data.bounce ?? {};
+    await bounceLead(deps, message.leadId, event.type === 'email.suppressed' ? 'the provider suppressed the address' : `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim());
+  } else if (event.type === 'email.complained') {
+    await unsubscribeLead(deps, message.leadId, 'spam complaint');
+  }
+}
+
+/**
+ * Applies one provider event's database writes through `tx` (the caller's transaction, which
+ * also records the event id) and answers what is left to do after the commit, through `deps`.
+ * Each event changes only what it describes.
+ */
+export async function applyEmailEvent(tx: InboundDeps, event: EmailEvent, received: InboundEmail | undefined, deps: InboundDeps): Promise<Applied> {
+  const { db } = tx;
+  if (event.type === 'email.received') return received ? recordInbound(tx, received, deps) : { outcome: 'no received email' };
   const message = await messageOf(db, event.data);
-  if (!message) return 'no matching message';
+  if (!message) return { outcome: 'no matching message' };
   const when = event.created_at ? new Date(event.created_at) : new Date();
   const at = sql`${(Number.isNaN(when.getTime()) ? new Date() : when).toISOString()}::timestamptz`;
   const timeline = async (type: string, detail: Record<string, unknown> = {}) => {
     if (message.enrolmentId) {
-      await db.insert(enrolmentEvents).values({ accountId: message.accountId, enrolmentId: message.enrolmentId, type, detail: { messageId: message.id, ...detail } });
+      await db.insert(enrolmentEvents).values({ accountId: message.accountId, enrolmentId: message.enrolmentId, type, detail: storableJson({ messageId: message.id, ...detail }) as Record<string, unknown> });
     }
   };
   switch (event.type) {
     case 'email.sent':
       await db.update(messages).set({ sentAt: sql`coalesce(${messages.sentAt}, ${at})` }).where(eq(messages.id, message.id));
-      return 'sent recorded';
+      return { outcome: 'sent recorded' };
     case 'email.delivered':
       await db
         .update(messages)
         .set({ deliveredAt: sql`coalesce(${messages.deliveredAt}, ${at})`, status: sql`case when ${messages.status} = 'sent' then 'delivered' else ${messages.status} end` })
         .where(eq(messages.id, message.id));
       await timeline('email_delivered');
-      return 'delivered recorded';
+      return { outcome: 'delivered recorded' };
     case 'email.delivery_delayed':
       await timeline('email_delayed');
-      return 'delay recorded';
+      return { outcome: 'delay recorded' };
     case 'email.opened':
       await db
         .update(messages)
         .set({ openCount: sql`${messages.openCount} + 1`, firstOpenedAt: sql`coalesce(${messages.firstOpenedAt}, ${at})` })
         .where(eq(messages.id, message.id));
-      return 'open recorded';
+      return { outcome: 'open recorded' };
     case 'email.clicked':
       await db
         .update(messages)
         .set({ clickCount: sql`${messages.clickCount} + 1`, firstClickedAt: sql`coalesce(${messages.firstClickedAt}, ${at})` })
         .where(eq(messages.id, message.id));
       await timeline('email_clicked', { link: event.data.click?.link });
-      return 'click recorded';
+      return { outcome: 'click recorded' };
     case 'email.bounced': {
       const bounce = event.data.bounce ?? {};
       if (bounce.type === 'Permanent') {
         await db.update(messages).set({ status: 'bounced', bouncedAt: sql`coalesce(${messages.bouncedAt}, ${at})` }).where(eq(messages.id, message.id));
         await timeline('email_bounced', { bounce });
-        await bounceLead(deps, message.leadId, `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim());
-        return 'hard bounce: lead suppressed';
+        // The lead's suppression signals workflows and the portal: after the commit (idempotent).
+        const reason = `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim();
+        return { outcome: 'hard bounce: lead suppressed', after: async () => void (await bounceLead(deps, message.leadId, reason)) };
       }
       await timeline('email_soft_bounced', { bounce });
-      return 'soft bounce recorded';
+      return { outcome: 'soft bounce recorded' };
     }
     case 'email.suppressed':
       // Resend refused to deliver to an address on its suppression list: as good as a hard bounce.
       await db.update(messages).set({ status: 'bounced', bouncedAt: sql`coalesce(${messages.bouncedAt}, ${at})` }).where(eq(messages.id, message.id));
       await timeline('email_suppressed');
-      await bounceLead(deps, message.leadId, 'the provider suppressed the address');
-      return 'suppressed: lead suppressed';
+      return { outcome: 'suppressed: lead suppressed', after: async () => void (await bounceLead(deps, message.leadId, 'the provider suppressed the address')) };
     case 'email.complained':
       await timeline('email_complained');
-      await unsubscribeLead(deps, message.leadId, 'spam complaint');
-      return 'complaint: lead unsubscribed';
+      return { outcome: 'complaint: lead unsubscribed', after: async () => void (await unsubscribeLead(deps, message.leadId, 'spam complaint')) };
     case 'email.failed':
       await db
         .update(messages)
-        .set({ status: 'failed', failureReason: String(event.data.failed?.reason ?? 'failed at the provider') })
+        .set({ status: 'failed', failureReason: storableLine(String(event.data.failed?.reason ?? 'failed at the provider'), 2_000) })
         .where(eq(messages.id, message.id));
       await timeline('email_failed', { reason: event.data.failed?.reason });
-      return 'failure recorded';
+      return { outcome: 'failure recorded' };
     default:
-      return 'ignored';
+      return { outcome: 'ignored' };
   }
 }
 
-/** `email.received` carries no body or headers: fetch them from Resend, then handle the email. */
-async function receiveFromResend(deps: InboundDeps, data: EmailEventData): Promise<string> {
-  if (!deps.config.RESEND_API_KEY) return 'no RESEND_API_KEY to fetch the received email';
+/**
+ * `email.received` carries no body or headers: fetch them from Resend. A failure to fetch is the
+ * provider's (503: Resend delivers the event again); what the email holds never fails it.
+ */
+async function fetchReceived(deps: InboundDeps, data: EmailEventData): Promise<InboundEmail> {
   const resend = new Resend(deps.config.RESEND_API_KEY, deps.config.RESEND_BASE_URL ? { baseUrl: deps.config.RESEND_BASE_URL } : undefined);
-  const { data: email, error } = await resend.emails.receiving.get(String(data.email_id));
-  if (!email) throw new Error(`could not fetch received email ${data.email_id}: ${error?.message}`);
-  return handleInboundEmail(deps, {
+  const { data: email, error } = await resend.emails.receiving.get(storableLine(String(data.email_id), INBOUND_LIMITS.providerId));
+  if (!email) throw new ApiError(503, 'received_email_unavailable', `Could not fetch the received email from Resend: ${error?.message ?? 'no answer'}`);
+  return cleanInboundEmail({
     providerId: email.id,
     from: email.from,
     to: [...(email.to ?? []), ...(email.received_for ?? []), ...(email.cc ?? [])],
-    subject: email.subject ?? '',
-    text: email.text ?? '',
-    headers: email.headers ?? {},
+    subject: email.subject,
+    text: email.text,
+    headers: email.headers,
   });
 }
 
 /**
- * A lead's email to us: an unsubscribe by mail, a reply (matched by its reply address, else by
- * In-Reply-To/References), or an auto-reply (recorded only). A reply is recorded before the
- * workflow hears of it, so a send racing it holds.
+ * A lead's email to us, from raw MIME or Resend: recorded in one transaction, then its side
+ * effects (see recordInbound). The same email again (same provider id) records nothing and runs
+ * the first one's side effects again, which are idempotent: a provider retrying after a crash
+ * between the two loses nothing.
  */
 export async function handleInboundEmail(deps: InboundDeps, email: InboundEmail): Promise<string> {
-  const { db, config } = deps;
+  const clean = cleanInboundEmail(email);
+  const applied = await deps.db.transaction((tx) => recordInbound({ ...deps, db: tx as unknown as Db }, clean, deps));
+  await applied.after?.();
+  return applied.outcome;
+}
+
+/**
+ * Records an inbound email through `tx`: an unsubscribe by mail, a reply (matched by its reply
+ * address, else by In-Reply-To/References), or an auto-reply (recorded only). Who wrote decides
+ * what it does (README, "Who may stop a sequence by replying"): the lead or someone at the lead's
+ * domain applies the sequence's onReply; anyone else is recorded, notified and flagged, and
+ * changes nothing. A reply is written before the workflow hears of it, so a send racing it holds.
+ */
+async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: InboundDeps): Promise<Applied> {
+  const { db, config } = tx;
   const unsubscribeToken = unsubscribeTokenFromMailto(email.to, email.subject, config.INBOUND_DOMAIN);
   if (unsubscribeToken) {
     const messageId = verifyUnsubscribeToken(config.UNSUBSCRIBE_SECRET, unsubscribeToken);
     const [message] = messageId ? await db.select().from(messages).where(eq(messages.id, messageId)) : [];
-    if (!message) return 'unsubscribe email with an invalid token';
-    await unsubscribeLead(deps, message.leadId, 'mailto');
-    return 'unsubscribed by email';
+    if (!message) return { outcome: 'unsubscribe email with an invalid token' };
+    return { outcome: 'unsubscribed by email', after: async () => void (await unsubscribeLead(deps, message.leadId, 'mailto')) };
   }
 
   let enrolmentId: string | null = null;
@@ -165,7 +286,8 @@ export async function handleInboundEmail(deps: InboundDeps, email: InboundEmail)
   let accountId: string | null = null;
   let leadId: string | null = null;
   const token = replyTokenFrom(email.to, config.INBOUND_DOMAIN);
-  if (token) {
+  // Reply tokens are base64url: anything else names no enrolment (and is not sent to the database).
+  if (token && /^[A-Za-z0-9_-]{1,100}$/.test(token)) {
     const [enrolment] = await db.select().from(enrolments).where(eq(enrolments.replyToken, token));
     if (enrolment) ({ id: enrolmentId, accountId, leadId } = enrolment);
     else {
@@ -179,10 +301,12 @@ export async function handleInboundEmail(deps: InboundDeps, email: InboundEmail)
     if (message) ({ id: messageId, accountId, leadId, enrolmentId } = message);
   }
   if (!accountId) {
-    deps.logger.warn({ from: addressOf(email.from) }, 'inbound email matched no enrolment');
-    return 'no matching enrolment';
+    tx.logger.warn({ from: email.from }, 'inbound email matched no enrolment');
+    return { outcome: 'no matching enrolment' };
   }
 
+  const [lead] = leadId ? await db.select().from(leads).where(eq(leads.id, leadId)) : [];
+  const sender = senderRelation(email.from, lead?.email);
   const autoReply = isAutoReply(email.headers, email.subject);
   const [inbound] = await db
     .insert(inboundMessages)
@@ -192,38 +316,80 @@ export async function handleInboundEmail(deps: InboundDeps, email: InboundEmail)
       leadId,
       messageId,
       providerId: email.providerId,
-      fromEmail: addressOf(email.from),
-      subject: email.subject.slice(0, 998),
-      text: email.text.slice(0, MAX_STORED_TEXT),
+      fromEmail: email.from,
+      subject: email.subject,
+      text: email.text,
       isAutoReply: autoReply,
+      sender,
     })
     .onConflictDoNothing()
     .returning();
-  if (!inbound) return 'already received';
+  if (!inbound) {
+    const [first] = email.providerId ? await db.select().from(inboundMessages).where(eq(inboundMessages.providerId, email.providerId)) : [];
+    return { outcome: 'already received', after: first ? () => afterInbound(deps, first) : undefined };
+  }
   if (autoReply) {
-    if (enrolmentId) await db.insert(enrolmentEvents).values({ accountId, enrolmentId, type: 'auto_reply', detail: { inboundId: inbound.id, subject: email.subject } });
-    return 'auto-reply recorded';
+    if (enrolmentId) await db.insert(enrolmentEvents).values({ accountId, enrolmentId, type: 'auto_reply', detail: { inboundId: inbound.id, subject: email.subject, from: email.from, sender } });
+    return { outcome: 'auto-reply recorded' };
   }
 
-  if (enrolmentId) await markReplied(deps, accountId, enrolmentId, { source: 'email', inboundId: inbound.id });
-  const [lead] = leadId ? await db.select().from(leads).where(eq(leads.id, leadId)) : [];
-  const who = [lead?.firstName, lead?.lastName].filter(Boolean).join(' ') || inbound.fromEmail;
+  const leadName = [lead?.firstName, lead?.lastName].filter(Boolean).join(' ') || lead?.email || 'the lead';
+  if (sender === 'other') {
+    const [sequence] = enrolmentId
+      ? await db.select({ name: sequences.name }).from(enrolments).innerJoin(sequences, eq(sequences.id, enrolments.sequenceId)).where(eq(enrolments.id, enrolmentId))
+      : [];
+    const writer = inbound.fromEmail || 'someone without a From address';
+    if (enrolmentId) {
+      await db.insert(enrolmentEvents).values({ accountId, enrolmentId, type: 'reply_from_other_address', detail: { inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject } });
+    }
+    await db.insert(notifications).values({
+      accountId,
+      type: 'reply_from_other_address',
+      enrolmentId,
+      leadId,
+      title: storableLine(`${writer} wrote to the reply address of ${leadName}'s ${sequence ? `sequence "${sequence.name}"` : 'email'}`, 500),
+      body: `Not from ${lead?.email ?? 'the lead'}'s address: the sequence goes on as before.\n\n${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
+    });
+    return { outcome: 'reply from another address recorded', after: () => afterInbound(deps, inbound) };
+  }
+
+  if (enrolmentId) await recordReplyRow(db, accountId, enrolmentId, { source: 'email', inboundId: inbound.id, ...(sender === 'lead_domain' ? { from: inbound.fromEmail, sender } : {}) });
   await db.insert(notifications).values({
     accountId,
     type: 'reply',
     enrolmentId,
     leadId,
-    title: `${who} replied`,
-    body: `${email.subject}\n\n${email.text.slice(0, 500)}`,
+    title: storableLine(sender === 'lead' ? `${leadName} replied` : `${inbound.fromEmail} (at ${leadName}'s domain) replied`, 500),
+    body: `${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
   });
-  await deps.temporal.workflow.start('replyForwardWorkflow', {
-    workflowId: `reply-forward-${inbound.id}`,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    args: [{ inboundId: inbound.id }],
-    staticSummary: `Forward ${who}'s reply to the user`,
-  });
-  await notifyPortal(deps, accountId, 'reply.received', { enrolmentId, leadId, inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject }, `reply-${inbound.id}`);
-  return 'reply recorded';
+  return { outcome: 'reply recorded', after: () => afterInbound(deps, inbound) };
+}
+
+/**
+ * After an inbound email committed: tell the workflow (a reply from the lead or the lead's
+ * domain), forward it to the user, notify the portal. Each is idempotent, so running it twice
+ * (a redelivery after a crash) changes nothing.
+ */
+async function afterInbound(deps: InboundDeps, inbound: typeof inboundMessages.$inferSelect): Promise<void> {
+  if (inbound.isAutoReply) return;
+  if (inbound.sender !== 'other' && inbound.enrolmentId) await signalUnhandledReply(deps, inbound.enrolmentId);
+  try {
+    await deps.temporal.workflow.start('replyForwardWorkflow', {
+      workflowId: `reply-forward-${inbound.id}`,
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      args: [{ inboundId: inbound.id }],
+      staticSummary: `Forward the email from ${inbound.fromEmail || 'an unknown sender'} to the user`,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+  await notifyPortal(
+    deps,
+    inbound.accountId,
+    'reply.received',
+    { enrolmentId: inbound.enrolmentId, leadId: inbound.leadId, inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject, sender: inbound.sender },
+    `reply-${inbound.id}`,
+  );
 }
 
 /**
@@ -240,14 +406,25 @@ export async function recordReplyRow(db: Db, accountId: string, enrolmentId: str
   return updated[0]?.status;
 }
 
-/** Records the reply in PostgreSQL, then tells the workflow (if it still runs). */
-export async function markReplied(deps: InboundDeps, accountId: string, enrolmentId: string, detail: Record<string, unknown>): Promise<void> {
-  const status = await recordReplyRow(deps.db, accountId, enrolmentId, detail);
-  if (status === 'active' || status === 'paused') {
-    try {
-      await deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId)).signal('reply');
-    } catch (error) {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-    }
+/**
+ * Signals `reply` to an enrolment whose recorded reply is not handled yet (live, replied since its
+ * last resume): a second call, or one after the workflow handled it, changes nothing.
+ */
+async function signalUnhandledReply(deps: InboundDeps, enrolmentId: string): Promise<void> {
+  const [pending] = await deps.db
+    .select({ id: enrolments.id })
+    .from(enrolments)
+    .where(
+      and(
+        eq(enrolments.id, enrolmentId),
+        inArray(enrolments.status, ['active', 'paused']),
+        sql`${enrolments.repliedAt} is not null and (${enrolments.resumedAt} is null or ${enrolments.repliedAt} > ${enrolments.resumedAt})`,
+      ),
+    );
+  if (!pending) return;
+  try {
+    await deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId)).signal('reply');
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
 }
