@@ -45,6 +45,22 @@ export const configSchema = z.object({
   SEND_RATE_PER_SECOND: z.coerce.number().positive().optional(),
   /** Requests per minute per API key on /v1; 0 turns the limit off. */
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  /** Requests per minute per client IP on /u/… (unsubscribe pages and one-click POSTs); 0: off. */
+  UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(300),
+  /** Requests per minute per client IP on /webhooks/… and /inbound/…; 0: off. */
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /**
+   * Which proxies' X-Forwarded-For is believed for the client IP (Express "trust proxy"): by
+   * default the private-network hops a load balancer sits on, never a client's own header.
+   */
+  TRUST_PROXY: z.string().trim().default('loopback, linklocal, uniquelocal'),
+  /** Bearer token of GET /metrics on the API port; unset, the API answers 404 there. */
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  /**
+   * Development only: portal webhooks may go to private and loopback addresses (a portal on
+   * 127.0.0.1). Cloud metadata addresses stay refused; never allowed with NODE_ENV=production.
+   */
+  PORTAL_WEBHOOK_ALLOW_PRIVATE: z.stringbool().default(false),
 });
 
 export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string; UNSUBSCRIBE_SECRET: string };
@@ -69,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const required of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'UNSUBSCRIBE_SECRET', 'PUBLIC_BASE_URL'] as const) {
       if (!config[required]) throw new ConfigError(required, 'is required when NODE_ENV=production');
     }
+    if (config.PORTAL_WEBHOOK_ALLOW_PRIVATE) throw new ConfigError('PORTAL_WEBHOOK_ALLOW_PRIVATE', 'must not be true when NODE_ENV=production');
   }
   return {
     ...config,

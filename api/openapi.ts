@@ -84,13 +84,20 @@ const providerErrors = {
   '503': error('No RESEND_API_KEY on the server (email_provider_not_configured)'),
 };
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
+/** The endpoints without an API key are limited per client IP (WEBHOOK_/UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE). */
+const perIpLimit = { '429': { ...standardErrors['429'], description: 'Over the per-client-IP rate limit (rate_limited); retry after Retry-After seconds' } };
 
 const paths: ZodOpenApiPathsObject = {
   '/healthz': { get: { summary: 'The process is up', tags: ['Health'], responses: { '200': ok(z.object({ status: z.literal('ok') })) } } },
   '/readyz': {
     get: { summary: 'Database and Temporal reachable', tags: ['Health'], responses: { '200': ok(readinessSchema), '503': ok(readinessSchema, 'A dependency is down; `failing` names it') } },
   },
-  '/metrics': { get: { summary: 'Prometheus metrics', tags: ['Health'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } } } },
+  '/metrics': {
+    get: {
+      summary: 'Prometheus metrics (all accounts): `Authorization: Bearer <METRICS_TOKEN>`; not served on the API port without METRICS_TOKEN', tags: ['Health'],
+      responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, '401': error('Missing or wrong metrics token (unauthorized)'), '404': error('METRICS_TOKEN is not set: scrape the worker’s METRICS_PORT (route_not_found)') },
+    },
+  },
   '/openapi.json': { get: { summary: 'This document', tags: ['Docs'], responses: { '200': ok(loose) } } },
   '/docs': { get: { summary: 'Readable API documentation', tags: ['Docs'], responses: { '200': html('Swagger UI') } } },
   '/webhooks/resend': {
@@ -98,27 +105,38 @@ const paths: ZodOpenApiPathsObject = {
       summary: 'Resend webhook events (Svix-signed)', tags: ['Inbound'],
       requestParams: { header: z.object({ 'svix-id': z.string(), 'svix-timestamp': z.string(), 'svix-signature': z.string() }) },
       ...body(z.object({ type: z.string(), created_at: z.string().optional(), data: loose })),
-      responses: { '200': ok(webhookAnswerSchema), '401': error('Bad or stale signature'), '503': error('RESEND_WEBHOOK_SECRET not set') },
+      responses: { '200': ok(webhookAnswerSchema), '401': error('Bad or stale signature'), '503': error('RESEND_WEBHOOK_SECRET not set'), ...perIpLimit },
     },
   },
   '/inbound/mime': {
     post: {
       summary: 'A raw MIME email from another inbound provider', tags: ['Inbound'],
       requestBody: { required: true, content: { 'message/rfc822': { schema: z.string() } } },
-      responses: { '200': ok(webhookAnswerSchema), '400': error('Empty body'), '401': error('Wrong inbound secret'), '503': error('INBOUND_MIME_SECRET not set') },
+      responses: { '200': ok(webhookAnswerSchema), '400': error('Empty body'), '401': error('Wrong inbound secret'), '503': error('INBOUND_MIME_SECRET not set'), ...perIpLimit },
     },
   },
   '/u/{token}': {
-    get: { summary: 'Unsubscribe confirmation page', tags: ['Unsubscribe'], requestParams: { path: tokenPath }, responses: { '200': html('Confirmation page'), '400': html('Invalid link'), '410': html('Expired link') } },
+    get: { summary: 'Unsubscribe confirmation page', tags: ['Unsubscribe'], requestParams: { path: tokenPath }, responses: { '200': html('Confirmation page'), '400': html('Invalid link'), '410': html('Expired link'), ...perIpLimit } },
     post: {
       summary: 'Unsubscribe (page button or RFC 8058 one-click)', tags: ['Unsubscribe'], requestParams: { path: tokenPath },
       requestBody: { content: { 'application/x-www-form-urlencoded': { schema: z.object({ 'List-Unsubscribe': z.literal('One-Click').optional() }) } } },
-      responses: { '200': html('Unsubscribed'), '400': html('Invalid link'), '410': html('Expired link') },
+      responses: { '200': html('Unsubscribed'), '400': html('Invalid link'), '410': html('Expired link'), ...perIpLimit },
     },
   },
   '/v1/account': {
     get: op('The caller’s account', 'Account', { responses: { '200': ok(accountSchema) } }),
-    patch: op('Change settings and branding', 'Account', { ...body(accountPatchSchema), responses: { '200': ok(accountSchema) } }),
+    patch: op('Change settings and branding', 'Account', {
+      ...body(accountPatchSchema),
+      responses: {
+        '200': ok(accountSchema),
+        '422': error('portalWebhookUrl refused (field portalWebhookUrl): webhook_url_not_allowed (credentials, not https in production, or a private, loopback, link-local, CGNAT, multicast or cloud metadata destination, also when its host resolves to one), webhook_url_unresolvable (its host does not resolve)'),
+      },
+    }),
+  },
+  '/v1/account/portal-webhook-secret/rotate': {
+    post: op('A new portal webhook signing secret, shown in this answer only; the previous one keeps signing beside it for 24 hours', 'Account', {
+      responses: { '200': ok(z.object({ portalWebhookSecret: z.string(), previousSecretExpiresAt: z.iso.datetime().nullable().describe('Until when the previous secret also signs (null: there was none)') })) },
+    }),
   },
   '/v1/account/domain': {
     post: op('Add a custom sending domain', 'Account', { ...body(domainSchema), responses: { '201': ok(domainStatusSchema), ...providerErrors } }),

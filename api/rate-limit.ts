@@ -25,3 +25,27 @@ export function apiKeyRateLimit(perMinute: number): RequestHandler {
     validate: { trustProxy: false, xForwardedForHeader: false, ip: false, keyGeneratorIpFallback: false },
   });
 }
+
+/**
+ * Requests per client IP per minute on the endpoints that need no API key (provider webhooks,
+ * inbound email, unsubscribe links). They prove themselves by a signature, secret or token, but
+ * checking that costs a body read and a database lookup: the limit keeps one client from making
+ * the process do that without end. The client IP is Express's `req.ip` (TRUST_PROXY decides which
+ * X-Forwarded-For hops are believed); IPv6 clients count per /56, as express-rate-limit does.
+ * 0 turns it off.
+ */
+export function clientIpRateLimit(perMinute: number, policy: { name: string; what: string }): RequestHandler {
+  if (perMinute === 0) return (_req, _res, next) => next();
+  return rateLimit({
+    windowMs: 60_000,
+    limit: perMinute,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    identifier: policy.name,
+    handler: (_req, res, next) => {
+      next(new ApiError(429, 'rate_limited', `Too many requests to ${policy.what} from this address: at most ${perMinute} per minute; retry after ${res.get('retry-after') ?? 'a while'} seconds`));
+    },
+    // Whether X-Forwarded-For is believed is TRUST_PROXY's decision, not a misconfiguration to warn of.
+    validate: { xForwardedForHeader: false },
+  });
+}

@@ -13,7 +13,7 @@ let service: TestService;
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'es-pglite-'));
 
 beforeAll(async () => {
-  const config = await testConfig({ DATA_DIR: dataDir });
+  const config = await testConfig({ DATA_DIR: dataDir, METRICS_TOKEN: 'metrics-token-for-tests-0123456789' });
   service = await startService({ config: { ...config, DATABASE_URL: undefined } });
   expect(service.database.driver).toBe('pglite');
 }, 120_000);
@@ -33,7 +33,7 @@ describe('on the embedded database', () => {
     const stats = await api('GET', `/v1/sequences/${sequence.id}/stats`);
     expect(stats.status).toBe(200);
     expect(stats.body.sequence).toMatchObject({ enrolled: 1, sent: 1 });
-    const metrics = await apiClient(service.baseUrl)('GET', '/metrics');
+    const metrics = await apiClient(service.baseUrl, 'metrics-token-for-tests-0123456789')('GET', '/metrics');
     expect(metrics.body).toMatch(/sequences_enrolments\{status="completed"\} 1/);
   });
 

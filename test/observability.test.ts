@@ -16,10 +16,11 @@ const capture = new Writable({
 
 let sink: ResendSink;
 let service: TestService;
+const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 beforeAll(async () => {
   sink = await startResendSink();
   const logger = createLogger({ level: 'info', destination: capture });
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }), logger });
+  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, METRICS_TOKEN }), logger });
 });
 afterAll(async () => {
   await service.stop();
@@ -50,7 +51,7 @@ describe('/metrics', () => {
     const enrolment = await enrolLead((await createSequence()).id, (await createLead()).id);
     await waitForStatus(enrolment.id, 'completed');
     const text = await eventually(async () => {
-      const res = await apiClient(service.baseUrl)('GET', '/metrics');
+      const res = await apiClient(service.baseUrl, METRICS_TOKEN)('GET', '/metrics');
       return res.status === 200 && typeof res.body === 'string' && res.body;
     });
     expect(text).toMatch(/sequences_http_request_duration_seconds_bucket\{.*route="\/v1\/sequences\/:id\/enrolments".*\}/);

@@ -11,6 +11,20 @@ export interface PageBranding {
 }
 
 
+/**
+ * The Content-Security-Policy of these pages: no script at all, the inline stylesheet (it carries
+ * the brand colour), the account's https logo, a form that posts back to this origin only, and no
+ * framing (clickjacking a one-click unsubscribe button).
+ */
+export const unsubscribePageCsp = {
+  defaultSrc: ["'none'"],
+  styleSrc: ["'unsafe-inline'"],
+  imgSrc: ['https:'],
+  formAction: ["'self'"],
+  baseUri: ["'none'"],
+  frameAncestors: ["'none'"],
+};
+
 export function unsubscribePage(options: {
   title: string;
   message: string;

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { lookupAll, webhookDestinationPolicy } from '../../activities/portal-webhook.js';
 import { accounts } from '../../db/schema.js';
+import { checkWebhookDestination } from '../../domain/webhook-destination.js';
 import type { AppDeps } from '../app.js';
+import { ApiError } from '../errors.js';
 import { timezone } from '../schemas/common.js';
 import { parse } from '../validate.js';
 
@@ -45,22 +48,55 @@ function toAccountDto(a: typeof accounts.$inferSelect) {
   };
 }
 
+const newPortalWebhookSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
+/** After a rotation the previous secret keeps signing this long, so the portal can switch over. */
+export const PREVIOUS_SECRET_GRACE_MS = 24 * 3600 * 1000;
+
 export function accountRoutes(deps: AppDeps): Router {
   const { db } = deps.database;
   const router = Router();
+  const destinationPolicy = webhookDestinationPolicy(deps.config);
   router.get('/account', (_req, res) => {
     res.json(toAccountDto(res.locals.account));
   });
   router.patch('/account', async (req, res) => {
     const patch = parse(accountPatchSchema, req.body);
+    if (patch.portalWebhookUrl) {
+      // Our server makes these requests: the URL must not lead into our own network (SSRF).
+      const verdict = await checkWebhookDestination(patch.portalWebhookUrl, destinationPolicy, lookupAll);
+      if (!verdict.ok) {
+        throw new ApiError(422, verdict.unresolvable ? 'webhook_url_unresolvable' : 'webhook_url_not_allowed', `portalWebhookUrl ${verdict.reason}`, 'portalWebhookUrl');
+      }
+    }
+    // A new sender address has to be proven again before mail goes to it.
+    const senderChanged = patch.senderEmail !== undefined && patch.senderEmail !== res.locals.account.senderEmail;
     // A portal webhook gets its signing secret when first set; it is shown in this answer only.
-    const newSecret = patch.portalWebhookUrl && !res.locals.account.portalWebhookSecret ? `whsec_${randomBytes(24).toString('base64')}` : undefined;
+    const newSecret = patch.portalWebhookUrl && !res.locals.account.portalWebhookSecret ? newPortalWebhookSecret() : undefined;
     const [updated] = await db
       .update(accounts)
-      .set({ ...patch, ...(newSecret ? { portalWebhookSecret: newSecret } : {}), updatedAt: new Date() })
+      .set({ ...patch, ...(senderChanged ? { senderEmailConfirmedAt: null } : {}), ...(newSecret ? { portalWebhookSecret: newSecret } : {}), updatedAt: new Date() })
       .where(eq(accounts.id, res.locals.account.id))
       .returning();
     res.json({ ...toAccountDto(updated!), ...(newSecret ? { portalWebhookSecret: newSecret } : {}) });
+  });
+  // A new signing secret, shown in this answer only. The one it replaces keeps signing (beside the
+  // new one) for 24 hours, so the portal can deploy the new secret without losing a webhook.
+  router.post('/account/portal-webhook-secret/rotate', async (_req, res) => {
+    const now = new Date();
+    const secret = newPortalWebhookSecret();
+    // The row's own current secret becomes the previous one, in one statement: of two rotations
+    // at once, the later demotes the secret the earlier just made (one previous secret is kept).
+    const [rotated] = await db
+      .update(accounts)
+      .set({
+        portalWebhookSecret: secret,
+        portalWebhookPreviousSecret: sql`${accounts.portalWebhookSecret}`,
+        portalWebhookPreviousSecretExpiresAt: sql`case when ${accounts.portalWebhookSecret} is null then null else ${new Date(now.getTime() + PREVIOUS_SECRET_GRACE_MS).toISOString()}::timestamptz end`,
+        updatedAt: now,
+      })
+      .where(eq(accounts.id, res.locals.account.id))
+      .returning({ previousSecretExpiresAt: accounts.portalWebhookPreviousSecretExpiresAt });
+    res.json({ portalWebhookSecret: secret, previousSecretExpiresAt: rotated?.previousSecretExpiresAt?.toISOString() ?? null });
   });
   return router;
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import express, { Router } from 'express';
+import helmet from 'helmet';
 import type { AppDeps } from '../app.js';
 import { openApiDocument } from '../openapi.js';
 
@@ -8,6 +9,24 @@ const swaggerUiDir = createRequire(import.meta.url)('swagger-ui-dist').getAbsolu
 /** GET /openapi.json (generated from the zod schemas) and GET /docs (Swagger UI, served locally). */
 export function docsRoutes(deps: AppDeps): Router {
   const router = Router();
+  // Swagger UI: its own scripts and stylesheet from this origin, the inline styles and data: icons
+  // it renders, "Try it out" requests to this origin or the public base URL; no framing.
+  const docsCsp = helmet.contentSecurityPolicy({
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'", new URL(deps.config.PUBLIC_BASE_URL).origin],
+      objectSrc: ["'none'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  });
+  router.use('/docs', docsCsp);
   router.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument(deps.config.PUBLIC_BASE_URL));
   });
@@ -23,7 +42,7 @@ export function docsRoutes(deps: AppDeps): Router {
 </body></html>`);
   });
   router.get('/docs/assets/docs-init.js', (_req, res) => {
-    res.type('js').send(`window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#api', deepLinking: true, tryItOutEnabled: true });`);
+    res.type('js').send(`window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#api', deepLinking: true, tryItOutEnabled: true, validatorUrl: null });`);
   });
   return router;
 }

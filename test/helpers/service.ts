@@ -48,6 +48,11 @@ export async function testConfig(overrides: Record<string, string> = {}): Promis
     // Specifications and the fuzzer send far more than a portal would; test/rate-limit.test.ts
     // turns the limit on.
     API_RATE_LIMIT_PER_MINUTE: '0',
+    // Likewise for the per-IP limits of the public endpoints; test/public-rate-limit.test.ts turns them on.
+    UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE: '0',
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: '0',
+    // Test portals listen on 127.0.0.1; test/ssrf.test.ts turns this off.
+    PORTAL_WEBHOOK_ALLOW_PRIVATE: 'true',
     ...overrides,
   });
 }
