@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { and, count, eq, gte, inArray } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
+import { emailsSentSince } from '../db/daily-sends.js';
 import { enrolmentEvents, enrolments, messages, type EnrolmentStatus } from '../db/schema.js';
 import { composeEmail } from '../domain/compose-email.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
@@ -114,11 +115,7 @@ export function createSendStep(deps: SendDeps) {
       if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
       const cap = account.limits.maxEmailsPerDay;
       if (cap !== null) {
-        const [sentToday] = await tx
-          .select({ n: count() })
-          .from(messages)
-          .where(and(eq(messages.accountId, account.id), gte(messages.createdAt, startOfDay(new Date(now), account.timezone)), inArray(messages.status, ['sending', 'sent'])));
-        if ((sentToday?.n ?? 0) >= cap) {
+        if ((await emailsSentSince(tx as unknown as Db, account.id, startOfDay(new Date(now), account.timezone))) >= cap) {
           return {
             outcome: { outcome: 'postponed', until: startOfNextDay(new Date(now), account.timezone).toISOString(), reason: `daily cap of ${cap} emails reached` },
           };

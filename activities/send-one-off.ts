@@ -1,5 +1,8 @@
 import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { emailsSentSince } from '../db/daily-sends.js';
 import { accounts, leads, messages, oneOffEmails } from '../db/schema.js';
+import { startOfDay, startOfNextDay } from '../domain/schedule.js';
 import { providerTags } from '../domain/sender.js';
 import { deliverMessage, type Message } from './deliver-message.js';
 import { renderMessage, type SendDeps } from './send-email.js';
@@ -27,6 +30,12 @@ export function createSendOneOff(deps: SendDeps) {
       if (suppressed) {
         await tx.update(oneOffEmails).set({ status: 'suppressed', reason: suppressed }).where(eq(oneOffEmails.id, oneOffId));
         return { outcome: 'suppressed', reason: suppressed };
+      }
+      // The daily cap counts one-off emails too: over it, the email waits for the account's next day.
+      const cap = account.limits.maxEmailsPerDay;
+      const now = new Date();
+      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(now, account.timezone))) >= cap) {
+        return { outcome: 'postponed', until: startOfNextDay(now, account.timezone).toISOString(), reason: `daily cap of ${cap} emails reached` };
       }
       const rendered = await renderMessage(config, { subject: oneOff.subject, body: oneOff.body, replyToken: oneOff.replyToken, lead, account });
       const [message] = await tx

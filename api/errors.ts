@@ -39,7 +39,7 @@ export function zodToApiError(error: z.ZodError, location: 'body' | 'query' | 'p
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof z.ZodError) err = zodToApiError(err);
   // A stored template that no longer renders (a preview or test send of it).
-  if (err instanceof TemplateError) err = new ApiError(422, err.tag ? 'unknown_merge_tag' : 'invalid_template', err.message);
+  if (err instanceof TemplateError) err = new ApiError(422, err.code, err.message);
   if (!(err instanceof ApiError)) {
     // body-parser's errors carry `type` and `status`; anything else is our bug.
     const parserError = err as { type?: string; status?: number; message?: string };

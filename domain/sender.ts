@@ -29,3 +29,26 @@ export function providerTags(ids: Record<string, string | null | undefined>): { 
     .filter((entry): entry is [string, string] => !!entry[1])
     .map(([name, value]) => ({ name, value: value.replace(/[^A-Za-z0-9_-]/g, '_') }));
 }
+
+export type TestRecipient =
+  | { to: string }
+  | { refused: 'sender_email_unconfirmed' | 'test_recipient_not_allowed'; message: string };
+
+/**
+ * Where a test copy may go: only to the account's own sender address, and only once the account
+ * has proved it reads that mailbox (a signed link sent there was confirmed). Anything else would
+ * let any account mail anyone through us.
+ */
+export function testRecipient(
+  account: { senderEmail: string | null; senderEmailConfirmedAt: Date | null },
+  requested?: string,
+): TestRecipient {
+  const own = account.senderEmail?.toLowerCase();
+  if (!own || !account.senderEmailConfirmedAt) {
+    return { refused: 'sender_email_unconfirmed', message: "Test copies go to the account's sender address once it is confirmed: set senderEmail, then POST /v1/account/sender-email/confirmation and open the link sent there" };
+  }
+  if (requested !== undefined && requested.toLowerCase() !== own) {
+    return { refused: 'test_recipient_not_allowed', message: `Test copies go only to the account's confirmed sender address (${own})` };
+  }
+  return { to: own };
+}

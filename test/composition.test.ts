@@ -49,6 +49,18 @@ describe('a composed email', () => {
     expect(html).toContain('&lt;script&gt;');
   });
 
+  it('keeps Markdown in lead values as text: no link, no image, no heading', async () => {
+    const { html, text } = await compose('Hi {{ first_name }} from {{ company }}', {
+      first_name: '[Claim your prize](https://evil.test)',
+      company: '![x](https://track.evil.test/p.gif) **big**',
+    });
+    expect(html).not.toContain('href="https://evil.test');
+    expect(html).not.toContain('track.evil.test/p.gif"');
+    expect(html).not.toContain('<strong>big');
+    expect(text).toContain('[Claim your prize](https://evil.test)');
+    expect(text).toContain('![x](https://track.evil.test/p.gif) **big**');
+  });
+
   it('sanitises what the Markdown itself contains', async () => {
     const { html } = await compose('<script>alert(1)</script><iframe src="https://evil.test"></iframe>[x](javascript:alert(1))');
     expect(html).not.toContain('<script>alert(1)');

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 /** Account A with one of everything a path can name: sequence, step, lead, enrolment, one-off email, notification. */
 async function accountWithEverything() {
-  const a = await asNewAccount(service, { senderEmail: `owner-${Date.now()}@a.test` });
+  const a = await asNewAccount(service, { senderEmail: `owner-${Date.now()}@a.test`, senderEmailConfirmedAt: new Date() });
   const sequence = await a.createSequence({ steps: [{}, { delay: { amount: 3, unit: 'days' } }] });
   const lead = await a.createLead({ firstName: 'Alice', company: 'A-Corp' });
   const enrolment = await a.enrolLead(sequence.id, lead.id);
@@ -68,7 +68,7 @@ function validBody(operation: string, ids: Ids): unknown {
     'PUT /v1/sequences/{id}/steps/order': { stepIds: [...ids.steps].reverse() },
     'PATCH /v1/sequences/{id}/steps/{stepId}': { subject: 'Changed by B' },
     'POST /v1/sequences/{id}/steps/{stepId}/preview': { leadId: ids.lead },
-    'POST /v1/sequences/{id}/steps/{stepId}/test': { to: 'b@b.test' },
+    'POST /v1/sequences/{id}/steps/{stepId}/test': {},
     'POST /v1/sequences/{id}/enrolments': { leadId: ids.lead },
     'POST /v1/sequences/{id}/enrolments/bulk': { leadIds: [ids.lead] },
     'PATCH /v1/leads/{id}': { firstName: 'Mallory' },

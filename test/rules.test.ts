@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { enrolRefusal, sendBlocker } from '../domain/enrolment-rules.js';
 import { generateApiKey, parseApiKey, secretMatches } from '../domain/api-key.js';
-import { assertKnownMergeTags, missingMergeFields, renderTemplate, requiredMergeFields, type MergeContext } from '../domain/merge-fields.js';
+import { assertKnownMergeTags, isCustomFieldName, MAX_TEMPLATE_TAGS, missingMergeFields, renderTemplate, requiredMergeFields, type MergeContext } from '../domain/merge-fields.js';
 
 const eligible = {
   leadEmail: 'a@example.com',
@@ -87,10 +87,44 @@ describe('merge tags', () => {
   it('name the fields a lead lacks', () => {
     expect(missingMergeFields(['company', 'first_name', 'custom.plan', 'custom.size'], context)).toEqual(['company', 'custom.size']);
   });
-  it('escape lead values in HTML and fall back to defaults', () => {
-    const evil = { ...context, lead: { ...context.lead, first_name: '<script>alert(1)</script>' } };
-    expect(renderTemplate('Hi {{ first_name }}', evil, { escapeHtml: true })).toBe('Hi &lt;script&gt;alert(1)&lt;/script&gt;');
+  it('escape lead values as Markdown text in bodies and fall back to defaults', () => {
+    const evil = { ...context, lead: { ...context.lead, first_name: '[Claim](https://evil.test)\n# <b>' } };
+    expect(renderTemplate('Hi {{ first_name }}', evil, { forMarkdown: true })).toBe('Hi \\[Claim\\]\\(https\\:\\/\\/evil\\.test\\) \\# \\<b\\>');
     expect(renderTemplate('at {{ company | default: "your company" }}', context)).toBe('at your company');
+  });
+});
+
+describe('what a template may do (its cost is bounded before it runs)', () => {
+  it.each([
+    ['a loop', '{% for i in (1..100000) %}{% cycle "a","b" %}{% endfor %}', /for %\} is not available/],
+    ['a variable', '{% assign a = first_name %}', /assign %\} is not available/],
+    ['a captured block', '{% capture a %}x{% endcapture %}', /capture %\} is not available/],
+    ['a file', '{% include ".env" %}', /include %\} is not available/],
+    ['a filter that reads the clock', '{{ "now" | date: "%Y" }}', /date/],
+    ['a random filter', '{{ first_name | split: "" | sample }}', /sample/],
+  ])('refuses %s when the step is saved', (_what, source, message) => {
+    expect(() => assertKnownMergeTags(source)).toThrowError(message);
+  });
+  it('allows conditions and text filters', () => {
+    expect(() => assertKnownMergeTags('{% if company %}at {{ company | upcase }}{% else %}there{% endif %} {{ first_name | split: " " | first }}')).not.toThrow();
+  });
+  it(`refuses more than ${MAX_TEMPLATE_TAGS} merge tags in one template, naming the limit`, () => {
+    const source = '{{ first_name }}'.repeat(MAX_TEMPLATE_TAGS + 1);
+    expect(() => assertKnownMergeTags(source)).toThrowError(new RegExp(`at most ${MAX_TEMPLATE_TAGS}.*has ${MAX_TEMPLATE_TAGS + 1}`));
+    expect(() => assertKnownMergeTags('{{ first_name }}'.repeat(MAX_TEMPLATE_TAGS))).not.toThrow();
+  });
+  it('refuses a template whose output would outgrow the memory limit with the longest lead values', () => {
+    expect(() => assertKnownMergeTags(`{{ company | replace: "x", "${'y'.repeat(3000)}" }}`)).toThrowError(/memory/);
+  });
+  it('stops a render over the memory limit, whatever the lead holds', () => {
+    const long = { ...context, custom: { notes: 'x'.repeat(2000) } };
+    expect(() => renderTemplate(`{{ custom.notes | replace: "", "${'y'.repeat(90_000)}" }}`, long)).toThrowError(/memory/);
+  });
+  it('looks up only the fields a lead has, never what every object inherits', () => {
+    expect(() => assertKnownMergeTags('{{ custom.constructor }}')).toThrowError(/unknown merge tag/);
+    expect(missingMergeFields(['custom.toString'], context)).toEqual(['custom.toString']);
+    expect(isCustomFieldName('__proto__')).toBe(false);
+    expect(isCustomFieldName('plan_2')).toBe(true);
   });
 });
 

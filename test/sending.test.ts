@@ -184,8 +184,8 @@ describe('previews and test emails', () => {
     expect(emailsTo(lead.email)).toHaveLength(0);
   });
 
-  it('send a test of a step to the user’s own address', async () => {
-    const fixture = await asNewAccount(service, { senderEmail: `owner-${Date.now()}@acme.test` });
+  it('send a test of a step to the user’s own confirmed address', async () => {
+    const fixture = await asNewAccount(service, { senderEmail: `owner-${Date.now()}@acme.test`, senderEmailConfirmedAt: new Date() });
     const sequence = await fixture.createSequence({ steps: [{ subject: 'Hi {{ first_name }}' }] });
     const res = await fixture.api('POST', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}/test`, {});
     expect(res.status).toBe(202);

@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { renderMessage } from '../../activities/send-email.js';
-import { leads, messages, oneOffEmails, steps } from '../../db/schema.js';
+import type { Db } from '../../db/client.js';
+import { emailsSentSince } from '../../db/daily-sends.js';
+import { accounts, leads, messages, oneOffEmails, steps, testEmails } from '../../db/schema.js';
+import { startOfDay } from '../../domain/schedule.js';
+import { testRecipient } from '../../domain/sender.js';
+import { MAX_BODY_LENGTH } from '../schemas/sequences.js';
+import { renderFor } from '../services/render-queue.js';
 import type { AppDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
@@ -14,7 +20,7 @@ import { parse } from '../validate.js';
 
 export const oneOffSchema = z.object({
   subject: z.string().trim().min(1).max(998),
-  body: z.string().min(1).max(100_000),
+  body: z.string().min(1).max(MAX_BODY_LENGTH),
 });
 export const previewSchema = z.object({ leadId: z.uuid().optional() });
 export const testSendSchema = z.object({ to: z.email().optional() });
@@ -94,37 +100,55 @@ export function emailRoutes(deps: AppDeps): Router {
     const account = res.locals.account;
     await findSequence(db, account, id);
     const { step, lead } = await renderStep(account.id, id, stepId, leadId);
-    const rendered = await renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'preview', lead, account });
+    const rendered = await renderFor(account.id, () => renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'preview', lead, account }));
     res.json({ from: rendered.fromEmail, subject: rendered.subject, html: rendered.html, text: rendered.text });
   });
 
-  // A test email of a step to the user's own address (sample data, marked [Test]).
+  // A test copy of a step to the account's own confirmed address (sample data, marked [Test]),
+  // with the footer and headers a real email carries; it counts against the daily cap.
   router.post('/sequences/:id/steps/:stepId/test', async (req, res) => {
     const { id, stepId } = parse(stepParams, req.params, 'params');
     const { to } = parse(testSendSchema, req.body ?? {});
     const account = res.locals.account;
     await findSequence(db, account, id);
-    const recipient = to ?? account.senderEmail;
-    if (!recipient) throw new ApiError(422, 'no_sender_email', 'Set the account\'s senderEmail or pass "to"', 'to');
+    const recipient = testRecipient(account, to);
+    if ('refused' in recipient) throw new ApiError(422, recipient.refused, recipient.message, 'to');
     const { step, lead } = await renderStep(account.id, id, stepId);
-    const rendered = await renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'test', lead, account });
+    const rendered = await renderFor(account.id, () => renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'test', lead, account }));
+    const testEmailId = await db.transaction(async (tx) => {
+      // The account's row lock: two test sends at once cannot both take the last email of the day.
+      const [locked] = await tx.select().from(accounts).where(eq(accounts.id, account.id)).for('update');
+      const [suppressed] = await tx
+        .select({ id: leads.id })
+        .from(leads)
+        .where(and(eq(leads.accountId, account.id), eq(leads.email, recipient.to), or(isNotNull(leads.unsubscribedAt), isNotNull(leads.bouncedAt))));
+      if (suppressed) throw new ApiError(422, 'recipient_suppressed', `${recipient.to} unsubscribed or bounced: nothing is sent to it`, 'to');
+      const cap = locked!.limits.maxEmailsPerDay;
+      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(new Date(), locked!.timezone))) >= cap) {
+        throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${cap} emails is reached; test copies count against it`);
+      }
+      const [row] = await tx.insert(testEmails).values({ accountId: account.id, stepId, toEmail: recipient.to }).returning({ id: testEmails.id });
+      return row!.id;
+    });
     const { providerId } = await mailer.send({
-      idempotencyKey: `test-${rendered.id}`,
+      idempotencyKey: `test-${testEmailId}`,
       from: rendered.fromEmail,
-      to: recipient,
+      to: recipient.to,
       subject: `[Test] ${rendered.subject}`,
       html: rendered.html,
       text: rendered.text,
+      headers: rendered.headers,
     });
-    res.status(202).json({ to: recipient, providerId });
+    await db.update(testEmails).set({ providerId }).where(eq(testEmails.id, testEmailId));
+    res.status(202).json({ to: recipient.to, providerId });
   });
 
   // One-off email to a lead, outside any sequence, sent durably by its own workflow.
   router.post('/leads/:id/emails', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const input = parse(oneOffSchema, req.body);
-    checkStepTemplates(input);
     const account = res.locals.account;
+    await checkStepTemplates(account.id, [input]);
     const [lead] = await db.select().from(leads).where(and(eq(leads.id, id), eq(leads.accountId, account.id)));
     if (!lead) throw notFound('Lead');
     if (!lead.email) throw new ApiError(422, 'no_email', 'the lead has no email address', 'leadId');

@@ -108,7 +108,7 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const patch = parse(stepPatchSchema, req.body);
     const sequence = await findSequence(db, res.locals.account, id);
     assertEditable(sequence);
-    checkStepTemplates(patch);
+    await checkStepTemplates(res.locals.account.id, [patch]);
     const [step] = await db
       .update(steps)
       .set({

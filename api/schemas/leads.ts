@@ -1,10 +1,14 @@
 import { z } from 'zod';
+import { CUSTOM_FIELD_MAX_LENGTH, isCustomFieldName } from '../../domain/merge-fields.js';
 import { timezone } from './common.js';
 
 const field = (max = 200) => z.string().trim().max(max);
 
 export const customFieldsSchema = z
-  .record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'custom field names use letters, digits and _'), z.string().max(2000))
+  .record(
+    z.string().refine(isCustomFieldName, 'custom field names use letters, digits and _ (at most 64), and are not names every object has, such as constructor or __proto__'),
+    z.string().max(CUSTOM_FIELD_MAX_LENGTH),
+  )
   .refine((o) => Object.keys(o).length <= 100, { message: 'at most 100 custom fields' });
 
 export const leadInputSchema = z.object({

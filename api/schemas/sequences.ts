@@ -19,9 +19,18 @@ export const delaySchema = z
   })
   .refine((d) => delayInMinutes(d) <= MAX_DELAY_MINUTES, { message: 'must be at most 365 days', path: ['amount'] });
 
+/**
+ * A body of 20,000 characters is about 3,000 words, far beyond any sales email; the bound keeps
+ * every render (Markdown, sanitising, the text part) to milliseconds. See domain/merge-fields.ts
+ * for what a template may do.
+ */
+export const MAX_BODY_LENGTH = 20_000;
+/** Steps one request may create: each is checked, so one request's work stays bounded. */
+export const MAX_STEPS_PER_REQUEST = 50;
+
 export const stepInputSchema = z.object({
   subject: z.string().trim().min(1).max(998),
-  body: z.string().min(1).max(100_000),
+  body: z.string().min(1).max(MAX_BODY_LENGTH),
   delay: delaySchema,
 });
 export const stepPatchSchema = stepInputSchema.partial().refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
@@ -30,7 +39,7 @@ export const sequenceCreateSchema = z.object({
   name: z.string().trim().min(1).max(200),
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
-  steps: z.array(stepInputSchema).max(1000).default([]),
+  steps: z.array(stepInputSchema).max(MAX_STEPS_PER_REQUEST, `at most ${MAX_STEPS_PER_REQUEST} steps per request; add more with POST /v1/sequences/{id}/steps`).default([]),
 });
 export const sequencePatchSchema = z
   .object({

@@ -4,27 +4,36 @@ import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
 import { sequences, steps } from '../../db/schema.js';
 import { assertKnownMergeTags, TemplateError } from '../../domain/merge-fields.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ApiError, notFound } from '../errors.js';
+import { renderFor } from './render-queue.js';
 import type { sequenceCreateSchema, stepInputSchema } from '../schemas/sequences.js';
 
 export type Sequence = typeof sequences.$inferSelect;
 export type Step = typeof steps.$inferSelect;
 type StepInput = z.infer<typeof stepInputSchema>;
 
-/** Unknown merge tags are refused when a step is saved, with the tag and the field named. */
-export function checkStepTemplates(step: Partial<StepInput>, fieldPrefix = ''): void {
-  for (const field of ['subject', 'body'] as const) {
-    const source = step[field];
-    if (source === undefined) continue;
-    try {
-      assertKnownMergeTags(source);
-    } catch (error) {
-      if (error instanceof TemplateError) {
-        throw new ApiError(422, error.tag ? 'unknown_merge_tag' : 'invalid_template', error.message, `${fieldPrefix}${field}`);
+/**
+ * A step's templates are checked when it is saved: unknown merge tags, tags a template may not
+ * use, and templates over the render limits are refused with the step's field named.
+ */
+export async function checkStepTemplates(accountId: string, stepsToCheck: Partial<StepInput>[], fieldPrefix: (index: number) => string = () => ''): Promise<void> {
+  await renderFor(accountId, async () => {
+    for (const [index, step] of stepsToCheck.entries()) {
+      for (const field of ['subject', 'body'] as const) {
+        const source = step[field];
+        if (source === undefined) continue;
+        try {
+          assertKnownMergeTags(source);
+        } catch (error) {
+          if (error instanceof TemplateError) throw new ApiError(422, error.code, error.message, `${fieldPrefix(index)}${field}`);
+          throw error;
+        }
+        // Other requests get the thread between templates.
+        await nextTurn();
       }
-      throw error;
     }
-  }
+  });
 }
 
 export async function findSequence(db: Db, account: Account, id: string): Promise<Sequence> {
@@ -58,7 +67,7 @@ export async function assertStepLimit(db: Db, account: Account, sequenceId: stri
 }
 
 export async function createSequence(db: Db, account: Account, input: z.infer<typeof sequenceCreateSchema>) {
-  input.steps.forEach((step, i) => checkStepTemplates(step, `steps.${i}.`));
+  await checkStepTemplates(account.id, input.steps, (i) => `steps.${i}.`);
   const maxSequences = account.limits.maxSequences;
   if (maxSequences !== null) {
     const [row] = await db
@@ -100,7 +109,7 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
 
 export async function addStep(db: Db, account: Account, sequence: Sequence, input: StepInput): Promise<Step> {
   assertEditable(sequence);
-  checkStepTemplates(input);
+  await checkStepTemplates(account.id, [input]);
   await assertStepLimit(db, account, sequence.id, 1);
   const [step] = await db
     .insert(steps)

@@ -1,0 +1,21 @@
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import { rowsOf, type Db } from './client.js';
+import { messages, testEmails } from './schema.js';
+
+/**
+ * Emails of one account since `since` that count against its daily cap: every message to a lead
+ * (steps and one-offs) being sent or sent, and every test copy and address confirmation. One
+ * statement, so a send pays one round trip for the check.
+ */
+export async function emailsSentSince(db: Db, accountId: string, since: Date): Promise<number> {
+  const toLeads = db
+    .select({ n: sql<number>`count(*)` })
+    .from(messages)
+    .where(and(eq(messages.accountId, accountId), gte(messages.createdAt, since), inArray(messages.status, ['sending', 'sent'])));
+  const toAccount = db
+    .select({ n: sql<number>`count(*)` })
+    .from(testEmails)
+    .where(and(eq(testEmails.accountId, accountId), gte(testEmails.createdAt, since)));
+  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select (${toLeads}) + (${toAccount}) as n`));
+  return Number(row?.n ?? 0);
+}
