@@ -105,14 +105,15 @@ const paths: ZodOpenApiPathsObject = {
       summary: 'Resend webhook events (Svix-signed)', tags: ['Inbound'],
       requestParams: { header: z.object({ 'svix-id': z.string(), 'svix-timestamp': z.string(), 'svix-signature': z.string() }) },
       ...body(z.object({ type: z.string(), created_at: z.string().optional(), data: loose })),
-      responses: { '200': ok(webhookAnswerSchema), '401': error('Bad or stale signature'), '503': error('RESEND_WEBHOOK_SECRET not set'), ...perIpLimit },
+      responses: { '200': ok(webhookAnswerSchema), '400': error('Not JSON, or not a Resend event'), '401': error('Bad or stale signature'), '413': error('The body is over 1 MB (payload_too_large)'), '503': error('RESEND_WEBHOOK_SECRET not set, or the received email could not be fetched from Resend (received_email_unavailable: delivered again later)'), ...perIpLimit },
     },
   },
   '/inbound/mime': {
     post: {
       summary: 'A raw MIME email from another inbound provider', tags: ['Inbound'],
+      description: 'The secret is checked before the body is read. Whatever the message holds it is recorded (text cleaned of what PostgreSQL cannot store, every field bounded); one the parser refuses is recorded from its headers. The sender field of the reply (lead, lead_domain, other) decides whether it applies the sequence’s onReply.',
       requestBody: { required: true, content: { 'message/rfc822': { schema: z.string() } } },
-      responses: { '200': ok(webhookAnswerSchema), '400': error('Empty body'), '401': error('Wrong inbound secret'), '503': error('INBOUND_MIME_SECRET not set'), ...perIpLimit },
+      responses: { '200': ok(webhookAnswerSchema), '400': error('Empty body'), '401': error('Wrong inbound secret'), '413': error('The message is over 25 MB (payload_too_large)'), '503': error('INBOUND_MIME_SECRET not set'), ...perIpLimit },
     },
   },
   '/u/{token}': {
