@@ -13,6 +13,7 @@ import { apiKeyRateLimit, clientIpRateLimit } from './rate-limit.js';
 import { ApiError, errorHandler, unknownRoute } from './errors.js';
 import { unsubscribePageCsp } from './pages/unsubscribe-page.js';
 import { accountRoutes } from './routes/account.js';
+import { senderConfirmationLinkRoutes, senderConfirmationRequestRoutes } from './routes/sender-confirmation.js';
 import { docsRoutes } from './routes/docs.js';
 import { domainRoutes } from './routes/domains.js';
 import { emailRoutes } from './routes/emails.js';
@@ -50,7 +51,7 @@ const SECRET_QUERY_PARAMETERS = new Set(['token', 'secret', 'key', 'api_key', 'a
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   // Express matches routes case-insensitively: /U/<token> is an unsubscribe link too.
-  const redactedPath = (q === -1 ? url : url.slice(0, q)).replace(/^\/u\/[^/]+/i, '/u/[redacted]');
+  const redactedPath = (q === -1 ? url : url.slice(0, q)).replace(/^\/(u|confirm-sender)\/[^/]+/i, '/$1/[redacted]');
   if (q === -1) return redactedPath;
   const params = new URLSearchParams(url.slice(q + 1));
   for (const name of [...params.keys()]) if (SECRET_QUERY_PARAMETERS.has(name.toLowerCase())) params.set(name, '[redacted]');
@@ -113,10 +114,10 @@ export function createApp(deps: AppDeps): Express {
   // Public, each with its own proof: signed webhooks and inbound email read their raw bodies,
   // unsubscribe links carry a signed token. Each is limited per client IP before anything is read.
   app.use(['/webhooks', '/inbound'], clientIpRateLimit(deps.config.WEBHOOK_RATE_LIMIT_PER_MINUTE, { name: 'webhooks', what: 'webhooks and inbound email' }));
-  app.use('/u', clientIpRateLimit(deps.config.UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE, { name: 'unsubscribe', what: 'unsubscribe links' }));
-  app.use('/u', helmet.contentSecurityPolicy({ useDefaults: false, directives: unsubscribePageCsp }));
+  app.use(['/u', '/confirm-sender'], clientIpRateLimit(deps.config.UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE, { name: 'unsubscribe', what: 'unsubscribe and confirmation links' }));
+  app.use(['/u', '/confirm-sender'], helmet.contentSecurityPolicy({ useDefaults: false, directives: unsubscribePageCsp }));
   app.use(webhookRoutes(deps));
-  app.use(healthRoutes(deps), unsubscribeRoutes(deps), docsRoutes(deps));
+  app.use(healthRoutes(deps), unsubscribeRoutes(deps), senderConfirmationLinkRoutes(deps), docsRoutes(deps));
   registerEnrolmentGauge(deps.database.db);
   app.get('/metrics', metricsRoute(deps));
 
@@ -132,6 +133,7 @@ export function createApp(deps: AppDeps): Express {
   );
   authed.use(
     accountRoutes(deps),
+    senderConfirmationRequestRoutes(deps),
     domainRoutes(deps),
     sequenceRoutes(deps),
     leadRoutes(deps),

@@ -46,9 +46,12 @@ const standardErrors = {
   },
 };
 const loose = z.record(z.string(), z.unknown());
+const TEMPLATE_REFUSALS = 'A template refused, the field naming the step (steps.N.subject, steps.N.body): unknown_merge_tag, invalid_template (a tag or filter emails may not use, or over the render limits), template_too_complex (more merge tags than allowed)';
+const renderBusy = { ...standardErrors['429'], description: 'render_busy (this account has too many renders waiting) or rate_limited' };
 const page = (item: z.ZodType) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 const idPath = z.object({ id: uuidParam });
 const tokenPath = z.object({ token: z.string().regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{32}$/).describe('<message id>.<signature> from the email') });
+const confirmationTokenPath = z.object({ token: z.string().regex(/^[0-9a-f-]{36}\.\d{1,12}\.[A-Za-z0-9_-]{32}$/).describe('<account id>.<expiry>.<signature> from the confirmation email') });
 const stepPath = z.object({ id: uuidParam, stepId: uuidParam });
 
 // A JSON body can also be too large or in an encoding the parser refuses.
@@ -124,6 +127,10 @@ const paths: ZodOpenApiPathsObject = {
       responses: { '200': html('Unsubscribed'), '400': html('Invalid link'), '410': html('Expired link'), ...perIpLimit },
     },
   },
+  '/confirm-sender/{token}': {
+    get: { summary: 'Sender address confirmation page (the link in the confirmation email)', tags: ['Account'], requestParams: { path: confirmationTokenPath }, responses: { '200': html('Confirmation page'), '400': html('Invalid link, or the address changed since'), '410': html('Expired link'), ...perIpLimit } },
+    post: { summary: 'Confirm the sender address (the page’s button)', tags: ['Account'], requestParams: { path: confirmationTokenPath }, responses: { '200': html('Confirmed'), '400': html('Invalid link, or the address changed since'), '410': html('Expired link'), ...perIpLimit } },
+  },
   '/v1/account': {
     get: op('The caller’s account', 'Account', { responses: { '200': ok(accountSchema) } }),
     patch: op('Change settings and branding', 'Account', {
@@ -131,6 +138,16 @@ const paths: ZodOpenApiPathsObject = {
       responses: {
         '200': ok(accountSchema),
         '422': error('portalWebhookUrl refused (field portalWebhookUrl): webhook_url_not_allowed (credentials, not https in production, or a private, loopback, link-local, CGNAT, multicast or cloud metadata destination, also when its host resolves to one), webhook_url_unresolvable (its host does not resolve)'),
+      },
+    }),
+  },
+  '/v1/account/sender-email/confirmation': {
+    post: op('Send a confirmation link to the account’s sender address; until it is confirmed, no test copy or forwarded reply goes there', 'Account', {
+      responses: {
+        '200': ok(z.object({ to: z.string(), confirmed: z.literal(true) }), 'Already confirmed'),
+        '202': ok(z.object({ to: z.string(), confirmed: z.literal(false), providerId: z.string() }), 'Link sent'),
+        '422': error('no_sender_email'),
+        '429': { ...standardErrors['429'], description: 'confirmation_recently_sent (one link per ten minutes) or rate_limited' },
       },
     }),
   },
@@ -145,7 +162,7 @@ const paths: ZodOpenApiPathsObject = {
   },
   '/v1/account/domain/verify': { post: op('Ask the provider to verify the domain', 'Account', { responses: { '200': ok(domainStatusSchema), ...providerErrors } }) },
   '/v1/sequences': {
-    post: op('Create a sequence (with steps)', 'Sequences', { ...body(sequenceCreateSchema), responses: { '201': ok(sequenceSchema), '422': error('Unknown merge tag or plan limit') } }),
+    post: op('Create a sequence (with steps)', 'Sequences', { ...body(sequenceCreateSchema), responses: { '201': ok(sequenceSchema), '422': error(TEMPLATE_REFUSALS + ', or a plan limit (plan_limit_sequences, plan_limit_steps)'), '429': renderBusy } }),
     get: op('List sequences', 'Sequences', { requestParams: { query: pageQuery }, responses: { '200': ok(page(sequenceSchema)) } }),
   },
   '/v1/sequences/{id}': {
@@ -159,20 +176,24 @@ const paths: ZodOpenApiPathsObject = {
     ]),
   ),
   '/v1/sequences/{id}/steps': {
-    post: op('Add a step', 'Steps', { requestParams: { path: idPath }, ...body(stepInputSchema), responses: { '201': ok(stepSchema), '409': error('Archived'), '422': error('Unknown merge tag or plan limit') } }),
+    post: op('Add a step', 'Steps', { requestParams: { path: idPath }, ...body(stepInputSchema), responses: { '201': ok(stepSchema), '409': error('Archived'), '422': error(TEMPLATE_REFUSALS + ', or plan_limit_steps'), '429': renderBusy } }),
   },
   '/v1/sequences/{id}/steps/order': {
     put: op('Reorder the steps', 'Steps', { requestParams: { path: idPath }, ...body(stepOrderSchema), responses: { '200': ok(sequenceSchema), '409': error('Archived'), '422': error('Not every step listed once') } }),
   },
   '/v1/sequences/{id}/steps/{stepId}': {
-    patch: op('Edit a step', 'Steps', { requestParams: { path: stepPath }, ...body(stepPatchSchema), responses: { '200': ok(stepSchema), '409': error('Archived'), '422': error('Unknown merge tag') } }),
+    patch: op('Edit a step', 'Steps', { requestParams: { path: stepPath }, ...body(stepPatchSchema), responses: { '200': ok(stepSchema), '409': error('Archived'), '422': error(TEMPLATE_REFUSALS), '429': renderBusy } }),
     delete: op('Delete a step', 'Steps', { requestParams: { path: stepPath }, responses: { '204': { description: 'Deleted' }, '409': error('Archived') } }),
   },
   '/v1/sequences/{id}/steps/{stepId}/preview': {
-    post: op('Render a step for a lead or sample data', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(previewSchema), responses: { '200': ok(renderedSchema), '422': error('The step cannot be rendered (invalid_template)') } }),
+    post: op('Render a step for a lead or sample data', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(previewSchema), responses: { '200': ok(renderedSchema), '422': error('The step cannot be rendered (invalid_template)'), '429': renderBusy } }),
   },
   '/v1/sequences/{id}/steps/{stepId}/test': {
-    post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(testSendSchema), responses: { '202': ok(z.object({ to: z.string(), providerId: z.string() })), '422': error('No address (no_sender_email), or the step cannot be rendered (invalid_template)') } }),
+    post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(testSendSchema), responses: {
+        '202': ok(z.object({ to: z.string(), providerId: z.string() })),
+        '422': error('Test copies go only to the account’s confirmed sender address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed or bounced), or the step cannot be rendered (invalid_template)'),
+        '429': { ...renderBusy, description: 'daily_cap_reached (test copies count against the daily cap), render_busy, or rate_limited' },
+      } }),
   },
   '/v1/sequences/{id}/stats': {
     get: op('Per-step and per-sequence statistics', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(statsSchema) } }),
@@ -204,7 +225,7 @@ const paths: ZodOpenApiPathsObject = {
     get: op('A lead', 'Leads', { requestParams: { path: idPath }, responses: { '200': ok(leadSchema) } }),
     patch: op('Update a lead', 'Leads', { requestParams: { path: idPath }, ...body(leadPatchSchema), responses: { '200': ok(leadSchema), '409': error('Email already used') } }),
   },
-  '/v1/leads/{id}/emails': { post: op('Send a one-off email', 'Emails', { requestParams: { path: idPath }, ...body(oneOffSchema), responses: { '202': ok(oneOffAcceptedSchema), '422': error('Suppressed lead or unknown merge tag') } }) },
+  '/v1/leads/{id}/emails': { post: op('Send a one-off email', 'Emails', { requestParams: { path: idPath }, ...body(oneOffSchema), responses: { '202': ok(oneOffAcceptedSchema), '422': error('Suppressed lead (no_email, unsubscribed, bounced), or ' + TEMPLATE_REFUSALS), '429': renderBusy } }) },
   '/v1/emails/{id}': { get: op('A one-off email’s status', 'Emails', { requestParams: { path: idPath }, responses: { '200': ok(oneOffAnswerSchema) } }) },
   '/v1/outbox': { get: op('Emails stored for this account, newest first', 'Emails', { requestParams: { query: pageQuery }, responses: { '200': ok(page(outboxItemSchema).extend({ delivery: z.enum(['resend', 'local-outbox']) })) } }) },
   '/v1/notifications': { get: op('Notifications (replies), with the unread count', 'Notifications', { requestParams: { query: notificationQuery }, responses: { '200': ok(page(notificationSchema).extend({ unread: z.number().int() })) } }) },

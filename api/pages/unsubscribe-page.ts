@@ -31,6 +31,8 @@ export function unsubscribePage(options: {
   branding?: PageBranding;
   /** Shows the confirm button, posting to this URL. */
   confirmAction?: string;
+  /** The button's text (default "Unsubscribe"). */
+  confirmLabel?: string;
 }): string {
   const brand = options.branding;
   const colour = brand && /^#[0-9a-fA-F]{6}$/.test(brand.brandColor) ? brand.brandColor : '#2563eb';
@@ -39,7 +41,7 @@ export function unsubscribePage(options: {
   const form = options.confirmAction
     ? `<form method="post" action="${escapeHtml(options.confirmAction)}">
         <input type="hidden" name="List-Unsubscribe" value="One-Click">
-        <button type="submit">Unsubscribe</button>
+        <button type="submit">${escapeHtml(options.confirmLabel ?? 'Unsubscribe')}</button>
       </form>`
     : '';
   return `<!doctype html>
