@@ -153,7 +153,10 @@ const paths: ZodOpenApiPathsObject = {
   },
   '/v1/account/portal-webhook-secret/rotate': {
     post: op('A new portal webhook signing secret, shown in this answer only; the previous one keeps signing beside it for 24 hours', 'Account', {
-      responses: { '200': ok(z.object({ portalWebhookSecret: z.string(), previousSecretExpiresAt: z.iso.datetime().nullable().describe('Until when the previous secret also signs (null: there was none)') })) },
+      responses: {
+        '200': ok(z.object({ portalWebhookSecret: z.string(), previousSecretExpiresAt: z.iso.datetime().nullable().describe('Until when the previous secret also signs (null: there was none)') })),
+        '415': error('A Content-Type other than JSON (unsupported_media_type): this request takes no body'),
+      },
     }),
   },
   '/v1/account/domain': {

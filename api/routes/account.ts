@@ -81,7 +81,12 @@ export function accountRoutes(deps: AppDeps): Router {
   });
   // A new signing secret, shown in this answer only. The one it replaces keeps signing (beside the
   // new one) for 24 hours, so the portal can deploy the new secret without losing a webhook.
-  router.post('/account/portal-webhook-secret/rotate', async (_req, res) => {
+  router.post('/account/portal-webhook-secret/rotate', async (req, res) => {
+    // No body is read; a Content-Type that is not JSON is still a request we do not understand.
+    const mediaType = req.get('content-type')?.split(';')[0]!.trim().toLowerCase();
+    if (mediaType !== undefined && mediaType !== 'application/json') {
+      throw new ApiError(415, 'unsupported_media_type', `This request takes no body; send none, or JSON (got ${req.get('content-type')})`);
+    }
     const now = new Date();
     const secret = newPortalWebhookSecret();
     // The row's own current secret becomes the previous one, in one statement: of two rotations
