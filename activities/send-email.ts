@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { emailsSentSince } from '../db/daily-sends.js';
 import { enrolmentEvents, enrolments, messages, type EnrolmentStatus } from '../db/schema.js';
-import { composeEmail } from '../domain/compose-email.js';
+import { composeOffThread } from '../domain/compose-pool.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
 import { fromHeader, providerTags } from '../domain/sender.js';
 import { startOfDay, startOfNextDay } from '../domain/schedule.js';
@@ -57,7 +57,7 @@ export async function renderMessage(
 ) {
   const id = randomUUID();
   const envelope = envelopeFor(config, id, input.replyToken);
-  const composed = await composeEmail({
+  const composed = await composeOffThread({
     subject: input.subject,
     body: input.body,
     merge: mergeContextOf(input.lead, input.account),

@@ -31,6 +31,8 @@ export async function pacedLoad(options: {
   seconds: number;
   headers: Record<string, string>;
   next: () => PacedRequest;
+  /** Told each answer's status (a load's own requests may be refused on purpose, e.g. rate limits). */
+  onAnswer?: (status: number) => void;
 }): Promise<PacedResult> {
   const pool = new Pool(options.baseUrl, { connections: 64 });
   // Microseconds, up to a minute.
@@ -53,6 +55,7 @@ export async function pacedLoad(options: {
         .request({ method: request.method, path: request.path, headers: options.headers, body: request.body })
         .then(async (res) => {
           await res.body.dump();
+          options.onAnswer?.(res.statusCode);
           if (res.statusCode < 200 || res.statusCode >= 300) non2xx++;
           histogram.recordValue(Math.round((performance.now() - from) * 1000));
         })

@@ -59,6 +59,8 @@ export async function productionProcesses(
   env: BenchEnvironment,
   which: ('worker.ts' | 'server.ts')[],
   existing?: { apiKey: string; taskQueue: string },
+  /** More settings for the children (e.g. the API's own rate limit, off by default here). */
+  extraEnv: Record<string, string> = {},
 ) {
   const config = env.config({ NODE_ENV: 'production', ...(existing ? { TEMPORAL_TASK_QUEUE: existing.taskQueue } : {}) });
   const port = await freePort();
@@ -74,6 +76,7 @@ export async function productionProcesses(
     API_RATE_LIMIT_PER_MINUTE: '0',
     PORT: String(port),
     HOST: '127.0.0.1',
+    ...extraEnv,
   };
   const children = await Promise.all(which.map((script) => spawnChild(script, childEnv, script === 'worker.ts' ? 'worker running' : 'API listening')));
   let apiKey = existing?.apiKey;

@@ -5,6 +5,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { CostPerStep } from './scenarios/cost-per-step.js';
 import type { LatencyResult } from './scenarios/api-latency.js';
+import type { NoisyNeighbourResult } from './scenarios/noisy-neighbour.js';
 import type { FootprintPoint } from './scenarios/footprint.js';
 import type { Lateness } from './scenarios/punctuality.js';
 import type { ThroughputRun } from './scenarios/throughput.js';
@@ -33,11 +34,12 @@ export interface BenchResults {
   footprint?: FootprintPoint[];
   latency?: LatencyResult[];
   cost?: CostPerStep;
+  noisyNeighbour?: NoisyNeighbourResult;
   /** Scenarios taken from a separate `--only` run, with when that run started. */
   borrowed?: Record<string, string>;
 }
 
-const SCENARIO_KEYS = ['enrolment', 'send', 'punctuality', 'footprint', 'latency', 'cost'] as const;
+const SCENARIO_KEYS = ['enrolment', 'send', 'punctuality', 'footprint', 'latency', 'cost', 'noisyNeighbour'] as const;
 
 export function borrowPartialResults(results: BenchResults): void {
   const file = path.join(resultsDir('partial'), 'results.json');
@@ -130,6 +132,13 @@ function markdown(r: BenchResults): string {
         lines.push(`| API ${l.operation}, ${l.rate} req/s in per-second bursts (autocannon, 10 connections): p50 / p99 (ms) | ${l.burst.p50} / ${l.burst.p99} | ${healthz(baseline?.burst)} | | | |`);
       }
     }
+  }
+  if (r.noisyNeighbour) {
+    const n = r.noisyNeighbour;
+    const clean = n.underLoad.non2xx === 0 && n.underLoad.errors === 0;
+    lines.push(
+      `| Another tenant's GET of a sequence, ${n.victimRate} req/s evenly paced, while one tenant sends the worst template the API accepts at its rate limit (${n.heavy.ratePerSecond} req/s: ${n.heavy.template}; answered ${Object.entries(n.heavy.answers).map(([status, count]) => `${count} × ${status}`).join(', ')}): p50 / p99 (ms) | ${n.underLoad.p50} / ${n.underLoad.p99} | ${n.alone.p50} / ${n.alone.p99} (the same GET alone) | | p99 < 100 ms | ${met(n.underLoad.p99 < 100 && clean)} |`,
+    );
   }
   if (r.cost) {
     const c = r.cost;

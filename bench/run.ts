@@ -4,6 +4,7 @@ import { borrowPartialResults, readResults, writeReport, type BenchResults } fro
 import { costPerStep } from './scenarios/cost-per-step.js';
 import { apiLatencyUnderLoad } from './scenarios/api-latency.js';
 import { footprint } from './scenarios/footprint.js';
+import { noisyNeighbour } from './scenarios/noisy-neighbour.js';
 import { punctuality } from './scenarios/punctuality.js';
 import { enrolmentThroughput, sendThroughput, type ThroughputRun } from './scenarios/throughput.js';
 import { median } from './stats.js';
@@ -35,8 +36,8 @@ if (values.rerender) {
   process.exit(0);
 }
 const sizes = quick
-  ? { runs: 1, enrol: 200, send: 100, due: 100, dueDelayMinutes: 1, rawDueSpreadSeconds: 10, footprint: [100, 400], latencyEnrolments: 200, latency: { rate: 20, writeRate: 10, seconds: 2 }, cost: 10 }
-  : { runs: 3, enrol: 10_000, send: 2_000, due: 10_000, dueDelayMinutes: 7, rawDueSpreadSeconds: 60, footprint: [10_000, 100_000], latencyEnrolments: 10_000, latency: { rate: 100, writeRate: 25, seconds: 20 }, cost: 200 };
+  ? { runs: 1, enrol: 200, send: 100, due: 100, dueDelayMinutes: 1, rawDueSpreadSeconds: 10, footprint: [100, 400], latencyEnrolments: 200, latency: { rate: 20, writeRate: 10, seconds: 2 }, cost: 10, noisy: { seconds: 3, victimRate: 8 } }
+  : { runs: 3, enrol: 10_000, send: 2_000, due: 10_000, dueDelayMinutes: 7, rawDueSpreadSeconds: 60, footprint: [10_000, 100_000], latencyEnrolments: 10_000, latency: { rate: 100, writeRate: 25, seconds: 20 }, cost: 200, noisy: { seconds: 30, victimRate: 8 } };
 const runs = values.runs ? Number(values.runs) : sizes.runs;
 const only = values.only?.split(',');
 const skip = values.skip?.split(',') ?? [];
@@ -91,6 +92,11 @@ async function throughputScenarios() {
   if (wanted('latency')) {
     log(`API latency with ${sizes.latencyEnrolments} enrolments: reads at ${sizes.latency.rate}/s, writes at ${sizes.latency.writeRate}/s, ${sizes.latency.seconds} s per operation`);
     results.latency = await apiLatencyUnderLoad(sizes.latencyEnrolments, sizes.latency);
+    await save();
+  }
+  if (wanted('noisy')) {
+    log(`noisy neighbour: another tenant's reads at ${sizes.noisy.victimRate}/s while one tenant renders the worst accepted template at its rate limit, ${sizes.noisy.seconds} s`);
+    results.noisyNeighbour = await noisyNeighbour(sizes.noisy);
     await save();
   }
   if (wanted('footprint')) {

@@ -33,7 +33,7 @@ export const TEMPLATE_FILTERS = [
 ] as const;
 export const MAX_TEMPLATE_TAGS = 200;
 /** Characters a render may allocate in all (strings made by filters and printed output). */
-export const RENDER_MEMORY_LIMIT = 500_000;
+export const RENDER_MEMORY_LIMIT = 100_000;
 
 const engineOptions = {
   strictFilters: true,

@@ -1,15 +1,19 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { ApiError } from '../errors.js';
 
 /**
- * Renders (checking templates when steps are saved, previews, test sends) run on the API's one
- * thread, which every account shares. Each account's renders go one at a time, and each render
- * gives the thread back between its phases, so one account previewing its heaviest template in a
- * loop delays another account's request by one phase at most, not by its whole queue. Past
- * MAX_WAITING the account is told to slow down rather than queued without end.
+ * Renders the API does for an account (checking templates when steps are saved, previews, test
+ * sends) go one at a time per account, and each account may keep the renderer busy at most a
+ * quarter of the time: after a render of d ms, its next one waits 3·d ms. Emails are composed
+ * off the main thread (domain/compose-pool.ts), but the machine's cores are shared: without the
+ * duty cycle one account previewing its heaviest template in a loop keeps a core busy, and every
+ * other account's requests slow down. Past MAX_WAITING_RENDERS the account is told to slow down
+ * rather than queued without end.
  */
 export const MAX_WAITING_RENDERS = 8;
+export const RENDER_DUTY_CYCLE = 0.25;
 
 const queues = new LRUCache<string, LimitFunction>({ max: 10_000, ttl: 10 * 60_000, updateAgeOnGet: true });
 
@@ -22,5 +26,17 @@ export async function renderFor<T>(accountId: string, render: () => Promise<T>):
   if (queue.pendingCount >= MAX_WAITING_RENDERS) {
     throw new ApiError(429, 'render_busy', `This account already has ${MAX_WAITING_RENDERS} renders waiting; retry when they are done`);
   }
-  return queue(render);
+  return new Promise<T>((resolve, reject) => {
+    void queue(async () => {
+      const started = performance.now();
+      try {
+        resolve(await render());
+      } catch (error) {
+        reject(error as Error);
+      }
+      // The answer has gone; the account's slot stays taken a while longer.
+      const busy = performance.now() - started;
+      await sleep((busy * (1 - RENDER_DUTY_CYCLE)) / RENDER_DUTY_CYCLE);
+    });
+  });
 }
