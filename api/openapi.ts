@@ -51,7 +51,7 @@ const renderBusy = { ...standardErrors['429'], description: 'render_busy (this a
 const page = (item: z.ZodType) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 const idPath = z.object({ id: uuidParam });
 const tokenPath = z.object({ token: z.string().regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{32}$/).describe('<message id>.<signature> from the email') });
-const confirmationTokenPath = z.object({ token: z.string().regex(/^[0-9a-f-]{36}\.\d{1,12}\.[A-Za-z0-9_-]{32}$/).describe('<account id>.<expiry>.<signature> from the confirmation email') });
+const confirmationTokenPath = z.object({ token: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.\d{1,12}\.[A-Za-z0-9_-]{32}$/).describe('<account id>.<expiry>.<signature> from the confirmation email') });
 const stepPath = z.object({ id: uuidParam, stepId: uuidParam });
 
 // A JSON body can also be too large or in an encoding the parser refuses.

@@ -19,7 +19,9 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, location: 
 /** The API reads JSON only: a body in any other media type is refused, not silently ignored. */
 export const requireJsonBody: RequestHandler = (req, _res, next) => {
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-  if (hasBody && !req.is('application/json')) {
+  // A request that names another media type is refused even when it is empty: it was not meant for a JSON API.
+  const namesOtherType = req.headers['content-type'] !== undefined && !req.is('application/json');
+  if ((hasBody && !req.is('application/json')) || namesOtherType) {
     return next(new ApiError(415, 'unsupported_media_type', `Send the body as application/json (got ${req.get('content-type') ?? 'no Content-Type'})`));
   }
   // The JSON parser reads an empty body as {}: no body must stay no body, for parse() to refuse.
