@@ -207,9 +207,10 @@ const paths: ZodOpenApiPathsObject = {
   },
   '/v1/sequences/{id}/enrolments/bulk': {
     post: op('Enrol up to 10,000 leads', 'Enrolments', {
-      requestParams: { path: idPath, header: z.object({ 'idempotency-key': z.string().optional() }) },
+      description: 'With an Idempotency-Key, a retried or concurrent request answers the first request’s result (concurrent ones wait for it); the same key with a different request is refused.',
+      requestParams: { path: idPath, header: z.object({ 'idempotency-key': z.string().regex(/^[\x21-\x7e]{1,200}$/).optional().describe('1-200 visible ASCII characters') }) },
       ...body(enrolManySchema),
-      responses: { '200': ok(bulkResultSchema) },
+      responses: { '200': ok(bulkResultSchema), '422': error('idempotency_key_reused: this key was used for a different request (another sequence or other leads)') },
     }),
   },
   '/v1/enrolments/{id}': { get: op('An enrolment with its timeline', 'Enrolments', { requestParams: { path: idPath }, responses: { '200': ok(enrolmentDetailSchema) } }) },

@@ -1,13 +1,12 @@
 import { and, asc, desc, eq, gt, lt, or, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { decodeCursor, encodeCursor } from './schemas/common.js';
+import { encodeCursor } from './schemas/common.js';
 
 /**
  * Keyset pagination over (time, id): stable under inserts and as fast on page 500 as on page 1.
  * `where` continues after the cursor; fetch `limit + 1` rows and let `pageOf` cut the page.
  */
-export function keyset(cursor: string | undefined, at: PgColumn, id: PgColumn, direction: 'asc' | 'desc') {
-  const after = decodeCursor(cursor);
+export function keyset(after: { at: Date; id: string } | undefined, at: PgColumn, id: PgColumn, direction: 'asc' | 'desc') {
   const beyond = direction === 'desc' ? lt : gt;
   const order = direction === 'desc' ? desc : asc;
   return {

@@ -172,9 +172,11 @@ describe('merge tags that try to reach outside the lead', () => {
     '{{ sender.constructor.constructor }}', '{{ process.env.UNSUBSCRIBE_SECRET }}', '{{ global }}', '{{ custom }}',
     '{% assign x = custom %}{{ x.constructor.name }}', '{% include "package.json" %}', '{% render ".env" %}',
     '{% layout "config.ts" %}', '{% include "/etc/passwd" %}', '{% for i in (1..100000000) %}x{% endfor %}',
+    // Names every object answers to are no custom field (issue 14 §7: they passed the missing-field check).
+    '{{ custom.constructor }}', '{{ custom.__proto__ }}', '{{ custom["constructor"] }}', '{{ "a" | append: custom.toString }}',
   ];
-  // Own-property lookups on a plain object: never a function's source, a prototype or a file.
-  const harmless = ['{{ custom.constructor }}', '{{ custom.__proto__ }}', '{{ custom["constructor"] }}', '{{ "a" | append: custom.toString }}'];
+  // Fields the lead does not have, looked up on objects without a prototype: they print nothing.
+  const harmless = ['{{ custom.not_set | default: "" }}', '{{ custom.nothing }}', '{{ "" | append: custom.absent }}', '{{ "a" | append: custom.missing }}'];
 
   it('are refused when a step is saved (422, naming the field), never a 5xx', async () => {
     const { api, createSequence } = await asNewAccount(service);
@@ -196,5 +198,22 @@ describe('merge tags that try to reach outside the lead', () => {
     expect(preview.status).toBe(200);
     expect(preview.body.text).toMatch(/Start \| \| \| a End/);
     for (const leak of ['function', '[object', 'native code', 'Object', 'email-sequences']) expect(preview.body.html + preview.body.text).not.toContain(leak);
+  });
+});
+
+describe('a list cursor that is not one we gave', () => {
+  const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
+  const id = '00000000-0000-4000-8000-000000000000';
+  it.each([
+    ['year −10000', cursorOf(`-010000-01-01T00:00:00.000Z|${id}`)],
+    ['year 275000', cursorOf(`+275000-01-01T00:00:00.000Z|${id}`)],
+    ['garbage', 'not-a-cursor'],
+    ['a date with no id', cursorOf('2026-01-01T00:00:00.000Z')],
+  ])('(%s) is a 400 naming cursor on every list', async (_what, cursor) => {
+    const { apiKey, createSequence } = await asNewAccount(service);
+    const sequence = await createSequence();
+    for (const list of ['/v1/sequences', '/v1/leads', '/v1/outbox', '/v1/notifications', `/v1/sequences/${sequence.id}/enrolments`]) {
+      expect(await raw(apiKey, 'GET', `${list}?cursor=${encodeURIComponent(cursor)}`, undefined), list).toEqual(structured(400, 'validation_error', 'cursor'));
+    }
   });
 });

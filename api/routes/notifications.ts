@@ -5,7 +5,7 @@ import { notifications } from '../../db/schema.js';
 import type { AppDeps } from '../app.js';
 import { notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
-import { idParams } from '../schemas/common.js';
+import { cursorParam, idParams } from '../schemas/common.js';
 import { sequenceStats } from '../services/stats.js';
 import { findSequence } from '../services/sequences.js';
 import type { notificationSchema, statsSchema } from '../schemas/responses.js';
@@ -14,7 +14,7 @@ import { parse } from '../validate.js';
 export const notificationQuery = z.object({
   unread: z.stringbool().optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(200).optional(),
+  cursor: cursorParam.optional(),
 });
 
 export function notificationRoutes(deps: AppDeps): Router {

@@ -6,19 +6,37 @@ export const idParams = z.object({ id: uuidParam });
 
 export const timezone = z.string().max(64).refine(isValidTimezone, { message: 'must be an IANA time zone such as Europe/Paris' });
 
-export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).optional(),
-});
-
 /** Keyset cursors: "<iso time>|<id>", opaque to clients. */
 export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
 }
-export function decodeCursor(cursor: string | undefined): { at: Date; id: string } | undefined {
-  if (!cursor) return undefined;
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const date = new Date(at ?? '');
-  if (!id || Number.isNaN(date.getTime()) || !uuidParam.safeParse(id).success) return undefined;
+
+// Exactly what toISOString gives for the years PostgreSQL and JavaScript share (0000-9999): a
+// cursor naming year −10000 or 275000 is not one we made.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+export function decodeCursor(cursor: string): { at: Date; id: string } | undefined {
+  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString().split('|');
+  if (rest.length || !at || !ISO_TIME.test(at) || !id || !uuidParam.safeParse(id).success) return undefined;
+  const date = new Date(at);
+  if (Number.isNaN(date.getTime()) || date.toISOString() !== at) return undefined;
   return { at: date, id };
 }
+
+/** `?cursor=`: the `nextCursor` of a previous page; anything else is a 400 naming `cursor`. */
+export const cursorParam = z
+  .string()
+  .max(200)
+  .transform((value, ctx) => {
+    const decoded = decodeCursor(value);
+    if (!decoded) {
+      ctx.addIssue({ code: 'custom', message: 'must be the nextCursor of a previous page' });
+      return z.NEVER;
+    }
+    return decoded;
+  })
+  .meta({ description: 'The nextCursor of the previous page', override: { type: 'string', maxLength: 200 } });
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: cursorParam.optional(),
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ENROLMENT_STATUSES } from '../../db/schema.js';
+import { cursorParam } from './common.js';
 import { MAX_BULK } from './leads.js';
 
 export const enrolOneSchema = z.object({ leadId: z.uuid() });
@@ -9,7 +10,7 @@ export const enrolManySchema = z.object({
 export const enrolmentListQuery = z.object({
   status: z.enum(ENROLMENT_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).optional(),
+  cursor: cursorParam.optional(),
 });
 
 export const enrolResultSchema = z.discriminatedUnion('status', [

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CUSTOM_FIELD_MAX_LENGTH, isCustomFieldName } from '../../domain/merge-fields.js';
-import { timezone } from './common.js';
+import { cursorParam, timezone } from './common.js';
 
 const field = (max = 200) => z.string().trim().max(max);
 
@@ -35,7 +35,7 @@ export const leadImportSchema = z.object({
 export const leadListQuery = z.object({
   search: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).optional(),
+  cursor: cursorParam.optional(),
 });
 
 export const leadSchema = z.object({

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { LRUCache } from 'lru-cache';
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
@@ -53,21 +53,10 @@ export async function enrolLeads(
   idempotencyKey?: string,
 ): Promise<EnrolResult[]> {
   const { db } = deps;
-  if (idempotencyKey) {
-    const [previous] = await db
-      .select()
-      .from(enrolmentBatches)
-      .where(and(eq(enrolmentBatches.accountId, account.id), eq(enrolmentBatches.idempotencyKey, idempotencyKey)));
-    if (previous) {
-      if (previous.sequenceId !== sequence.id) {
-        throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another request', 'Idempotency-Key');
-      }
-      // Answer at once: the enrolments are committed, and starting thousands of workflows left
-      // behind by a crash can outlast the client's timeout (which would retry again). The starts
-      // go on in the background; if this process dies too, the sweeper finishes them.
-      void resumeStarts(deps, previous.id).catch(() => undefined);
-      return previous.results as EnrolResult[];
-    }
+  const request = idempotencyKey ? { key: idempotencyKey, hash: requestHash(sequence.id, leadIds), sequenceId: sequence.id } : undefined;
+  if (request) {
+    const previous = await answeredBatch(deps, account.id, request);
+    if (previous) return previous;
   }
   if (sequence.status === 'archived') return leadIds.map((id) => skipped(id, 'sequence_archived'));
   const stepRows = await liveSteps(db, sequence.id);
@@ -140,41 +129,58 @@ export async function enrolLeads(
     }
   }
 
-  // One transaction: every accepted enrolment and the batch record, or none of them.
+  // One transaction: every accepted enrolment and the batch record, or none of them. The batch
+  // row comes first: a concurrent request with the same Idempotency-Key waits on its unique
+  // index until this commits, then finds the key taken and answers this request's results.
   const batchId = randomUUID();
-  await db.transaction(async (tx) => {
-    for (const part of chunks(accepted)) {
-      const inserted = await tx
-        .insert(enrolments)
-        .values(
-          part.map(({ result }) => ({
-            id: result.enrolmentId,
-            accountId: account.id,
-            sequenceId: sequence.id,
-            leadId: result.leadId,
-            replyToken: randomBytes(12).toString('hex'),
-            batchId,
-          })),
-        )
+  const claimed = await db
+    .transaction(async (tx) => {
+      const [claim] = await tx
+        .insert(enrolmentBatches)
+        .values({ id: batchId, accountId: account.id, sequenceId: sequence.id, idempotencyKey: request?.key ?? null, requestHash: request?.hash ?? null, results: null })
         .onConflictDoNothing()
-        .returning({ id: enrolments.id });
-      // A concurrent request enrolled some of these first: the database's live index decided.
-      const insertedIds = new Set(inserted.map((r) => r.id));
-      for (const { result } of part) {
-        if (!insertedIds.has(result.enrolmentId)) {
-          results[results.indexOf(result)] = skipped(result.leadId, 'already_enrolled');
+        .returning({ id: enrolmentBatches.id });
+      if (!claim) throw KEY_TAKEN;
+      for (const part of chunks(accepted)) {
+        const inserted = await tx
+          .insert(enrolments)
+          .values(
+            part.map(({ result }) => ({
+              id: result.enrolmentId,
+              accountId: account.id,
+              sequenceId: sequence.id,
+              leadId: result.leadId,
+              replyToken: randomBytes(12).toString('hex'),
+              batchId,
+            })),
+          )
+          .onConflictDoNothing()
+          .returning({ id: enrolments.id });
+        // A concurrent request enrolled some of these first: the database's live index decided.
+        const insertedIds = new Set(inserted.map((r) => r.id));
+        for (const { result } of part) {
+          if (!insertedIds.has(result.enrolmentId)) {
+            results[results.indexOf(result)] = skipped(result.leadId, 'already_enrolled');
+          }
+        }
+        if (inserted.length) {
+          await tx.insert(enrolmentEvents).values(
+            inserted.map((r) => ({ accountId: account.id, enrolmentId: r.id, type: 'enrolled', toStatus: 'active' })),
+          );
         }
       }
-      if (inserted.length) {
-        await tx.insert(enrolmentEvents).values(
-          inserted.map((r) => ({ accountId: account.id, enrolmentId: r.id, type: 'enrolled', toStatus: 'active' })),
-        );
-      }
-    }
-    await tx
-      .insert(enrolmentBatches)
-      .values({ id: batchId, accountId: account.id, sequenceId: sequence.id, idempotencyKey: idempotencyKey ?? null, results });
-  });
+      await tx.update(enrolmentBatches).set({ results }).where(eq(enrolmentBatches.id, batchId));
+      return true;
+    })
+    .catch((error: unknown) => {
+      if (error === KEY_TAKEN) return false;
+      throw error;
+    });
+  if (!claimed) {
+    const winner = request && (await answeredBatch(deps, account.id, request));
+    if (!winner) throw new Error('an Idempotency-Key was taken by a request whose batch cannot be read');
+    return winner;
+  }
 
   forgetStatusCounts(sequence.id);
   const toStart = accepted.filter(({ result }) => results.includes(result));
@@ -190,6 +196,34 @@ export async function enrolLeads(
     })),
   );
   return results;
+}
+
+const KEY_TAKEN = new Error('idempotency key taken by a concurrent request');
+
+/** What identifies a bulk request: its sequence and its leads, in order. */
+function requestHash(sequenceId: string, leadIds: string[]): string {
+  return createHash('sha256').update(JSON.stringify([sequenceId, leadIds])).digest('hex');
+}
+
+/**
+ * The answer already given to a request with this Idempotency-Key, or nothing if the key is new.
+ * The same key with another request is refused, as the IETF idempotency-key draft recommends.
+ */
+async function answeredBatch(deps: Deps, accountId: string, request: { key: string; hash: string; sequenceId: string }): Promise<EnrolResult[] | undefined> {
+  const [previous] = await deps.db
+    .select()
+    .from(enrolmentBatches)
+    .where(and(eq(enrolmentBatches.accountId, accountId), eq(enrolmentBatches.idempotencyKey, request.key)));
+  if (!previous) return undefined;
+  // Batches from before request hashes were kept are matched on their sequence alone.
+  if (previous.requestHash ? previous.requestHash !== request.hash : previous.sequenceId !== request.sequenceId) {
+    throw new ApiError(422, 'idempotency_key_reused', 'This Idempotency-Key was used for a different request', 'Idempotency-Key');
+  }
+  // Answer at once: the enrolments are committed, and starting thousands of workflows left
+  // behind by a crash can outlast the client's timeout (which would retry again). The starts
+  // go on in the background; if this process dies too, the sweeper finishes them.
+  void resumeStarts(deps, previous.id).catch(() => undefined);
+  return previous.results as EnrolResult[];
 }
 
 /** A retried bulk request after a crash: start whatever the first attempt did not. */
