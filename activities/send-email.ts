@@ -113,15 +113,14 @@ export function createSendStep(deps: SendDeps) {
       if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
       // The step the workflow planned may have been deleted or reordered since: plan again.
       if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
-      const cap = account.limits.maxEmailsPerDay;
-      if (cap !== null) {
-        if ((await emailsSentSince(tx as unknown as Db, account.id, startOfDay(new Date(now), account.timezone))) >= cap) {
-          return {
-            outcome: { outcome: 'postponed', until: startOfNextDay(new Date(now), account.timezone).toISOString(), reason: `daily cap of ${cap} emails reached` },
-          };
-        }
-      }
+      // Rendered before the cap is counted: the count's lock is then held only for the insert.
       const rendered = await renderMessage(config, { subject: ctx.next.subject, body: ctx.next.body, replyToken: enrolment.replyToken, lead, account });
+      const cap = account.limits.maxEmailsPerDay;
+      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(new Date(now), account.timezone))) >= cap) {
+        return {
+          outcome: { outcome: 'postponed', until: startOfNextDay(new Date(now), account.timezone).toISOString(), reason: `daily cap of ${cap} emails reached` },
+        };
+      }
       const [message] = await tx
         .insert(messages)
         .values({

@@ -31,13 +31,13 @@ export function createSendOneOff(deps: SendDeps) {
         await tx.update(oneOffEmails).set({ status: 'suppressed', reason: suppressed }).where(eq(oneOffEmails.id, oneOffId));
         return { outcome: 'suppressed', reason: suppressed };
       }
+      const rendered = await renderMessage(config, { subject: oneOff.subject, body: oneOff.body, replyToken: oneOff.replyToken, lead, account });
       // The daily cap counts one-off emails too: over it, the email waits for the account's next day.
       const cap = account.limits.maxEmailsPerDay;
       const now = new Date();
       if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(now, account.timezone))) >= cap) {
         return { outcome: 'postponed', until: startOfNextDay(now, account.timezone).toISOString(), reason: `daily cap of ${cap} emails reached` };
       }
-      const rendered = await renderMessage(config, { subject: oneOff.subject, body: oneOff.body, replyToken: oneOff.replyToken, lead, account });
       const [message] = await tx
         .insert(messages)
         .values({

@@ -4,10 +4,14 @@ import { messages, testEmails } from './schema.js';
 
 /**
  * Emails of one account since `since` that count against its daily cap: every message to a lead
- * (steps and one-offs) being sent or sent, and every test copy and address confirmation. One
- * statement, so a send pays one round trip for the check.
+ * (steps and one-offs) being sent or sent, and every test copy and address confirmation.
+ *
+ * Call it in the transaction that then stores the email: it first takes the account's cap lock
+ * (a transaction-scoped advisory lock), so two sends of one account counting at once cannot both
+ * take the last email of the day; the second counts after the first has committed.
  */
 export async function emailsSentSince(db: Db, accountId: string, since: Date): Promise<number> {
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`daily-cap:${accountId}`}, 0))`);
   const toLeads = db
     .select({ n: sql<number>`count(*)` })
     .from(messages)

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { renderMessage } from '../../activities/send-email.js';
 import type { Db } from '../../db/client.js';
 import { emailsSentSince } from '../../db/daily-sends.js';
-import { accounts, leads, messages, oneOffEmails, steps, testEmails } from '../../db/schema.js';
+import { leads, messages, oneOffEmails, steps, testEmails } from '../../db/schema.js';
 import { startOfDay } from '../../domain/schedule.js';
 import { testRecipient } from '../../domain/sender.js';
 import { MAX_BODY_LENGTH } from '../schemas/sequences.js';
@@ -116,15 +116,13 @@ export function emailRoutes(deps: AppDeps): Router {
     const { step, lead } = await renderStep(account.id, id, stepId);
     const rendered = await renderFor(account.id, () => renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'test', lead, account }));
     const testEmailId = await db.transaction(async (tx) => {
-      // The account's row lock: two test sends at once cannot both take the last email of the day.
-      const [locked] = await tx.select().from(accounts).where(eq(accounts.id, account.id)).for('update');
       const [suppressed] = await tx
         .select({ id: leads.id })
         .from(leads)
         .where(and(eq(leads.accountId, account.id), eq(leads.email, recipient.to), or(isNotNull(leads.unsubscribedAt), isNotNull(leads.bouncedAt))));
       if (suppressed) throw new ApiError(422, 'recipient_suppressed', `${recipient.to} unsubscribed or bounced: nothing is sent to it`, 'to');
-      const cap = locked!.limits.maxEmailsPerDay;
-      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(new Date(), locked!.timezone))) >= cap) {
+      const cap = account.limits.maxEmailsPerDay;
+      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(new Date(), account.timezone))) >= cap) {
         throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${cap} emails is reached; test copies count against it`);
       }
       const [row] = await tx.insert(testEmails).values({ accountId: account.id, stepId, toEmail: recipient.to }).returning({ id: testEmails.id });

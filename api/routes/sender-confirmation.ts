@@ -1,7 +1,10 @@
 import express, { Router, type Response } from 'express';
 import { and, eq, gte, isNull } from 'drizzle-orm';
 import escapeHtml from 'escape-html';
+import type { Db } from '../../db/client.js';
+import { emailsSentSince } from '../../db/daily-sends.js';
 import { accounts, testEmails } from '../../db/schema.js';
+import { startOfDay } from '../../domain/schedule.js';
 import { senderConfirmationToken, tokenAccountId, verifySenderConfirmationToken } from '../../domain/sender-confirmation-token.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
@@ -34,6 +37,10 @@ export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
         .from(testEmails)
         .where(and(eq(testEmails.accountId, account.id), isNull(testEmails.stepId), gte(testEmails.createdAt, new Date(now.getTime() - RESEND_INTERVAL_MS))));
       if (recent) throw new ApiError(429, 'confirmation_recently_sent', 'A confirmation link was sent less than ten minutes ago; open that one');
+      const cap = account.limits.maxEmailsPerDay;
+      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(now, account.timezone))) >= cap) {
+        throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${cap} emails is reached; the confirmation email counts against it`);
+      }
       await tx.insert(testEmails).values({ accountId: account.id, stepId: null, toEmail: account.senderEmail! });
     });
     const link = `${deps.config.PUBLIC_BASE_URL}/confirm-sender/${senderConfirmationToken(deps.config.UNSUBSCRIBE_SECRET, account.id, account.senderEmail, now)}`;
