@@ -51,7 +51,7 @@ const SECRET_QUERY_PARAMETERS = new Set(['token', 'secret', 'key', 'api_key', 'a
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   // Express matches routes case-insensitively: /U/<token> is an unsubscribe link too.
-  const redactedPath = (q === -1 ? url : url.slice(0, q)).replace(/^\/(u|confirm-sender)\/[^/]+/i, '/$1/[redacted]');
+  const redactedPath = (q === -1 ? url : url.slice(0, q)).replace(/^\/(u|confirm-sender)\/[^/]+/i, (_, route: string) => `/${route.toLowerCase()}/[redacted]`);
   if (q === -1) return redactedPath;
   const params = new URLSearchParams(url.slice(q + 1));
   for (const name of [...params.keys()]) if (SECRET_QUERY_PARAMETERS.has(name.toLowerCase())) params.set(name, '[redacted]');

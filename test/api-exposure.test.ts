@@ -64,11 +64,12 @@ describe('GET /metrics on the API port', () => {
 });
 
 describe('the request log', () => {
-  it('never holds an unsubscribe token: /u/ paths are logged as /u/[redacted]', async () => {
+  it('never holds an unsubscribe or confirmation token: /u/ and /confirm-sender/ paths are logged redacted', async () => {
     const token = unsubscribeToken(service.config.UNSUBSCRIBE_SECRET, '0b6c3f2e-4a61-4d1e-9a55-6f7e3c2d1b0a');
     await fetch(`${service.baseUrl}/u/${token}`);
     await fetch(`${service.baseUrl}/U/${token}?utm=x`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
     await fetch(`${service.baseUrl}/v1/account?token=${token}`);
+    await fetch(`${service.baseUrl}/confirm-sender/0b6c3f2e-4a61-4d1e-9a55-6f7e3c2d1b0a.9999999999.${token.split('.')[1]}`);
     await new Promise((r) => setTimeout(r, 100));
     const all = JSON.stringify(lines);
     expect(all).not.toContain(token);
@@ -77,6 +78,7 @@ describe('the request log', () => {
     expect(urls).toContain('/u/[redacted]');
     expect(urls).toContain('/u/[redacted]?utm=x');
     expect(urls).toContain('/v1/account?token=[redacted]');
+    expect(urls).toContain('/confirm-sender/[redacted]');
   });
 });
 
