@@ -29,7 +29,9 @@ async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounc
     .select({ id: enrolments.id, accountId: enrolments.accountId })
     .from(enrolments)
     .where(and(eq(enrolments.leadId, leadId), inArray(enrolments.status, ['active', 'paused'])));
-  if (live.length) {
+  // Once per suppression: a repeated call (a redelivered event, a recovery re-run) signals the
+  // live enrolments again but writes no second timeline entry.
+  if (live.length && updated.length) {
     await deps.db.insert(enrolmentEvents).values(live.map((e) => ({ accountId: e.accountId, enrolmentId: e.id, type: kind, detail })));
   }
   const limit = pLimit(16);
