@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { emailsSentSince } from '../db/daily-sends.js';
 import { enrolmentEvents, enrolments, messages, type EnrolmentStatus } from '../db/schema.js';
 import { composeOffThread } from '../domain/compose-pool.js';
+import { TemplateError } from '../domain/merge-fields.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
 import { fromHeader, providerTags } from '../domain/sender.js';
 import { startOfDay, startOfNextDay } from '../domain/schedule.js';
@@ -78,6 +79,16 @@ export function brandingOf(account: EnrolmentContext['account']) {
   };
 }
 
+/**
+ * A step that can no longer be rendered (saved before today's template rules, or over a limit
+ * with this lead's values) will not render on a retry either: the send fails for good, with the
+ * reason, instead of retrying for hours.
+ */
+function templateFailure(error: unknown): { outcome: SendOutcome } {
+  if (error instanceof TemplateError) return { outcome: { outcome: 'failed', reason: `the step cannot be rendered: ${error.message}` } };
+  throw error;
+}
+
 export function createSendStep(deps: SendDeps) {
   const { db, config, logger } = deps;
   return async function sendStep({
@@ -136,7 +147,7 @@ export function createSendStep(deps: SendDeps) {
         })
         .returning();
       return { message: message! };
-    });
+    }).catch(templateFailure);
     if ('outcome' in decided) return decided.outcome;
     const message = decided.message;
     if (message.status === 'sent' && message.sentAt) {

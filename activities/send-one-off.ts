@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { emailsSentSince } from '../db/daily-sends.js';
 import { accounts, leads, messages, oneOffEmails } from '../db/schema.js';
+import { TemplateError } from '../domain/merge-fields.js';
 import { startOfDay, startOfNextDay } from '../domain/schedule.js';
 import { providerTags } from '../domain/sender.js';
 import { deliverMessage, type Message } from './deliver-message.js';
@@ -52,6 +53,12 @@ export function createSendOneOff(deps: SendDeps) {
         })
         .returning();
       return message!;
+    }).catch(async (error: unknown): Promise<OneOffOutcome> => {
+      // An email that cannot be rendered will not render on a retry either.
+      if (!(error instanceof TemplateError)) throw error;
+      const reason = `the email cannot be rendered: ${error.message}`;
+      await db.update(oneOffEmails).set({ status: 'failed', reason }).where(eq(oneOffEmails.id, oneOffId));
+      return { outcome: 'failed', reason };
     });
     if ('outcome' in decided) return decided;
     if (decided.status === 'sent') return { outcome: 'sent' };

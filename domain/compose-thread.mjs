@@ -3,8 +3,9 @@
 // loads the TypeScript composer through tsx's API.
 import { tsImport } from 'tsx/esm/api';
 
-const { composeEmail } = await tsImport('./compose-email.ts', import.meta.url);
-const { TemplateError } = await tsImport('./merge-fields.ts', import.meta.url);
+// One import: each tsImport call loads its own copy of the modules, and TemplateError must be the
+// class compose-email.ts throws.
+const { composeEmail, TemplateError } = await tsImport('./compose-email.ts', import.meta.url);
 
 /** A template's own fault comes back as data: an Error's class does not survive the thread. */
 export default async function compose(input) {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { steps } from '../db/schema.js';
 import { MAX_TEMPLATE_TAGS } from '../domain/merge-fields.js';
 import { MAX_BODY_LENGTH, MAX_STEPS_PER_REQUEST } from '../api/schemas/sequences.js';
 import { MAX_WAITING_RENDERS } from '../api/services/render-queue.js';
@@ -12,7 +14,7 @@ import { startService, type TestService } from './helpers/service.js';
  */
 let service: TestService;
 beforeAll(async () => {
-  service = await startService({ withWorker: false });
+  service = await startService();
 });
 afterAll(async () => {
   await service.stop();
@@ -77,7 +79,7 @@ describe('what one request can make the API render', () => {
 
   it(`queues one account's previews one at a time and refuses past ${MAX_WAITING_RENDERS} waiting`, async () => {
     const { api, createSequence } = await asNewAccount(service);
-    const sequence = await createSequence({ steps: [{ body: `${'_a'.repeat(9_000)} {{ first_name | default: "there" }}` }] });
+    const sequence = await createSequence({ steps: [{ body: `${'_a'.repeat(500)} {{ first_name | default: "there" }}` }] });
     const preview = () => api('POST', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}/preview`, {});
     const answers = await Promise.all(Array.from({ length: MAX_WAITING_RENDERS + 6 }, preview));
     const statuses = answers.map((a) => a.status);
@@ -88,5 +90,18 @@ describe('what one request can make the API render', () => {
     const other = await asNewAccount(service);
     const otherSequence = await other.createSequence();
     expect((await other.api('POST', `/v1/sequences/${otherSequence.id}/steps/${otherSequence.steps[0]!.id}/preview`, {})).status).toBe(200);
+  });
+});
+
+describe('a step saved before these rules that no longer renders', () => {
+  it('fails its enrolment at once, with the reason, instead of retrying the send for hours', async () => {
+    const { api, createSequence, createLead, enrolLead, waitForStatus } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 3, unit: 'days' } }] });
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    // As an older release would have stored it; then the delay is shortened, so it falls due now.
+    await service.database.db.update(steps).set({ body: LOOP }).where(eq(steps.id, sequence.steps[0]!.id));
+    expect((await api('PATCH', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}`, { delay: { amount: 0, unit: 'minutes' } })).status).toBe(200);
+    const failed = await waitForStatus(enrolment.id, 'failed');
+    expect(failed.endedReason).toMatch(/cannot be rendered: .*for %\} is not available/);
   });
 });
