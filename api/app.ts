@@ -10,7 +10,8 @@ import type { Logger } from '../logger.js';
 import { httpDuration, metricsText, registerEnrolmentGauge } from '../metrics.js';
 import { requireApiKey } from './auth.js';
 import { apiKeyRateLimit, clientIpRateLimit } from './rate-limit.js';
-import { ApiError, errorHandler, unknownRoute } from './errors.js';
+import { ApiError, errorHandler, methodNotAllowed, unknownRoute } from './errors.js';
+import { openApiDocument } from './openapi.js';
 import { unsubscribePageCsp } from './pages/unsubscribe-page.js';
 import { accountRoutes } from './routes/account.js';
 import { senderConfirmationLinkRoutes, senderConfirmationRequestRoutes } from './routes/sender-confirmation.js';
@@ -116,6 +117,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(['/webhooks', '/inbound'], clientIpRateLimit(deps.config.WEBHOOK_RATE_LIMIT_PER_MINUTE, { name: 'webhooks', what: 'webhooks and inbound email' }));
   app.use(['/u', '/confirm-sender'], clientIpRateLimit(deps.config.UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE, { name: 'unsubscribe', what: 'unsubscribe and confirmation links' }));
   app.use(['/u', '/confirm-sender'], helmet.contentSecurityPolicy({ useDefaults: false, directives: unsubscribePageCsp }));
+  // A method a documented path does not have: 405 with Allow (OPTIONS: the Allow list), before
+  // any route, so a literal path (…/steps/order) is never taken for a parameter (…/{stepId}).
+  app.use(methodNotAllowed(openApiDocument().paths ?? {}));
   app.use(webhookRoutes(deps));
   app.use(healthRoutes(deps), unsubscribeRoutes(deps), senderConfirmationLinkRoutes(deps), docsRoutes(deps));
   registerEnrolmentGauge(deps.database.db);

@@ -47,7 +47,17 @@ const standardErrors = {
 };
 const loose = z.record(z.string(), z.unknown());
 const TEMPLATE_REFUSALS = 'A template refused, the field naming the step (steps.N.subject, steps.N.body): unknown_merge_tag, invalid_template (a tag or filter emails may not use, or over the render limits), template_too_complex (more merge tags than allowed)';
-const renderBusy = { ...standardErrors['429'], description: 'render_busy (this account has too many renders waiting) or rate_limited' };
+/** A 429 that is not (only) the key's rate limit: the limiter's headers come with rate_limited alone. */
+const refused429 = (description: string) => ({
+  description,
+  headers: z.object({
+    'Retry-After': z.string().regex(/^\d+$/).optional().describe('With rate_limited: seconds until the window resets'),
+    RateLimit: z.string().optional().describe('With the API key rate limit on: remaining requests and seconds to reset'),
+    'RateLimit-Policy': z.string().optional().describe('With the API key rate limit on: the limit and its window'),
+  }),
+  ...json(errorBodySchema),
+});
+const renderBusy = refused429('render_busy (this account has too many renders waiting) or rate_limited');
 const page = (item: z.ZodType) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 const idPath = z.object({ id: uuidParam });
 const tokenPath = z.object({ token: z.string().regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{32}$/).describe('<message id>.<signature> from the email') });
@@ -78,8 +88,11 @@ const accountSchema = z.object({
 const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
 const enrolmentDetailSchema = enrolmentSchema.extend({ lead: leadSchema, messages: z.array(enrolmentMessageSchema), timeline: z.array(timelineEventSchema) });
 const bulkResultSchema = z.object({ enrolled: z.number().int(), skipped: z.number().int(), results: z.array(enrolResultSchema) });
-// Rows are validated one by one (an invalid row is answered, not fatal), but a row is a lead.
-const leadImportDocSchema = leadImportSchema.extend({ leads: z.array(leadInputSchema).min(1).max(MAX_BULK) });
+// Rows are validated one by one (an invalid row is answered, not fatal), each as a lead,
+// so the document says a row may be anything: an invalid one is answered in `results`, not refused.
+const leadImportDocSchema = leadImportSchema.extend({
+  leads: z.array(z.union([leadInputSchema, z.unknown().describe('A row that is not a lead: answered as invalid in results, the other rows imported')])).min(1).max(MAX_BULK),
+});
 const countsSchema = z.record(z.string(), z.number().int());
 const providerErrors = {
   '422': error('The email provider refused (email_provider_error)'),
@@ -89,6 +102,60 @@ const providerErrors = {
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
 /** The endpoints without an API key are limited per client IP (WEBHOOK_/UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE). */
 const perIpLimit = { '429': { ...standardErrors['429'], description: 'Over the per-client-IP rate limit (rate_limited); retry after Retry-After seconds' } };
+
+/**
+ * OpenAPI links from the answer that creates a resource to the operations on it: what a client
+ * does next, and what schemathesis' stateful phase follows (create, then read, change, act).
+ */
+const ref = (path: string, method: string) => `#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method}`;
+const linksTo = (targets: [name: string, path: string, method: string][], parameters: Record<string, string>) =>
+  Object.fromEntries(
+    targets.map(([name, path, method]) => [
+      name,
+      { operationRef: ref(path, method), parameters: Object.fromEntries(Object.entries(parameters).filter(([param]) => path.includes(`{${param}}`))) },
+    ]),
+  );
+const sequenceLinks = linksTo(
+  [
+    ['GetSequence', '/v1/sequences/{id}', 'get'],
+    ['UpdateSequence', '/v1/sequences/{id}', 'patch'],
+    ['SequenceStats', '/v1/sequences/{id}/stats', 'get'],
+    ['PauseSequence', '/v1/sequences/{id}/pause', 'post'],
+    ['ResumeSequence', '/v1/sequences/{id}/resume', 'post'],
+    ['ArchiveSequence', '/v1/sequences/{id}/archive', 'post'],
+    ['AddStep', '/v1/sequences/{id}/steps', 'post'],
+    ['ReorderSteps', '/v1/sequences/{id}/steps/order', 'put'],
+    ['EnrolLead', '/v1/sequences/{id}/enrolments', 'post'],
+    ['ListEnrolments', '/v1/sequences/{id}/enrolments', 'get'],
+    ['EnrolLeads', '/v1/sequences/{id}/enrolments/bulk', 'post'],
+  ],
+  { id: '$response.body#/id' },
+);
+const stepLinks = linksTo(
+  [
+    ['UpdateStep', '/v1/sequences/{id}/steps/{stepId}', 'patch'],
+    ['DeleteStep', '/v1/sequences/{id}/steps/{stepId}', 'delete'],
+    ['PreviewStep', '/v1/sequences/{id}/steps/{stepId}/preview', 'post'],
+    ['TestStep', '/v1/sequences/{id}/steps/{stepId}/test', 'post'],
+  ],
+  { id: '$request.path.id', stepId: '$response.body#/id' },
+);
+const leadLinks = linksTo(
+  [
+    ['GetLead', '/v1/leads/{id}', 'get'],
+    ['UpdateLead', '/v1/leads/{id}', 'patch'],
+    ['EmailLead', '/v1/leads/{id}/emails', 'post'],
+  ],
+  { id: '$response.body#/id' },
+);
+const enrolmentLinks = linksTo(
+  [
+    ['GetEnrolment', '/v1/enrolments/{id}', 'get'],
+    ...(['pause', 'resume', 'stop', 'reply'] as const).map((a): [string, string, string] => [`${a[0]!.toUpperCase()}${a.slice(1)}Enrolment`, `/v1/enrolments/{id}/${a}`, 'post']),
+  ],
+  { id: '$response.body#/id' },
+);
+const emailLinks = linksTo([['GetEmail', '/v1/emails/{id}', 'get']], { id: '$response.body#/id' });
 
 const paths: ZodOpenApiPathsObject = {
   '/healthz': { get: { summary: 'The process is up', tags: ['Health'], responses: { '200': ok(z.object({ status: z.literal('ok') })) } } },
@@ -147,7 +214,7 @@ const paths: ZodOpenApiPathsObject = {
         '200': ok(z.object({ to: z.string(), confirmed: z.literal(true) }), 'Already confirmed'),
         '202': ok(z.object({ to: z.string(), confirmed: z.literal(false), providerId: z.string() }), 'Link sent'),
         '422': error('no_sender_email'),
-        '429': { ...standardErrors['429'], description: 'confirmation_recently_sent (one link per ten minutes) or rate_limited' },
+        '429': refused429('confirmation_recently_sent (one link per ten minutes), daily_cap_reached (the confirmation email counts against the daily cap) or rate_limited'),
       },
     }),
   },
@@ -165,7 +232,7 @@ const paths: ZodOpenApiPathsObject = {
   },
   '/v1/account/domain/verify': { post: op('Ask the provider to verify the domain', 'Account', { responses: { '200': ok(domainStatusSchema), ...providerErrors } }) },
   '/v1/sequences': {
-    post: op('Create a sequence (with steps)', 'Sequences', { ...body(sequenceCreateSchema), responses: { '201': ok(sequenceSchema), '422': error(TEMPLATE_REFUSALS + ', or a plan limit (plan_limit_sequences, plan_limit_steps)'), '429': renderBusy } }),
+    post: op('Create a sequence (with steps)', 'Sequences', { ...body(sequenceCreateSchema), responses: { '201': { ...ok(sequenceSchema), links: sequenceLinks }, '422': error(TEMPLATE_REFUSALS + ', or a plan limit (plan_limit_sequences, plan_limit_steps)'), '429': renderBusy } }),
     get: op('List sequences', 'Sequences', { requestParams: { query: pageQuery }, responses: { '200': ok(page(sequenceSchema)) } }),
   },
   '/v1/sequences/{id}': {
@@ -179,7 +246,7 @@ const paths: ZodOpenApiPathsObject = {
     ]),
   ),
   '/v1/sequences/{id}/steps': {
-    post: op('Add a step', 'Steps', { requestParams: { path: idPath }, ...body(stepInputSchema), responses: { '201': ok(stepSchema), '409': error('Archived'), '422': error(TEMPLATE_REFUSALS + ', or plan_limit_steps'), '429': renderBusy } }),
+    post: op('Add a step', 'Steps', { requestParams: { path: idPath }, ...body(stepInputSchema), responses: { '201': { ...ok(stepSchema), links: stepLinks }, '409': error('Archived'), '422': error(TEMPLATE_REFUSALS + ', or plan_limit_steps'), '429': renderBusy } }),
   },
   '/v1/sequences/{id}/steps/order': {
     put: op('Reorder the steps', 'Steps', { requestParams: { path: idPath }, ...body(stepOrderSchema), responses: { '200': ok(sequenceSchema), '409': error('Archived'), '422': error('Not every step listed once') } }),
@@ -195,14 +262,14 @@ const paths: ZodOpenApiPathsObject = {
     post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(testSendSchema), responses: {
         '202': ok(z.object({ to: z.string(), providerId: z.string() })),
         '422': error('Test copies go only to the account’s confirmed sender address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed or bounced), or the step cannot be rendered (invalid_template)'),
-        '429': { ...renderBusy, description: 'daily_cap_reached (test copies count against the daily cap), render_busy, or rate_limited' },
+        '429': refused429('daily_cap_reached (test copies count against the daily cap), render_busy, or rate_limited'),
       } }),
   },
   '/v1/sequences/{id}/stats': {
     get: op('Per-step and per-sequence statistics', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(statsSchema) } }),
   },
   '/v1/sequences/{id}/enrolments': {
-    post: op('Enrol one lead', 'Enrolments', { requestParams: { path: idPath }, ...body(enrolOneSchema), responses: { '201': ok(enrolmentSchema), '409': error('already_enrolled'), '422': error('Refused, with the reason as code') } }),
+    post: op('Enrol one lead', 'Enrolments', { requestParams: { path: idPath }, ...body(enrolOneSchema), responses: { '201': { ...ok(enrolmentSchema), links: enrolmentLinks }, '409': error('already_enrolled'), '422': error('Refused, with the reason as code') } }),
     get: op('List a sequence’s enrolments with counts per status', 'Enrolments', { requestParams: { path: idPath, query: enrolmentListQuery }, responses: { '200': ok(page(enrolmentSchema.extend({ lead: enrolmentLeadSummarySchema })).extend({ counts: countsSchema.optional().describe('Enrolments per status in the whole sequence (every status filter aside); on the first page only, a request without a cursor') })) } }),
   },
   '/v1/sequences/{id}/enrolments/bulk': {
@@ -221,7 +288,7 @@ const paths: ZodOpenApiPathsObject = {
     ]),
   ),
   '/v1/leads': {
-    post: op('Create a lead', 'Leads', { ...body(leadInputSchema), responses: { '201': ok(leadSchema), '409': error('Email already used') } }),
+    post: op('Create a lead', 'Leads', { ...body(leadInputSchema), responses: { '201': { ...ok(leadSchema), links: leadLinks }, '409': error('Email already used') } }),
     get: op('List and search leads', 'Leads', { requestParams: { query: leadListQuery }, responses: { '200': ok(page(leadSchema)) } }),
   },
   '/v1/leads/import': { post: op('Import up to 10,000 leads', 'Leads', { ...body(leadImportDocSchema), responses: { '200': ok(importAnswerSchema) } }) },
@@ -229,7 +296,7 @@ const paths: ZodOpenApiPathsObject = {
     get: op('A lead', 'Leads', { requestParams: { path: idPath }, responses: { '200': ok(leadSchema) } }),
     patch: op('Update a lead', 'Leads', { requestParams: { path: idPath }, ...body(leadPatchSchema), responses: { '200': ok(leadSchema), '409': error('Email already used') } }),
   },
-  '/v1/leads/{id}/emails': { post: op('Send a one-off email', 'Emails', { requestParams: { path: idPath }, ...body(oneOffSchema), responses: { '202': ok(oneOffAcceptedSchema), '422': error('Suppressed lead (no_email, unsubscribed, bounced), or ' + TEMPLATE_REFUSALS), '429': renderBusy } }) },
+  '/v1/leads/{id}/emails': { post: op('Send a one-off email', 'Emails', { requestParams: { path: idPath }, ...body(oneOffSchema), responses: { '202': { ...ok(oneOffAcceptedSchema), links: emailLinks }, '422': error('Suppressed lead (no_email, unsubscribed, bounced), or ' + TEMPLATE_REFUSALS), '429': renderBusy } }) },
   '/v1/emails/{id}': { get: op('A one-off email’s status', 'Emails', { requestParams: { path: idPath }, responses: { '200': ok(oneOffAnswerSchema) } }) },
   '/v1/outbox': { get: op('Emails stored for this account, newest first', 'Emails', { requestParams: { query: pageQuery }, responses: { '200': ok(page(outboxItemSchema).extend({ delivery: z.enum(['resend', 'local-outbox']) })) } }) },
   '/v1/notifications': { get: op('Notifications (replies), with the unread count', 'Notifications', { requestParams: { query: notificationQuery }, responses: { '200': ok(page(notificationSchema).extend({ unread: z.number().int() })) } }) },

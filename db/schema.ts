@@ -36,6 +36,30 @@ export const ENROLMENT_STATUSES = [
 ] as const;
 export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[number];
 
+/**
+ * Every `type` an enrolment_events row is written with (activities/, api/services/): the
+ * timeline the API answers (GET /v1/enrolments/{id}) states these as an enum.
+ */
+export const ENROLMENT_EVENT_TYPES = [
+  'enrolled',
+  'status_changed',
+  'email_sent',
+  'email_delivered',
+  'email_delayed',
+  'email_clicked',
+  'email_bounced',
+  'email_soft_bounced',
+  'email_suppressed',
+  'email_complained',
+  'email_failed',
+  'reply',
+  'auto_reply',
+  'reply_from_other_address',
+  'unsubscribe',
+  'bounce',
+] as const;
+export type EnrolmentEventType = (typeof ENROLMENT_EVENT_TYPES)[number];
+
 export type SequenceStatus = 'active' | 'paused' | 'archived';
 
 export const DELAY_UNITS = ['minutes', 'hours', 'days', 'business_days'] as const;

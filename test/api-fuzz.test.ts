@@ -9,7 +9,8 @@ import { deliverReplyMime, newWebhookSecret } from './helpers/webhooks.js';
 /**
  * Property-based fuzzing of the whole HTTP API from its own OpenAPI document: schemathesis
  * generates valid and invalid requests for every operation, and each answer must be no 5xx and
- * must match the documented status codes, content types and response schemas.
+ * must match the documented status codes, content types, headers and response schemas; valid
+ * requests must be accepted, invalid ones refused, undeclared methods answered 405 with Allow.
  */
 const INBOUND_SECRET = 'fuzz-inbound-secret';
 let sink: ResendSink;
@@ -58,7 +59,9 @@ async function populatedAccount() {
 
 // schemathesis cannot generate message/rfc822 bodies; raw MIME is covered by test/inbound.test.ts.
 const NOT_FUZZED = '^/inbound/mime$';
-const CHECKS = ['not_a_server_error', 'status_code_conformance', 'content_type_conformance', 'response_schema_conformance'];
+// Every check schemathesis has (test/helpers/schemathesis.ts says which answers a schema cannot
+// predict), over the examples, coverage, fuzzing and stateful phases (the document's links).
+const CHECKS = ['all'];
 
 describe('the HTTP API under property-based fuzzing', () => {
   it('answers every generated request, valid or not, without a server error and as documented', async () => {
@@ -84,7 +87,7 @@ describe('the HTTP API under property-based fuzzing', () => {
       // The coverage phase derives invalid requests from every constraint of the document; the
       // fuzzing phase falls back to valid requests where it finds nothing to break.
       phases: ['coverage'],
-      checks: [...CHECKS, 'negative_data_rejection'],
+      checks: CHECKS,
       maxExamples: Number(process.env.FUZZ_MAX_EXAMPLES ?? 30),
       // Real ids in every path, so an invalid body meets a real sequence, lead or enrolment.
       pathIds: pathIds!.map((rule) => ({ ...rule, probability: 1 })),

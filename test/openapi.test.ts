@@ -1,6 +1,9 @@
+import { request } from 'node:http';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
+import { ENROLMENT_EVENT_TYPES, ENROLMENT_STATUSES } from '../db/schema.js';
+import { REFUSAL_MESSAGES } from '../domain/enrolment-rules.js';
 import { launchBrowser } from './helpers/browser.js';
 import { apiClient, logger, startService, type TestService } from './helpers/service.js';
 
@@ -50,6 +53,65 @@ describe('the OpenAPI document', () => {
     const doc = (await apiClient(service.baseUrl)('GET', '/openapi.json')).body;
     const bulk = doc.paths['/v1/sequences/{id}/enrolments/bulk'].post.requestBody.content['application/json'].schema;
     expect(JSON.stringify(bulk)).toContain('"maxItems":10000');
+  });
+
+  it('states the rules the server enforces (issue 14, section 9)', async () => {
+    const doc = (await apiClient(service.baseUrl)('GET', '/openapi.json')).body;
+    const body = (path: string, method: string) => doc.paths[path][method].requestBody.content['application/json'].schema;
+    const ok = (path: string, method: string, status = '200') => doc.paths[path][method].responses[status].content['application/json'].schema;
+    // `{}` PATCHes are refused.
+    for (const [path, method] of [['/v1/account', 'patch'], ['/v1/sequences/{id}', 'patch'], ['/v1/sequences/{id}/steps/{stepId}', 'patch'], ['/v1/leads/{id}', 'patch']] as const) {
+      expect(body(path, method).minProperties, `${method} ${path}`).toBe(1);
+    }
+    // The 365-day delay maximum, per unit.
+    const delays = body('/v1/sequences/{id}/steps', 'post').properties.delay.oneOf;
+    expect(Object.fromEntries(delays.map((d: any) => [d.properties.unit.const, d.properties.amount.maximum]))).toEqual({ minutes: 525_600, hours: 8_760, days: 365, business_days: 260 });
+    // Time zones and cursors name their rule; Idempotency-Key its format.
+    expect(JSON.stringify(body('/v1/account', 'patch').properties.timezone)).toContain('"format":"iana-time-zone"');
+    expect(doc.paths['/v1/sequences'].get.parameters.find((p: any) => p.name === 'cursor').schema.format).toBe('page-cursor');
+    expect(doc.paths['/v1/sequences/{id}/enrolments/bulk'].post.parameters.find((p: any) => p.name === 'idempotency-key').schema.pattern).toBeDefined();
+    // Enums for statuses, skip reasons and timeline types; full timeline entries.
+    const detail = ok('/v1/enrolments/{id}', 'get');
+    expect(detail.properties.status.enum).toEqual([...ENROLMENT_STATUSES]);
+    const entries = detail.properties.timeline.items.oneOf as any[];
+    expect(entries.map((e) => e.properties.type.const).sort()).toEqual([...ENROLMENT_EVENT_TYPES].sort());
+    const sent = entries.find((e) => e.properties.type.const === 'email_sent');
+    expect(Object.keys(sent.properties).sort()).toEqual(['at', 'messageId', 'stepId', 'subject', 'type']);
+    const skipped = ok('/v1/sequences/{id}/enrolments/bulk', 'post').properties.results.items.oneOf.find((r: any) => r.properties.status.const === 'skipped');
+    expect(skipped.properties.reason.enum.sort()).toEqual(Object.keys(REFUSAL_MESSAGES).sort());
+    // Links for the stateful phase.
+    expect(Object.keys(doc.paths['/v1/sequences'].post.responses['201'].links)).toContain('GetSequence');
+  });
+
+  it('answers a method a path does not have with 405 and the Allow header of that path', async () => {
+    const id = '3f8a2b4c-1d2e-4f5a-8b9c-0d1e2f3a4b5c';
+    const cases: [method: string, path: string, allow: string][] = [
+      ['PATCH', `/v1/sequences/${id}/steps/order`, 'PUT, OPTIONS'],
+      ['GET', '/v1/leads/import', 'POST, OPTIONS'],
+      ['TRACE', '/docs', 'GET, HEAD, OPTIONS'],
+      ['DELETE', '/v1/sequences', 'POST, GET, HEAD, OPTIONS'],
+    ];
+    // node:http, as fetch refuses to send TRACE.
+    const send = (method: string, path: string) =>
+      new Promise<{ status: number; allow?: string; body: string }>((resolve, reject) => {
+        const req = request(`${service.baseUrl}${path}`, { method }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, allow: res.headers.allow, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const [method, path, allow] of cases) {
+      const res = await send(method, path);
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.allow, `${method} ${path}`).toBe(allow);
+      expect(JSON.parse(res.body).error.code).toBe('method_not_allowed');
+    }
+    // OPTIONS lists exactly the path's methods: a literal path is not the parameter route beside it.
+    const options = await fetch(`${service.baseUrl}/v1/sequences/${id}/steps/order`, { method: 'OPTIONS' });
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('PUT, OPTIONS');
   });
 
   it('has a readable docs page', async () => {

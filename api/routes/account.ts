@@ -7,12 +7,12 @@ import { accounts } from '../../db/schema.js';
 import { checkWebhookDestination } from '../../domain/webhook-destination.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { timezone } from '../schemas/common.js';
+import { nonBlank, timezone } from '../schemas/common.js';
 import { parse } from '../validate.js';
 
 export const accountPatchSchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
+    name: z.string().trim().min(1).max(200).meta(nonBlank),
     timezone,
     allowParallelEnrolment: z.boolean(),
     senderName: z.string().trim().max(200),
@@ -25,7 +25,8 @@ export const accountPatchSchema = z
     portalWebhookUrl: z.url({ protocol: /^https?$/ }).nullable(),
   })
   .partial()
-  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
+  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
+  .meta({ override: { minProperties: 1 } });
 
 function toAccountDto(a: typeof accounts.$inferSelect) {
   return {

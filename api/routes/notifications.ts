@@ -12,7 +12,8 @@ import type { notificationSchema, statsSchema } from '../schemas/responses.js';
 import { parse } from '../validate.js';
 
 export const notificationQuery = z.object({
-  unread: z.stringbool().optional(),
+  // stringbool's words, stated as an enum (the document rendered a bare string).
+  unread: z.stringbool().optional().meta({ override: { type: 'string', enum: ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 'y', 'n', 'enabled', 'disabled'], description: 'Only unread ones (any letter case)' } }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: cursorParam.optional(),
 });

@@ -4,16 +4,27 @@ import { isValidTimezone } from '../../domain/schedule.js';
 export const uuidParam = z.uuid({ message: 'must be an id (UUID)' });
 export const idParams = z.object({ id: uuidParam });
 
-export const timezone = z.string().max(64).refine(isValidTimezone, { message: 'must be an IANA time zone such as Europe/Paris' });
+/** Trimmed, then at least one character: the document says "a character that is not white space". */
+export const nonBlank = { override: { pattern: '[^\\s\\ufeff]' } };
+
+/**
+ * Checked against the IANA database (luxon): the document names a format of its own with its
+ * rule in words, as the list of zones is too long an enum to repeat in every schema.
+ */
+export const timezone = z
+  .string()
+  .max(64)
+  .refine(isValidTimezone, { message: 'must be an IANA time zone such as Europe/Paris' })
+  .meta({ description: 'An IANA time zone name such as Europe/Paris or America/New_York (or UTC); an unknown zone is refused (400)', override: { format: 'iana-time-zone' } });
 
 /** Keyset cursors: "<iso time>|<id>", opaque to clients. */
 export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
 }
 
-// Exactly what toISOString gives for the years PostgreSQL and JavaScript share (0000-9999): a
-// cursor naming year −10000 or 275000 is not one we made.
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+// Exactly what toISOString gives for the years PostgreSQL and JavaScript share (0001-9999; there
+// is no year 0 in PostgreSQL): a cursor naming year 0, −10000 or 275000 is not one we made.
+const ISO_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 export function decodeCursor(cursor: string): { at: Date; id: string } | undefined {
   const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString().split('|');
   if (rest.length || !at || !ISO_TIME.test(at) || !id || !uuidParam.safeParse(id).success) return undefined;
@@ -34,7 +45,7 @@ export const cursorParam = z
     }
     return decoded;
   })
-  .meta({ description: 'The nextCursor of the previous page', override: { type: 'string', maxLength: 200 } });
+  .meta({ description: 'The nextCursor of the previous page (base64url of "<ISO time>|<id>"); anything else is refused (400, field cursor)', override: { type: 'string', maxLength: 200, format: 'page-cursor' } });
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),

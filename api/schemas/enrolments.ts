@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ENROLMENT_STATUSES } from '../../db/schema.js';
+import { REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { cursorParam } from './common.js';
 import { MAX_BULK } from './leads.js';
 
@@ -18,7 +19,7 @@ export const enrolResultSchema = z.discriminatedUnion('status', [
   z.object({
     leadId: z.string(),
     status: z.literal('skipped'),
-    reason: z.string(),
+    reason: z.enum(Object.keys(REFUSAL_MESSAGES) as [EnrolRefusal, ...EnrolRefusal[]]),
     message: z.string(),
     missingFields: z.array(z.string()).optional(),
   }),

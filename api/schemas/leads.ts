@@ -6,13 +6,25 @@ const field = (max = 200) => z.string().trim().max(max);
 
 export const customFieldsSchema = z
   .record(
-    z.string().refine(isCustomFieldName, 'custom field names use letters, digits and _ (at most 64), and are not names every object has, such as constructor or __proto__'),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_]{1,64}$/, 'custom field names use letters, digits and _ (at most 64)')
+      .refine(isCustomFieldName, 'custom field names use letters, digits and _ (at most 64), and are not names every object has, such as constructor or __proto__'),
     z.string().max(CUSTOM_FIELD_MAX_LENGTH),
   )
-  .refine((o) => Object.keys(o).length <= 100, { message: 'at most 100 custom fields' });
+  .refine((o) => Object.keys(o).length <= 100, { message: 'at most 100 custom fields' })
+  .meta({ description: 'At most 100; names of letters, digits and _, not one every object has (constructor, __proto__, toString…)', override: { maxProperties: 100 } });
 
 export const leadInputSchema = z.object({
-  email: z.email().max(320).toLowerCase().nullable().optional(),
+  // zod's email rule, stated in the document as its pattern: JSON Schema's `format: email` is a
+  // different rule (a fuzzer's address of one may fail the other).
+  email: z
+    .email()
+    .max(320)
+    .toLowerCase()
+    .meta({ override: ({ jsonSchema }: { jsonSchema: { format?: string } }) => void delete jsonSchema.format })
+    .nullable()
+    .optional(),
   firstName: field().default(''),
   lastName: field().default(''),
   company: field().default(''),
@@ -25,7 +37,8 @@ export const leadPatchSchema = leadInputSchema
   .partial()
   .extend({ firstName: field(), lastName: field(), company: field(), title: field(), phone: field(50), customFields: customFieldsSchema })
   .partial()
-  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
+  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
+  .meta({ override: { minProperties: 1 } });
 
 export const MAX_BULK = 10_000;
 export const leadImportSchema = z.object({

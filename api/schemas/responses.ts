@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENROLMENT_STATUSES } from '../../db/schema.js';
+import { ENROLMENT_STATUSES, ON_REPLY_ACTIONS, type EnrolmentEventType } from '../../db/schema.js';
 
 /**
  * Shapes of answers that are built in the routes rather than by a DTO of their own. The routes
@@ -53,10 +53,38 @@ export const enrolmentMessageSchema = z.object({
   firstOpenedAt: iso.nullable(),
   firstClickedAt: iso.nullable(),
 });
-/** Each event type adds its own details (link, reason, step…) beside these. */
-export const timelineEventSchema = z
-  .object({ type: z.string(), at: iso, from: enrolmentStatus.optional(), to: enrolmentStatus.optional() })
-  .catchall(z.unknown());
+/**
+ * A timeline entry: its type (one of ENROLMENT_EVENT_TYPES), when, and the details that type is
+ * written with (activities/, api/services/), each typed. Entries are answered as stored.
+ */
+const entry = <T extends EnrolmentEventType, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), at: iso, ...shape });
+const emailEvent = { messageId: z.uuid() };
+const bounceDetail = z.object({ type: z.string().optional(), subType: z.string().optional(), message: z.string().optional() }).catchall(z.unknown()).describe('The provider’s bounce object');
+const senderRelation = z.enum(['lead', 'lead_domain', 'other']);
+export const timelineEventSchema = z.discriminatedUnion('type', [
+  entry('enrolled', { to: z.literal('active') }),
+  entry('status_changed', { from: enrolmentStatus, to: enrolmentStatus, reason: z.string().optional() }),
+  entry('email_sent', { stepId: z.uuid(), messageId: z.uuid(), subject: z.string() }),
+  entry('email_delivered', emailEvent),
+  entry('email_delayed', emailEvent),
+  entry('email_clicked', { ...emailEvent, link: z.string().optional() }),
+  entry('email_bounced', { ...emailEvent, bounce: bounceDetail }),
+  entry('email_soft_bounced', { ...emailEvent, bounce: bounceDetail }),
+  entry('email_suppressed', emailEvent),
+  entry('email_complained', emailEvent),
+  entry('email_failed', { ...emailEvent, reason: z.string().optional() }),
+  entry('reply', {
+    source: z.enum(['api', 'email']).optional().describe('Marked replied through the API, or an email'),
+    onReply: z.enum(ON_REPLY_ACTIONS).optional(),
+    inboundId: z.uuid().optional(),
+    from: z.string().optional().describe('Who wrote, when not the lead’s own address'),
+    sender: senderRelation.optional(),
+  }),
+  entry('auto_reply', { inboundId: z.uuid(), subject: z.string(), from: z.string(), sender: senderRelation }),
+  entry('reply_from_other_address', { inboundId: z.uuid(), from: z.string(), subject: z.string() }),
+  entry('unsubscribe', { source: z.string() }),
+  entry('bounce', { reason: z.string() }),
+]);
 
 export const enrolmentLeadSummarySchema = z.object({ id: z.uuid(), email: z.string().nullable(), firstName: z.string(), lastName: z.string() });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DELAY_UNITS, ON_REPLY_ACTIONS } from '../../db/schema.js';
+import { nonBlank } from './common.js';
 import { MAX_DELAY_MINUTES, delayInMinutes } from '../../domain/schedule.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM');
@@ -10,14 +11,16 @@ export const sendWindowSchema = z
     start: hhmm,
     end: hhmm,
   })
-  .refine((w) => w.start === w.end || w.start < w.end, { message: 'start must be before end', path: ['end'] });
+  .refine((w) => w.start === w.end || w.start < w.end, { message: 'start must be before end', path: ['end'] })
+  .meta({ description: 'Local time of the lead (or the account); start is not after end, or the window is refused (400)' });
 
-export const delaySchema = z
-  .object({
-    amount: z.number().int().min(0),
-    unit: z.enum(DELAY_UNITS),
-  })
-  .refine((d) => delayInMinutes(d) <= MAX_DELAY_MINUTES, { message: 'must be at most 365 days', path: ['amount'] });
+/**
+ * At most 365 days, stated per unit so the OpenAPI document carries the maximum (a oneOf on
+ * `unit`): 525,600 minutes, 8,760 hours, 365 days or 260 business days (7/5 of a day each).
+ */
+const delayOf = <U extends (typeof DELAY_UNITS)[number]>(unit: U) =>
+  z.object({ amount: z.number().int().min(0).max(Math.floor(MAX_DELAY_MINUTES / delayInMinutes({ amount: 1, unit })), 'must be at most 365 days'), unit: z.literal(unit) });
+export const delaySchema = z.discriminatedUnion('unit', [delayOf('minutes'), delayOf('hours'), delayOf('days'), delayOf('business_days')]);
 
 /**
  * A body of 20,000 characters is about 3,000 words, far beyond any sales email; the bound keeps
@@ -29,26 +32,29 @@ export const MAX_BODY_LENGTH = 20_000;
 export const MAX_STEPS_PER_REQUEST = 50;
 
 export const stepInputSchema = z.object({
-  subject: z.string().trim().min(1).max(998),
+  subject: z.string().trim().min(1).max(998).meta(nonBlank),
   body: z.string().min(1).max(MAX_BODY_LENGTH),
   delay: delaySchema,
 });
-export const stepPatchSchema = stepInputSchema.partial().refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
+// `{}` is refused (nothing to change): minProperties says so in the document.
+const atLeastOne = { override: { minProperties: 1 } };
+export const stepPatchSchema = stepInputSchema.partial().refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' }).meta(atLeastOne);
 
 export const sequenceCreateSchema = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: z.string().trim().min(1).max(200).meta(nonBlank),
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
   steps: z.array(stepInputSchema).max(MAX_STEPS_PER_REQUEST, `at most ${MAX_STEPS_PER_REQUEST} steps per request; add more with POST /v1/sequences/{id}/steps`).default([]),
 });
 export const sequencePatchSchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
+    name: z.string().trim().min(1).max(200).meta(nonBlank),
     onReply: z.enum(ON_REPLY_ACTIONS),
     sendWindow: sendWindowSchema.nullable(),
   })
   .partial()
-  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' });
+  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
+  .meta(atLeastOne);
 
 export const stepOrderSchema = z.object({ stepIds: z.array(z.uuid()).min(1).max(1000) });
 

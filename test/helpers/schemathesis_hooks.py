@@ -1,0 +1,46 @@
+"""Strategies for the custom string formats of the service's OpenAPI document (api/openapi.ts).
+
+Loaded by test/helpers/schemathesis.ts through SCHEMATHESIS_HOOKS. A format names a rule the
+server enforces that no JSON Schema keyword states: valid requests are drawn from what the
+server accepts, so `positive_data_acceptance` checks the rest of the request.
+"""
+
+import base64
+from datetime import datetime
+
+import schemathesis
+from hypothesis import strategies as st
+
+# A sample of the IANA database (api/schemas/common.ts checks names with luxon).
+TIME_ZONES = [
+    "UTC", "Europe/Paris", "Europe/London", "Europe/Berlin", "Europe/Lisbon", "America/New_York",
+    "America/Los_Angeles", "America/Sao_Paulo", "America/Argentina/Buenos_Aires", "Asia/Tokyo",
+    "Asia/Kolkata", "Asia/Kathmandu", "Australia/Sydney", "Australia/Lord_Howe", "Pacific/Auckland",
+    "Pacific/Chatham", "Africa/Lagos", "Atlantic/Azores", "America/St_Johns", "Etc/GMT+12",
+]
+schemathesis.openapi.format("iana-time-zone", st.sampled_from(TIME_ZONES))
+
+
+def _cursor(at: datetime, id_: object) -> str:
+    # Exactly what the server's encodeCursor makes: base64url("<toISOString()>|<uuid>").
+    iso = f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}.{at.microsecond // 1000:03d}Z"
+    return base64.urlsafe_b64encode(f"{iso}|{id_}".encode()).decode().rstrip("=")
+
+
+schemathesis.openapi.format(
+    "page-cursor",
+    st.builds(_cursor, st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)), st.uuids(version=4)),
+)
+
+
+@schemathesis.hook
+def map_body(context, body):
+    # A send window's start is not after its end (api/schemas/sequences.ts refines it, the
+    # document says it in words): no JSON Schema keyword compares two fields, so generated
+    # windows are put in order. Either order is still sent as a shape-valid HH:MM pair.
+    window = body.get("sendWindow") if isinstance(body, dict) else None
+    if isinstance(window, dict):
+        start, end = window.get("start"), window.get("end")
+        if isinstance(start, str) and isinstance(end, str) and start > end:
+            window["start"], window["end"] = end, start
+    return body
