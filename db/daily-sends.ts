@@ -1,10 +1,10 @@
-import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, eq, gte, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from './client.js';
 import { messages, testEmails } from './schema.js';
 
 /**
  * Emails of one account since `since` that count against its daily cap: every message to a lead
- * (steps and one-offs) being sent or sent, and every test copy and address confirmation.
+ * (steps and one-offs) not refused by the provider, and every test copy and address confirmation.
  *
  * Call it in the transaction that then stores the email: it first takes the account's cap lock
  * (a transaction-scoped advisory lock), so two sends of one account counting at once cannot both
@@ -15,7 +15,9 @@ export async function emailsSentSince(db: Db, accountId: string, since: Date): P
   const toLeads = db
     .select({ n: sql<number>`count(*)` })
     .from(messages)
-    .where(and(eq(messages.accountId, accountId), gte(messages.createdAt, since), inArray(messages.status, ['sending', 'sent'])));
+    // Every email that went or may have gone: sending, sent, and what the provider reported on it
+    // since (delivered, bounced). Only a refused one ('failed') gives its place back.
+    .where(and(eq(messages.accountId, accountId), gte(messages.createdAt, since), ne(messages.status, 'failed')));
   const toAccount = db
     .select({ n: sql<number>`count(*)` })
     .from(testEmails)

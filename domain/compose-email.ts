@@ -5,9 +5,6 @@ import mjml2html from 'mjml';
 import sanitizeHtml from 'sanitize-html';
 import { LRUCache } from 'lru-cache';
 import { renderTemplate, type MergeContext } from './merge-fields.js';
-
-/** For the compose thread (compose-thread.mjs), which must see the class this module throws. */
-export { TemplateError } from './merge-fields.js';
 import escapeHtml from 'escape-html';
 
 /**

@@ -1,20 +1,26 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { ComposedEmail, composeEmail } from './compose-email.js';
+import type { TaskAnswer } from './compose-tasks.js';
 import { TemplateError } from './merge-fields.js';
 
 /**
- * Emails are composed (Liquid, Markdown, sanitising, MJML, the text part) on threads of their
- * own, never on the thread that answers requests or runs workflow tasks. Each render is bounded
- * by the template rules (domain/merge-fields.ts) and the body's length, but the heaviest email
- * the API accepts still costs about a hundred milliseconds: on the main thread, one tenant
- * previewing it in a loop made every other tenant's requests wait behind it (p99 0.7 s); here
- * it only takes a core. A render that runs past COMPOSE_TIMEOUT_MS has its thread terminated.
+ * Emails are composed (Liquid, Markdown, sanitising, MJML, the text part), and templates checked
+ * when a step is saved, on threads of their own, never on the thread that answers requests or
+ * runs workflow tasks. Each render is bounded by the template rules (domain/merge-fields.ts) and
+ * the body's length, but the heaviest email the API accepts still costs about a hundred
+ * milliseconds: on the main thread, one tenant previewing it in a loop made every other tenant's
+ * requests wait behind it (p99 0.7 s); here it only takes a core.
+ *
+ * A task that has not answered within COMPOSE_TIMEOUT_MS (waiting included: the pool cannot tell
+ * waiting from running) has its thread terminated and fails with ComposeUnavailable, which is
+ * the machine's fault, not the template's: sends retry it, the API answers 503.
  */
-export const COMPOSE_TIMEOUT_MS = 10_000;
+export const COMPOSE_TIMEOUT_MS = 30_000;
+
+export class ComposeUnavailable extends Error {}
 
 type ComposeInput = Parameters<typeof composeEmail>[0];
-type ThreadAnswer = { email: ComposedEmail } | { templateError: { message: string; tag?: string; code: TemplateError['code'] } };
 
 let pool: Piscina | undefined;
 
@@ -31,23 +37,21 @@ function composePool(): Piscina {
   return pool;
 }
 
-export async function composeOffThread(input: ComposeInput): Promise<ComposedEmail> {
-  let answer: ThreadAnswer;
+async function runTask<T>(input: unknown, name?: string): Promise<T> {
+  let answer: TaskAnswer<T>;
   try {
-    answer = await composePool().run(input, { signal: AbortSignal.timeout(COMPOSE_TIMEOUT_MS) });
+    answer = await composePool().run(input, { ...(name ? { name } : {}), signal: AbortSignal.timeout(COMPOSE_TIMEOUT_MS) });
   } catch (error) {
     if ((error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError') {
-      throw new TemplateError(`the email took more than ${COMPOSE_TIMEOUT_MS / 1000} s to compose`);
+      throw new ComposeUnavailable(`composing did not finish within ${COMPOSE_TIMEOUT_MS / 1000} s (the service is overloaded); try again`);
     }
     throw error;
   }
   if ('templateError' in answer) throw new TemplateError(answer.templateError.message, answer.templateError.tag, answer.templateError.code);
-  return answer.email;
+  return answer.ok;
 }
 
-/** Ends the threads (process shutdown, end of a test file). */
-export async function closeComposePool(): Promise<void> {
-  const closing = pool;
-  pool = undefined;
-  await closing?.destroy();
-}
+export const composeOffThread = (input: ComposeInput) => runTask<ComposedEmail>(input);
+
+/** assertKnownMergeTags on a compose thread. */
+export const checkTemplateOffThread = (source: string) => runTask<true>(source, 'checkTemplate');

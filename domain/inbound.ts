@@ -170,6 +170,9 @@ const ESSENTIAL_HEADERS = new Set([
  * fields were dropped or cut. `headOnly`: the header block alone, without its Content-* fields
  * (what is left to read of a message whose body the parser refused).
  */
+/** How much of a header block is read at all (4 × what is kept of it). */
+export const MIME_HEAD_SCAN_BYTES = 4 * INBOUND_LIMITS.headBytes;
+
 export function boundMimeHead(raw: Buffer, options: { headOnly?: boolean } = {}): { message: Buffer; dropped: number; cut: number } {
   const crlf = raw.indexOf('\r\n\r\n');
   const lf = raw.indexOf('\n\n');
@@ -177,8 +180,12 @@ export function boundMimeHead(raw: Buffer, options: { headOnly?: boolean } = {})
   const [headEnd, bodyStart] =
     crlf >= 0 && (lf < 0 || crlf < lf) ? [crlf, crlf + 4] : lf >= 0 ? [lf, lf + 2] : [raw.length, raw.length];
   // latin1: one character per byte, so lengths below are bytes and nothing is decoded here.
+  // Only the first MIME_HEAD_SCAN_BYTES of the header block are read at all: a message of 25 MB
+  // of header lines would otherwise be split, measured and sorted whole on the request thread
+  // (3 s); whatever lies past that is dropped, as no real mail system writes such a head.
+  const scanned = raw.subarray(0, Math.min(headEnd, MIME_HEAD_SCAN_BYTES)).toString('latin1');
   const fields: string[] = [];
-  for (const line of raw.subarray(0, headEnd).toString('latin1').split(/\r?\n/)) {
+  for (const line of scanned.split(/\r?\n/)) {
     if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1] += `\r\n${line}`;
     else if (line.includes(':')) fields.push(line);
   }
@@ -188,17 +195,20 @@ export function boundMimeHead(raw: Buffer, options: { headOnly?: boolean } = {})
     cut++;
     return field.slice(0, INBOUND_LIMITS.headerValue).replace(/\r?\n?$/, '');
   });
+  // One pass each: the fields we need first, in their order, then the others, within the budget.
   const isEssential = (field: string) => ESSENTIAL_HEADERS.has(field.slice(0, field.indexOf(':')).trim().toLowerCase());
-  const order = [...bounded.keys()].sort((a, b) => Number(isEssential(bounded[b]!)) - Number(isEssential(bounded[a]!)) || a - b);
   const kept = new Set<number>();
   let bytes = 0;
-  for (const i of order) {
-    const size = bounded[i]!.length + 2;
-    if (kept.size >= INBOUND_LIMITS.headerCount || bytes + size > INBOUND_LIMITS.headBytes) continue;
-    kept.add(i);
-    bytes += size;
+  for (const essential of [true, false]) {
+    for (const [i, field] of bounded.entries()) {
+      if (kept.size >= INBOUND_LIMITS.headerCount) break;
+      if (isEssential(field) !== essential || bytes + field.length + 2 > INBOUND_LIMITS.headBytes) continue;
+      kept.add(i);
+      bytes += field.length + 2;
+    }
   }
-  const dropped = fields.length - kept.size;
+  const unread = headEnd > MIME_HEAD_SCAN_BYTES ? 1 : 0;
+  const dropped = fields.length - kept.size + unread;
   // Nothing dropped or cut: the message is parsed as it came.
   if (!dropped && !cut && !options.headOnly) return { message: raw, dropped, cut };
   const keptFields = bounded.filter((field, i) => kept.has(i) && !(options.headOnly && /^content-/i.test(field)));

@@ -41,7 +41,8 @@ const engineOptions = {
   timezoneOffset: 0,
   templates: {},
   parseLimit: 200_000,
-  renderLimit: 2_000,
+  // A backstop only (wall-clock time varies with load): the deterministic limits above decide.
+  renderLimit: 10_000,
   memoryLimit: RENDER_MEMORY_LIMIT,
 } as const;
 

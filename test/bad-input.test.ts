@@ -206,6 +206,7 @@ describe('a list cursor that is not one we gave', () => {
   const id = '00000000-0000-4000-8000-000000000000';
   it.each([
     ['year −10000', cursorOf(`-010000-01-01T00:00:00.000Z|${id}`)],
+    ['year 0', cursorOf(`0000-06-01T00:00:00.000Z|${id}`)],
     ['year 275000', cursorOf(`+275000-01-01T00:00:00.000Z|${id}`)],
     ['garbage', 'not-a-cursor'],
     ['a date with no id', cursorOf('2026-01-01T00:00:00.000Z')],

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   boundedHeaders,
   boundMimeHead,
+  MIME_HEAD_SCAN_BYTES,
   forwardSubject,
   INBOUND_LIMITS,
   senderAddress,
@@ -80,6 +81,16 @@ describe('the header block of a raw MIME message, before it is parsed', () => {
     expect(fields).toHaveLength(100);
     expect(dropped).toBe(4904);
     expect(fields.slice(-4)).toEqual(['From: a@b.test', 'To: r-x@reply.example.com', 'Subject: hi', 'Content-Type: text/plain']);
+  });
+  it(`reads no more than the first ${MIME_HEAD_SCAN_BYTES / 1024} KB of a header block, however long it is`, () => {
+    const flood = Array.from({ length: 24 * 1024 * 1024 / 5 }, () => 'X:y');
+    const { message, dropped } = boundMimeHead(head(['To: r-x@reply.example.com', ...flood, 'Subject: past the scan']));
+    const fields = message.toString('latin1').split('\r\n\r\n')[0]!.split('\r\n');
+    expect(fields[0]).toBe('To: r-x@reply.example.com');
+    expect(fields).toHaveLength(100);
+    expect(fields).not.toContain('Subject: past the scan');
+    // Only what was scanned is counted field by field; the rest is one dropped block.
+    expect(dropped).toBeLessThan(MIME_HEAD_SCAN_BYTES / 4);
   });
   it('keeps folded fields whole, and reads a bare-LF message', () => {
     const raw = Buffer.from('Subject: a\n b\nFrom: a@b.test\n\nbody');

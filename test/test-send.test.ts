@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { accounts, leads } from '../db/schema.js';
+import { accounts, leads, messages } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
 import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
@@ -67,6 +67,19 @@ describe('a test copy of a step', () => {
     expect(emailsTo(account.senderEmail!)).toHaveLength(1);
   });
 
+  it('counts emails the provider has since reported delivered or bounced', async () => {
+    const { account, sendTest, createLead } = await accountWithStep({
+      senderEmailConfirmedAt: new Date(),
+      limits: { maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: 2 },
+    });
+    const lead = await createLead();
+    for (const status of ['delivered', 'bounced']) {
+      await service.database.db.insert(messages).values({ accountId: account.id, leadId: lead.id, idempotencyKey: `cap-${status}-${lead.id}`, toEmail: lead.email, fromEmail: 'x@acme.test', subject: 's', html: 'h', text: 't', status });
+    }
+    const res = await sendTest();
+    expect([res.status, res.body.error?.code]).toEqual([429, 'daily_cap_reached']);
+  });
+
   it('is not sent to an address that unsubscribed from this account', async () => {
     const { account, sendTest, createLead } = await accountWithStep({ senderEmailConfirmedAt: new Date() });
     const lead = await createLead({ email: account.senderEmail });
@@ -105,6 +118,19 @@ describe('confirming the sender address', () => {
     expect((await api('POST', '/v1/account/sender-email/confirmation')).status).toBe(202);
     const again = await api('POST', '/v1/account/sender-email/confirmation');
     expect([again.status, again.body.error.code]).toEqual([429, 'confirmation_recently_sent']);
+  });
+
+  it('reaches one address at most three times a day, whichever accounts ask, and names no account', async () => {
+    const address = ownAddress();
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const { api } = await asNewAccount(service, { senderEmail: address, name: `Claim your prize at evil.test ${i}` });
+      answers.push(await api('POST', '/v1/account/sender-email/confirmation'));
+    }
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 429]);
+    expect(answers[3]!.body.error.code).toBe('confirmation_limit_reached');
+    expect(emailsTo(address)).toHaveLength(3);
+    for (const email of emailsTo(address)) expect(JSON.stringify(email.payload)).not.toContain('evil.test');
   });
 
   it('refuses a link signed for an address the account no longer has', async () => {

@@ -1,5 +1,5 @@
 import express, { Router, type Response } from 'express';
-import { and, eq, gte, isNull } from 'drizzle-orm';
+import { and, count, eq, gte, isNull } from 'drizzle-orm';
 import escapeHtml from 'escape-html';
 import type { Db } from '../../db/client.js';
 import { emailsSentSince } from '../../db/daily-sends.js';
@@ -10,8 +10,13 @@ import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { unsubscribePage } from '../pages/unsubscribe-page.js';
 
-/** One confirmation email per account per ten minutes: the address may be a stranger's. */
+/**
+ * The address may be a stranger's: one confirmation email per account per ten minutes, and a day's
+ * at most five per account and three to one address whichever accounts ask. The email names no
+ * account and carries nothing the tenant wrote, so it cannot carry a tenant's message either.
+ */
 const RESEND_INTERVAL_MS = 10 * 60_000;
+const CONFIRMATIONS_PER_DAY = { account: 5, address: 3 };
 
 /**
  * `POST /v1/account/sender-email/confirmation` sends a signed link to the account's sender
@@ -37,6 +42,19 @@ export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
         .from(testEmails)
         .where(and(eq(testEmails.accountId, account.id), isNull(testEmails.stepId), gte(testEmails.createdAt, new Date(now.getTime() - RESEND_INTERVAL_MS))));
       if (recent) throw new ApiError(429, 'confirmation_recently_sent', 'A confirmation link was sent less than ten minutes ago; open that one');
+      // The address may be anyone's: a few links a day reach it, whichever accounts ask.
+      const dayAgo = new Date(now.getTime() - 24 * 3600_000);
+      const [byAccount] = await tx
+        .select({ n: count() })
+        .from(testEmails)
+        .where(and(eq(testEmails.accountId, account.id), isNull(testEmails.stepId), gte(testEmails.createdAt, dayAgo)));
+      const [byAddress] = await tx
+        .select({ n: count() })
+        .from(testEmails)
+        .where(and(eq(testEmails.toEmail, account.senderEmail!), isNull(testEmails.stepId), gte(testEmails.createdAt, dayAgo)));
+      if ((byAccount?.n ?? 0) >= CONFIRMATIONS_PER_DAY.account || (byAddress?.n ?? 0) >= CONFIRMATIONS_PER_DAY.address) {
+        throw new ApiError(429, 'confirmation_limit_reached', 'Enough confirmation links went out today (to this account\'s addresses, or to this address); try again tomorrow');
+      }
       const cap = account.limits.maxEmailsPerDay;
       if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(now, account.timezone))) >= cap) {
         throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${cap} emails is reached; the confirmation email counts against it`);
@@ -49,8 +67,8 @@ export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
       from: deps.config.PLATFORM_FROM_EMAIL,
       to: account.senderEmail,
       subject: 'Confirm your sender address',
-      text: `Someone asked to send emails as ${account.senderEmail} from the account "${account.name}".\n\nIf that was you, confirm here (the link works for 48 hours):\n${link}\n\nIf it was not, ignore this email: nothing will be sent to or from this address.`,
-      html: `<p>Someone asked to send emails as <b>${escapeHtml(account.senderEmail)}</b> from the account &ldquo;${escapeHtml(account.name)}&rdquo;.</p><p>If that was you, <a href="${escapeHtml(link)}">confirm this address</a> (the link works for 48 hours).</p><p>If it was not, ignore this email: nothing will be sent to or from this address.</p>`,
+      text: `Someone asked to send emails as ${account.senderEmail} through our service.\n\nIf that was you, confirm here (the link works for 48 hours):\n${link}\n\nIf it was not, ignore this email: nothing will be sent to or from this address.`,
+      html: `<p>Someone asked to send emails as <b>${escapeHtml(account.senderEmail)}</b> through our service.</p><p>If that was you, <a href="${escapeHtml(link)}">confirm this address</a> (the link works for 48 hours).</p><p>If it was not, ignore this email: nothing will be sent to or from this address.</p>`,
     });
     res.status(202).json({ to: account.senderEmail, confirmed: false, providerId });
   });
@@ -88,7 +106,7 @@ export function senderConfirmationLinkRoutes(deps: AppDeps): Router {
     const { account, check } = await resolve(req.params.token);
     if (check !== 'valid') return refused(res, check);
     if (account!.senderEmailConfirmedAt) return page(res, 200, 'Address confirmed', `${account!.senderEmail} is confirmed.`);
-    page(res, 200, 'Confirm your sender address?', `Emails of "${account!.name}" will come from ${account!.senderEmail}, and replies will be forwarded here.`, `/confirm-sender/${encodeURIComponent(req.params.token)}`);
+    page(res, 200, 'Confirm your sender address?', `Emails will come from ${account!.senderEmail}, and replies to them will be forwarded here.`, `/confirm-sender/${encodeURIComponent(req.params.token)}`);
   });
 
   router.post('/confirm-sender/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {

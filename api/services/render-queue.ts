@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { ComposeUnavailable } from '../../domain/compose-pool.js';
 import { ApiError } from '../errors.js';
 
 /**
@@ -32,7 +33,7 @@ export async function renderFor<T>(accountId: string, render: () => Promise<T>):
       try {
         resolve(await render());
       } catch (error) {
-        reject(error as Error);
+        reject(error instanceof ComposeUnavailable ? new ApiError(503, 'compose_unavailable', error.message) : (error as Error));
       }
       // The answer has gone; the account's slot stays taken a while longer.
       const busy = performance.now() - started;

@@ -3,11 +3,11 @@ import type { z } from 'zod';
 import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
 import { sequences, steps } from '../../db/schema.js';
-import { assertKnownMergeTags, TemplateError } from '../../domain/merge-fields.js';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { checkTemplateOffThread } from '../../domain/compose-pool.js';
+import { TemplateError } from '../../domain/merge-fields.js';
 import { ApiError, notFound } from '../errors.js';
-import { renderFor } from './render-queue.js';
 import type { sequenceCreateSchema, stepInputSchema } from '../schemas/sequences.js';
+import { renderFor } from './render-queue.js';
 
 export type Sequence = typeof sequences.$inferSelect;
 export type Step = typeof steps.$inferSelect;
@@ -24,13 +24,11 @@ export async function checkStepTemplates(accountId: string, stepsToCheck: Partia
         const source = step[field];
         if (source === undefined) continue;
         try {
-          assertKnownMergeTags(source);
+          await checkTemplateOffThread(source);
         } catch (error) {
           if (error instanceof TemplateError) throw new ApiError(422, error.code, error.message, `${fieldPrefix(index)}${field}`);
           throw error;
         }
-        // Other requests get the thread between templates.
-        await nextTurn();
       }
     }
   });
