@@ -114,7 +114,7 @@ export function createApp(deps: AppDeps): Express {
   );
   // Public, each with its own proof: signed webhooks and inbound email read their raw bodies,
   // unsubscribe links carry a signed token. Each is limited per client IP before anything is read.
-  app.use(['/webhooks', '/inbound'], clientIpRateLimit(deps.config.WEBHOOK_RATE_LIMIT_PER_MINUTE, { name: 'webhooks', what: 'webhooks and inbound email' }));
+  app.use(['/webhooks', '/inbound'], clientIpRateLimit(deps.config.WEBHOOK_RATE_LIMIT_PER_MINUTE, { name: 'webhooks', what: 'webhooks and inbound email', countRefusedOnly: true }));
   app.use(['/u', '/confirm-sender'], clientIpRateLimit(deps.config.UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE, { name: 'unsubscribe', what: 'unsubscribe and confirmation links' }));
   app.use(['/u', '/confirm-sender'], helmet.contentSecurityPolicy({ useDefaults: false, directives: unsubscribePageCsp }));
   // A method a documented path does not have: 405 with Allow (OPTIONS: the Allow list), before

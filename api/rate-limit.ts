@@ -34,7 +34,18 @@ export function apiKeyRateLimit(perMinute: number): RequestHandler {
  * X-Forwarded-For hops are believed); IPv6 clients count per /56, as express-rate-limit does.
  * 0 turns it off.
  */
-export function clientIpRateLimit(perMinute: number, policy: { name: string; what: string }): RequestHandler {
+export function clientIpRateLimit(
+  perMinute: number,
+  policy: {
+    name: string;
+    what: string;
+    /**
+     * Count only refused requests (4xx/5xx): a provider delivers every tenant's webhooks from a few
+     * addresses, so its genuine, verified deliveries must not use up the budget of its address.
+     */
+    countRefusedOnly?: boolean;
+  },
+): RequestHandler {
   if (perMinute === 0) return (_req, _res, next) => next();
   return rateLimit({
     windowMs: 60_000,
@@ -42,6 +53,7 @@ export function clientIpRateLimit(perMinute: number, policy: { name: string; wha
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     identifier: policy.name,
+    skipSuccessfulRequests: policy.countRefusedOnly ?? false,
     handler: (_req, res, next) => {
       next(new ApiError(429, 'rate_limited', `Too many requests to ${policy.what} from this address: at most ${perMinute} per minute; retry after ${res.get('retry-after') ?? 'a while'} seconds`));
     },

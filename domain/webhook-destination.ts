@@ -37,7 +37,10 @@ export function classifyAddress(address: string): AddressVerdict {
   if (!ipaddr.isValid(address)) return { public: false, range: 'invalid', metadata: false };
   const parsed = ipaddr.process(address);
   const metadata = METADATA_ADDRESSES.includes(parsed.toNormalizedString());
-  const range = parsed.range();
+  // IPv4-compatible IPv6 (::a.b.c.d, deprecated by RFC 4291) is "unicast" to ipaddr.js but names
+  // an IPv4 address (::7f00:1 is 127.0.0.1 on stacks that still route it).
+  const ownRange = parsed.range();
+  const range = ownRange === 'unicast' && parsed.kind() === 'ipv6' && parsed.match(ipaddr.IPv6.parse('::'), 96) ? 'ipv4Compatible' : ownRange;
   return range === 'unicast' && !metadata ? { public: true } : { public: false, range: metadata ? 'metadata' : range, metadata };
 }
 

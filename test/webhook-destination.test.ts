@@ -36,6 +36,8 @@ describe('a portal webhook address', () => {
     expect(classifyAddress('::ffff:8.8.8.8')).toEqual({ public: true });
     // NAT64, 6to4 and Teredo reach an IPv4 address through a gateway: not a place to send to.
     for (const tunnel of ['64:ff9b::a9fe:a9fe', '2002:7f00:1::1', '2001::1']) expect(classifyAddress(tunnel).public, tunnel).toBe(false);
+    // The deprecated IPv4-compatible form (::a.b.c.d) too, whatever IPv4 address it names.
+    for (const compatible of ['::7f00:1', '::127.0.0.1', '::a00:1']) expect(classifyAddress(compatible).public, compatible).toBe(false);
   });
 
   it('of a cloud metadata service is refused even where private addresses are allowed', () => {
