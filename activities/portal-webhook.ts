@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -54,7 +55,18 @@ export function webhookDestinationPolicy(config: Pick<Config, 'NODE_ENV' | 'PORT
   return { requireHttps: config.NODE_ENV === 'production', allowPrivate: config.PORTAL_WEBHOOK_ALLOW_PRIVATE };
 }
 
-export const lookupAll: LookupAll = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+/**
+ * Every address of a name, or an error after DNS_DEADLINE_MS: a tenant's name under a nameserver
+ * that never answers must not keep a request (or a delivery) waiting for the resolver's timeouts.
+ */
+const DNS_DEADLINE_MS = 5_000;
+export const lookupAll: LookupAll = (hostname) =>
+  Promise.race([
+    dnsLookup(hostname, { all: true, verbatim: true }),
+    sleep(DNS_DEADLINE_MS, undefined, { ref: false }).then(() => {
+      throw Object.assign(new Error(`${hostname} did not resolve within ${DNS_DEADLINE_MS / 1000} s`), { code: 'ETIMEOUT' });
+    }),
+  ]);
 
 /** A destination the rules refuse: the delivery fails for good (retrying would not change it). */
 export class DestinationRefusedError extends Error {

@@ -141,7 +141,10 @@ export async function enrolLeads(
         .onConflictDoNothing()
         .returning({ id: enrolmentBatches.id });
       if (!claim) throw KEY_TAKEN;
-      for (const part of chunks(accepted)) {
+      // In lead order: two requests enrolling overlapping leads take the live index's locks in the
+      // same order, so they wait for each other instead of deadlocking.
+      const inLeadOrder = [...accepted].sort((a, b) => (a.result.leadId < b.result.leadId ? -1 : a.result.leadId > b.result.leadId ? 1 : 0));
+      for (const part of chunks(inLeadOrder)) {
         const inserted = await tx
           .insert(enrolments)
           .values(
