@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { emailsSentSince } from '../db/daily-sends.js';
+import { dailyCapReached } from '../db/daily-sends.js';
 import { enrolmentEvents, enrolments, messages, type EnrolmentStatus } from '../db/schema.js';
 import { composeOffThread } from '../domain/compose-pool.js';
 import { TemplateError } from '../domain/merge-fields.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
 import { fromHeader, providerTags } from '../domain/sender.js';
-import { startOfDay, startOfNextDay } from '../domain/schedule.js';
 import { unsubscribeToken } from '../domain/unsubscribe-token.js';
 import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
@@ -126,12 +125,8 @@ export function createSendStep(deps: SendDeps) {
       if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
       // Rendered before the cap is counted: the count's lock is then held only for the insert.
       const rendered = await renderMessage(config, { subject: ctx.next.subject, body: ctx.next.body, replyToken: enrolment.replyToken, lead, account });
-      const cap = account.limits.maxEmailsPerDay;
-      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(new Date(now), account.timezone))) >= cap) {
-        return {
-          outcome: { outcome: 'postponed', until: startOfNextDay(new Date(now), account.timezone).toISOString(), reason: `daily cap of ${cap} emails reached` },
-        };
-      }
+      const capped = await dailyCapReached(tx, account, new Date(now));
+      if (capped) return { outcome: { outcome: 'postponed', until: capped.until.toISOString(), reason: `daily cap of ${capped.cap} emails reached` } };
       const [message] = await tx
         .insert(messages)
         .values({

@@ -1,9 +1,7 @@
 import { eq } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { emailsSentSince } from '../db/daily-sends.js';
+import { dailyCapReached } from '../db/daily-sends.js';
 import { accounts, leads, messages, oneOffEmails } from '../db/schema.js';
 import { TemplateError } from '../domain/merge-fields.js';
-import { startOfDay, startOfNextDay } from '../domain/schedule.js';
 import { providerTags } from '../domain/sender.js';
 import { deliverMessage, type Message } from './deliver-message.js';
 import { renderMessage, type SendDeps } from './send-email.js';
@@ -34,11 +32,8 @@ export function createSendOneOff(deps: SendDeps) {
       }
       const rendered = await renderMessage(config, { subject: oneOff.subject, body: oneOff.body, replyToken: oneOff.replyToken, lead, account });
       // The daily cap counts one-off emails too: over it, the email waits for the account's next day.
-      const cap = account.limits.maxEmailsPerDay;
-      const now = new Date();
-      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(now, account.timezone))) >= cap) {
-        return { outcome: 'postponed', until: startOfNextDay(now, account.timezone).toISOString(), reason: `daily cap of ${cap} emails reached` };
-      }
+      const capped = await dailyCapReached(tx, account, new Date());
+      if (capped) return { outcome: 'postponed', until: capped.until.toISOString(), reason: `daily cap of ${capped.cap} emails reached` };
       const [message] = await tx
         .insert(messages)
         .values({

@@ -1,6 +1,9 @@
 import { and, eq, gte, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from './client.js';
 import { messages, testEmails } from './schema.js';
+import { startOfDay, startOfNextDay } from '../domain/schedule.js';
+
+type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /**
  * Emails of one account since `since` that count against its daily cap: every message to a lead
@@ -10,7 +13,7 @@ import { messages, testEmails } from './schema.js';
  * (a transaction-scoped advisory lock), so two sends of one account counting at once cannot both
  * take the last email of the day; the second counts after the first has committed.
  */
-export async function emailsSentSince(db: Db, accountId: string, since: Date): Promise<number> {
+async function emailsSentSince(db: Db | Transaction, accountId: string, since: Date): Promise<number> {
   await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`daily-cap:${accountId}`}, 0))`);
   const toLeads = db
     .select({ n: sql<number>`count(*)` })
@@ -24,4 +27,19 @@ export async function emailsSentSince(db: Db, accountId: string, since: Date): P
     .where(and(eq(testEmails.accountId, accountId), gte(testEmails.createdAt, since)));
   const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select (${toLeads}) + (${toAccount}) as n`));
   return Number(row?.n ?? 0);
+}
+
+/**
+ * Whether the account's daily cap (in its own time zone) is reached at `now`, and when its next
+ * day starts. The one check every send path makes (steps, one-offs, test copies, confirmations),
+ * in the transaction that then stores the email.
+ */
+export async function dailyCapReached(
+  tx: Db | Transaction,
+  account: { id: string; timezone: string; limits: { maxEmailsPerDay: number | null } },
+  now: Date,
+): Promise<{ cap: number; until: Date } | null> {
+  const cap = account.limits.maxEmailsPerDay;
+  if (cap === null || (await emailsSentSince(tx, account.id, startOfDay(now, account.timezone))) < cap) return null;
+  return { cap, until: startOfNextDay(now, account.timezone) };
 }

@@ -3,10 +3,8 @@ import { Router } from 'express';
 import { and, eq, isNotNull, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { renderMessage } from '../../activities/send-email.js';
-import type { Db } from '../../db/client.js';
-import { emailsSentSince } from '../../db/daily-sends.js';
+import { dailyCapReached } from '../../db/daily-sends.js';
 import { leads, messages, oneOffEmails, steps, testEmails } from '../../db/schema.js';
-import { startOfDay } from '../../domain/schedule.js';
 import { testRecipient } from '../../domain/sender.js';
 import { MAX_BODY_LENGTH } from '../schemas/sequences.js';
 import { renderFor } from '../services/render-queue.js';
@@ -121,10 +119,8 @@ export function emailRoutes(deps: AppDeps): Router {
         .from(leads)
         .where(and(eq(leads.accountId, account.id), eq(leads.email, recipient.to), or(isNotNull(leads.unsubscribedAt), isNotNull(leads.bouncedAt))));
       if (suppressed) throw new ApiError(422, 'recipient_suppressed', `${recipient.to} unsubscribed or bounced: nothing is sent to it`, 'to');
-      const cap = account.limits.maxEmailsPerDay;
-      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(new Date(), account.timezone))) >= cap) {
-        throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${cap} emails is reached; test copies count against it`);
-      }
+      const capped = await dailyCapReached(tx, account, new Date());
+      if (capped) throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${capped.cap} emails is reached; test copies count against it`);
       const [row] = await tx.insert(testEmails).values({ accountId: account.id, stepId, toEmail: recipient.to }).returning({ id: testEmails.id });
       return row!.id;
     });

@@ -1,10 +1,8 @@
 import express, { Router, type Response } from 'express';
 import { and, count, eq, gte, isNull } from 'drizzle-orm';
 import escapeHtml from 'escape-html';
-import type { Db } from '../../db/client.js';
-import { emailsSentSince } from '../../db/daily-sends.js';
+import { dailyCapReached } from '../../db/daily-sends.js';
 import { accounts, testEmails } from '../../db/schema.js';
-import { startOfDay } from '../../domain/schedule.js';
 import { senderConfirmationToken, tokenAccountId, verifySenderConfirmationToken } from '../../domain/sender-confirmation-token.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
@@ -55,10 +53,8 @@ export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
       if ((byAccount?.n ?? 0) >= CONFIRMATIONS_PER_DAY.account || (byAddress?.n ?? 0) >= CONFIRMATIONS_PER_DAY.address) {
         throw new ApiError(429, 'confirmation_limit_reached', 'Enough confirmation links went out today (to this account\'s addresses, or to this address); try again tomorrow');
       }
-      const cap = account.limits.maxEmailsPerDay;
-      if (cap !== null && (await emailsSentSince(tx as unknown as Db, account.id, startOfDay(now, account.timezone))) >= cap) {
-        throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${cap} emails is reached; the confirmation email counts against it`);
-      }
+      const capped = await dailyCapReached(tx, account, now);
+      if (capped) throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${capped.cap} emails is reached; the confirmation email counts against it`);
       await tx.insert(testEmails).values({ accountId: account.id, stepId: null, toEmail: account.senderEmail! });
     });
     const link = `${deps.config.PUBLIC_BASE_URL}/confirm-sender/${senderConfirmationToken(deps.config.UNSUBSCRIBE_SECRET, account.id, account.senderEmail, now)}`;
