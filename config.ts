@@ -22,7 +22,10 @@ export const configSchema = z.object({
   DATA_DIR: z.string().default('.data'),
 
   DATABASE_URL: optionalString.pipe(
-    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
   ),
 
   TEMPORAL_ADDRESS: optionalString,
@@ -66,7 +69,10 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string; UNSUBSCRIBE_SECRET: string };
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, readonly problem: string) {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
     super(`Configuration error: ${variable} ${problem}`);
     this.name = 'ConfigError';
   }
@@ -85,7 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const required of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'UNSUBSCRIBE_SECRET', 'PUBLIC_BASE_URL'] as const) {
       if (!config[required]) throw new ConfigError(required, 'is required when NODE_ENV=production');
     }
-    if (config.PORTAL_WEBHOOK_ALLOW_PRIVATE) throw new ConfigError('PORTAL_WEBHOOK_ALLOW_PRIVATE', 'must not be true when NODE_ENV=production');
+    if (config.PORTAL_WEBHOOK_ALLOW_PRIVATE)
+      throw new ConfigError('PORTAL_WEBHOOK_ALLOW_PRIVATE', 'must not be true when NODE_ENV=production');
   }
   return {
     ...config,

@@ -7,7 +7,16 @@ export function createLogger(options: { level: string; pretty?: boolean; destina
   const settings = {
     level: options.level,
     redact: {
-      paths: ['req.headers.authorization', '*.apiKey', '*.html', '*.text', '*.body', 'headers.authorization', '*.portalWebhookSecret', '*.secret'],
+      paths: [
+        'req.headers.authorization',
+        '*.apiKey',
+        '*.html',
+        '*.text',
+        '*.body',
+        'headers.authorization',
+        '*.portalWebhookSecret',
+        '*.secret',
+      ],
       censor: '[redacted]',
     },
     ...(options.pretty

@@ -48,7 +48,9 @@ export function registerEnrolmentGauge(db: Db): void {
     labelNames: ['status'] as const,
     registers: [registry],
     async collect() {
-      const rows = rowsOf<{ status: string; n: number }>(await db.execute(sql`select status, count(*)::int as n from enrolments group by status`));
+      const rows = rowsOf<{ status: string; n: number }>(
+        await db.execute(sql`select status, count(*)::int as n from enrolments group by status`),
+      );
       this.reset();
       for (const row of rows) this.set({ status: row.status }, row.n);
     },

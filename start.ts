@@ -77,7 +77,12 @@ process.stdout.write(
     line('API', `${config.PUBLIC_BASE_URL}  (ready: ${config.PUBLIC_BASE_URL}/readyz)`),
     line('API key', `${apiKey}  (also in ${path.relative(process.cwd(), keyFile)})`),
     line('Temporal UI', devServer?.uiUrl ?? `your cluster's UI (${temporalAddress})`),
-    line('Metrics', config.METRICS_TOKEN ? `${config.PUBLIC_BASE_URL}/metrics  (Authorization: Bearer $METRICS_TOKEN)` : 'off: set METRICS_TOKEN to serve /metrics'),
+    line(
+      'Metrics',
+      config.METRICS_TOKEN
+        ? `${config.PUBLIC_BASE_URL}/metrics  (Authorization: Bearer $METRICS_TOKEN)`
+        : 'off: set METRICS_TOKEN to serve /metrics',
+    ),
     line('API docs', `${config.PUBLIC_BASE_URL}/docs`),
     line('Outbox', config.RESEND_API_KEY ? 'off: emails go through Resend' : `${config.PUBLIC_BASE_URL}/v1/outbox (emails stay local)`),
     line('Database', database.driver === 'pglite' ? `embedded, in ${path.relative(process.cwd(), dataDir)}/pglite` : 'DATABASE_URL'),

@@ -37,7 +37,10 @@ export async function loadEnrolmentContext(db: Db, enrolmentId: string, options:
 export type EnrolmentContext = NonNullable<Awaited<ReturnType<typeof loadEnrolmentContext>>>;
 
 /** What a template may see of a lead; previews pass sample data of the same shape. */
-export type MergeableLead = Pick<EnrolmentContext['lead'], 'firstName' | 'lastName' | 'email' | 'company' | 'title' | 'phone' | 'customFields'>;
+export type MergeableLead = Pick<
+  EnrolmentContext['lead'],
+  'firstName' | 'lastName' | 'email' | 'company' | 'title' | 'phone' | 'customFields'
+>;
 
 export function mergeContextOf(lead: MergeableLead, account: EnrolmentContext['account']): MergeContext {
   return {

@@ -23,7 +23,10 @@ export interface Mailer {
 
 /** The provider's quota is used up: the email waits until `until`; it is never dropped. */
 export class SendPostponed extends Error {
-  constructor(readonly until: Date, reason: string) {
+  constructor(
+    readonly until: Date,
+    reason: string,
+  ) {
     super(reason);
   }
 }
@@ -33,7 +36,10 @@ export class SendRejected extends Error {}
 
 /** A transient failure with the provider's own advice on when to retry. */
 export class SendRetryLater extends Error {
-  constructor(message: string, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
   }
 }

@@ -49,10 +49,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
       window: sequence.sendWindow,
       zone: ctx.zone,
     });
-    await db
-      .update(enrolments)
-      .set({ nextStepId: ctx.next.id, nextDueAt: dueAt })
-      .where(eq(enrolments.id, enrolmentId));
+    await db.update(enrolments).set({ nextStepId: ctx.next.id, nextDueAt: dueAt }).where(eq(enrolments.id, enrolmentId));
     const number = ctx.steps.findIndex((s) => s.id === ctx.next!.id) + 1;
     return {
       adoptStatus,

@@ -88,10 +88,15 @@ export function guardedAgent(policy: DestinationPolicy, resolve: LookupAll = loo
   const lookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => {
     resolve(hostname).then(
       (all) => {
-        const problem = resolvedAddressesProblem(hostname, all.map((a) => a.address), policy);
+        const problem = resolvedAddressesProblem(
+          hostname,
+          all.map((a) => a.address),
+          policy,
+        );
         if (problem) return callback(new DestinationRefusedError(problem), []);
         const wanted = options.family === 4 || options.family === 6 ? all.filter((a) => a.family === options.family) : all;
-        if (wanted.length === 0) return callback(Object.assign(new Error(`${hostname} has no IPv${options.family} address`), { code: 'ENOTFOUND' }), []);
+        if (wanted.length === 0)
+          return callback(Object.assign(new Error(`${hostname} has no IPv${options.family} address`), { code: 'ENOTFOUND' }), []);
         if (options.all) callback(null, wanted);
         else callback(null, wanted[0]!.address, wanted[0]!.family);
       },
@@ -109,9 +114,18 @@ function refusalOf(error: unknown): DestinationRefusedError | undefined {
   return undefined;
 }
 
-const nonRetryable = (reason: string) => ApplicationFailure.nonRetryable(`portal webhook not delivered: ${reason}`, 'PortalWebhookDestinationRefused');
+const nonRetryable = (reason: string) =>
+  ApplicationFailure.nonRetryable(`portal webhook not delivered: ${reason}`, 'PortalWebhookDestinationRefused');
 
-export function createDeliverPortalWebhook({ db, config, resolve }: { db: Db; config: Pick<Config, 'NODE_ENV' | 'PORTAL_WEBHOOK_ALLOW_PRIVATE'>; resolve?: LookupAll }) {
+export function createDeliverPortalWebhook({
+  db,
+  config,
+  resolve,
+}: {
+  db: Db;
+  config: Pick<Config, 'NODE_ENV' | 'PORTAL_WEBHOOK_ALLOW_PRIVATE'>;
+  resolve?: LookupAll;
+}) {
   const policy = webhookDestinationPolicy(config);
   const dispatcher = guardedAgent(policy, resolve);
   return async function deliverPortalWebhook(event: PortalEvent): Promise<{ status: number } | { skipped: string }> {
@@ -132,7 +146,12 @@ export function createDeliverPortalWebhook({ db, config, resolve }: { db: Db; co
     const timestamp = new Date();
     // After a rotation the previous secret signs too, until it expires (Standard Webhooks allows
     // several space-separated signatures; the receiver accepts any one it can verify).
-    const secrets = [account.secret, ...(account.previousSecret && account.previousSecretExpiresAt && account.previousSecretExpiresAt > timestamp ? [account.previousSecret] : [])];
+    const secrets = [
+      account.secret,
+      ...(account.previousSecret && account.previousSecretExpiresAt && account.previousSecretExpiresAt > timestamp
+        ? [account.previousSecret]
+        : []),
+    ];
     const signature = secrets.map((secret) => new Webhook(secret).sign(event.id, timestamp, body)).join(' ');
     let response;
     try {
@@ -156,7 +175,9 @@ export function createDeliverPortalWebhook({ db, config, resolve }: { db: Db; co
     }
     await response.body?.cancel();
     if (response.status >= 300 && response.status < 400) {
-      throw new Error(`portal answered ${response.status} (a redirect${response.headers.get('location') ? ` to ${response.headers.get('location')}` : ''}, which is not followed: set the final URL)`);
+      throw new Error(
+        `portal answered ${response.status} (a redirect${response.headers.get('location') ? ` to ${response.headers.get('location')}` : ''}, which is not followed: set the final URL)`,
+      );
     }
     if (!response.ok) throw new Error(`portal answered ${response.status}`);
     return { status: response.status };

@@ -11,17 +11,9 @@ const FINAL: EnrolmentStatus[] = ['replied', 'completed', 'stopped', 'unsubscrib
 /** Mirrors a status the workflow decided into PostgreSQL, with a timeline event. Idempotent. */
 export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Client; config: Config }) {
   const { db, logger } = deps;
-  return async function recordStatus(input: {
-    enrolmentId: string;
-    status: EnrolmentStatus;
-    reason: string | null;
-  }): Promise<void> {
+  return async function recordStatus(input: { enrolmentId: string; status: EnrolmentStatus; reason: string | null }): Promise<void> {
     const changed = await db.transaction(async (tx) => {
-      const [current] = await tx
-        .select()
-        .from(enrolments)
-        .where(eq(enrolments.id, input.enrolmentId))
-        .for('update');
+      const [current] = await tx.select().from(enrolments).where(eq(enrolments.id, input.enrolmentId)).for('update');
       if (!current || current.status === input.status) return undefined;
       const now = new Date();
       const final = FINAL.includes(input.status);
@@ -44,9 +36,15 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
       });
       // A suppression signalled straight from the CLI still suppresses the lead account-wide.
       if (input.status === 'unsubscribed') {
-        await tx.update(leads).set({ unsubscribedAt: now }).where(and(eq(leads.id, current.leadId), isNull(leads.unsubscribedAt)));
+        await tx
+          .update(leads)
+          .set({ unsubscribedAt: now })
+          .where(and(eq(leads.id, current.leadId), isNull(leads.unsubscribedAt)));
       } else if (input.status === 'bounced') {
-        await tx.update(leads).set({ bouncedAt: now }).where(and(eq(leads.id, current.leadId), isNull(leads.bouncedAt)));
+        await tx
+          .update(leads)
+          .set({ bouncedAt: now })
+          .where(and(eq(leads.id, current.leadId), isNull(leads.bouncedAt)));
       }
       logger.info({ enrolmentId: current.id, from: current.status, to: input.status }, 'enrolment status changed');
       return current;

@@ -53,7 +53,13 @@ export function envelopeFor(config: Config, messageId: string, replyToken: strin
  */
 export async function renderMessage(
   config: Config,
-  input: { subject: string; body: string; replyToken: string; lead: Parameters<typeof mergeContextOf>[0]; account: EnrolmentContext['account'] },
+  input: {
+    subject: string;
+    body: string;
+    replyToken: string;
+    lead: Parameters<typeof mergeContextOf>[0];
+    account: EnrolmentContext['account'];
+  },
 ) {
   const id = randomUUID();
   const envelope = envelopeFor(config, id, input.replyToken);
@@ -64,7 +70,13 @@ export async function renderMessage(
     branding: brandingOf(input.account),
     unsubscribeUrl: envelope.unsubscribeUrl,
   });
-  return { id, fromEmail: fromHeader(input.account, config.PLATFORM_FROM_EMAIL), replyTo: envelope.replyTo, headers: envelope.headers, ...composed };
+  return {
+    id,
+    fromEmail: fromHeader(input.account, config.PLATFORM_FROM_EMAIL),
+    replyTo: envelope.replyTo,
+    headers: envelope.headers,
+    ...composed,
+  };
 }
 
 export function brandingOf(account: EnrolmentContext['account']) {
@@ -103,46 +115,63 @@ export function createSendStep(deps: SendDeps) {
     const key = stepIdempotencyKey(enrolmentId, stepId);
 
     // Phase 1, under the enrolment's row lock: decide, render and store the email as it will go.
-    const decided = await db.transaction(async (tx): Promise<{ outcome: SendOutcome } | { message: Message }> => {
-      const ctx = await loadEnrolmentContext(tx as unknown as Db, enrolmentId, { lock: true });
-      const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
-      // Already stored by an earlier attempt: finish that attempt with the very same payload.
-      if (existing) return { message: existing };
-      if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: 'the enrolment no longer exists' } };
-      const { enrolment, lead, sequence, account } = ctx;
-      const blocker = sendBlocker({
-        enrolmentStatus: enrolment.status,
-        sequenceStatus: sequence.status,
-        onReply: sequence.onReply,
-        leadEmail: lead.email,
-        leadUnsubscribedAt: lead.unsubscribedAt,
-        leadBouncedAt: lead.bouncedAt,
-        repliedAt: enrolment.repliedAt,
-        resumedAt: enrolment.resumedAt,
-      });
-      if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
-      // The step the workflow planned may have been deleted or reordered since: plan again.
-      if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
-      // Rendered before the cap is counted: the count's lock is then held only for the insert.
-      const rendered = await renderMessage(config, { subject: ctx.next.subject, body: ctx.next.body, replyToken: enrolment.replyToken, lead, account });
-      const capped = await dailyCapReached(tx, account, new Date(now));
-      if (capped) return { outcome: { outcome: 'postponed', until: capped.until.toISOString(), reason: `daily cap of ${capped.cap} emails reached` } };
-      const [message] = await tx
-        .insert(messages)
-        .values({
-          ...rendered,
-          accountId: account.id,
-          enrolmentId,
-          stepId,
-          leadId: lead.id,
-          idempotencyKey: key,
-          toEmail: lead.email!,
-          tags: providerTags({ account_id: account.id, sequence_id: sequence.id, step_id: stepId, enrolment_id: enrolmentId, message_id: rendered.id }),
-          status: 'sending',
-        })
-        .returning();
-      return { message: message! };
-    }).catch(templateFailure);
+    const decided = await db
+      .transaction(async (tx): Promise<{ outcome: SendOutcome } | { message: Message }> => {
+        const ctx = await loadEnrolmentContext(tx as unknown as Db, enrolmentId, { lock: true });
+        const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
+        // Already stored by an earlier attempt: finish that attempt with the very same payload.
+        if (existing) return { message: existing };
+        if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: 'the enrolment no longer exists' } };
+        const { enrolment, lead, sequence, account } = ctx;
+        const blocker = sendBlocker({
+          enrolmentStatus: enrolment.status,
+          sequenceStatus: sequence.status,
+          onReply: sequence.onReply,
+          leadEmail: lead.email,
+          leadUnsubscribedAt: lead.unsubscribedAt,
+          leadBouncedAt: lead.bouncedAt,
+          repliedAt: enrolment.repliedAt,
+          resumedAt: enrolment.resumedAt,
+        });
+        if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
+        // The step the workflow planned may have been deleted or reordered since: plan again.
+        if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
+        // Rendered before the cap is counted: the count's lock is then held only for the insert.
+        const rendered = await renderMessage(config, {
+          subject: ctx.next.subject,
+          body: ctx.next.body,
+          replyToken: enrolment.replyToken,
+          lead,
+          account,
+        });
+        const capped = await dailyCapReached(tx, account, new Date(now));
+        if (capped)
+          return {
+            outcome: { outcome: 'postponed', until: capped.until.toISOString(), reason: `daily cap of ${capped.cap} emails reached` },
+          };
+        const [message] = await tx
+          .insert(messages)
+          .values({
+            ...rendered,
+            accountId: account.id,
+            enrolmentId,
+            stepId,
+            leadId: lead.id,
+            idempotencyKey: key,
+            toEmail: lead.email!,
+            tags: providerTags({
+              account_id: account.id,
+              sequence_id: sequence.id,
+              step_id: stepId,
+              enrolment_id: enrolmentId,
+              message_id: rendered.id,
+            }),
+            status: 'sending',
+          })
+          .returning();
+        return { message: message! };
+      })
+      .catch(templateFailure);
     if ('outcome' in decided) return decided.outcome;
     const message = decided.message;
     if (message.status === 'sent' && message.sentAt) {
@@ -153,7 +182,10 @@ export function createSendStep(deps: SendDeps) {
     // Phase 2: hand it to the provider with the same key on every attempt, then record it.
     const result = await deliverMessage(deps, message, {
       recordSent: async (tx, sentAt) => {
-        await tx.update(enrolments).set({ lastStepId: stepId, lastSentAt: sentAt, updatedAt: sentAt }).where(eq(enrolments.id, enrolmentId));
+        await tx
+          .update(enrolments)
+          .set({ lastStepId: stepId, lastSentAt: sentAt, updatedAt: sentAt })
+          .where(eq(enrolments.id, enrolmentId));
         await tx.insert(enrolmentEvents).values({
           accountId: message.accountId,
           enrolmentId,

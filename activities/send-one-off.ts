@@ -6,55 +6,70 @@ import { providerTags } from '../domain/sender.js';
 import { deliverMessage, type Message } from './deliver-message.js';
 import { renderMessage, type SendDeps } from './send-email.js';
 
-export type OneOffOutcome = { outcome: 'sent' | 'suppressed' | 'failed'; reason?: string } | { outcome: 'postponed'; until: string; reason: string };
+export type OneOffOutcome =
+  { outcome: 'sent' | 'suppressed' | 'failed'; reason?: string } | { outcome: 'postponed'; until: string; reason: string };
 
 /** A one-off email: same branding, footer, suppression check and reply routing as a step. */
 export function createSendOneOff(deps: SendDeps) {
   const { db, config } = deps;
   return async function sendOneOff({ oneOffId }: { oneOffId: string }): Promise<OneOffOutcome> {
     const key = `one-off-${oneOffId}`;
-    const decided = await db.transaction(async (tx): Promise<OneOffOutcome | Message> => {
-      const [row] = await tx
-        .select({ oneOff: oneOffEmails, lead: leads, account: accounts })
-        .from(oneOffEmails)
-        .innerJoin(leads, eq(leads.id, oneOffEmails.leadId))
-        .innerJoin(accounts, eq(accounts.id, oneOffEmails.accountId))
-        .where(eq(oneOffEmails.id, oneOffId))
-        .for('update', { of: oneOffEmails });
-      if (!row) return { outcome: 'failed', reason: 'the email no longer exists' };
-      const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
-      if (existing) return existing;
-      const { oneOff, lead, account } = row;
-      const suppressed = !lead.email ? 'the lead has no email address' : lead.unsubscribedAt ? 'the lead unsubscribed' : lead.bouncedAt ? 'the email address bounced' : null;
-      if (suppressed) {
-        await tx.update(oneOffEmails).set({ status: 'suppressed', reason: suppressed }).where(eq(oneOffEmails.id, oneOffId));
-        return { outcome: 'suppressed', reason: suppressed };
-      }
-      const rendered = await renderMessage(config, { subject: oneOff.subject, body: oneOff.body, replyToken: oneOff.replyToken, lead, account });
-      // The daily cap counts one-off emails too: over it, the email waits for the account's next day.
-      const capped = await dailyCapReached(tx, account, new Date());
-      if (capped) return { outcome: 'postponed', until: capped.until.toISOString(), reason: `daily cap of ${capped.cap} emails reached` };
-      const [message] = await tx
-        .insert(messages)
-        .values({
-          ...rendered,
-          accountId: account.id,
-          leadId: lead.id,
-          idempotencyKey: key,
-          toEmail: lead.email!,
+    const decided = await db
+      .transaction(async (tx): Promise<OneOffOutcome | Message> => {
+        const [row] = await tx
+          .select({ oneOff: oneOffEmails, lead: leads, account: accounts })
+          .from(oneOffEmails)
+          .innerJoin(leads, eq(leads.id, oneOffEmails.leadId))
+          .innerJoin(accounts, eq(accounts.id, oneOffEmails.accountId))
+          .where(eq(oneOffEmails.id, oneOffId))
+          .for('update', { of: oneOffEmails });
+        if (!row) return { outcome: 'failed', reason: 'the email no longer exists' };
+        const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
+        if (existing) return existing;
+        const { oneOff, lead, account } = row;
+        const suppressed = !lead.email
+          ? 'the lead has no email address'
+          : lead.unsubscribedAt
+            ? 'the lead unsubscribed'
+            : lead.bouncedAt
+              ? 'the email address bounced'
+              : null;
+        if (suppressed) {
+          await tx.update(oneOffEmails).set({ status: 'suppressed', reason: suppressed }).where(eq(oneOffEmails.id, oneOffId));
+          return { outcome: 'suppressed', reason: suppressed };
+        }
+        const rendered = await renderMessage(config, {
+          subject: oneOff.subject,
+          body: oneOff.body,
           replyToken: oneOff.replyToken,
-          tags: providerTags({ account_id: account.id, one_off_id: oneOffId, message_id: rendered.id }),
-          status: 'sending',
-        })
-        .returning();
-      return message!;
-    }).catch(async (error: unknown): Promise<OneOffOutcome> => {
-      // An email that cannot be rendered will not render on a retry either.
-      if (!(error instanceof TemplateError)) throw error;
-      const reason = `the email cannot be rendered: ${error.message}`;
-      await db.update(oneOffEmails).set({ status: 'failed', reason }).where(eq(oneOffEmails.id, oneOffId));
-      return { outcome: 'failed', reason };
-    });
+          lead,
+          account,
+        });
+        // The daily cap counts one-off emails too: over it, the email waits for the account's next day.
+        const capped = await dailyCapReached(tx, account, new Date());
+        if (capped) return { outcome: 'postponed', until: capped.until.toISOString(), reason: `daily cap of ${capped.cap} emails reached` };
+        const [message] = await tx
+          .insert(messages)
+          .values({
+            ...rendered,
+            accountId: account.id,
+            leadId: lead.id,
+            idempotencyKey: key,
+            toEmail: lead.email!,
+            replyToken: oneOff.replyToken,
+            tags: providerTags({ account_id: account.id, one_off_id: oneOffId, message_id: rendered.id }),
+            status: 'sending',
+          })
+          .returning();
+        return message!;
+      })
+      .catch(async (error: unknown): Promise<OneOffOutcome> => {
+        // An email that cannot be rendered will not render on a retry either.
+        if (!(error instanceof TemplateError)) throw error;
+        const reason = `the email cannot be rendered: ${error.message}`;
+        await db.update(oneOffEmails).set({ status: 'failed', reason }).where(eq(oneOffEmails.id, oneOffId));
+        return { outcome: 'failed', reason };
+      });
     if ('outcome' in decided) return decided;
     if (decided.status === 'sent') return { outcome: 'sent' };
     const result = await deliverMessage(deps, decided, {

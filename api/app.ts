@@ -52,7 +52,10 @@ const SECRET_QUERY_PARAMETERS = new Set(['token', 'secret', 'key', 'api_key', 'a
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   // Express matches routes case-insensitively: /U/<token> is an unsubscribe link too.
-  const redactedPath = (q === -1 ? url : url.slice(0, q)).replace(/^\/(u|confirm-sender)\/[^/]+/i, (_, route: string) => `/${route.toLowerCase()}/[redacted]`);
+  const redactedPath = (q === -1 ? url : url.slice(0, q)).replace(
+    /^\/(u|confirm-sender)\/[^/]+/i,
+    (_, route: string) => `/${route.toLowerCase()}/[redacted]`,
+  );
   if (q === -1) return redactedPath;
   const params = new URLSearchParams(url.slice(q + 1));
   for (const name of [...params.keys()]) if (SECRET_QUERY_PARAMETERS.has(name.toLowerCase())) params.set(name, '[redacted]');
@@ -74,7 +77,10 @@ function metricsRoute(deps: AppDeps): RequestHandler {
       res.set('www-authenticate', 'Bearer realm="metrics"');
       return next(new ApiError(401, 'unauthorized', 'Send the metrics token as "Authorization: Bearer <METRICS_TOKEN>"'));
     }
-    res.set('cache-control', 'no-store').type('text/plain; version=0.0.4').send(await metricsText(deps.temporalMetricsPort));
+    res
+      .set('cache-control', 'no-store')
+      .type('text/plain; version=0.0.4')
+      .send(await metricsText(deps.temporalMetricsPort));
   };
 }
 
@@ -86,7 +92,10 @@ export function createApp(deps: AppDeps): Express {
   // the HTML pages (/docs, /u/…) set their own below.
   app.use(
     helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+      },
       referrerPolicy: { policy: 'no-referrer' },
       xFrameOptions: { action: 'deny' },
     }),
@@ -114,8 +123,18 @@ export function createApp(deps: AppDeps): Express {
   );
   // Public, each with its own proof: signed webhooks and inbound email read their raw bodies,
   // unsubscribe links carry a signed token. Each is limited per client IP before anything is read.
-  app.use(['/webhooks', '/inbound'], clientIpRateLimit(deps.config.WEBHOOK_RATE_LIMIT_PER_MINUTE, { name: 'webhooks', what: 'webhooks and inbound email', countRefusedOnly: true }));
-  app.use(['/u', '/confirm-sender'], clientIpRateLimit(deps.config.UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE, { name: 'unsubscribe', what: 'unsubscribe and confirmation links' }));
+  app.use(
+    ['/webhooks', '/inbound'],
+    clientIpRateLimit(deps.config.WEBHOOK_RATE_LIMIT_PER_MINUTE, {
+      name: 'webhooks',
+      what: 'webhooks and inbound email',
+      countRefusedOnly: true,
+    }),
+  );
+  app.use(
+    ['/u', '/confirm-sender'],
+    clientIpRateLimit(deps.config.UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE, { name: 'unsubscribe', what: 'unsubscribe and confirmation links' }),
+  );
   app.use(['/u', '/confirm-sender'], helmet.contentSecurityPolicy({ useDefaults: false, directives: unsubscribePageCsp }));
   // A method a documented path does not have: 405 with Allow (OPTIONS: the Allow list), before
   // any route, so a literal path (…/steps/order) is never taken for a parameter (…/{stepId}).

@@ -44,7 +44,9 @@ export function methodNotAllowed(paths: Record<string, object>): RequestHandler 
   const templates = Object.entries(paths).map(([template, item]) => {
     const segments = template.split('/').slice(1);
     const pattern = segments.map((s) => (/^\{\w+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
-    const methods = Object.keys(item).filter((m) => HTTP_METHODS.includes(m)).map((m) => m.toUpperCase());
+    const methods = Object.keys(item)
+      .filter((m) => HTTP_METHODS.includes(m))
+      .map((m) => m.toUpperCase());
     if (methods.includes('GET')) methods.push('HEAD');
     methods.push('OPTIONS');
     // Express matches case-insensitively and with or without a trailing slash.

@@ -22,7 +22,15 @@ import {
   timelineEventSchema,
   webhookAnswerSchema,
 } from './schemas/responses.js';
-import { sequenceCreateSchema, sequencePatchSchema, sequenceSchema, stepInputSchema, stepOrderSchema, stepPatchSchema, stepSchema } from './schemas/sequences.js';
+import {
+  sequenceCreateSchema,
+  sequencePatchSchema,
+  sequenceSchema,
+  stepInputSchema,
+  stepOrderSchema,
+  stepPatchSchema,
+  stepSchema,
+} from './schemas/sequences.js';
 
 /**
  * The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with.
@@ -46,7 +54,8 @@ const standardErrors = {
   },
 };
 const loose = z.record(z.string(), z.unknown());
-const TEMPLATE_REFUSALS = 'A template refused, the field naming the step (steps.N.subject, steps.N.body): unknown_merge_tag, invalid_template (a tag or filter emails may not use, or over the render limits), template_too_complex (more merge tags than allowed)';
+const TEMPLATE_REFUSALS =
+  'A template refused, the field naming the step (steps.N.subject, steps.N.body): unknown_merge_tag, invalid_template (a tag or filter emails may not use, or over the render limits), template_too_complex (more merge tags than allowed)';
 /** A 429 that is not (only) the key's rate limit: the limiter's headers come with rate_limited alone. */
 const refused429 = (description: string) => ({
   description,
@@ -60,8 +69,18 @@ const refused429 = (description: string) => ({
 const renderBusy = refused429('render_busy (this account has too many renders waiting) or rate_limited');
 const page = (item: z.ZodType) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 const idPath = z.object({ id: uuidParam });
-const tokenPath = z.object({ token: z.string().regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{32}$/).describe('<message id>.<signature> from the email') });
-const confirmationTokenPath = z.object({ token: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.\d{1,12}\.[A-Za-z0-9_-]{32}$/).describe('<account id>.<expiry>.<signature> from the confirmation email') });
+const tokenPath = z.object({
+  token: z
+    .string()
+    .regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{32}$/)
+    .describe('<message id>.<signature> from the email'),
+});
+const confirmationTokenPath = z.object({
+  token: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.\d{1,12}\.[A-Za-z0-9_-]{32}$/)
+    .describe('<account id>.<expiry>.<signature> from the confirmation email'),
+});
 const stepPath = z.object({ id: uuidParam, stepId: uuidParam });
 
 // A JSON body can also be too large or in an encoding the parser refuses.
@@ -69,7 +88,11 @@ const bodyErrors = {
   '413': error('The body is larger than the limit (payload_too_large)'),
   '415': error('Not application/json (unsupported_media_type), or an unsupported encoding or charset (unsupported_encoding)'),
 };
-const op = (summary: string, tag: string, o: Omit<ZodOpenApiOperationObject, 'summary' | 'tags' | 'responses'> & { responses?: ZodOpenApiOperationObject['responses'] }) => ({
+const op = (
+  summary: string,
+  tag: string,
+  o: Omit<ZodOpenApiOperationObject, 'summary' | 'tags' | 'responses'> & { responses?: ZodOpenApiOperationObject['responses'] },
+) => ({
   summary,
   tags: [tag],
   ...o,
@@ -79,19 +102,45 @@ const body = (schema: z.ZodType) => ({ requestBody: { required: true, ...json(sc
 const optionalBody = (schema: z.ZodType) => ({ requestBody: { required: false, ...json(schema) } });
 
 const accountSchema = z.object({
-  id: z.uuid(), name: z.string(), timezone: z.string(), allowParallelEnrolment: z.boolean(), plan: z.string(),
-  limits: z.object({ maxSequences: z.number().nullable(), maxStepsPerSequence: z.number().nullable(), maxActiveEnrolments: z.number().nullable(), maxEmailsPerDay: z.number().nullable() }),
-  senderName: z.string(), senderEmail: z.string().nullable(), signature: z.string(), companyName: z.string(), postalAddress: z.string(),
-  logoUrl: z.string().nullable(), brandColor: z.string(), portalWebhookUrl: z.string().nullable(), sendingDomain: z.string().nullable(), sendingDomainVerified: z.boolean(),
+  id: z.uuid(),
+  name: z.string(),
+  timezone: z.string(),
+  allowParallelEnrolment: z.boolean(),
+  plan: z.string(),
+  limits: z.object({
+    maxSequences: z.number().nullable(),
+    maxStepsPerSequence: z.number().nullable(),
+    maxActiveEnrolments: z.number().nullable(),
+    maxEmailsPerDay: z.number().nullable(),
+  }),
+  senderName: z.string(),
+  senderEmail: z.string().nullable(),
+  signature: z.string(),
+  companyName: z.string(),
+  postalAddress: z.string(),
+  logoUrl: z.string().nullable(),
+  brandColor: z.string(),
+  portalWebhookUrl: z.string().nullable(),
+  sendingDomain: z.string().nullable(),
+  sendingDomainVerified: z.boolean(),
   portalWebhookSecret: z.string().optional(),
 });
 const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
-const enrolmentDetailSchema = enrolmentSchema.extend({ lead: leadSchema, messages: z.array(enrolmentMessageSchema), timeline: z.array(timelineEventSchema) });
+const enrolmentDetailSchema = enrolmentSchema.extend({
+  lead: leadSchema,
+  messages: z.array(enrolmentMessageSchema),
+  timeline: z.array(timelineEventSchema),
+});
 const bulkResultSchema = z.object({ enrolled: z.number().int(), skipped: z.number().int(), results: z.array(enrolResultSchema) });
 // Rows are validated one by one (an invalid row is answered, not fatal), each as a lead,
 // so the document says a row may be anything: an invalid one is answered in `results`, not refused.
 const leadImportDocSchema = leadImportSchema.extend({
-  leads: z.array(z.union([leadInputSchema, z.unknown().describe('A row that is not a lead: answered as invalid in results, the other rows imported')])).min(1).max(MAX_BULK),
+  leads: z
+    .array(
+      z.union([leadInputSchema, z.unknown().describe('A row that is not a lead: answered as invalid in results, the other rows imported')]),
+    )
+    .min(1)
+    .max(MAX_BULK),
 });
 const countsSchema = z.record(z.string(), z.number().int());
 const providerErrors = {
@@ -101,7 +150,9 @@ const providerErrors = {
 };
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
 /** The endpoints without an API key are limited per client IP (WEBHOOK_/UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE). */
-const perIpLimit = { '429': { ...standardErrors['429'], description: 'Over the per-client-IP rate limit (rate_limited); retry after Retry-After seconds' } };
+const perIpLimit = {
+  '429': { ...standardErrors['429'], description: 'Over the per-client-IP rate limit (rate_limited); retry after Retry-After seconds' },
+};
 
 /**
  * OpenAPI links from the answer that creates a resource to the operations on it: what a client
@@ -112,7 +163,10 @@ const linksTo = (targets: [name: string, path: string, method: string][], parame
   Object.fromEntries(
     targets.map(([name, path, method]) => [
       name,
-      { operationRef: ref(path, method), parameters: Object.fromEntries(Object.entries(parameters).filter(([param]) => path.includes(`{${param}}`))) },
+      {
+        operationRef: ref(path, method),
+        parameters: Object.fromEntries(Object.entries(parameters).filter(([param]) => path.includes(`{${param}}`))),
+      },
     ]),
   );
 const sequenceLinks = linksTo(
@@ -151,7 +205,11 @@ const leadLinks = linksTo(
 const enrolmentLinks = linksTo(
   [
     ['GetEnrolment', '/v1/enrolments/{id}', 'get'],
-    ...(['pause', 'resume', 'stop', 'reply'] as const).map((a): [string, string, string] => [`${a[0]!.toUpperCase()}${a.slice(1)}Enrolment`, `/v1/enrolments/{id}/${a}`, 'post']),
+    ...(['pause', 'resume', 'stop', 'reply'] as const).map((a): [string, string, string] => [
+      `${a[0]!.toUpperCase()}${a.slice(1)}Enrolment`,
+      `/v1/enrolments/{id}/${a}`,
+      'post',
+    ]),
   ],
   { id: '$response.body#/id' },
 );
@@ -160,43 +218,101 @@ const emailLinks = linksTo([['GetEmail', '/v1/emails/{id}', 'get']], { id: '$res
 const paths: ZodOpenApiPathsObject = {
   '/healthz': { get: { summary: 'The process is up', tags: ['Health'], responses: { '200': ok(z.object({ status: z.literal('ok') })) } } },
   '/readyz': {
-    get: { summary: 'Database and Temporal reachable', tags: ['Health'], responses: { '200': ok(readinessSchema), '503': ok(readinessSchema, 'A dependency is down; `failing` names it') } },
+    get: {
+      summary: 'Database and Temporal reachable',
+      tags: ['Health'],
+      responses: { '200': ok(readinessSchema), '503': ok(readinessSchema, 'A dependency is down; `failing` names it') },
+    },
   },
   '/metrics': {
     get: {
-      summary: 'Prometheus metrics (all accounts): `Authorization: Bearer <METRICS_TOKEN>`; not served on the API port without METRICS_TOKEN', tags: ['Health'],
-      responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, '401': error('Missing or wrong metrics token (unauthorized)'), '404': error('METRICS_TOKEN is not set: scrape the worker’s METRICS_PORT (route_not_found)') },
+      summary:
+        'Prometheus metrics (all accounts): `Authorization: Bearer <METRICS_TOKEN>`; not served on the API port without METRICS_TOKEN',
+      tags: ['Health'],
+      responses: {
+        '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+        '401': error('Missing or wrong metrics token (unauthorized)'),
+        '404': error('METRICS_TOKEN is not set: scrape the worker’s METRICS_PORT (route_not_found)'),
+      },
     },
   },
   '/openapi.json': { get: { summary: 'This document', tags: ['Docs'], responses: { '200': ok(loose) } } },
   '/docs': { get: { summary: 'Readable API documentation', tags: ['Docs'], responses: { '200': html('Swagger UI') } } },
   '/webhooks/resend': {
     post: {
-      summary: 'Resend webhook events (Svix-signed)', tags: ['Inbound'],
+      summary: 'Resend webhook events (Svix-signed)',
+      tags: ['Inbound'],
       requestParams: { header: z.object({ 'svix-id': z.string(), 'svix-timestamp': z.string(), 'svix-signature': z.string() }) },
       ...body(z.object({ type: z.string(), created_at: z.string().optional(), data: loose })),
-      responses: { '200': ok(webhookAnswerSchema), '400': error('Not JSON, or not a Resend event'), '401': error('Bad or stale signature'), '413': error('The body is over 1 MB (payload_too_large)'), '503': error('RESEND_WEBHOOK_SECRET not set, or the received email could not be fetched from Resend (received_email_unavailable: delivered again later)'), ...perIpLimit },
+      responses: {
+        '200': ok(webhookAnswerSchema),
+        '400': error('Not JSON, or not a Resend event'),
+        '401': error('Bad or stale signature'),
+        '413': error('The body is over 1 MB (payload_too_large)'),
+        '503': error(
+          'RESEND_WEBHOOK_SECRET not set, or the received email could not be fetched from Resend (received_email_unavailable: delivered again later)',
+        ),
+        ...perIpLimit,
+      },
     },
   },
   '/inbound/mime': {
     post: {
-      summary: 'A raw MIME email from another inbound provider', tags: ['Inbound'],
-      description: 'The secret is checked before the body is read. Whatever the message holds it is recorded (text cleaned of what PostgreSQL cannot store, every field bounded); one the parser refuses is recorded from its headers. The sender field of the reply (lead, lead_domain, other) decides whether it applies the sequence’s onReply.',
+      summary: 'A raw MIME email from another inbound provider',
+      tags: ['Inbound'],
+      description:
+        'The secret is checked before the body is read. Whatever the message holds it is recorded (text cleaned of what PostgreSQL cannot store, every field bounded); one the parser refuses is recorded from its headers. The sender field of the reply (lead, lead_domain, other) decides whether it applies the sequence’s onReply.',
       requestBody: { required: true, content: { 'message/rfc822': { schema: z.string() } } },
-      responses: { '200': ok(webhookAnswerSchema), '400': error('Empty body'), '401': error('Wrong inbound secret'), '413': error('The message is over 25 MB (payload_too_large)'), '503': error('INBOUND_MIME_SECRET not set'), ...perIpLimit },
+      responses: {
+        '200': ok(webhookAnswerSchema),
+        '400': error('Empty body'),
+        '401': error('Wrong inbound secret'),
+        '413': error('The message is over 25 MB (payload_too_large)'),
+        '503': error('INBOUND_MIME_SECRET not set'),
+        ...perIpLimit,
+      },
     },
   },
   '/u/{token}': {
-    get: { summary: 'Unsubscribe confirmation page', tags: ['Unsubscribe'], requestParams: { path: tokenPath }, responses: { '200': html('Confirmation page'), '400': html('Invalid link'), '410': html('Expired link'), ...perIpLimit } },
+    get: {
+      summary: 'Unsubscribe confirmation page',
+      tags: ['Unsubscribe'],
+      requestParams: { path: tokenPath },
+      responses: { '200': html('Confirmation page'), '400': html('Invalid link'), '410': html('Expired link'), ...perIpLimit },
+    },
     post: {
-      summary: 'Unsubscribe (page button or RFC 8058 one-click)', tags: ['Unsubscribe'], requestParams: { path: tokenPath },
-      requestBody: { content: { 'application/x-www-form-urlencoded': { schema: z.object({ 'List-Unsubscribe': z.literal('One-Click').optional() }) } } },
+      summary: 'Unsubscribe (page button or RFC 8058 one-click)',
+      tags: ['Unsubscribe'],
+      requestParams: { path: tokenPath },
+      requestBody: {
+        content: { 'application/x-www-form-urlencoded': { schema: z.object({ 'List-Unsubscribe': z.literal('One-Click').optional() }) } },
+      },
       responses: { '200': html('Unsubscribed'), '400': html('Invalid link'), '410': html('Expired link'), ...perIpLimit },
     },
   },
   '/confirm-sender/{token}': {
-    get: { summary: 'Sender address confirmation page (the link in the confirmation email)', tags: ['Account'], requestParams: { path: confirmationTokenPath }, responses: { '200': html('Confirmation page'), '400': html('Invalid link, or the address changed since'), '410': html('Expired link'), ...perIpLimit } },
-    post: { summary: 'Confirm the sender address (the page’s button)', tags: ['Account'], requestParams: { path: confirmationTokenPath }, responses: { '200': html('Confirmed'), '400': html('Invalid link, or the address changed since'), '410': html('Expired link'), ...perIpLimit } },
+    get: {
+      summary: 'Sender address confirmation page (the link in the confirmation email)',
+      tags: ['Account'],
+      requestParams: { path: confirmationTokenPath },
+      responses: {
+        '200': html('Confirmation page'),
+        '400': html('Invalid link, or the address changed since'),
+        '410': html('Expired link'),
+        ...perIpLimit,
+      },
+    },
+    post: {
+      summary: 'Confirm the sender address (the page’s button)',
+      tags: ['Account'],
+      requestParams: { path: confirmationTokenPath },
+      responses: {
+        '200': html('Confirmed'),
+        '400': html('Invalid link, or the address changed since'),
+        '410': html('Expired link'),
+        ...perIpLimit,
+      },
+    },
   },
   '/v1/account': {
     get: op('The caller’s account', 'Account', { responses: { '200': ok(accountSchema) } }),
@@ -204,103 +320,268 @@ const paths: ZodOpenApiPathsObject = {
       ...body(accountPatchSchema),
       responses: {
         '200': ok(accountSchema),
-        '422': error('portalWebhookUrl refused (field portalWebhookUrl): webhook_url_not_allowed (credentials, not https in production, or a private, loopback, link-local, CGNAT, multicast or cloud metadata destination, also when its host resolves to one), webhook_url_unresolvable (its host does not resolve)'),
+        '422': error(
+          'portalWebhookUrl refused (field portalWebhookUrl): webhook_url_not_allowed (credentials, not https in production, or a private, loopback, link-local, CGNAT, multicast or cloud metadata destination, also when its host resolves to one), webhook_url_unresolvable (its host does not resolve)',
+        ),
       },
     }),
   },
   '/v1/account/sender-email/confirmation': {
-    post: op('Send a confirmation link to the account’s sender address; until it is confirmed, no test copy or forwarded reply goes there', 'Account', {
-      responses: {
-        '200': ok(z.object({ to: z.string(), confirmed: z.literal(true) }), 'Already confirmed'),
-        '202': ok(z.object({ to: z.string(), confirmed: z.literal(false), providerId: z.string() }), 'Link sent'),
-        '422': error('no_sender_email'),
-        '429': refused429('confirmation_recently_sent (one link per ten minutes), daily_cap_reached (the confirmation email counts against the daily cap) or rate_limited'),
+    post: op(
+      'Send a confirmation link to the account’s sender address; until it is confirmed, no test copy or forwarded reply goes there',
+      'Account',
+      {
+        responses: {
+          '200': ok(z.object({ to: z.string(), confirmed: z.literal(true) }), 'Already confirmed'),
+          '202': ok(z.object({ to: z.string(), confirmed: z.literal(false), providerId: z.string() }), 'Link sent'),
+          '422': error('no_sender_email'),
+          '429': refused429(
+            'confirmation_recently_sent (one link per ten minutes), daily_cap_reached (the confirmation email counts against the daily cap) or rate_limited',
+          ),
+        },
       },
-    }),
+    ),
   },
   '/v1/account/portal-webhook-secret/rotate': {
-    post: op('A new portal webhook signing secret, shown in this answer only; the previous one keeps signing beside it for 24 hours', 'Account', {
-      responses: {
-        '200': ok(z.object({ portalWebhookSecret: z.string(), previousSecretExpiresAt: z.iso.datetime().nullable().describe('Until when the previous secret also signs (null: there was none)') })),
-        '415': error('A Content-Type other than JSON (unsupported_media_type): this request takes no body'),
+    post: op(
+      'A new portal webhook signing secret, shown in this answer only; the previous one keeps signing beside it for 24 hours',
+      'Account',
+      {
+        responses: {
+          '200': ok(
+            z.object({
+              portalWebhookSecret: z.string(),
+              previousSecretExpiresAt: z.iso
+                .datetime()
+                .nullable()
+                .describe('Until when the previous secret also signs (null: there was none)'),
+            }),
+          ),
+          '415': error('A Content-Type other than JSON (unsupported_media_type): this request takes no body'),
+        },
       },
-    }),
+    ),
   },
   '/v1/account/domain': {
-    post: op('Add a custom sending domain', 'Account', { ...body(domainSchema), responses: { '201': ok(domainStatusSchema), ...providerErrors } }),
+    post: op('Add a custom sending domain', 'Account', {
+      ...body(domainSchema),
+      responses: { '201': ok(domainStatusSchema), ...providerErrors },
+    }),
     get: op('Sending domain status and DNS records', 'Account', { responses: { '200': ok(domainStatusSchema), ...providerErrors } }),
   },
-  '/v1/account/domain/verify': { post: op('Ask the provider to verify the domain', 'Account', { responses: { '200': ok(domainStatusSchema), ...providerErrors } }) },
+  '/v1/account/domain/verify': {
+    post: op('Ask the provider to verify the domain', 'Account', { responses: { '200': ok(domainStatusSchema), ...providerErrors } }),
+  },
   '/v1/sequences': {
-    post: op('Create a sequence (with steps)', 'Sequences', { ...body(sequenceCreateSchema), responses: { '201': { ...ok(sequenceSchema), links: sequenceLinks }, '422': error(TEMPLATE_REFUSALS + ', or a plan limit (plan_limit_sequences, plan_limit_steps)'), '429': renderBusy } }),
+    post: op('Create a sequence (with steps)', 'Sequences', {
+      ...body(sequenceCreateSchema),
+      responses: {
+        '201': { ...ok(sequenceSchema), links: sequenceLinks },
+        '422': error(TEMPLATE_REFUSALS + ', or a plan limit (plan_limit_sequences, plan_limit_steps)'),
+        '429': renderBusy,
+      },
+    }),
     get: op('List sequences', 'Sequences', { requestParams: { query: pageQuery }, responses: { '200': ok(page(sequenceSchema)) } }),
   },
   '/v1/sequences/{id}': {
-    get: op('A sequence with its steps and enrolment counts', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(sequenceSchema.extend({ enrolmentCounts: countsSchema })) } }),
-    patch: op('Rename, change on-reply or send window', 'Sequences', { requestParams: { path: idPath }, ...body(sequencePatchSchema), responses: { '200': ok(sequenceSchema), '409': error('Archived') } }),
+    get: op('A sequence with its steps and enrolment counts', 'Sequences', {
+      requestParams: { path: idPath },
+      responses: { '200': ok(sequenceSchema.extend({ enrolmentCounts: countsSchema })) },
+    }),
+    patch: op('Rename, change on-reply or send window', 'Sequences', {
+      requestParams: { path: idPath },
+      ...body(sequencePatchSchema),
+      responses: { '200': ok(sequenceSchema), '409': error('Archived') },
+    }),
   },
   ...Object.fromEntries(
     (['pause', 'resume', 'archive'] as const).map((action) => [
       `/v1/sequences/{id}/${action}`,
-      { post: op(`${action === 'archive' ? 'Archive (stop every enrolment)' : action === 'pause' ? 'Pause every enrolment' : 'Resume every enrolment'}`, 'Sequences', { requestParams: { path: idPath }, responses: { '202': ok(sequenceSchema.extend({ broadcastId: z.string() })), '409': error('Archived') } }) },
+      {
+        post: op(
+          `${action === 'archive' ? 'Archive (stop every enrolment)' : action === 'pause' ? 'Pause every enrolment' : 'Resume every enrolment'}`,
+          'Sequences',
+          {
+            requestParams: { path: idPath },
+            responses: { '202': ok(sequenceSchema.extend({ broadcastId: z.string() })), '409': error('Archived') },
+          },
+        ),
+      },
     ]),
   ),
   '/v1/sequences/{id}/steps': {
-    post: op('Add a step', 'Steps', { requestParams: { path: idPath }, ...body(stepInputSchema), responses: { '201': { ...ok(stepSchema), links: stepLinks }, '409': error('Archived'), '422': error(TEMPLATE_REFUSALS + ', or plan_limit_steps'), '429': renderBusy } }),
+    post: op('Add a step', 'Steps', {
+      requestParams: { path: idPath },
+      ...body(stepInputSchema),
+      responses: {
+        '201': { ...ok(stepSchema), links: stepLinks },
+        '409': error('Archived'),
+        '422': error(TEMPLATE_REFUSALS + ', or plan_limit_steps'),
+        '429': renderBusy,
+      },
+    }),
   },
   '/v1/sequences/{id}/steps/order': {
-    put: op('Reorder the steps', 'Steps', { requestParams: { path: idPath }, ...body(stepOrderSchema), responses: { '200': ok(sequenceSchema), '409': error('Archived'), '422': error('Not every step listed once') } }),
+    put: op('Reorder the steps', 'Steps', {
+      requestParams: { path: idPath },
+      ...body(stepOrderSchema),
+      responses: { '200': ok(sequenceSchema), '409': error('Archived'), '422': error('Not every step listed once') },
+    }),
   },
   '/v1/sequences/{id}/steps/{stepId}': {
-    patch: op('Edit a step', 'Steps', { requestParams: { path: stepPath }, ...body(stepPatchSchema), responses: { '200': ok(stepSchema), '409': error('Archived'), '422': error(TEMPLATE_REFUSALS), '429': renderBusy } }),
-    delete: op('Delete a step', 'Steps', { requestParams: { path: stepPath }, responses: { '204': { description: 'Deleted' }, '409': error('Archived') } }),
+    patch: op('Edit a step', 'Steps', {
+      requestParams: { path: stepPath },
+      ...body(stepPatchSchema),
+      responses: { '200': ok(stepSchema), '409': error('Archived'), '422': error(TEMPLATE_REFUSALS), '429': renderBusy },
+    }),
+    delete: op('Delete a step', 'Steps', {
+      requestParams: { path: stepPath },
+      responses: { '204': { description: 'Deleted' }, '409': error('Archived') },
+    }),
   },
   '/v1/sequences/{id}/steps/{stepId}/preview': {
-    post: op('Render a step for a lead or sample data', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(previewSchema), responses: { '200': ok(renderedSchema), '422': error('The step cannot be rendered (invalid_template)'), '429': renderBusy } }),
+    post: op('Render a step for a lead or sample data', 'Steps', {
+      requestParams: { path: stepPath },
+      ...optionalBody(previewSchema),
+      responses: { '200': ok(renderedSchema), '422': error('The step cannot be rendered (invalid_template)'), '429': renderBusy },
+    }),
   },
   '/v1/sequences/{id}/steps/{stepId}/test': {
-    post: op('Send a test email of a step to the user', 'Steps', { requestParams: { path: stepPath }, ...optionalBody(testSendSchema), responses: {
+    post: op('Send a test email of a step to the user', 'Steps', {
+      requestParams: { path: stepPath },
+      ...optionalBody(testSendSchema),
+      responses: {
         '202': ok(z.object({ to: z.string(), providerId: z.string() })),
-        '422': error('Test copies go only to the account’s confirmed sender address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed or bounced), or the step cannot be rendered (invalid_template)'),
+        '422': error(
+          'Test copies go only to the account’s confirmed sender address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed or bounced), or the step cannot be rendered (invalid_template)',
+        ),
         '429': refused429('daily_cap_reached (test copies count against the daily cap), render_busy, or rate_limited'),
-      } }),
+      },
+    }),
   },
   '/v1/sequences/{id}/stats': {
-    get: op('Per-step and per-sequence statistics', 'Sequences', { requestParams: { path: idPath }, responses: { '200': ok(statsSchema) } }),
+    get: op('Per-step and per-sequence statistics', 'Sequences', {
+      requestParams: { path: idPath },
+      responses: { '200': ok(statsSchema) },
+    }),
   },
   '/v1/sequences/{id}/enrolments': {
-    post: op('Enrol one lead', 'Enrolments', { requestParams: { path: idPath }, ...body(enrolOneSchema), responses: { '201': { ...ok(enrolmentSchema), links: enrolmentLinks }, '409': error('already_enrolled'), '422': error('Refused, with the reason as code') } }),
-    get: op('List a sequence’s enrolments with counts per status', 'Enrolments', { requestParams: { path: idPath, query: enrolmentListQuery }, responses: { '200': ok(page(enrolmentSchema.extend({ lead: enrolmentLeadSummarySchema })).extend({ counts: countsSchema.optional().describe('Enrolments per status in the whole sequence (every status filter aside); on the first page only, a request without a cursor') })) } }),
+    post: op('Enrol one lead', 'Enrolments', {
+      requestParams: { path: idPath },
+      ...body(enrolOneSchema),
+      responses: {
+        '201': { ...ok(enrolmentSchema), links: enrolmentLinks },
+        '409': error('already_enrolled'),
+        '422': error('Refused, with the reason as code'),
+      },
+    }),
+    get: op('List a sequence’s enrolments with counts per status', 'Enrolments', {
+      requestParams: { path: idPath, query: enrolmentListQuery },
+      responses: {
+        '200': ok(
+          page(enrolmentSchema.extend({ lead: enrolmentLeadSummarySchema })).extend({
+            counts: countsSchema
+              .optional()
+              .describe(
+                'Enrolments per status in the whole sequence (every status filter aside); on the first page only, a request without a cursor',
+              ),
+          }),
+        ),
+      },
+    }),
   },
   '/v1/sequences/{id}/enrolments/bulk': {
     post: op('Enrol up to 10,000 leads', 'Enrolments', {
-      description: 'With an Idempotency-Key, a retried or concurrent request answers the first request’s result (concurrent ones wait for it); the same key with a different request is refused.',
-      requestParams: { path: idPath, header: z.object({ 'idempotency-key': z.string().regex(/^[\x21-\x7e]{1,200}$/).optional().describe('1-200 visible ASCII characters') }) },
+      description:
+        'With an Idempotency-Key, a retried or concurrent request answers the first request’s result (concurrent ones wait for it); the same key with a different request is refused.',
+      requestParams: {
+        path: idPath,
+        header: z.object({
+          'idempotency-key': z
+            .string()
+            .regex(/^[\x21-\x7e]{1,200}$/)
+            .optional()
+            .describe('1-200 visible ASCII characters'),
+        }),
+      },
       ...body(enrolManySchema),
-      responses: { '200': ok(bulkResultSchema), '422': error('idempotency_key_reused: this key was used for a different request (another sequence or other leads)') },
+      responses: {
+        '200': ok(bulkResultSchema),
+        '422': error('idempotency_key_reused: this key was used for a different request (another sequence or other leads)'),
+      },
     }),
   },
-  '/v1/enrolments/{id}': { get: op('An enrolment with its timeline', 'Enrolments', { requestParams: { path: idPath }, responses: { '200': ok(enrolmentDetailSchema) } }) },
+  '/v1/enrolments/{id}': {
+    get: op('An enrolment with its timeline', 'Enrolments', {
+      requestParams: { path: idPath },
+      responses: { '200': ok(enrolmentDetailSchema) },
+    }),
+  },
   ...Object.fromEntries(
     (['pause', 'resume', 'stop', 'reply'] as const).map((action) => [
       `/v1/enrolments/{id}/${action}`,
-      { post: op(action === 'reply' ? 'Mark replied' : `${action[0]!.toUpperCase()}${action.slice(1)} one enrolment`, 'Enrolments', { requestParams: { path: idPath }, responses: { '200': ok(enrolmentSchema, 'Done; the database has the new status'), '202': ok(enrolmentSchema, 'Accepted; the workflow applies it shortly'), '409': error('The enrolment has ended') } }) },
+      {
+        post: op(action === 'reply' ? 'Mark replied' : `${action[0]!.toUpperCase()}${action.slice(1)} one enrolment`, 'Enrolments', {
+          requestParams: { path: idPath },
+          responses: {
+            '200': ok(enrolmentSchema, 'Done; the database has the new status'),
+            '202': ok(enrolmentSchema, 'Accepted; the workflow applies it shortly'),
+            '409': error('The enrolment has ended'),
+          },
+        }),
+      },
     ]),
   ),
   '/v1/leads': {
-    post: op('Create a lead', 'Leads', { ...body(leadInputSchema), responses: { '201': { ...ok(leadSchema), links: leadLinks }, '409': error('Email already used') } }),
+    post: op('Create a lead', 'Leads', {
+      ...body(leadInputSchema),
+      responses: { '201': { ...ok(leadSchema), links: leadLinks }, '409': error('Email already used') },
+    }),
     get: op('List and search leads', 'Leads', { requestParams: { query: leadListQuery }, responses: { '200': ok(page(leadSchema)) } }),
   },
-  '/v1/leads/import': { post: op('Import up to 10,000 leads', 'Leads', { ...body(leadImportDocSchema), responses: { '200': ok(importAnswerSchema) } }) },
+  '/v1/leads/import': {
+    post: op('Import up to 10,000 leads', 'Leads', { ...body(leadImportDocSchema), responses: { '200': ok(importAnswerSchema) } }),
+  },
   '/v1/leads/{id}': {
     get: op('A lead', 'Leads', { requestParams: { path: idPath }, responses: { '200': ok(leadSchema) } }),
-    patch: op('Update a lead', 'Leads', { requestParams: { path: idPath }, ...body(leadPatchSchema), responses: { '200': ok(leadSchema), '409': error('Email already used') } }),
+    patch: op('Update a lead', 'Leads', {
+      requestParams: { path: idPath },
+      ...body(leadPatchSchema),
+      responses: { '200': ok(leadSchema), '409': error('Email already used') },
+    }),
   },
-  '/v1/leads/{id}/emails': { post: op('Send a one-off email', 'Emails', { requestParams: { path: idPath }, ...body(oneOffSchema), responses: { '202': { ...ok(oneOffAcceptedSchema), links: emailLinks }, '422': error('Suppressed lead (no_email, unsubscribed, bounced), or ' + TEMPLATE_REFUSALS), '429': renderBusy } }) },
-  '/v1/emails/{id}': { get: op('A one-off email’s status', 'Emails', { requestParams: { path: idPath }, responses: { '200': ok(oneOffAnswerSchema) } }) },
-  '/v1/outbox': { get: op('Emails stored for this account, newest first', 'Emails', { requestParams: { query: pageQuery }, responses: { '200': ok(page(outboxItemSchema).extend({ delivery: z.enum(['resend', 'local-outbox']) })) } }) },
-  '/v1/notifications': { get: op('Notifications (replies), with the unread count', 'Notifications', { requestParams: { query: notificationQuery }, responses: { '200': ok(page(notificationSchema).extend({ unread: z.number().int() })) } }) },
-  '/v1/notifications/{id}/read': { post: op('Mark a notification read', 'Notifications', { requestParams: { path: idPath }, responses: { '200': ok(z.object({ id: z.uuid(), read: z.boolean() })) } }) },
+  '/v1/leads/{id}/emails': {
+    post: op('Send a one-off email', 'Emails', {
+      requestParams: { path: idPath },
+      ...body(oneOffSchema),
+      responses: {
+        '202': { ...ok(oneOffAcceptedSchema), links: emailLinks },
+        '422': error('Suppressed lead (no_email, unsubscribed, bounced), or ' + TEMPLATE_REFUSALS),
+        '429': renderBusy,
+      },
+    }),
+  },
+  '/v1/emails/{id}': {
+    get: op('A one-off email’s status', 'Emails', { requestParams: { path: idPath }, responses: { '200': ok(oneOffAnswerSchema) } }),
+  },
+  '/v1/outbox': {
+    get: op('Emails stored for this account, newest first', 'Emails', {
+      requestParams: { query: pageQuery },
+      responses: { '200': ok(page(outboxItemSchema).extend({ delivery: z.enum(['resend', 'local-outbox']) })) },
+    }),
+  },
+  '/v1/notifications': {
+    get: op('Notifications (replies), with the unread count', 'Notifications', {
+      requestParams: { query: notificationQuery },
+      responses: { '200': ok(page(notificationSchema).extend({ unread: z.number().int() })) },
+    }),
+  },
+  '/v1/notifications/{id}/read': {
+    post: op('Mark a notification read', 'Notifications', {
+      requestParams: { path: idPath },
+      responses: { '200': ok(z.object({ id: z.uuid(), read: z.boolean() })) },
+    }),
+  },
 };
 
 // Routes outside /v1 need no API key; they prove themselves otherwise (signature, token, secret).

@@ -19,7 +19,13 @@ export function apiKeyRateLimit(perMinute: number): RequestHandler {
     // Runs after requireApiKey, so the key is known.
     keyGenerator: (_req, res) => res.locals.apiKeyId,
     handler: (_req, res, next) => {
-      next(new ApiError(429, 'rate_limited', `Too many requests for this API key: at most ${perMinute} per minute; retry after ${res.get('retry-after') ?? 'a while'} seconds`));
+      next(
+        new ApiError(
+          429,
+          'rate_limited',
+          `Too many requests for this API key: at most ${perMinute} per minute; retry after ${res.get('retry-after') ?? 'a while'} seconds`,
+        ),
+      );
     },
     // The IP-related checks do not apply to a key that is not an IP.
     validate: { trustProxy: false, xForwardedForHeader: false, ip: false, keyGeneratorIpFallback: false },
@@ -55,7 +61,13 @@ export function clientIpRateLimit(
     identifier: policy.name,
     skipSuccessfulRequests: policy.countRefusedOnly ?? false,
     handler: (_req, res, next) => {
-      next(new ApiError(429, 'rate_limited', `Too many requests to ${policy.what} from this address: at most ${perMinute} per minute; retry after ${res.get('retry-after') ?? 'a while'} seconds`));
+      next(
+        new ApiError(
+          429,
+          'rate_limited',
+          `Too many requests to ${policy.what} from this address: at most ${perMinute} per minute; retry after ${res.get('retry-after') ?? 'a while'} seconds`,
+        ),
+      );
     },
     // Whether X-Forwarded-For is believed is TRUST_PROXY's decision, not a misconfiguration to warn of.
     validate: { xForwardedForHeader: false },

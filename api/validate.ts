@@ -22,7 +22,13 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
   // A request that names another media type is refused even when it is empty: it was not meant for a JSON API.
   const namesOtherType = req.headers['content-type'] !== undefined && !req.is('application/json');
   if ((hasBody && !req.is('application/json')) || namesOtherType) {
-    return next(new ApiError(415, 'unsupported_media_type', `Send the body as application/json (got ${req.get('content-type') ?? 'no Content-Type'})`));
+    return next(
+      new ApiError(
+        415,
+        'unsupported_media_type',
+        `Send the body as application/json (got ${req.get('content-type') ?? 'no Content-Type'})`,
+      ),
+    );
   }
   // The JSON parser reads an empty body as {}: no body must stay no body, for parse() to refuse.
   if (!hasBody) req.body = undefined;

@@ -78,7 +78,9 @@ export async function productionProcesses(
     HOST: '127.0.0.1',
     ...extraEnv,
   };
-  const children = await Promise.all(which.map((script) => spawnChild(script, childEnv, script === 'worker.ts' ? 'worker running' : 'API listening')));
+  const children = await Promise.all(
+    which.map((script) => spawnChild(script, childEnv, script === 'worker.ts' ? 'worker running' : 'API listening')),
+  );
   let apiKey = existing?.apiKey;
   if (!apiKey) {
     const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data' });

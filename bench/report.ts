@@ -93,17 +93,28 @@ function markdown(r: BenchResults): string {
       `each side of each run on a fresh dev server and database. Reproduce: \`${r.command ?? `npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}`}\`` +
       (r.durationSeconds ? ` (${Math.round(r.durationSeconds / 60)} min).` : '.'),
     '',
-    ...(r.borrowed ? [`From a separate run of the same harness (\`--only\`, same machine): ${Object.entries(r.borrowed).map(([k, at]) => `${k} (${at})`).join(', ')}.`, ''] : []),
+    ...(r.borrowed
+      ? [
+          `From a separate run of the same harness (\`--only\`, same machine): ${Object.entries(r.borrowed)
+            .map(([k, at]) => `${k} (${at})`)
+            .join(', ')}.`,
+          '',
+        ]
+      : []),
     '| Measure | Service | Raw baseline | Service / raw | Floor | Met |',
     '|---|---|---|---|---|---|',
   ];
   if (r.enrolment) {
     const e = r.enrolment;
-    lines.push(`| Enrolment throughput, ${e.typical.service.count} leads (workflows started/s) | ${e.servicePerSecond} | ${e.rawPerSecond} | ${e.ratio} | ≥ 0.5 × raw | ${met(e.servicePerSecond >= 0.5 * e.rawPerSecond)} |`);
+    lines.push(
+      `| Enrolment throughput, ${e.typical.service.count} leads (workflows started/s) | ${e.servicePerSecond} | ${e.rawPerSecond} | ${e.ratio} | ≥ 0.5 × raw | ${met(e.servicePerSecond >= 0.5 * e.rawPerSecond)} |`,
+    );
   }
   if (r.send) {
     const s = r.send;
-    lines.push(`| Send throughput, ${s.typical.service.count} emails (emails/s) | ${s.servicePerSecond} | ${s.rawPerSecond} | ${s.ratio} | ≥ 0.5 × raw | ${met(s.servicePerSecond >= 0.5 * s.rawPerSecond)} |`);
+    lines.push(
+      `| Send throughput, ${s.typical.service.count} emails (emails/s) | ${s.servicePerSecond} | ${s.rawPerSecond} | ${s.ratio} | ≥ 0.5 × raw | ${met(s.servicePerSecond >= 0.5 * s.rawPerSecond)} |`,
+    );
   }
   if (r.punctuality) {
     const { service: s, raw } = r.punctuality;
@@ -115,8 +126,12 @@ function markdown(r: BenchResults): string {
   if (r.footprint) {
     const first = r.footprint[0]!;
     for (const p of r.footprint) {
-      lines.push(`| Worker resident memory, ${p.sleepingEnrolments} enrolments sleeping (MiB) | ${p.workerRssMiB} | | | flat (bounded cache) | ${met(p.workerRssMiB <= first.workerRssMiB * 1.25)} |`);
-      lines.push(`| API resident memory, ${p.sleepingEnrolments} enrolments sleeping (MiB) | ${p.apiRssMiB} | | | flat | ${met(p.apiRssMiB <= first.apiRssMiB * 1.25)} |`);
+      lines.push(
+        `| Worker resident memory, ${p.sleepingEnrolments} enrolments sleeping (MiB) | ${p.workerRssMiB} | | | flat (bounded cache) | ${met(p.workerRssMiB <= first.workerRssMiB * 1.25)} |`,
+      );
+      lines.push(
+        `| API resident memory, ${p.sleepingEnrolments} enrolments sleeping (MiB) | ${p.apiRssMiB} | | | flat | ${met(p.apiRssMiB <= first.apiRssMiB * 1.25)} |`,
+      );
     }
   }
   if (r.latency) {
@@ -127,9 +142,13 @@ function markdown(r: BenchResults): string {
       const read = l.read ?? /^(list|get)/.test(l.operation);
       const verdict = read ? met(l.p99 < 50 && clean(l)) : clean(l) ? 'all 2xx' : `**${l.non2xx} non-2xx, ${l.errors} errors**`;
       const healthz = (b?: { p50: number; p99: number }) => (b ? `${b.p50} / ${b.p99} (/healthz)` : '');
-      lines.push(`| API ${l.operation}, ${l.rate ?? l.requestsPerSecond} req/s evenly paced: p50 / p99 (ms) | ${l.p50} / ${l.p99} | ${healthz(baseline)} | | ${read ? '< 50 ms' : ''} | ${verdict} |`);
+      lines.push(
+        `| API ${l.operation}, ${l.rate ?? l.requestsPerSecond} req/s evenly paced: p50 / p99 (ms) | ${l.p50} / ${l.p99} | ${healthz(baseline)} | | ${read ? '< 50 ms' : ''} | ${verdict} |`,
+      );
       if (l.burst) {
-        lines.push(`| API ${l.operation}, ${l.rate} req/s in per-second bursts (autocannon, 10 connections): p50 / p99 (ms) | ${l.burst.p50} / ${l.burst.p99} | ${healthz(baseline?.burst)} | | | |`);
+        lines.push(
+          `| API ${l.operation}, ${l.rate} req/s in per-second bursts (autocannon, 10 connections): p50 / p99 (ms) | ${l.burst.p50} / ${l.burst.p99} | ${healthz(baseline?.burst)} | | | |`,
+        );
       }
     }
   }
@@ -137,22 +156,37 @@ function markdown(r: BenchResults): string {
     const n = r.noisyNeighbour;
     const clean = n.underLoad.non2xx === 0 && n.underLoad.errors === 0;
     lines.push(
-      `| Another tenant's GET of a sequence, ${n.victimRate} req/s evenly paced, while one tenant sends the worst template the API accepts at its rate limit (${n.heavy.ratePerSecond} req/s: ${n.heavy.template}; answered ${Object.entries(n.heavy.answers).map(([status, count]) => `${count} × ${status}`).join(', ')}): p50 / p99 (ms) | ${n.underLoad.p50} / ${n.underLoad.p99} | ${n.alone.p50} / ${n.alone.p99} (the same GET alone) | | p99 < 100 ms | ${met(n.underLoad.p99 < 100 && clean)} |`,
+      `| Another tenant's GET of a sequence, ${n.victimRate} req/s evenly paced, while one tenant sends the worst template the API accepts at its rate limit (${n.heavy.ratePerSecond} req/s: ${n.heavy.template}; answered ${Object.entries(
+        n.heavy.answers,
+      )
+        .map(([status, count]) => `${count} × ${status}`)
+        .join(
+          ', ',
+        )}): p50 / p99 (ms) | ${n.underLoad.p50} / ${n.underLoad.p99} | ${n.alone.p50} / ${n.alone.p99} (the same GET alone) | | p99 < 100 ms | ${met(n.underLoad.p99 < 100 && clean)} |`,
     );
   }
   if (r.cost) {
     const c = r.cost;
-    lines.push(`| Temporal history events per sent step (${c.enrolments} × 3-step enrolments) | ${c.historyEventsPerStep} | ${c.rawHistoryEventsPerActivity} per one-activity workflow | ${(c.historyEventsPerStep / c.rawHistoryEventsPerActivity).toFixed(2)} | | |`);
+    lines.push(
+      `| Temporal history events per sent step (${c.enrolments} × 3-step enrolments) | ${c.historyEventsPerStep} | ${c.rawHistoryEventsPerActivity} per one-activity workflow | ${(c.historyEventsPerStep / c.rawHistoryEventsPerActivity).toFixed(2)} | | |`,
+    );
     lines.push(`| PostgreSQL rows written per sent step | ${c.rowsWrittenPerStep} | | | | |`);
   }
   if (r.cost) {
     lines.push('', 'Rows written per sent step, by table (inserts + updates + deletes, enrolment included):', '');
     lines.push('| Table | Rows per step |', '|---|---|', ...Object.entries(r.cost.rowsByTable).map(([t, n]) => `| ${t} | ${n} |`));
   }
-  for (const [name, s] of [['Enrolment throughput', r.enrolment], ['Send throughput', r.send]] as const) {
+  for (const [name, s] of [
+    ['Enrolment throughput', r.enrolment],
+    ['Send throughput', r.send],
+  ] as const) {
     if (s) lines.push('', `${name}, each run (per second, service / raw): ${s.runs.map((x) => `${x.service} / ${x.raw}`).join('; ')}`);
   }
-  lines.push('', 'Charts: [lateness.svg](lateness.svg) (lateness distribution), [throughput.svg](throughput.svg) (emails per second over time, the median run).', '');
+  lines.push(
+    '',
+    'Charts: [lateness.svg](lateness.svg) (lateness distribution), [throughput.svg](throughput.svg) (emails per second over time, the median run).',
+    '',
+  );
   return lines.join('\n');
 }
 

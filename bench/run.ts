@@ -36,8 +36,32 @@ if (values.rerender) {
   process.exit(0);
 }
 const sizes = quick
-  ? { runs: 1, enrol: 200, send: 100, due: 100, dueDelayMinutes: 1, rawDueSpreadSeconds: 10, footprint: [100, 400], latencyEnrolments: 200, latency: { rate: 20, writeRate: 10, seconds: 2 }, cost: 10, noisy: { seconds: 3, victimRate: 8 } }
-  : { runs: 3, enrol: 10_000, send: 2_000, due: 10_000, dueDelayMinutes: 7, rawDueSpreadSeconds: 60, footprint: [10_000, 100_000], latencyEnrolments: 10_000, latency: { rate: 100, writeRate: 25, seconds: 20 }, cost: 200, noisy: { seconds: 30, victimRate: 8 } };
+  ? {
+      runs: 1,
+      enrol: 200,
+      send: 100,
+      due: 100,
+      dueDelayMinutes: 1,
+      rawDueSpreadSeconds: 10,
+      footprint: [100, 400],
+      latencyEnrolments: 200,
+      latency: { rate: 20, writeRate: 10, seconds: 2 },
+      cost: 10,
+      noisy: { seconds: 3, victimRate: 8 },
+    }
+  : {
+      runs: 3,
+      enrol: 10_000,
+      send: 2_000,
+      due: 10_000,
+      dueDelayMinutes: 7,
+      rawDueSpreadSeconds: 60,
+      footprint: [10_000, 100_000],
+      latencyEnrolments: 10_000,
+      latency: { rate: 100, writeRate: 25, seconds: 20 },
+      cost: 200,
+      noisy: { seconds: 30, victimRate: 8 },
+    };
 const runs = values.runs ? Number(values.runs) : sizes.runs;
 const only = values.only?.split(',');
 const skip = values.skip?.split(',') ?? [];
@@ -49,7 +73,12 @@ const results: BenchResults = {
   partial: Boolean(only),
   command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
   startedAt: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  },
   runs,
 };
 const began = Date.now();
@@ -90,12 +119,16 @@ async function throughputScenarios() {
     await save();
   }
   if (wanted('latency')) {
-    log(`API latency with ${sizes.latencyEnrolments} enrolments: reads at ${sizes.latency.rate}/s, writes at ${sizes.latency.writeRate}/s, ${sizes.latency.seconds} s per operation`);
+    log(
+      `API latency with ${sizes.latencyEnrolments} enrolments: reads at ${sizes.latency.rate}/s, writes at ${sizes.latency.writeRate}/s, ${sizes.latency.seconds} s per operation`,
+    );
     results.latency = await apiLatencyUnderLoad(sizes.latencyEnrolments, sizes.latency);
     await save();
   }
   if (wanted('noisy')) {
-    log(`noisy neighbour: another tenant's reads at ${sizes.noisy.victimRate}/s while one tenant renders the worst accepted template at its rate limit, ${sizes.noisy.seconds} s`);
+    log(
+      `noisy neighbour: another tenant's reads at ${sizes.noisy.victimRate}/s while one tenant renders the worst accepted template at its rate limit, ${sizes.noisy.seconds} s`,
+    );
     results.noisyNeighbour = await noisyNeighbour(sizes.noisy);
     await save();
   }
@@ -132,5 +165,11 @@ function summariseRuns(all: { service: ThroughputRun; raw: ThroughputRun }[]) {
   const raw = median(all.map((r) => r.raw.perSecond));
   // The chart shows the run whose service rate is the median.
   const typical = all.find((r) => r.service.perSecond === service)!;
-  return { servicePerSecond: service, rawPerSecond: raw, ratio: Number((service / raw).toFixed(3)), runs: all.map((r) => ({ service: r.service.perSecond, raw: r.raw.perSecond, seconds: r.service.seconds })), typical };
+  return {
+    servicePerSecond: service,
+    rawPerSecond: raw,
+    ratio: Number((service / raw).toFixed(3)),
+    runs: all.map((r) => ({ service: r.service.perSecond, raw: r.raw.perSecond, seconds: r.service.seconds })),
+    typical,
+  };
 }

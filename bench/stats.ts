@@ -8,7 +8,7 @@ export function percentile(values: number[], p: number): number {
 
 export const median = (values: number[]) => percentile(values, 50);
 
-export const round = (value: number, digits = 1) => Number.isFinite(value) ? Number(value.toFixed(digits)) : value;
+export const round = (value: number, digits = 1) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : value);
 
 /** Counts per whole second since `start`: throughput over time for the chart. */
 export function perSecond(times: number[], start: number): { second: number; count: number }[] {

@@ -1,15 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
-  boolean,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * The whole domain model. Every row that belongs to a customer carries `account_id`, and every
@@ -24,16 +14,7 @@ const accountId = () =>
     .notNull()
     .references(() => accounts.id, { onDelete: 'cascade' });
 
-export const ENROLMENT_STATUSES = [
-  'active',
-  'paused',
-  'replied',
-  'completed',
-  'stopped',
-  'unsubscribed',
-  'bounced',
-  'failed',
-] as const;
+export const ENROLMENT_STATUSES = ['active', 'paused', 'replied', 'completed', 'stopped', 'unsubscribed', 'bounced', 'failed'] as const;
 export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[number];
 
 /**
@@ -186,10 +167,7 @@ export const leads = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [
-    uniqueIndex('leads_account_email_idx').on(t.accountId, t.email),
-    index('leads_account_created_idx').on(t.accountId, t.createdAt),
-  ],
+  (t) => [uniqueIndex('leads_account_email_idx').on(t.accountId, t.email), index('leads_account_created_idx').on(t.accountId, t.createdAt)],
 );
 
 export const enrolments = pgTable(
@@ -229,7 +207,9 @@ export const enrolments = pgTable(
     // A sequence's enrolment list, newest first, page by page (keyset on enrolled_at, id).
     index('enrolments_sequence_enrolled_idx').on(t.sequenceId, t.enrolledAt, t.id),
     index('enrolments_lead_idx').on(t.leadId, t.status),
-    index('enrolments_unstarted_idx').on(t.enrolledAt).where(sql`workflow_started_at is null`),
+    index('enrolments_unstarted_idx')
+      .on(t.enrolledAt)
+      .where(sql`workflow_started_at is null`),
   ],
 );
 

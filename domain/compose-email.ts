@@ -33,13 +33,40 @@ export interface ComposedEmail {
 const markdown = new MarkdownIt({ html: false, linkify: false, breaks: true, typographer: false });
 
 const SANITIZE: sanitizeHtml.IOptions = {
-  allowedTags: ['p', 'br', 'strong', 'b', 'em', 'i', 'u', 's', 'a', 'ul', 'ol', 'li', 'blockquote', 'code', 'pre', 'h1', 'h2', 'h3', 'h4', 'hr', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'img'],
+  allowedTags: [
+    'p',
+    'br',
+    'strong',
+    'b',
+    'em',
+    'i',
+    'u',
+    's',
+    'a',
+    'ul',
+    'ol',
+    'li',
+    'blockquote',
+    'code',
+    'pre',
+    'h1',
+    'h2',
+    'h3',
+    'h4',
+    'hr',
+    'table',
+    'thead',
+    'tbody',
+    'tr',
+    'th',
+    'td',
+    'img',
+  ],
   allowedAttributes: { a: ['href', 'title'], img: ['src', 'alt', 'width', 'height'] },
   allowedSchemes: ['https', 'http', 'mailto', 'tel'],
   allowedSchemesByTag: { img: ['https'] },
   transformTags: { a: sanitizeHtml.simpleTransform('a', { target: '_blank', rel: 'noopener' }) },
 };
-
 
 /** Markdown → sanitised HTML. Merge values were escaped as Markdown text before Markdown saw them. */
 export async function bodyToHtml(markdownSource: string, merge: MergeContext): Promise<string> {
@@ -113,7 +140,12 @@ async function mjmlToHtml(source: string): Promise<string> {
  * through untouched (title, preview, mj-text and href hold them verbatim), which
  * test/composition.test.ts checks byte for byte against a fresh render.
  */
-const SLOT_MARKERS: LayoutSlots = { title: 'XSLOTTITLEX', preview: 'XSLOTPREVIEWX', body: 'XSLOTBODYX', unsubscribeUrl: 'XSLOTUNSUBSCRIBEX' };
+const SLOT_MARKERS: LayoutSlots = {
+  title: 'XSLOTTITLEX',
+  preview: 'XSLOTPREVIEWX',
+  body: 'XSLOTBODYX',
+  unsubscribeUrl: 'XSLOTUNSUBSCRIBEX',
+};
 const SLOT_BY_MARKER = new Map(Object.entries(SLOT_MARKERS).map(([slot, marker]) => [marker, slot as keyof LayoutSlots]));
 const SLOT_PATTERN = new RegExp(Object.values(SLOT_MARKERS).join('|'), 'g');
 const layouts = new LRUCache<string, Promise<string>>({ max: 500 });
@@ -142,7 +174,9 @@ export async function composeEmail(input: {
   fresh?: boolean;
 }): Promise<ComposedEmail> {
   const { branding, merge } = input;
-  const subject = renderTemplate(input.subject, merge).replace(/[\r\n]+/g, ' ').trim();
+  const subject = renderTemplate(input.subject, merge)
+    .replace(/[\r\n]+/g, ' ')
+    .trim();
   const bodyHtml = await bodyToHtml(input.body, merge);
   const html = await renderLayout(
     branding,

@@ -48,7 +48,9 @@ export function isAutoReply(headers: Record<string, string | undefined>, subject
   if ('x-autoreply' in h || 'x-autorespond' in h || 'x-autoresponder' in h) return true;
   if (h['x-auto-response-suppress'] && /all|oof|autoreply/.test(h['x-auto-response-suppress'])) return true;
   if (['auto_reply', 'bulk', 'junk', 'list'].includes(h['precedence'] ?? '')) return true;
-  return /^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheitsnotiz|réponse automatique|autosvar|away from (my|the) (desk|office))/i.test(subject.trim());
+  return /^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheitsnotiz|réponse automatique|autosvar|away from (my|the) (desk|office))/i.test(
+    subject.trim(),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,7 +121,9 @@ export function storableJson(value: unknown, maxDepth = 32): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (maxDepth <= 0) return null;
   if (Array.isArray(value)) return value.map((item) => storableJson(item, maxDepth - 1));
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key.replace(UNSTORABLE_TEXT, ''), storableJson(item, maxDepth - 1)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key.replace(UNSTORABLE_TEXT, ''), storableJson(item, maxDepth - 1)]),
+  );
 }
 
 /**
@@ -129,7 +133,10 @@ export function storableJson(value: unknown, maxDepth = 32): unknown {
  */
 export function boundedHeaders(headers: unknown): Record<string, string> {
   const entries: [string, unknown][] = Array.isArray(headers)
-    ? headers.map((h) => [String((h as { key?: unknown; name?: unknown })?.key ?? (h as { name?: unknown })?.name ?? ''), (h as { value?: unknown })?.value])
+    ? headers.map((h) => [
+        String((h as { key?: unknown; name?: unknown })?.key ?? (h as { name?: unknown })?.name ?? ''),
+        (h as { value?: unknown })?.value,
+      ])
     : headers && typeof headers === 'object'
       ? Object.entries(headers)
       : [];
@@ -139,7 +146,11 @@ export function boundedHeaders(headers: unknown): Record<string, string> {
     if (count >= INBOUND_LIMITS.headerCount) break;
     const name = storableLine(rawName, INBOUND_LIMITS.headerName).toLowerCase();
     if (!name || name in kept || name === '__proto__') continue;
-    const value = Array.isArray(rawValue) ? rawValue.slice(0, 20).map(String).join(' ') : typeof rawValue === 'string' ? rawValue : String(rawValue ?? '');
+    const value = Array.isArray(rawValue)
+      ? rawValue.slice(0, 20).map(String).join(' ')
+      : typeof rawValue === 'string'
+        ? rawValue
+        : String(rawValue ?? '');
     kept[name] = storableLine(value, INBOUND_LIMITS.headerValue);
     count++;
   }
@@ -157,9 +168,24 @@ export function boundedRecipients(values: unknown[]): string[] {
 // The header fields the parser needs whatever else is dropped: addresses, subject, ids, MIME
 // structure, and those the auto-reply rule reads.
 const ESSENTIAL_HEADERS = new Set([
-  'from', 'to', 'cc', 'subject', 'message-id', 'in-reply-to', 'references', 'date', 'reply-to',
-  'mime-version', 'content-type', 'content-transfer-encoding',
-  'auto-submitted', 'x-autoreply', 'x-autorespond', 'x-autoresponder', 'x-auto-response-suppress', 'precedence',
+  'from',
+  'to',
+  'cc',
+  'subject',
+  'message-id',
+  'in-reply-to',
+  'references',
+  'date',
+  'reply-to',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'auto-submitted',
+  'x-autoreply',
+  'x-autorespond',
+  'x-autoresponder',
+  'x-auto-response-suppress',
+  'precedence',
 ]);
 
 /**
@@ -177,8 +203,7 @@ export function boundMimeHead(raw: Buffer, options: { headOnly?: boolean } = {})
   const crlf = raw.indexOf('\r\n\r\n');
   const lf = raw.indexOf('\n\n');
   // Where the header block ends and the body starts: the first blank line, however it is written.
-  const [headEnd, bodyStart] =
-    crlf >= 0 && (lf < 0 || crlf < lf) ? [crlf, crlf + 4] : lf >= 0 ? [lf, lf + 2] : [raw.length, raw.length];
+  const [headEnd, bodyStart] = crlf >= 0 && (lf < 0 || crlf < lf) ? [crlf, crlf + 4] : lf >= 0 ? [lf, lf + 2] : [raw.length, raw.length];
   // latin1: one character per byte, so lengths below are bytes and nothing is decoded here.
   // Only the first MIME_HEAD_SCAN_BYTES of the header block are read at all: a message of 25 MB
   // of header lines would otherwise be split, measured and sorted whole on the request thread
@@ -223,9 +248,33 @@ export type InboundSender = 'lead' | 'lead_domain' | 'other';
 
 // Free-mail providers: sharing one of these domains with the lead says nothing about who wrote.
 const FREE_MAIL_DOMAINS = new Set([
-  'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com', 'yahoo.com', 'ymail.com',
-  'icloud.com', 'me.com', 'mac.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de', 'gmx.net',
-  'web.de', 'mail.com', 'mail.ru', 'yandex.ru', 'yandex.com', 'zoho.com', 'fastmail.com', 'hey.com', 'qq.com', '163.com',
+  'gmail.com',
+  'googlemail.com',
+  'outlook.com',
+  'hotmail.com',
+  'live.com',
+  'msn.com',
+  'yahoo.com',
+  'ymail.com',
+  'icloud.com',
+  'me.com',
+  'mac.com',
+  'aol.com',
+  'proton.me',
+  'protonmail.com',
+  'gmx.com',
+  'gmx.de',
+  'gmx.net',
+  'web.de',
+  'mail.com',
+  'mail.ru',
+  'yandex.ru',
+  'yandex.com',
+  'zoho.com',
+  'fastmail.com',
+  'hey.com',
+  'qq.com',
+  '163.com',
 ]);
 
 const domainOf = (address: string) => {

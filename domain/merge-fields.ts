@@ -26,10 +26,45 @@ export const SENDER_FIELDS = ['name', 'email', 'company', 'signature'] as const;
  */
 export const TEMPLATE_TAGS = ['if', 'unless', 'case', 'comment', 'raw', '#'] as const;
 export const TEMPLATE_FILTERS = [
-  'default', 'upcase', 'downcase', 'capitalize', 'strip', 'lstrip', 'rstrip', 'strip_newlines', 'normalize_whitespace',
-  'squish', 'truncate', 'truncatewords', 'append', 'prepend', 'remove', 'remove_first', 'remove_last', 'replace',
-  'replace_first', 'replace_last', 'split', 'first', 'last', 'size', 'slice', 'escape', 'url_encode', 'plus', 'minus',
-  'times', 'divided_by', 'modulo', 'round', 'floor', 'ceil', 'abs', 'at_least', 'at_most', 'number_of_words',
+  'default',
+  'upcase',
+  'downcase',
+  'capitalize',
+  'strip',
+  'lstrip',
+  'rstrip',
+  'strip_newlines',
+  'normalize_whitespace',
+  'squish',
+  'truncate',
+  'truncatewords',
+  'append',
+  'prepend',
+  'remove',
+  'remove_first',
+  'remove_last',
+  'replace',
+  'replace_first',
+  'replace_last',
+  'split',
+  'first',
+  'last',
+  'size',
+  'slice',
+  'escape',
+  'url_encode',
+  'plus',
+  'minus',
+  'times',
+  'divided_by',
+  'modulo',
+  'round',
+  'floor',
+  'ceil',
+  'abs',
+  'at_least',
+  'at_most',
+  'number_of_words',
 ] as const;
 export const MAX_TEMPLATE_TAGS = 200;
 /** Characters a render may allocate in all (strings made by filters and printed output). */
@@ -113,7 +148,11 @@ export class TemplateError extends Error {
 export function parseTemplate(source: string, liquid: Liquid = engine): Template[] {
   const tags = source.match(/\{[{%]/g)?.length ?? 0;
   if (tags > MAX_TEMPLATE_TAGS) {
-    throw new TemplateError(`a template may hold at most ${MAX_TEMPLATE_TAGS} merge tags and conditions (this one has ${tags})`, undefined, 'template_too_complex');
+    throw new TemplateError(
+      `a template may hold at most ${MAX_TEMPLATE_TAGS} merge tags and conditions (this one has ${tags})`,
+      undefined,
+      'template_too_complex',
+    );
   }
   try {
     return liquid.parse(source);
@@ -167,7 +206,9 @@ export function assertKnownMergeTags(source: string): void {
   }
   // A template that cannot render within the limits with every field at its longest is refused
   // now, not discovered at send time.
-  const custom = Object.values(variables).flatMap((uses) => uses.map((u) => u.segments.map(String))).filter(([root]) => root === 'custom');
+  const custom = Object.values(variables)
+    .flatMap((uses) => uses.map((u) => u.segments.map(String)))
+    .filter(([root]) => root === 'custom');
   const longest: MergeContext = {
     lead: Object.fromEntries(LEAD_FIELDS.map((f) => [f, 'x'.repeat(FIELD_MAX_LENGTH[f])])) as MergeContext['lead'],
     custom: Object.fromEntries(custom.map(([, name]) => [name!, 'x'.repeat(CUSTOM_FIELD_MAX_LENGTH)])),
@@ -221,14 +262,22 @@ export interface MergeContext {
  */
 export function mergeData(context: MergeContext): Record<string, unknown> {
   const own = (values: Record<string, string>) => Object.assign(Object.create(null) as Record<string, string>, values);
-  return Object.assign(Object.create(null) as Record<string, unknown>, own(context.lead), { custom: own(context.custom), sender: own(context.sender) });
+  return Object.assign(Object.create(null) as Record<string, unknown>, own(context.lead), {
+    custom: own(context.custom),
+    sender: own(context.sender),
+  });
 }
 
 /** Fields in `required` that are empty for this lead. */
 export function missingMergeFields(required: string[], context: MergeContext): string[] {
   const data = mergeData(context);
   return required.filter((path) => {
-    const value = path.split('.').reduce<unknown>((obj, key) => (obj && typeof obj === 'object' && Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined), data);
+    const value = path
+      .split('.')
+      .reduce<unknown>(
+        (obj, key) => (obj && typeof obj === 'object' && Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined),
+        data,
+      );
     return typeof value !== 'string' || value.trim() === '';
   });
 }

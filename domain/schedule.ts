@@ -27,7 +27,7 @@ export function addDelay(from: Date, delay: Delay, zone: string): Date {
       return start.plus({ days: delay.amount }).toJSDate();
     case 'business_days': {
       let t = start;
-      for (let left = delay.amount; left > 0; ) {
+      for (let left = delay.amount; left > 0;) {
         t = t.plus({ days: 1 });
         if (!isWeekend(t)) left--;
       }
@@ -37,7 +37,7 @@ export function addDelay(from: Date, delay: Delay, zone: string): Date {
 }
 
 export function delayInMinutes(delay: Delay): number {
-  const perUnit = { minutes: 1, hours: 60, days: 1440, business_days: 1440 * 7 / 5 } as const;
+  const perUnit = { minutes: 1, hours: 60, days: 1440, business_days: (1440 * 7) / 5 } as const;
   return delay.amount * perUnit[delay.unit];
 }
 
@@ -72,12 +72,7 @@ export function nextWindowOpening(at: Date, window: SendWindow | null | undefine
 }
 
 /** Due time of a step: the delay counts from the previous send (or enrolment), then the window applies. */
-export function stepDueAt(input: {
-  previousAt: Date;
-  delay: Delay;
-  window: SendWindow | null | undefined;
-  zone: string;
-}): Date {
+export function stepDueAt(input: { previousAt: Date; delay: Delay; window: SendWindow | null | undefined; zone: string }): Date {
   return nextWindowOpening(addDelay(input.previousAt, input.delay, input.zone), input.window, input.zone);
 }
 
@@ -109,10 +104,7 @@ export interface StepRef {
  * step already sent (a step is sent at most once per enrolment). If the last sent step was
  * deleted, its position at send time marks the place.
  */
-export function nextStep<S extends StepRef>(
-  steps: S[],
-  sent: { stepId: string; position: number }[],
-): S | undefined {
+export function nextStep<S extends StepRef>(steps: S[], sent: { stepId: string; position: number }[]): S | undefined {
   const ordered = [...steps].sort((a, b) => a.position - b.position);
   const sentIds = new Set(sent.map((s) => s.stepId));
   const last = sent.at(-1);

@@ -17,7 +17,14 @@ export function senderConfirmationToken(secret: string, accountId: string, email
 /** The account the token names, before its signature is checked against that account's address. */
 export function tokenAccountId(token: string): string | null {
   const [accountId, expires, signature, ...rest] = token.split('.');
-  return accountId && expires && signature && !rest.length && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(accountId) && /^\d{1,12}$/.test(expires) ? accountId : null;
+  return accountId &&
+    expires &&
+    signature &&
+    !rest.length &&
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(accountId) &&
+    /^\d{1,12}$/.test(expires)
+    ? accountId
+    : null;
 }
 
 export function verifySenderConfirmationToken(secret: string, token: string, email: string, now: Date): 'valid' | 'invalid' | 'expired' {

@@ -3,7 +3,13 @@
  * verified sending domain when it has one, else the platform's address.
  */
 export function fromHeader(
-  account: { name: string; senderName: string; senderEmail: string | null; sendingDomain: string | null; sendingDomainVerifiedAt: Date | null },
+  account: {
+    name: string;
+    senderName: string;
+    senderEmail: string | null;
+    sendingDomain: string | null;
+    sendingDomainVerifiedAt: Date | null;
+  },
   platformFromEmail: string,
 ): string {
   const name = (account.senderName || account.name).replace(/["\\\r\n<>]/g, '').trim();
@@ -30,9 +36,7 @@ export function providerTags(ids: Record<string, string | null | undefined>): { 
     .map(([name, value]) => ({ name, value: value.replace(/[^A-Za-z0-9_-]/g, '_') }));
 }
 
-export type TestRecipient =
-  | { to: string }
-  | { refused: 'sender_email_unconfirmed' | 'test_recipient_not_allowed'; message: string };
+export type TestRecipient = { to: string } | { refused: 'sender_email_unconfirmed' | 'test_recipient_not_allowed'; message: string };
 
 /**
  * Where a test copy may go: only to the account's own sender address, and only once the account
@@ -45,7 +49,11 @@ export function testRecipient(
 ): TestRecipient {
   const own = account.senderEmail?.toLowerCase();
   if (!own || !account.senderEmailConfirmedAt) {
-    return { refused: 'sender_email_unconfirmed', message: "Test copies go to the account's sender address once it is confirmed: set senderEmail, then POST /v1/account/sender-email/confirmation and open the link sent there" };
+    return {
+      refused: 'sender_email_unconfirmed',
+      message:
+        "Test copies go to the account's sender address once it is confirmed: set senderEmail, then POST /v1/account/sender-email/confirmation and open the link sent there",
+    };
   }
   if (requested !== undefined && requested.toLowerCase() !== own) {
     return { refused: 'test_recipient_not_allowed', message: `Test copies go only to the account's confirmed sender address (${own})` };

@@ -20,8 +20,17 @@ export interface DestinationPolicy {
 export type DestinationCheck = { ok: true; url: URL; hostname: string } | { ok: false; reason: string };
 
 /** Cloud instance metadata endpoints (AWS, GCP, Azure, Oracle, Alibaba, AWS ECS/EKS, AWS IPv6). */
-const METADATA_ADDRESSES = ['169.254.169.254', '169.254.170.2', '169.254.170.23', '100.100.100.200', 'fd00:ec2::254', 'fd00:ec2::23'].map((a) => ipaddr.parse(a).toNormalizedString());
-const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal', 'metadata.tencentyun.com']);
+const METADATA_ADDRESSES = ['169.254.169.254', '169.254.170.2', '169.254.170.23', '100.100.100.200', 'fd00:ec2::254', 'fd00:ec2::23'].map(
+  (a) => ipaddr.parse(a).toNormalizedString(),
+);
+const METADATA_HOSTS = new Set([
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata',
+  'instance-data',
+  'instance-data.ec2.internal',
+  'metadata.tencentyun.com',
+]);
 /** Names that never leave the local network (RFC 6761 localhost, RFC 6762 .local, ICANN's .internal, home.arpa). */
 const LOCAL_SUFFIXES = ['localhost', 'local', 'internal', 'home.arpa', 'localdomain'];
 
@@ -40,7 +49,8 @@ export function classifyAddress(address: string): AddressVerdict {
   // IPv4-compatible IPv6 (::a.b.c.d, deprecated by RFC 4291) is "unicast" to ipaddr.js but names
   // an IPv4 address (::7f00:1 is 127.0.0.1 on stacks that still route it).
   const ownRange = parsed.range();
-  const range = ownRange === 'unicast' && parsed.kind() === 'ipv6' && parsed.match(ipaddr.IPv6.parse('::'), 96) ? 'ipv4Compatible' : ownRange;
+  const range =
+    ownRange === 'unicast' && parsed.kind() === 'ipv6' && parsed.match(ipaddr.IPv6.parse('::'), 96) ? 'ipv4Compatible' : ownRange;
   return range === 'unicast' && !metadata ? { public: true } : { public: false, range: metadata ? 'metadata' : range, metadata };
 }
 
@@ -87,7 +97,11 @@ export function checkWebhookUrl(raw: string, policy: DestinationPolicy): Destina
  * The addresses a name resolved to, judged together: one private address among public ones is
  * enough to refuse (the connection could go to any of them).
  */
-export function resolvedAddressesProblem(hostname: string, addresses: string[], policy: Pick<DestinationPolicy, 'allowPrivate'>): string | undefined {
+export function resolvedAddressesProblem(
+  hostname: string,
+  addresses: string[],
+  policy: Pick<DestinationPolicy, 'allowPrivate'>,
+): string | undefined {
   if (addresses.length === 0) return `${hostname} resolves to no address`;
   for (const address of addresses) {
     const problem = addressProblem(address, policy);
@@ -110,7 +124,11 @@ export async function checkWebhookDestination(raw: string, policy: DestinationPo
   try {
     addresses = (await lookupAll(checked.hostname)).map((a) => a.address);
   } catch (error) {
-    return { ok: false, unresolvable: true, reason: `host ${checked.hostname} could not be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
+    return {
+      ok: false,
+      unresolvable: true,
+      reason: `host ${checked.hostname} could not be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    };
   }
   const problem = resolvedAddressesProblem(checked.hostname, addresses, policy);
   return problem ? { ok: false, reason: `must not point at ${problem}` } : { ok: true, url: checked.url };

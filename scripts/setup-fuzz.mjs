@@ -15,7 +15,9 @@ const bin = (name) => path.join(venv, 'bin', name);
 
 function installedVersion() {
   try {
-    return execFileSync(bin('python'), ['-c', 'import importlib.metadata as m; print(m.version("schemathesis"))'], { encoding: 'utf8' }).trim();
+    return execFileSync(bin('python'), ['-c', 'import importlib.metadata as m; print(m.version("schemathesis"))'], {
+      encoding: 'utf8',
+    }).trim();
   } catch {
     return undefined;
   }

@@ -20,7 +20,11 @@ const wanted = [
 
 if (wanted.length === 0) process.exit(0);
 
-installIntoVenv(venv, wanted.map(([pkg]) => `${pkg}==${PINS[pkg]}`), {
-  who: 'setup-temporal',
-  withoutPython: 'no python3 found; the Temporal SDK will download the CLI itself (needs internet).',
-});
+installIntoVenv(
+  venv,
+  wanted.map(([pkg]) => `${pkg}==${PINS[pkg]}`),
+  {
+    who: 'setup-temporal',
+    withoutPython: 'no python3 found; the Temporal SDK will download the CLI itself (needs internet).',
+  },
+);

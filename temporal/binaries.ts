@@ -25,5 +25,4 @@ function find(explicit: string | undefined, name: string): string | undefined {
 }
 
 export const temporalCliPath = (env = process.env) => find(env.TEMPORAL_CLI_PATH, 'temporal');
-export const temporalTestServerPath = (env = process.env) =>
-  find(env.TEMPORAL_TEST_SERVER_PATH, 'temporal-test-server');
+export const temporalTestServerPath = (env = process.env) => find(env.TEMPORAL_TEST_SERVER_PATH, 'temporal-test-server');

@@ -14,12 +14,7 @@ export interface DevServer {
  * A local Temporal dev server for `npm start` on a laptop and for tests: `temporal server
  * start-dev` with our search attributes registered. With `dbFile` its state survives restarts.
  */
-export async function startDevServer(options: {
-  dbFile?: string;
-  port?: number;
-  uiPort?: number;
-  cliPath?: string;
-}): Promise<DevServer> {
+export async function startDevServer(options: { dbFile?: string; port?: number; uiPort?: number; cliPath?: string }): Promise<DevServer> {
   if (options.dbFile) mkdirSync(path.dirname(options.dbFile), { recursive: true });
   const cli = options.cliPath ?? temporalCliPath();
   const env = await TestWorkflowEnvironment.createLocal({

@@ -13,7 +13,8 @@ export function installTemporalLogging(logger: Logger, options: { metricsPort?: 
   installed = true;
   const sdk = logger.child({ component: 'temporal' });
   const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    const pinoLevel = level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : 'info';
+    const pinoLevel =
+      level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : 'info';
     const noisy = meta?.sdkComponent === 'worker' && /webpack|Workflow bundle/.test(message);
     sdk[noisy ? 'debug' : pinoLevel](meta ?? {}, message);
   };

@@ -18,10 +18,12 @@ beforeAll(async () => {
   service = await startService();
   portal = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => (body += c)).on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.end('ok');
-    });
+    req
+      .on('data', (c) => (body += c))
+      .on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.end('ok');
+      });
   });
   await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
   portalUrl = `http://127.0.0.1:${(portal.address() as AddressInfo).port}/hooks`;
@@ -35,13 +37,19 @@ afterAll(async () => {
 /** Sends one portal event for the account and answers the request the portal received. */
 async function deliveredEvent(accountId: string) {
   const leadId = randomUUID();
-  await notifyPortal({ db: service.database.db, temporal: service.temporal, config: service.config }, accountId, 'lead.unsubscribed', { leadId });
+  await notifyPortal({ db: service.database.db, temporal: service.temporal, config: service.config }, accountId, 'lead.unsubscribed', {
+    leadId,
+  });
   const hit = await eventually(async () => received.find((r) => JSON.parse(r.body).data.leadId === leadId), { what: 'the portal webhook' });
   return {
     signatures: String(hit.headers['webhook-signature']).split(' '),
     verifiesWith: (secret: string) => {
       try {
-        new Webhook(secret).verify(hit.body, { 'webhook-id': String(hit.headers['webhook-id']), 'webhook-timestamp': String(hit.headers['webhook-timestamp']), 'webhook-signature': String(hit.headers['webhook-signature']) });
+        new Webhook(secret).verify(hit.body, {
+          'webhook-id': String(hit.headers['webhook-id']),
+          'webhook-timestamp': String(hit.headers['webhook-timestamp']),
+          'webhook-signature': String(hit.headers['webhook-signature']),
+        });
         return true;
       } catch {
         return false;
@@ -75,7 +83,10 @@ describe('the portal webhook signing secret', () => {
     expect(during.verifiesWith(first)).toBe(true);
 
     // 24 hours later the previous secret no longer signs.
-    await service.database.db.update(accounts).set({ portalWebhookPreviousSecretExpiresAt: new Date(Date.now() - 1000) }).where(eq(accounts.id, account.id));
+    await service.database.db
+      .update(accounts)
+      .set({ portalWebhookPreviousSecretExpiresAt: new Date(Date.now() - 1000) })
+      .where(eq(accounts.id, account.id));
     const after = await deliveredEvent(account.id);
     expect(after.signatures).toHaveLength(1);
     expect(after.verifiesWith(second)).toBe(true);
@@ -96,7 +107,8 @@ describe('the sender address', () => {
   it('has to be confirmed again when it changes', async () => {
     const { api, account } = await asNewAccount(service, { senderEmail: 'owner@acme.test' });
     const confirmedAt = new Date('2026-01-01T00:00:00Z');
-    const confirmed = async () => (await service.database.db.select({ at: accounts.senderEmailConfirmedAt }).from(accounts).where(eq(accounts.id, account.id)))[0]!.at;
+    const confirmed = async () =>
+      (await service.database.db.select({ at: accounts.senderEmailConfirmedAt }).from(accounts).where(eq(accounts.id, account.id)))[0]!.at;
     await service.database.db.update(accounts).set({ senderEmailConfirmedAt: confirmedAt }).where(eq(accounts.id, account.id));
     expect((await api('PATCH', '/v1/account', { senderEmail: 'owner@acme.test', senderName: 'Same address' })).status).toBe(200);
     expect(await confirmed()).toEqual(confirmedAt);

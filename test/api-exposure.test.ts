@@ -20,13 +20,23 @@ const capture = new Writable({
 
 let service: TestService;
 beforeAll(async () => {
-  service = await startService({ withWorker: false, config: await testConfig({ METRICS_TOKEN }), logger: createLogger({ level: 'info', destination: capture }) });
+  service = await startService({
+    withWorker: false,
+    config: await testConfig({ METRICS_TOKEN }),
+    logger: createLogger({ level: 'info', destination: capture }),
+  });
 });
 afterAll(() => service?.stop());
 
 /** The same app with other settings, on its own port. */
 async function appWith(overrides: Partial<typeof service.config>) {
-  const app = createApp({ config: { ...service.config, ...overrides }, database: service.database, temporal: service.temporal, logger, mailer: { send: async () => ({ providerId: 'x' }) } });
+  const app = createApp({
+    config: { ...service.config, ...overrides },
+    database: service.database,
+    temporal: service.temporal,
+    logger,
+    mailer: { send: async () => ({ providerId: 'x' }) },
+  });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -67,7 +77,11 @@ describe('the request log', () => {
   it('never holds an unsubscribe or confirmation token: /u/ and /confirm-sender/ paths are logged redacted', async () => {
     const token = unsubscribeToken(service.config.UNSUBSCRIBE_SECRET, '0b6c3f2e-4a61-4d1e-9a55-6f7e3c2d1b0a');
     await fetch(`${service.baseUrl}/u/${token}`);
-    await fetch(`${service.baseUrl}/U/${token}?utm=x`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    await fetch(`${service.baseUrl}/U/${token}?utm=x`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     await fetch(`${service.baseUrl}/v1/account?token=${token}`);
     await fetch(`${service.baseUrl}/confirm-sender/0b6c3f2e-4a61-4d1e-9a55-6f7e3c2d1b0a.9999999999.${token.split('.')[1]}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -90,7 +104,9 @@ describe('a /v1 request', () => {
     expect(malformed.body.error.code).toBe('unauthorized');
     const huge = await anonymous('POST', '/v1/leads', JSON.stringify({ email: 'a@example.com', pad: 'x'.repeat(6 * 1024 * 1024) }));
     expect(huge.status).toBe(401);
-    const wrongKey = await apiClient(service.baseUrl, 'sk_live_nope')('POST', '/v1/leads', '{"email": ', { 'content-type': 'application/json' });
+    const wrongKey = await apiClient(service.baseUrl, 'sk_live_nope')('POST', '/v1/leads', '{"email": ', {
+      'content-type': 'application/json',
+    });
     expect(wrongKey.status).toBe(401);
   });
 

@@ -36,7 +36,10 @@ afterAll(async () => {
 /** An account with a little of everything, and the ids the fuzzer may put in paths. */
 async function populatedAccount() {
   const fixture = await asNewAccount(service, { senderEmail: 'owner@acme.test' });
-  const sequences = [await fixture.createSequence({ steps: [{}, { delay: { amount: 3, unit: 'days' } }] }), await fixture.createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] })];
+  const sequences = [
+    await fixture.createSequence({ steps: [{}, { delay: { amount: 3, unit: 'days' } }] }),
+    await fixture.createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] }),
+  ];
   const leads = [await fixture.createLead({ firstName: 'Ada' }), await fixture.createLead({ firstName: 'Grace' })];
   const enrolments = [await fixture.enrolLead(sequences[0]!.id, leads[0]!.id), await fixture.enrolLead(sequences[1]!.id, leads[1]!.id)];
   const oneOff = await fixture.api('POST', `/v1/leads/${leads[1]!.id}/emails`, { subject: 'Hello', body: 'A one-off' });
@@ -45,9 +48,15 @@ async function populatedAccount() {
   // A reply, for a notification to read (and the enrolment ends replied: a status to refuse actions on).
   const { replyToken } = await fixture.enrolmentRow(enrolments[0]!.id);
   expect((await deliverReplyMime(service.baseUrl, INBOUND_SECRET, { from: leads[0]!.email, replyToken: replyToken! })).status).toBe(200);
-  const notification = await eventually(async () => (await fixture.api('GET', '/v1/notifications')).body.data[0], { what: 'a notification' });
+  const notification = await eventually(async () => (await fixture.api('GET', '/v1/notifications')).body.data[0], {
+    what: 'a notification',
+  });
   const pathIds: FuzzOptions['pathIds'] = [
-    { pathRegex: '^/v1/sequences/\\{id\\}/steps/\\{stepId\\}', params: { id: [sequences[0]!.id], stepId: sequences[0]!.steps.map((s) => s.id) }, probability: 0.8 },
+    {
+      pathRegex: '^/v1/sequences/\\{id\\}/steps/\\{stepId\\}',
+      params: { id: [sequences[0]!.id], stepId: sequences[0]!.steps.map((s) => s.id) },
+      probability: 0.8,
+    },
     { pathRegex: '^/v1/sequences/\\{id\\}(?!/steps/\\{stepId\\})', params: { id: sequences.map((s) => s.id) }, probability: 0.8 },
     { pathRegex: '^/v1/leads/\\{id\\}', params: { id: leads.map((l) => l.id) }, probability: 0.8 },
     { pathRegex: '^/v1/enrolments/\\{id\\}', params: { id: enrolments.map((e) => e.id) }, probability: 0.8 },
@@ -66,7 +75,15 @@ const CHECKS = ['all'];
 describe('the HTTP API under property-based fuzzing', () => {
   it('answers every generated request, valid or not, without a server error and as documented', async () => {
     const { apiKey, pathIds } = await populatedAccount();
-    const result = await runSchemathesis({ baseUrl: service.baseUrl, apiKey, mode: 'all', checks: CHECKS, maxExamples: Number(process.env.FUZZ_MAX_EXAMPLES ?? 30), pathIds, excludePathRegex: NOT_FUZZED });
+    const result = await runSchemathesis({
+      baseUrl: service.baseUrl,
+      apiKey,
+      mode: 'all',
+      checks: CHECKS,
+      maxExamples: Number(process.env.FUZZ_MAX_EXAMPLES ?? 30),
+      pathIds,
+      excludePathRegex: NOT_FUZZED,
+    });
     console.log(`schemathesis: ${result.cases} test cases over ${result.operations} operations, exit code ${result.exitCode}`);
     if (result.exitCode !== 0) console.log(result.output);
     expect(result.failures).toEqual([]);
@@ -94,7 +111,9 @@ describe('the HTTP API under property-based fuzzing', () => {
       // An import answers each invalid row on its own (200, by design), so it is no negative case.
       excludePathRegex: `${NOT_FUZZED}|^/v1/leads/import$`,
     });
-    console.log(`schemathesis (invalid requests only): ${result.cases} test cases over ${result.operations} operations, exit code ${result.exitCode}`);
+    console.log(
+      `schemathesis (invalid requests only): ${result.cases} test cases over ${result.operations} operations, exit code ${result.exitCode}`,
+    );
     if (result.exitCode !== 0) console.log(result.output);
     expect(result.exitCode).toBe(0);
     expect(result.accepted).toEqual([]);

@@ -52,10 +52,26 @@ describe('API keys', () => {
   it('answer 401 with the error shape to every malformed Authorization header, before any other check', async () => {
     const { apiKey } = await createTestAccount(service);
     const { prefix } = parseApiKey(apiKey)!;
-    const headers = ['', 'Bearer', 'Bearer ', `Basic ${Buffer.from(`user:${apiKey}`).toString('base64')}`, apiKey, `Bearer ${apiKey} extra`, `Bearer ${apiKey},${apiKey}`, `Bearer seq_${prefix}_`, `Bearer seq_${prefix}`, `Bearer seq_unknownprefx_${'A'.repeat(43)}`, `Bearer ${apiKey.toUpperCase()}`];
+    const headers = [
+      '',
+      'Bearer',
+      'Bearer ',
+      `Basic ${Buffer.from(`user:${apiKey}`).toString('base64')}`,
+      apiKey,
+      `Bearer ${apiKey} extra`,
+      `Bearer ${apiKey},${apiKey}`,
+      `Bearer seq_${prefix}_`,
+      `Bearer seq_${prefix}`,
+      `Bearer seq_unknownprefx_${'A'.repeat(43)}`,
+      `Bearer ${apiKey.toUpperCase()}`,
+    ];
     for (const authorization of headers) {
       // A body that would be refused for other reasons: the key is checked first.
-      const res = await fetch(`${service.baseUrl}/v1/leads`, { method: 'POST', headers: { authorization, 'content-type': 'text/plain' }, body: 'x' });
+      const res = await fetch(`${service.baseUrl}/v1/leads`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'text/plain' },
+        body: 'x',
+      });
       expect([res.status, ((await res.json()) as { error: { code: string } }).error.code], authorization).toEqual([401, 'unauthorized']);
     }
   });

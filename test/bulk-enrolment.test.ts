@@ -20,7 +20,12 @@ beforeAll(async () => {
 afterAll(() => service.stop());
 
 const countWhere = async (...conditions: Parameters<typeof and>) =>
-  (await service.database.db.select({ n: count() }).from(enrolments).where(and(eq(enrolments.sequenceId, sequenceId), ...conditions)))[0]!.n;
+  (
+    await service.database.db
+      .select({ n: count() })
+      .from(enrolments)
+      .where(and(eq(enrolments.sequenceId, sequenceId), ...conditions))
+  )[0]!.n;
 
 describe(`a bulk enrolment of ${LEADS} leads`, () => {
   it('imports the leads in one request, answering each row', async () => {
@@ -37,23 +42,39 @@ describe(`a bulk enrolment of ${LEADS} leads`, () => {
 
   it('enrols every lead in one request and starts every workflow', async () => {
     const started = Date.now();
-    const res = await fixture.api('POST', `/v1/sequences/${sequenceId}/enrolments/bulk`, { leadIds }, { 'idempotency-key': `bulk-${sequenceId}` });
+    const res = await fixture.api(
+      'POST',
+      `/v1/sequences/${sequenceId}/enrolments/bulk`,
+      { leadIds },
+      { 'idempotency-key': `bulk-${sequenceId}` },
+    );
     const answered = Date.now() - started;
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ enrolled: LEADS, skipped: 0 });
     firstAnswer = res.body;
-    await eventually(async () => (await countWhere(isNull(enrolments.workflowStartedAt))) === 0, { timeoutMs: 300_000, intervalMs: 500, what: 'all workflows started' });
+    await eventually(async () => (await countWhere(isNull(enrolments.workflowStartedAt))) === 0, {
+      timeoutMs: 300_000,
+      intervalMs: 500,
+      what: 'all workflows started',
+    });
     const allStarted = Date.now() - started;
     await eventually(async () => (await countWhere(eq(enrolments.status, 'active'))) === LEADS && (await plannedCount()) === LEADS, {
       timeoutMs: 600_000,
       intervalMs: 1000,
       what: 'every enrolment planned its first step',
     });
-    console.log(`[figures] bulk enrolment of ${LEADS}: answered in ${answered} ms, all workflows started in ${allStarted} ms, all planned in ${Date.now() - started} ms`);
+    console.log(
+      `[figures] bulk enrolment of ${LEADS}: answered in ${answered} ms, all workflows started in ${allStarted} ms, all planned in ${Date.now() - started} ms`,
+    );
   }, 900_000);
 
   it('answers a retried request with the same Idempotency-Key identically and enrols no one twice', async () => {
-    const res = await fixture.api('POST', `/v1/sequences/${sequenceId}/enrolments/bulk`, { leadIds }, { 'idempotency-key': `bulk-${sequenceId}` });
+    const res = await fixture.api(
+      'POST',
+      `/v1/sequences/${sequenceId}/enrolments/bulk`,
+      { leadIds },
+      { 'idempotency-key': `bulk-${sequenceId}` },
+    );
     expect(res.body).toEqual(firstAnswer);
     expect(await countWhere()).toBe(LEADS);
   }, 120_000);
@@ -68,7 +89,11 @@ describe(`a bulk enrolment of ${LEADS} leads`, () => {
     const started = Date.now();
     const res = await fixture.api('POST', `/v1/sequences/${sequenceId}/pause`);
     expect(res.status).toBe(202);
-    await eventually(async () => (await countWhere(eq(enrolments.status, 'paused'))) === LEADS, { timeoutMs: 600_000, intervalMs: 1000, what: 'every enrolment paused' });
+    await eventually(async () => (await countWhere(eq(enrolments.status, 'paused'))) === LEADS, {
+      timeoutMs: 600_000,
+      intervalMs: 1000,
+      what: 'every enrolment paused',
+    });
     console.log(`[figures] sequence-wide pause of ${LEADS}: all paused in the database in ${Date.now() - started} ms`);
   }, 900_000);
 });

@@ -15,7 +15,16 @@ const branding: Branding = {
   signature: 'Sam Seller\nHead of Sales, Acme',
 };
 const merge = (lead: Partial<MergeContext['lead']> = {}): MergeContext => ({
-  lead: { first_name: 'Ada', last_name: 'Lovelace', full_name: 'Ada Lovelace', email: 'ada@example.com', company: 'Analytical', title: '', phone: '', ...lead },
+  lead: {
+    first_name: 'Ada',
+    last_name: 'Lovelace',
+    full_name: 'Ada Lovelace',
+    email: 'ada@example.com',
+    company: 'Analytical',
+    title: '',
+    phone: '',
+    ...lead,
+  },
   custom: { plan: 'Pro' },
   sender: { name: 'Sam Seller', email: 'sam@acme.test', company: 'Acme Ltd', signature: '' },
 });
@@ -76,7 +85,7 @@ describe('a composed email', () => {
   it('is the same, byte for byte, from the per-branding layout cache as from a fresh MJML render', async () => {
     const tricky = [
       { first_name: 'Ada', company: 'Analytical' },
-      { first_name: '<b>Eve</b> & "Mallory" \'s', company: '$& $1 $$ $` $\'' },
+      { first_name: '<b>Eve</b> & "Mallory" \'s', company: "$& $1 $$ $` $'" },
       { first_name: 'XSLOTUNSUBSCRIBEX', company: 'XSLOTBODYX XSLOTTITLEX' },
       { first_name: 'Zoë 😀 日本語', company: '\u200b\u00a0 tab\there' },
     ];
@@ -104,7 +113,8 @@ describe('a composed email', () => {
     // MJML's <head> styles (selectors, @media) only improve mobile layout where supported; the
     // preview text is hidden with display/opacity/overflow; role and aria attributes are ignored
     // where unknown. Anything else unsupported fails this test.
-    const tolerated = /^`(Descendant combinator|ID selector|Type selector|Class selector|Chaining selectors|@media|outline|<body> element|display:none|opacity|overflow|aria-label attribute|role attribute|word-break)`/;
+    const tolerated =
+      /^`(Descendant combinator|ID selector|Type selector|Class selector|Chaining selectors|@media|outline|<body> element|display:none|opacity|overflow|aria-label attribute|role attribute|word-break)`/;
     const errors = 'errors' in report ? report.errors : [];
     expect(errors.filter((e: string) => !tolerated.test(e))).toEqual([]);
   });
@@ -121,9 +131,13 @@ describe('a composed email in a browser', () => {
     ['desktop', 800],
     ['phone', 375],
   ])('fits a %s screen without sideways scrolling and shows the footer', async (label, width) => {
-    const { html } = await compose('# Nice to meet you\n\nHi {{ first_name }}, it was great to talk at the event. ' + 'More words here. '.repeat(20));
+    const { html } = await compose(
+      '# Nice to meet you\n\nHi {{ first_name }}, it was great to talk at the event. ' + 'More words here. '.repeat(20),
+    );
     const page = await browser.newPage({ viewport: { width, height: 900 } });
-    await page.route('**/*', (route) => (route.request().url().startsWith('https://cdn.acme.test') ? route.fulfill({ status: 404 }) : route.continue()));
+    await page.route('**/*', (route) =>
+      route.request().url().startsWith('https://cdn.acme.test') ? route.fulfill({ status: 404 }) : route.continue(),
+    );
     await page.setContent(html);
     const scrollWidth = await page.evaluate('document.documentElement.scrollWidth');
     expect(scrollWidth as number).toBeLessThanOrEqual(width);

@@ -16,7 +16,9 @@ const INBOUND_SECRET = 'cross-tenant-inbound-secret';
 
 beforeAll(async () => {
   sink = await startResendSink();
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, INBOUND_MIME_SECRET: INBOUND_SECRET }) });
+  service = await startService({
+    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, INBOUND_MIME_SECRET: INBOUND_SECRET }),
+  });
 });
 afterAll(async () => {
   await service?.stop();
@@ -36,13 +38,24 @@ async function accountWithEverything() {
   // A reply from a second lead leaves a notification.
   const replier = await a.createLead({ firstName: 'Rita' });
   const replied = await a.enrolLead((await a.createSequence()).id, replier.id);
-  const { replyToken } = await eventually(async () => ((await a.sentMessages(replied.id)).length ? a.enrolmentRow(replied.id) : undefined), { what: 'replier emailed' });
+  const { replyToken } = await eventually(
+    async () => ((await a.sentMessages(replied.id)).length ? a.enrolmentRow(replied.id) : undefined),
+    { what: 'replier emailed' },
+  );
   expect((await deliverReplyMime(service.baseUrl, INBOUND_SECRET, { from: replier.email, replyToken: replyToken! })).status).toBe(200);
   const notification = await eventually(async () => (await a.api('GET', '/v1/notifications')).body.data[0], { what: 'a notification' });
 
   return {
     ...a,
-    ids: { sequence: sequence.id, step: sequence.steps[0]!.id, steps: sequence.steps.map((s) => s.id), lead: lead.id, enrolment: enrolment.id, email: oneOff.body.id as string, notification: notification.id as string },
+    ids: {
+      sequence: sequence.id,
+      step: sequence.steps[0]!.id,
+      steps: sequence.steps.map((s) => s.id),
+      lead: lead.id,
+      enrolment: enrolment.id,
+      email: oneOff.body.id as string,
+      notification: notification.id as string,
+    },
     secrets: [lead.email, replier.email, 'A-Corp'],
   };
 }
@@ -54,7 +67,13 @@ function idFor(path: string, param: string, ids: Ids): string {
   const collection = path.split('/')[2];
   if (param === 'stepId' && collection === 'sequences') return ids.step;
   if (param === 'id') {
-    const byCollection: Record<string, string> = { sequences: ids.sequence, leads: ids.lead, enrolments: ids.enrolment, emails: ids.email, notifications: ids.notification };
+    const byCollection: Record<string, string> = {
+      sequences: ids.sequence,
+      leads: ids.lead,
+      enrolments: ids.enrolment,
+      emails: ids.email,
+      notifications: ids.notification,
+    };
     if (byCollection[collection!]) return byCollection[collection!]!;
   }
   throw new Error(`no id of account A for {${param}} in ${path}: teach idFor about this route`);
@@ -82,7 +101,9 @@ describe('another account’s ids', () => {
   it('are not found through any route with a path parameter, and nothing of the owner’s changes', async () => {
     const a = await accountWithEverything();
     const b = await asNewAccount(service);
-    const document = (await apiClient(service.baseUrl)('GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: { required?: boolean } }>> };
+    const document = (await apiClient(service.baseUrl)('GET', '/openapi.json')).body as {
+      paths: Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
+    };
     const before = await settledSnapshot(service.database.db, a.account.id);
 
     const swept: string[] = [];
@@ -126,14 +147,19 @@ describe('another account’s ids', () => {
     const a = await accountWithEverything();
     const b = await asNewAccount(service);
     const document = (await apiClient(service.baseUrl)('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
-    const lists = Object.entries(document.paths).filter(([path, item]) => path.startsWith('/v1/') && !path.includes('{') && 'get' in item).map(([path]) => path);
+    const lists = Object.entries(document.paths)
+      .filter(([path, item]) => path.startsWith('/v1/') && !path.includes('{') && 'get' in item)
+      .map(([path]) => path);
     expect(lists).toEqual(expect.arrayContaining(['/v1/sequences', '/v1/leads', '/v1/outbox', '/v1/notifications', '/v1/account']));
     const owned = [...Object.values(a.ids).flat(), ...a.secrets, a.account.id];
     for (const path of lists) {
       for (const query of ['', '?search=Alice', '?search=A-Corp', '?unread=true', '?limit=500']) {
         const res = await b.api('GET', `${path}${query}`);
         const text = JSON.stringify(res.body);
-        expect(owned.filter((value) => text.includes(value)), `${path}${query}`).toEqual([]);
+        expect(
+          owned.filter((value) => text.includes(value)),
+          `${path}${query}`,
+        ).toEqual([]);
       }
     }
   });

@@ -40,7 +40,9 @@ describe('on the embedded database', () => {
   it('takes a bulk enrolment with an idempotency key and answers its retry the same', async () => {
     const { api, createSequence } = await asNewAccount(service);
     const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
-    const imported = await api('POST', '/v1/leads/import', { leads: Array.from({ length: 20 }, (_, i) => ({ email: `pg-${i}@example.com` })) });
+    const imported = await api('POST', '/v1/leads/import', {
+      leads: Array.from({ length: 20 }, (_, i) => ({ email: `pg-${i}@example.com` })),
+    });
     const leadIds = imported.body.results.map((r: { id: string }) => r.id);
     const first = await api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { leadIds }, { 'idempotency-key': 'k1' });
     const again = await api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { leadIds }, { 'idempotency-key': 'k1' });

@@ -154,14 +154,23 @@ describe('an enrolment whose workflow never started (the API died after committi
       const lead = await createLead();
       await service.database.db
         .insert(enrolments)
-        .values({ id, accountId: account.id, sequenceId: sequence.id, leadId: lead.id, replyToken: randomUUID().replace(/-/g, ''), enrolledAt: new Date(Date.now() - 60_000) });
+        .values({
+          id,
+          accountId: account.id,
+          sequenceId: sequence.id,
+          leadId: lead.id,
+          replyToken: randomUUID().replace(/-/g, ''),
+          enrolledAt: new Date(Date.now() - 60_000),
+        });
       return id;
     };
     const paused = await orphan();
     const res = await api('POST', `/v1/enrolments/${paused}/pause`);
     expect(res.body.status).toBe('paused');
     const swept = await orphan();
-    expect(await startPendingEnrolments({ db: service.database.db, temporal: service.temporal, config: service.config })).toBeGreaterThanOrEqual(1);
+    expect(
+      await startPendingEnrolments({ db: service.database.db, temporal: service.temporal, config: service.config }),
+    ).toBeGreaterThanOrEqual(1);
     const state = await service.temporal.workflow.getHandle(enrolmentWorkflowId(swept)).query<{ status: string }>('state');
     expect(state.status).toBe('active');
     await waitForStatus(paused, 'paused');
@@ -213,7 +222,10 @@ describe('listing a sequence’s enrolments', () => {
     const { counts, completeElsewhere } = await oneWaitingEnrolment();
     expect(await counts()).toEqual({ active: 1 });
     await completeElsewhere();
-    await eventually(async () => JSON.stringify(await counts()) === JSON.stringify({ completed: 1 }), { timeoutMs: 5_000, what: 'the new count' });
+    await eventually(async () => JSON.stringify(await counts()) === JSON.stringify({ completed: 1 }), {
+      timeoutMs: 5_000,
+      what: 'the new count',
+    });
   });
 
   it('answers counts older than two seconds at once and counts again for the next request', async () => {
@@ -222,7 +234,10 @@ describe('listing a sequence’s enrolments', () => {
     await completeElsewhere();
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     expect(await counts()).toEqual({ active: 1 });
-    await eventually(async () => JSON.stringify(await counts()) === JSON.stringify({ completed: 1 }), { timeoutMs: 2_000, what: 'the fresh count' });
+    await eventually(async () => JSON.stringify(await counts()) === JSON.stringify({ completed: 1 }), {
+      timeoutMs: 2_000,
+      what: 'the fresh count',
+    });
   });
 
   it('answers a count that was under way when this process wrote to the sequence', async () => {

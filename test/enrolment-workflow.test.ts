@@ -25,10 +25,13 @@ const days = (amount: number) => ({ amount, unit: 'days' });
 const handleOf = (enrolmentId: string) => env.client.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
 const stateOf = (enrolmentId: string) => handleOf(enrolmentId).query<EnrolmentState>('state');
 async function waitForSent(enrolmentId: string, count: number) {
-  return eventually(async () => {
-    const state = await stateOf(enrolmentId);
-    return state.sentCount === count && state;
-  }, { what: `${count} email(s) sent` });
+  return eventually(
+    async () => {
+      const state = await stateOf(enrolmentId);
+      return state.sentCount === count && state;
+    },
+    { what: `${count} email(s) sent` },
+  );
 }
 
 describe('a lead in a 3-step sequence with day-long delays', () => {
@@ -61,24 +64,27 @@ const expected: Record<'waiting' | 'paused', Record<Signal, string>> = {
 };
 
 describe.each(['waiting', 'paused'] as const)('an enrolment %s for its next step', (state) => {
-  it.each(Object.entries(expected[state]) as [Signal, string][])('on the %s signal becomes %s in the workflow and the database', async (signal, status) => {
-    const { createSequence, createLead, enrolLead, waitForStatus, sentMessages } = await asNewAccount(service);
-    const sequence = await createSequence({ steps: [{ delay: days(0) }, { delay: days(3) }] });
-    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
-    await waitForSent(enrolment.id, 1);
-    if (state === 'paused') {
-      await handleOf(enrolment.id).signal('pause');
-      await waitForStatus(enrolment.id, 'paused');
-    }
-    await handleOf(enrolment.id).signal(signal);
-    await eventually(async () => (await stateOf(enrolment.id)).status === status, { what: `workflow status ${status}` });
-    await waitForStatus(enrolment.id, status);
-    if (status !== 'active') {
-      // Nothing more is sent, however long we wait.
-      await env.sleep(5 * DAY);
-      expect(await sentMessages(enrolment.id)).toHaveLength(1);
-    }
-  });
+  it.each(Object.entries(expected[state]) as [Signal, string][])(
+    'on the %s signal becomes %s in the workflow and the database',
+    async (signal, status) => {
+      const { createSequence, createLead, enrolLead, waitForStatus, sentMessages } = await asNewAccount(service);
+      const sequence = await createSequence({ steps: [{ delay: days(0) }, { delay: days(3) }] });
+      const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+      await waitForSent(enrolment.id, 1);
+      if (state === 'paused') {
+        await handleOf(enrolment.id).signal('pause');
+        await waitForStatus(enrolment.id, 'paused');
+      }
+      await handleOf(enrolment.id).signal(signal);
+      await eventually(async () => (await stateOf(enrolment.id)).status === status, { what: `workflow status ${status}` });
+      await waitForStatus(enrolment.id, status);
+      if (status !== 'active') {
+        // Nothing more is sent, however long we wait.
+        await env.sleep(5 * DAY);
+        expect(await sentMessages(enrolment.id)).toHaveLength(1);
+      }
+    },
+  );
 });
 
 describe('a paused enrolment resumed after its step fell due', () => {
@@ -128,7 +134,9 @@ describe('editing a sequence while enrolments wait', () => {
     const { api, sequence, enrolment, step2 } = await waitingOnStep2(days(1));
     const before = Date.parse((await stateOf(enrolment.id)).nextStep!.dueAt);
     await api('PATCH', `/v1/sequences/${sequence.id}/steps/${step2.id}`, { delay: days(5) });
-    await eventually(async () => Date.parse((await stateOf(enrolment.id)).nextStep!.dueAt) >= before + 4 * DAY, { what: 'the later due time' });
+    await eventually(async () => Date.parse((await stateOf(enrolment.id)).nextStep!.dueAt) >= before + 4 * DAY, {
+      what: 'the later due time',
+    });
     await env.sleep(2 * DAY);
     expect((await stateOf(enrolment.id)).sentCount).toBe(1);
   });
@@ -173,10 +181,13 @@ describe('a sequence paused just as an enrolment’s last step goes out', () => 
     await db.update(sequences).set({ status: 'paused' }).where(eq(sequences.id, sequence.id));
 
     await handleOf(enrolment.id).signal('reschedule');
-    const settled = await eventually(async () => {
-      const state = await stateOf(enrolment.id);
-      return state.status !== 'active' && state;
-    }, { what: 'the enrolment to leave active' });
+    const settled = await eventually(
+      async () => {
+        const state = await stateOf(enrolment.id);
+        return state.status !== 'active' && state;
+      },
+      { what: 'the enrolment to leave active' },
+    );
     expect(settled).toMatchObject({ status: 'completed', sentCount: 1 });
     expect(await fixture.waitForStatus(enrolment.id, 'completed')).toMatchObject({ nextStepId: null, nextDueAt: null });
   });
@@ -228,7 +239,8 @@ describe('a reply or an unsubscribe recorded just before the next step falls due
     // The record is in PostgreSQL; its signal is still on its way (the worst moment for a race).
     const { enrolments, leads } = await import('../db/schema.js');
     const { eq } = await import('drizzle-orm');
-    if (kind === 'reply') await service.database.db.update(enrolments).set({ repliedAt: new Date() }).where(eq(enrolments.id, enrolment.id));
+    if (kind === 'reply')
+      await service.database.db.update(enrolments).set({ repliedAt: new Date() }).where(eq(enrolments.id, enrolment.id));
     else await service.database.db.update(leads).set({ unsubscribedAt: new Date() }).where(eq(leads.id, lead.id));
     await env.sleep(DAY + HOUR);
     await waitForStatus(enrolment.id, status);

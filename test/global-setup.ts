@@ -38,7 +38,10 @@ export async function setup(project: TestProject) {
 
   const [server, bundle] = await Promise.all([
     startDevServer({}),
-    bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } }),
+    bundleWorkflowCode({
+      workflowsPath,
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
+    }),
   ]);
   devServer = server;
   const bundleDir = mkdtempSync(path.join(os.tmpdir(), 'es-bundle-'));

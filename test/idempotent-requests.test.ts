@@ -18,7 +18,8 @@ async function sequenceWithLeads(n: number) {
   const fixture = await asNewAccount(service);
   const sequence = await fixture.createSequence({ steps: [{ delay: { amount: 3, unit: 'days' } }] });
   const leads = await Promise.all(Array.from({ length: n }, () => fixture.createLead()));
-  const bulk = (leadIds: string[], key: string) => fixture.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { leadIds }, { 'idempotency-key': key });
+  const bulk = (leadIds: string[], key: string) =>
+    fixture.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { leadIds }, { 'idempotency-key': key });
   return { ...fixture, sequence, leadIds: leads.map((l) => l.id), bulk };
 }
 

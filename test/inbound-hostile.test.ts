@@ -22,7 +22,10 @@ afterAll(async () => {
 });
 
 /** Posts `mime` and expects the reply to be recorded, the sequence stopped; answers the stored reply. */
-async function expectRecordedAndStopped(lead: Awaited<ReturnType<typeof world.leadWaitingForStep2>>, answer: { status: number; body: Record<string, unknown> }) {
+async function expectRecordedAndStopped(
+  lead: Awaited<ReturnType<typeof world.leadWaitingForStep2>>,
+  answer: { status: number; body: Record<string, unknown> },
+) {
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
   expect(answer.body.outcome).toBe('reply recorded');
   await lead.waitForStatus(lead.enrolment.id, 'replied');
@@ -44,7 +47,11 @@ describe('a reply holding NUL bytes', () => {
 
   it('raw in the MIME subject, a header and the body is recorded without them and stops the sequence', async () => {
     const lead = await world.leadWaitingForStep2();
-    const mime = world.mimeReply(lead.replyAddress, lead.lead.email, { subject: 'Re: St\u0000ep 1', head: ['Content-Type: text/plain', 'X-Junk: a\u0000b'], body: 'Yes\u0000 please' });
+    const mime = world.mimeReply(lead.replyAddress, lead.lead.email, {
+      subject: 'Re: St\u0000ep 1',
+      head: ['Content-Type: text/plain', 'X-Junk: a\u0000b'],
+      body: 'Yes\u0000 please',
+    });
     const stored = await expectRecordedAndStopped(lead, await world.postMime(Buffer.from(mime, 'latin1')));
     expect([stored.subject, stored.text]).toEqual(['Re: St ep 1', 'Yes please']);
   });
@@ -66,7 +73,13 @@ describe('a reply holding NUL bytes', () => {
 describe('a reply holding unpaired UTF-16 surrogates', () => {
   it('through the Resend webhook is recorded without them and stops the sequence', async () => {
     const lead = await world.leadWaitingForStep2();
-    const answer = await world.receiveThroughResend({ from: lead.lead.email, to: lead.replyAddress, subject: 'Re: \ud800Step 1', text: 'ok \udfff😀 fine\ud83d', headers: { 'x-\udc00': '\ud800' } });
+    const answer = await world.receiveThroughResend({
+      from: lead.lead.email,
+      to: lead.replyAddress,
+      subject: 'Re: \ud800Step 1',
+      text: 'ok \udfff😀 fine\ud83d',
+      headers: { 'x-\udc00': '\ud800' },
+    });
     const stored = await expectRecordedAndStopped(lead, answer);
     expect([stored.subject, stored.text]).toEqual(['Re: Step 1', 'ok 😀 fine']);
   });
@@ -75,7 +88,10 @@ describe('a reply holding unpaired UTF-16 surrogates', () => {
 describe('a reply with a 1 MB header', () => {
   it('through raw MIME is recorded and stops the sequence', async () => {
     const lead = await world.leadWaitingForStep2();
-    const mime = world.mimeReply(lead.replyAddress, lead.lead.email, { head: ['Content-Type: text/plain', `X-Junk: ${'a'.repeat(1024 * 1024)}`], body: 'Still here.' });
+    const mime = world.mimeReply(lead.replyAddress, lead.lead.email, {
+      head: ['Content-Type: text/plain', `X-Junk: ${'a'.repeat(1024 * 1024)}`],
+      body: 'Still here.',
+    });
     const stored = await expectRecordedAndStopped(lead, await world.postMime(mime));
     expect(stored.text).toBe('Still here.');
   });
@@ -101,7 +117,10 @@ describe('a reply whose MIME structure the parser refuses (1,000 parts)', () => 
   it('is recorded from its headers, with a note for its body, and stops the sequence', async () => {
     const lead = await world.leadWaitingForStep2();
     const parts = Array.from({ length: 1000 }, (_, i) => `--b\r\nContent-Type: text/plain\r\n\r\npart ${i}\r\n`).join('');
-    const mime = world.mimeReply(lead.replyAddress, lead.lead.email, { head: ['Content-Type: multipart/mixed; boundary=b'], body: `${parts}--b--\r\n` });
+    const mime = world.mimeReply(lead.replyAddress, lead.lead.email, {
+      head: ['Content-Type: multipart/mixed; boundary=b'],
+      body: `${parts}--b--\r\n`,
+    });
     const stored = await expectRecordedAndStopped(lead, await world.postMime(mime));
     expect(stored.text).toMatch(/^\[The body of this email could not be read/);
   });
@@ -132,7 +151,13 @@ describe('/inbound/mime with a wrong secret', () => {
   it('is refused with 401 before its body is read', async () => {
     const url = new URL(`${world.service.baseUrl}/inbound/mime`);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'message/rfc822', 'content-length': String(20 * 1024 * 1024) } });
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { authorization: 'Bearer wrong', 'content-type': 'message/rfc822', 'content-length': String(20 * 1024 * 1024) },
+      });
       req.on('response', (res) => {
         resolve(res.statusCode ?? 0);
         res.resume();

@@ -45,7 +45,9 @@ describe('the sender address', () => {
 
 describe('JSON kept as received (jsonb)', () => {
   it('loses what PostgreSQL refuses in strings and keys, and nesting beyond its depth', () => {
-    expect(storableJson({ 'k\u0000': ['v\u0000', '\ud800', 1, null, { deep: { deeper: true } }] }, 3)).toEqual({ k: ['v', '', 1, null, { deep: null }] });
+    expect(storableJson({ 'k\u0000': ['v\u0000', '\ud800', 1, null, { deep: { deeper: true } }] }, 3)).toEqual({
+      k: ['v', '', 1, null, { deep: null }],
+    });
   });
 });
 
@@ -58,7 +60,12 @@ describe('the headers the rules read', () => {
     expect(kept['x-big']).toHaveLength(INBOUND_LIMITS.headerValue);
   });
   it('may come as a list of key/value pairs', () => {
-    expect(boundedHeaders([{ key: 'Precedence', value: 'bulk' }, { name: 'In-Reply-To', value: '<a@b>' }])).toEqual({ precedence: 'bulk', 'in-reply-to': '<a@b>' });
+    expect(
+      boundedHeaders([
+        { key: 'Precedence', value: 'bulk' },
+        { name: 'In-Reply-To', value: '<a@b>' },
+      ]),
+    ).toEqual({ precedence: 'bulk', 'in-reply-to': '<a@b>' });
   });
 });
 
@@ -76,14 +83,16 @@ describe('the header block of a raw MIME message, before it is parsed', () => {
   });
   it('keeps the essential fields (addresses, subject, ids, MIME structure) before any others, at most 100', () => {
     const junk = Array.from({ length: 5000 }, (_, i) => `X-Junk-${i}: v`);
-    const { message, dropped } = boundMimeHead(head([...junk, 'From: a@b.test', 'To: r-x@reply.example.com', 'Subject: hi', 'Content-Type: text/plain']));
+    const { message, dropped } = boundMimeHead(
+      head([...junk, 'From: a@b.test', 'To: r-x@reply.example.com', 'Subject: hi', 'Content-Type: text/plain']),
+    );
     const fields = message.toString('latin1').split('\r\n\r\n')[0]!.split('\r\n');
     expect(fields).toHaveLength(100);
     expect(dropped).toBe(4904);
     expect(fields.slice(-4)).toEqual(['From: a@b.test', 'To: r-x@reply.example.com', 'Subject: hi', 'Content-Type: text/plain']);
   });
   it(`reads no more than the first ${MIME_HEAD_SCAN_BYTES / 1024} KB of a header block, however long it is`, () => {
-    const flood = Array.from({ length: 24 * 1024 * 1024 / 5 }, () => 'X:y');
+    const flood = Array.from({ length: (24 * 1024 * 1024) / 5 }, () => 'X:y');
     const { message, dropped } = boundMimeHead(head(['To: r-x@reply.example.com', ...flood, 'Subject: past the scan']));
     const fields = message.toString('latin1').split('\r\n\r\n')[0]!.split('\r\n');
     expect(fields[0]).toBe('To: r-x@reply.example.com');

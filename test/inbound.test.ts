@@ -17,7 +17,12 @@ const inboundSecret = 'inbound-secret-for-tests';
 beforeAll(async () => {
   sink = await startResendSink();
   service = await startService({
-    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, RESEND_WEBHOOK_SECRET: secret, INBOUND_MIME_SECRET: inboundSecret }),
+    config: await testConfig({
+      RESEND_API_KEY: sink.apiKey,
+      RESEND_BASE_URL: sink.url,
+      RESEND_WEBHOOK_SECRET: secret,
+      INBOUND_MIME_SECRET: inboundSecret,
+    }),
   });
 });
 afterAll(async () => {
@@ -41,7 +46,9 @@ async function leadWhoGotStep1(options: { onReply?: string; accountValues?: Reco
   const sequence = await fixture.createSequence({ onReply: options.onReply, steps: [{ delay: days(0) }, { delay: days(3) }] });
   const lead = await fixture.createLead({ firstName: 'Rita', lastName: 'Reply' });
   const enrolment = await fixture.enrolLead(sequence.id, lead.id);
-  const message = await eventually(async () => (await fixture.sentMessages(enrolment.id)).find((m) => m.status === 'sent'), { what: 'step 1 sent' });
+  const message = await eventually(async () => (await fixture.sentMessages(enrolment.id)).find((m) => m.status === 'sent'), {
+    what: 'step 1 sent',
+  });
   const row = await fixture.enrolmentRow(enrolment.id);
   return { ...fixture, sequence, lead, enrolment, message, replyAddress: `r-${row.replyToken}@reply.example.com` };
 }
@@ -54,7 +61,11 @@ async function messageRow(id: string) {
 describe('Resend webhooks', () => {
   it('refuse a wrong signature with 401 and change nothing', async () => {
     const { message } = await leadWhoGotStep1();
-    const res = await webhook('email.opened', { email_id: message.providerId, tags: { message_id: message.id } }, { signWith: newWebhookSecret() });
+    const res = await webhook(
+      'email.opened',
+      { email_id: message.providerId, tags: { message_id: message.id } },
+      { signWith: newWebhookSecret() },
+    );
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('invalid_signature');
     expect((await messageRow(message.id)).openCount).toBe(0);
@@ -69,7 +80,11 @@ describe('Resend webhooks', () => {
 
   it('refuse a timestamp from the future (over five minutes ahead) with 401', async () => {
     const { message } = await leadWhoGotStep1();
-    const res = await webhook('email.opened', { email_id: message.providerId, tags: { message_id: message.id } }, { timestamp: new Date(Date.now() + 10 * 60_000) });
+    const res = await webhook(
+      'email.opened',
+      { email_id: message.providerId, tags: { message_id: message.id } },
+      { timestamp: new Date(Date.now() + 10 * 60_000) },
+    );
     expect([res.status, res.body.error.code]).toEqual([401, 'invalid_signature']);
     expect((await messageRow(message.id)).openCount).toBe(0);
   });
@@ -110,7 +125,16 @@ describe('per-step and per-sequence statistics', () => {
     await webhook('email.clicked', { email_id: message.providerId, click: { link: 'https://acme.test' } });
     await api('POST', `/v1/enrolments/${message.enrolmentId}/reply`);
     const stats = (await api('GET', `/v1/sequences/${sequence.id}/stats`)).body;
-    expect(stats.sequence).toMatchObject({ enrolled: 1, sent: 1, delivered: 1, opened: 1, clicked: 1, replied: 1, bounced: 0, unsubscribed: 0 });
+    expect(stats.sequence).toMatchObject({
+      enrolled: 1,
+      sent: 1,
+      delivered: 1,
+      opened: 1,
+      clicked: 1,
+      replied: 1,
+      bounced: 0,
+      unsubscribed: 0,
+    });
     expect(stats.sequence.rates).toMatchObject({ opened: 1, replied: 1, repliedPerEnrolment: 1 });
     expect(stats.steps[0]).toMatchObject({ position: 1, sent: 1, opened: 1, replied: 1 });
     expect(stats.steps[1]).toMatchObject({ position: 2, sent: 0, replied: 0, rates: { opened: 0 } });
@@ -119,10 +143,15 @@ describe('per-step and per-sequence statistics', () => {
 
 describe('a hard bounce', () => {
   it('marks the lead bounced, ends all its active enrolments as bounced, and refuses later enrolment', async () => {
-    const { message, lead, enrolment, api, createSequence, enrolLead, waitForStatus } = await leadWhoGotStep1({ accountValues: { allowParallelEnrolment: true } });
+    const { message, lead, enrolment, api, createSequence, enrolLead, waitForStatus } = await leadWhoGotStep1({
+      accountValues: { allowParallelEnrolment: true },
+    });
     const other = await createSequence({ steps: [{ delay: days(5) }] });
     const second = await enrolLead(other.id, lead.id);
-    const res = await webhook('email.bounced', { email_id: message.providerId, bounce: { type: 'Permanent', subType: 'General', message: 'mailbox does not exist' } });
+    const res = await webhook('email.bounced', {
+      email_id: message.providerId,
+      bounce: { type: 'Permanent', subType: 'General', message: 'mailbox does not exist' },
+    });
     expect(res.body.outcome).toBe('hard bounce: lead suppressed');
     await waitForStatus(enrolment.id, 'bounced');
     await waitForStatus(second.id, 'bounced');
@@ -133,7 +162,10 @@ describe('a hard bounce', () => {
 
   it('but a soft bounce or a delay is only recorded', async () => {
     const { message, enrolment, enrolmentRow, api } = await leadWhoGotStep1();
-    await webhook('email.bounced', { email_id: message.providerId, bounce: { type: 'Transient', subType: 'MailboxFull', message: 'full' } });
+    await webhook('email.bounced', {
+      email_id: message.providerId,
+      bounce: { type: 'Transient', subType: 'MailboxFull', message: 'full' },
+    });
     await webhook('email.delivery_delayed', { email_id: message.providerId });
     expect((await enrolmentRow(enrolment.id)).status).toBe('active');
     const types = (await api('GET', `/v1/enrolments/${enrolment.id}`)).body.timeline.map((e: { type: string }) => e.type);
@@ -152,7 +184,18 @@ describe('a spam complaint', () => {
 
 describe('a lead who replies', () => {
   async function replyThroughResend(to: string, from: string, extra: Record<string, unknown> = {}) {
-    const receivedId = sink.addReceived({ from, to: [to], received_for: [to], subject: 'Re: Step 1', text: 'Sounds good, call me Tuesday.', html: null, headers: {}, cc: [], bcc: [], ...extra });
+    const receivedId = sink.addReceived({
+      from,
+      to: [to],
+      received_for: [to],
+      subject: 'Re: Step 1',
+      text: 'Sounds good, call me Tuesday.',
+      html: null,
+      headers: {},
+      cc: [],
+      bcc: [],
+      ...extra,
+    });
     return webhook('email.received', { email_id: receivedId, from, to: [to], subject: 'Re: Step 1' });
   }
 
@@ -192,7 +235,10 @@ describe('a lead who replies', () => {
 
   it('with an out-of-office answer is recorded but is not a reply', async () => {
     const { replyAddress, lead, enrolment, api, enrolmentRow } = await leadWhoGotStep1();
-    const res = await replyThroughResend(replyAddress, lead.email, { subject: 'Automatic reply: Step 1', headers: { 'auto-submitted': 'auto-replied' } });
+    const res = await replyThroughResend(replyAddress, lead.email, {
+      subject: 'Automatic reply: Step 1',
+      headers: { 'auto-submitted': 'auto-replied' },
+    });
     expect(res.body.outcome).toBe('auto-reply recorded');
     expect((await enrolmentRow(enrolment.id)).status).toBe('active');
     expect((await api('GET', '/v1/notifications')).body.unread).toBe(0);
@@ -212,7 +258,11 @@ describe('a lead who replies', () => {
       '',
       'Yes please, send more.',
     ].join('\r\n');
-    const res = await fetch(`${service.baseUrl}/inbound/mime`, { method: 'POST', headers: { authorization: `Bearer ${inboundSecret}`, 'content-type': 'message/rfc822' }, body: mime });
+    const res = await fetch(`${service.baseUrl}/inbound/mime`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${inboundSecret}`, 'content-type': 'message/rfc822' },
+      body: mime,
+    });
     expect(await res.json()).toMatchObject({ outcome: 'reply recorded' });
     await waitForStatus(enrolment.id, 'replied');
     const wrong = await fetch(`${service.baseUrl}/inbound/mime`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: mime });
@@ -223,15 +273,19 @@ describe('a lead who replies', () => {
     const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
     const portal = http.createServer((req, res) => {
       let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => {
-        received.push({ headers: req.headers, body });
-        res.end('ok');
-      });
+      req
+        .on('data', (c) => (body += c))
+        .on('end', () => {
+          received.push({ headers: req.headers, body });
+          res.end('ok');
+        });
     });
     await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
     try {
       const fixture = await leadWhoGotStep1();
-      const configured = await fixture.api('PATCH', '/v1/account', { portalWebhookUrl: `http://127.0.0.1:${(portal.address() as AddressInfo).port}/hooks` });
+      const configured = await fixture.api('PATCH', '/v1/account', {
+        portalWebhookUrl: `http://127.0.0.1:${(portal.address() as AddressInfo).port}/hooks`,
+      });
       const portalSecret = configured.body.portalWebhookSecret as string;
       expect(portalSecret).toMatch(/^whsec_/);
       await replyThroughResend(fixture.replyAddress, fixture.lead.email);

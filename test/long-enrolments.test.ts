@@ -41,7 +41,9 @@ describe('an enrolment whose history outgrows its bound', () => {
     const lead = await fixture.createLead();
     // The enrolment row as the API would write it, with a workflow whose bound is tiny.
     const id = randomUUID();
-    await service.database.db.insert(enrolments).values({ id, accountId: fixture.account.id, sequenceId: sequence.id, leadId: lead.id, replyToken: randomUUID().replace(/-/g, '') });
+    await service.database.db
+      .insert(enrolments)
+      .values({ id, accountId: fixture.account.id, sequenceId: sequence.id, leadId: lead.id, replyToken: randomUUID().replace(/-/g, '') });
     const handle = await env.client.workflow.start('enrolmentWorkflow', {
       workflowId: enrolmentWorkflowId(id),
       taskQueue: service.config.TEMPORAL_TASK_QUEUE,

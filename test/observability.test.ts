@@ -20,7 +20,10 @@ const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 beforeAll(async () => {
   sink = await startResendSink();
   const logger = createLogger({ level: 'info', destination: capture });
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, METRICS_TOKEN }), logger });
+  service = await startService({
+    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, METRICS_TOKEN }),
+    logger,
+  });
 });
 afterAll(async () => {
   await service.stop();

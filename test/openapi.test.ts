@@ -40,7 +40,13 @@ describe('the OpenAPI document', () => {
   });
 
   it('documents every route the app serves', async () => {
-    const app = createApp({ config: service.config, database: service.database, temporal: service.temporal, logger, mailer: { send: async () => ({ providerId: 'x' }) } });
+    const app = createApp({
+      config: service.config,
+      database: service.database,
+      temporal: service.temporal,
+      logger,
+      mailer: { send: async () => ({ providerId: 'x' }) },
+    });
     const documented = (await apiClient(service.baseUrl)('GET', '/openapi.json')).body.paths as Record<string, Record<string, unknown>>;
     const documentedOps = Object.entries(documented).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
     const served = routesOf(app).filter((r) => !r.startsWith('GET /docs/assets'));
@@ -58,18 +64,31 @@ describe('the OpenAPI document', () => {
   it('states the rules the server enforces (issue 14, section 9)', async () => {
     const doc = (await apiClient(service.baseUrl)('GET', '/openapi.json')).body;
     const body = (path: string, method: string) => doc.paths[path][method].requestBody.content['application/json'].schema;
-    const ok = (path: string, method: string, status = '200') => doc.paths[path][method].responses[status].content['application/json'].schema;
+    const ok = (path: string, method: string, status = '200') =>
+      doc.paths[path][method].responses[status].content['application/json'].schema;
     // `{}` PATCHes are refused.
-    for (const [path, method] of [['/v1/account', 'patch'], ['/v1/sequences/{id}', 'patch'], ['/v1/sequences/{id}/steps/{stepId}', 'patch'], ['/v1/leads/{id}', 'patch']] as const) {
+    for (const [path, method] of [
+      ['/v1/account', 'patch'],
+      ['/v1/sequences/{id}', 'patch'],
+      ['/v1/sequences/{id}/steps/{stepId}', 'patch'],
+      ['/v1/leads/{id}', 'patch'],
+    ] as const) {
       expect(body(path, method).minProperties, `${method} ${path}`).toBe(1);
     }
     // The 365-day delay maximum, per unit.
     const delays = body('/v1/sequences/{id}/steps', 'post').properties.delay.oneOf;
-    expect(Object.fromEntries(delays.map((d: any) => [d.properties.unit.const, d.properties.amount.maximum]))).toEqual({ minutes: 525_600, hours: 8_760, days: 365, business_days: 260 });
+    expect(Object.fromEntries(delays.map((d: any) => [d.properties.unit.const, d.properties.amount.maximum]))).toEqual({
+      minutes: 525_600,
+      hours: 8_760,
+      days: 365,
+      business_days: 260,
+    });
     // Time zones and cursors name their rule; Idempotency-Key its format.
     expect(JSON.stringify(body('/v1/account', 'patch').properties.timezone)).toContain('"format":"iana-time-zone"');
     expect(doc.paths['/v1/sequences'].get.parameters.find((p: any) => p.name === 'cursor').schema.format).toBe('page-cursor');
-    expect(doc.paths['/v1/sequences/{id}/enrolments/bulk'].post.parameters.find((p: any) => p.name === 'idempotency-key').schema.pattern).toBeDefined();
+    expect(
+      doc.paths['/v1/sequences/{id}/enrolments/bulk'].post.parameters.find((p: any) => p.name === 'idempotency-key').schema.pattern,
+    ).toBeDefined();
     // Enums for statuses, skip reasons and timeline types; full timeline entries.
     const detail = ok('/v1/enrolments/{id}', 'get');
     expect(detail.properties.status.enum).toEqual([...ENROLMENT_STATUSES]);
@@ -77,7 +96,9 @@ describe('the OpenAPI document', () => {
     expect(entries.map((e) => e.properties.type.const).sort()).toEqual([...ENROLMENT_EVENT_TYPES].sort());
     const sent = entries.find((e) => e.properties.type.const === 'email_sent');
     expect(Object.keys(sent.properties).sort()).toEqual(['at', 'messageId', 'stepId', 'subject', 'type']);
-    const skipped = ok('/v1/sequences/{id}/enrolments/bulk', 'post').properties.results.items.oneOf.find((r: any) => r.properties.status.const === 'skipped');
+    const skipped = ok('/v1/sequences/{id}/enrolments/bulk', 'post').properties.results.items.oneOf.find(
+      (r: any) => r.properties.status.const === 'skipped',
+    );
     expect(skipped.properties.reason.enum.sort()).toEqual(Object.keys(REFUSAL_MESSAGES).sort());
     // Links for the stateful phase.
     expect(Object.keys(doc.paths['/v1/sequences'].post.responses['201'].links)).toContain('GetSequence');

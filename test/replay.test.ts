@@ -17,7 +17,11 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 describe('recorded workflow histories', () => {
   it('exist for every workflow type', () => {
     const types = new Set(
-      files.map((f) => historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))).events![0]!.workflowExecutionStartedEventAttributes!.workflowType!.name),
+      files.map(
+        (f) =>
+          historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))).events![0]!.workflowExecutionStartedEventAttributes!
+            .workflowType!.name,
+      ),
     );
     expect([...types].sort()).toEqual(['enrolmentWorkflow', 'oneOffEmailWorkflow', 'sequenceBroadcastWorkflow']);
   });

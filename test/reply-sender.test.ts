@@ -21,12 +21,18 @@ afterAll(async () => {
   await sink.close();
 });
 
-const forwardTo = (address: string) => eventually(async () => sink.emails.find((e) => e.payload.to === address), { what: `a forward to ${address}` });
+const forwardTo = (address: string) =>
+  eventually(async () => sink.emails.find((e) => e.payload.to === address), { what: `a forward to ${address}` });
 
 describe('an email from a stranger to a lead’s reply address', () => {
   it('is recorded as from another address and flagged, but does not stop the sequence or mark it replied', async () => {
     const lead = await world.leadWaitingForStep2();
-    const answer = await world.receiveThroughResend({ from: 'Mallory <mallory@evil.test>', to: lead.replyAddress, subject: 'Re: Step 1', text: 'Stop mailing Ann.' });
+    const answer = await world.receiveThroughResend({
+      from: 'Mallory <mallory@evil.test>',
+      to: lead.replyAddress,
+      subject: 'Re: Step 1',
+      text: 'Stop mailing Ann.',
+    });
     expect(answer.status).toBe(200);
     const [stored] = await world.inboundOf(lead.enrolment.id);
     expect(stored).toMatchObject({ fromEmail: 'mallory@evil.test', sender: 'other', isAutoReply: false });
@@ -36,7 +42,10 @@ describe('an email from a stranger to a lead’s reply address', () => {
     expect(types).toContain('reply_from_other_address');
     expect(types).not.toContain('reply');
     const [notification] = await world.notificationsOf(lead.account.id);
-    expect(notification).toMatchObject({ type: 'reply_from_other_address', title: 'mallory@evil.test wrote to the reply address of Ann Lead\'s sequence "Spring outreach"' });
+    expect(notification).toMatchObject({
+      type: 'reply_from_other_address',
+      title: 'mallory@evil.test wrote to the reply address of Ann Lead\'s sequence "Spring outreach"',
+    });
   });
 
   it('is forwarded saying who actually wrote, with Reply-To the writer', async () => {
@@ -45,16 +54,23 @@ describe('an email from a stranger to a lead’s reply address', () => {
     const forward = await forwardTo(lead.account.senderEmail!);
     expect(forward.payload.reply_to).toBe('mallory@evil.test');
     expect(forward.payload.from).toMatch(/^"mallory@evil\.test via Sequences"/);
-    expect(forward.payload.text).toMatch(/^mallory@evil\.test wrote to the reply address of Ann Lead's sequence "Spring outreach"\. This is not the lead's address/);
+    expect(forward.payload.text).toMatch(
+      /^mallory@evil\.test wrote to the reply address of Ann Lead's sequence "Spring outreach"\. This is not the lead's address/,
+    );
   });
 
   it('reaches the portal carrying who wrote', async () => {
     const lead = await world.leadWaitingForStep2();
-    await world.db.execute(`update accounts set portal_webhook_url = 'https://portal.test/hooks', portal_webhook_secret = 'whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=' where id = '${lead.account.id}'`);
+    await world.db.execute(
+      `update accounts set portal_webhook_url = 'https://portal.test/hooks', portal_webhook_secret = 'whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=' where id = '${lead.account.id}'`,
+    );
     await world.receiveThroughResend({ from: 'mallory@evil.test', to: lead.replyAddress });
     const [stored] = await world.inboundOf(lead.enrolment.id);
     const event = await world.portalEvent(`portal-webhook-reply-${stored!.id}`);
-    expect(event).toMatchObject({ type: 'reply.received', data: { sender: 'other', from: 'mallory@evil.test', enrolmentId: lead.enrolment.id } });
+    expect(event).toMatchObject({
+      type: 'reply.received',
+      data: { sender: 'other', from: 'mallory@evil.test', enrolmentId: lead.enrolment.id },
+    });
   });
 });
 
@@ -75,7 +91,11 @@ describe('a reply from a colleague at the lead’s domain', () => {
 describe('the forward of a reply', () => {
   it('carries the inbound subject on one line: CR/LF and control characters never reach its headers', async () => {
     const lead = await world.leadWaitingForStep2();
-    await world.receiveThroughResend({ from: lead.lead.email, to: lead.replyAddress, subject: 'Re: Step 1\r\nBcc: victim@evil.test\u0007\u0085' });
+    await world.receiveThroughResend({
+      from: lead.lead.email,
+      to: lead.replyAddress,
+      subject: 'Re: Step 1\r\nBcc: victim@evil.test\u0007\u0085',
+    });
     const forward = await forwardTo(lead.account.senderEmail!);
     expect(forward.payload.subject).toBe('Re: Step 1 Bcc: victim@evil.test');
   });

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { enrolRefusal, sendBlocker } from '../domain/enrolment-rules.js';
 import { generateApiKey, parseApiKey, secretMatches } from '../domain/api-key.js';
-import { assertKnownMergeTags, isCustomFieldName, MAX_TEMPLATE_TAGS, missingMergeFields, renderTemplate, requiredMergeFields, type MergeContext } from '../domain/merge-fields.js';
+import {
+  assertKnownMergeTags,
+  isCustomFieldName,
+  MAX_TEMPLATE_TAGS,
+  missingMergeFields,
+  renderTemplate,
+  requiredMergeFields,
+  type MergeContext,
+} from '../domain/merge-fields.js';
 
 const eligible = {
   leadEmail: 'a@example.com',
@@ -65,7 +73,15 @@ describe('whether a due email may go', () => {
 });
 
 const context: MergeContext = {
-  lead: { first_name: 'Ada', last_name: 'Lovelace', full_name: 'Ada Lovelace', email: 'ada@example.com', company: '', title: '', phone: '' },
+  lead: {
+    first_name: 'Ada',
+    last_name: 'Lovelace',
+    full_name: 'Ada Lovelace',
+    email: 'ada@example.com',
+    company: '',
+    title: '',
+    phone: '',
+  },
   custom: { plan: 'Pro' },
   sender: { name: 'Sam', email: 'sam@example.com', company: 'Acme', signature: '' },
 };
@@ -82,14 +98,19 @@ describe('merge tags', () => {
     expect(() => assertKnownMergeTags('Hi {{ first_name ')).toThrowError(/invalid merge tag syntax/);
   });
   it('require only the fields printed without a default', () => {
-    expect(requiredMergeFields('{{ first_name | default: "there" }} at {{ company }}, {{ custom.plan }}')).toEqual(['company', 'custom.plan']);
+    expect(requiredMergeFields('{{ first_name | default: "there" }} at {{ company }}, {{ custom.plan }}')).toEqual([
+      'company',
+      'custom.plan',
+    ]);
   });
   it('name the fields a lead lacks', () => {
     expect(missingMergeFields(['company', 'first_name', 'custom.plan', 'custom.size'], context)).toEqual(['company', 'custom.size']);
   });
   it('escape lead values as Markdown text in bodies and fall back to defaults', () => {
     const evil = { ...context, lead: { ...context.lead, first_name: '[Claim](https://evil.test)\n# <b>' } };
-    expect(renderTemplate('Hi {{ first_name }}', evil, { forMarkdown: true })).toBe('Hi \\[Claim\\]\\(https\\:\\/\\/evil\\.test\\) \\# \\<b\\>');
+    expect(renderTemplate('Hi {{ first_name }}', evil, { forMarkdown: true })).toBe(
+      'Hi \\[Claim\\]\\(https\\:\\/\\/evil\\.test\\) \\# \\<b\\>',
+    );
     expect(renderTemplate('at {{ company | default: "your company" }}', context)).toBe('at your company');
   });
 });
@@ -106,7 +127,9 @@ describe('what a template may do (its cost is bounded before it runs)', () => {
     expect(() => assertKnownMergeTags(source)).toThrowError(message);
   });
   it('allows conditions and text filters', () => {
-    expect(() => assertKnownMergeTags('{% if company %}at {{ company | upcase }}{% else %}there{% endif %} {{ first_name | split: " " | first }}')).not.toThrow();
+    expect(() =>
+      assertKnownMergeTags('{% if company %}at {{ company | upcase }}{% else %}there{% endif %} {{ first_name | split: " " | first }}'),
+    ).not.toThrow();
   });
   it(`refuses more than ${MAX_TEMPLATE_TAGS} merge tags in one template, naming the limit`, () => {
     const source = '{{ first_name }}'.repeat(MAX_TEMPLATE_TAGS + 1);

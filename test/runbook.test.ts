@@ -32,16 +32,22 @@ async function waitingEnrolment() {
 describe('the support runbook', () => {
   it('finds a lead’s enrolments and a sequence’s paused ones by search attribute', async () => {
     const { lead, sequence, workflowId, api, enrolment } = await waitingEnrolment();
-    const byLead = await eventually(async () => {
-      const rows = await temporal('workflow', 'list', '--query', `LeadId = '${lead.id}'`);
-      return rows?.length === 1 && rows;
-    }, { what: 'the lead’s enrolment visible' });
+    const byLead = await eventually(
+      async () => {
+        const rows = await temporal('workflow', 'list', '--query', `LeadId = '${lead.id}'`);
+        return rows?.length === 1 && rows;
+      },
+      { what: 'the lead’s enrolment visible' },
+    );
     expect(byLead[0].execution.workflowId).toBe(workflowId);
     await api('POST', `/v1/enrolments/${enrolment.id}/pause`);
-    const paused = await eventually(async () => {
-      const rows = await temporal('workflow', 'list', '--query', `SequenceId = '${sequence.id}' AND EnrolmentStatus = 'paused'`);
-      return rows?.length === 1 && rows;
-    }, { what: 'the paused enrolment visible' });
+    const paused = await eventually(
+      async () => {
+        const rows = await temporal('workflow', 'list', '--query', `SequenceId = '${sequence.id}' AND EnrolmentStatus = 'paused'`);
+        return rows?.length === 1 && rows;
+      },
+      { what: 'the paused enrolment visible' },
+    );
     expect(paused[0].execution.workflowId).toBe(workflowId);
   });
 

@@ -19,12 +19,20 @@ afterAll(async () => {
   await sink.close();
 });
 
-const emailsTo = (address: string) => sink.emails.filter((e) => e.payload.to === address || (Array.isArray(e.payload.to) && e.payload.to.includes(address)));
+const emailsTo = (address: string) =>
+  sink.emails.filter((e) => e.payload.to === address || (Array.isArray(e.payload.to) && e.payload.to.includes(address)));
 const requestsFor = (key: string) => sink.requests.filter((r) => r.key === key);
 
 async function enrolledInOneStep(accountValues: Record<string, unknown> = {}, leadValues: Record<string, unknown> = {}) {
-  const fixture = await asNewAccount(service, { senderName: 'Sam Seller', companyName: 'Acme Ltd', postalAddress: '1 Main St', ...accountValues });
-  const sequence = await fixture.createSequence({ steps: [{ subject: 'Hello {{ first_name }}', body: 'Hi {{ first_name }}, nice to meet you.' }] });
+  const fixture = await asNewAccount(service, {
+    senderName: 'Sam Seller',
+    companyName: 'Acme Ltd',
+    postalAddress: '1 Main St',
+    ...accountValues,
+  });
+  const sequence = await fixture.createSequence({
+    steps: [{ subject: 'Hello {{ first_name }}', body: 'Hi {{ first_name }}, nice to meet you.' }],
+  });
   const lead = await fixture.createLead({ firstName: 'Grace', ...leadValues });
   const enrolment = await fixture.enrolLead(sequence.id, lead.id);
   return { ...fixture, sequence, lead, enrolment };
@@ -98,7 +106,16 @@ describe('exactly once', () => {
     const [message] = await sentMessages(enrolment.id);
     const { Resend } = await import('resend');
     const again = await new Resend(sink.apiKey, { baseUrl: sink.url }).emails.send(
-      { from: message!.fromEmail, to: message!.toEmail, replyTo: message!.replyTo!, subject: message!.subject, html: message!.html, text: message!.text, headers: message!.headers, tags: message!.tags },
+      {
+        from: message!.fromEmail,
+        to: message!.toEmail,
+        replyTo: message!.replyTo!,
+        subject: message!.subject,
+        html: message!.html,
+        text: message!.text,
+        headers: message!.headers,
+        tags: message!.tags,
+      },
       { idempotencyKey: message!.idempotencyKey },
     );
     expect(again.data?.id).toBe(message!.providerId);
@@ -122,11 +139,17 @@ describe('a permanent refusal by the provider', () => {
 describe('a provider quota', () => {
   it('postpones the step to when the quota resets; the enrolment stays active and nothing is dropped', async () => {
     sink.failNext(1, { status: 429, name: 'daily_quota_exceeded', message: 'You have reached your daily email quota' });
-    const { enrolment: { id }, lead } = await enrolledInOneStep();
-    const state = await eventually(async () => {
-      const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).query<EnrolmentState>('state');
-      return s.nextStep && Date.parse(s.nextStep.dueAt) > Date.now() + 60_000 && s;
-    }, { what: 'the step postponed' });
+    const {
+      enrolment: { id },
+      lead,
+    } = await enrolledInOneStep();
+    const state = await eventually(
+      async () => {
+        const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).query<EnrolmentState>('state');
+        return s.nextStep && Date.parse(s.nextStep.dueAt) > Date.now() + 60_000 && s;
+      },
+      { what: 'the step postponed' },
+    );
     const tomorrow = new Date();
     tomorrow.setUTCHours(24, 0, 0, 0);
     expect(state!.nextStep!.dueAt).toBe(tomorrow.toISOString());
@@ -137,16 +160,24 @@ describe('a provider quota', () => {
 
 describe('the daily cap of a plan', () => {
   it('holds emails over the cap until the next day instead of dropping them', async () => {
-    const fixture = await asNewAccount(service, { limits: { maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: 2 } });
+    const fixture = await asNewAccount(service, {
+      limits: { maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: 2 },
+    });
     const sequence = await fixture.createSequence();
     const enrolled: { id: string }[] = [];
     for (let i = 0; i < 3; i++) enrolled.push(await fixture.enrolLead(sequence.id, (await fixture.createLead()).id));
-    await eventually(async () => (await Promise.all(enrolled.map((e) => fixture.enrolmentRow(e.id)))).filter((e) => e.status === 'completed').length === 2, { what: 'two sent' });
+    await eventually(
+      async () => (await Promise.all(enrolled.map((e) => fixture.enrolmentRow(e.id)))).filter((e) => e.status === 'completed').length === 2,
+      { what: 'two sent' },
+    );
     const waiting = (await Promise.all(enrolled.map((e) => fixture.enrolmentRow(e.id)))).find((e) => e.status === 'active')!;
-    await eventually(async () => {
-      const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(waiting.id)).query<EnrolmentState>('state');
-      return s.nextStep && Date.parse(s.nextStep.dueAt) > Date.now();
-    }, { what: 'the third held to tomorrow' });
+    await eventually(
+      async () => {
+        const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(waiting.id)).query<EnrolmentState>('state');
+        return s.nextStep && Date.parse(s.nextStep.dueAt) > Date.now();
+      },
+      { what: 'the third held to tomorrow' },
+    );
   });
 });
 
@@ -194,7 +225,10 @@ describe('previews and test emails', () => {
 
   it('refuse an unknown merge tag when the step is saved, naming it', async () => {
     const fixture = await asNewAccount(service);
-    const res = await fixture.api('POST', '/v1/sequences', { name: 'x', steps: [{ subject: 'Hi', body: 'Hello {{ frist_name }}', delay: { amount: 0, unit: 'days' } }] });
+    const res = await fixture.api('POST', '/v1/sequences', {
+      name: 'x',
+      steps: [{ subject: 'Hi', body: 'Hello {{ frist_name }}', delay: { amount: 0, unit: 'days' } }],
+    });
     expect(res.status).toBe(422);
     expect(res.body.error).toEqual({ code: 'unknown_merge_tag', field: 'steps.0.body', message: 'unknown merge tag {{ frist_name }}' });
   });
@@ -204,9 +238,14 @@ describe('a one-off email to a lead', () => {
   it('goes out branded, with its own reply address, without any sequence', async () => {
     const fixture = await asNewAccount(service, { companyName: 'Acme Ltd', postalAddress: '1 Main St' });
     const lead = await fixture.createLead({ firstName: 'Omar' });
-    const res = await fixture.api('POST', `/v1/leads/${lead.id}/emails`, { subject: 'Quick question, {{ first_name }}', body: 'Are you free **Tuesday**?' });
+    const res = await fixture.api('POST', `/v1/leads/${lead.id}/emails`, {
+      subject: 'Quick question, {{ first_name }}',
+      body: 'Are you free **Tuesday**?',
+    });
     expect(res.status).toBe(202);
-    await eventually(async () => (await fixture.api('GET', `/v1/emails/${res.body.id}`)).body.status === 'sent', { what: 'the one-off sent' });
+    await eventually(async () => (await fixture.api('GET', `/v1/emails/${res.body.id}`)).body.status === 'sent', {
+      what: 'the one-off sent',
+    });
     const [email] = emailsTo(lead.email);
     expect(email!.payload.subject).toBe('Quick question, Omar');
     expect(email!.payload.html).toContain('<strong>Tuesday</strong>');

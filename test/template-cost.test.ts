@@ -37,13 +37,18 @@ describe('a step whose template could hold the thread', () => {
     const sequence = await createSequence();
     const added = await api('POST', `/v1/sequences/${sequence.id}/steps`, step('{{ "now" | date: "%Y" }}'));
     expect([added.status, added.body.error.code, added.body.error.field]).toEqual([422, 'invalid_template', 'body']);
-    const edited = await api('PATCH', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}`, { subject: '{% assign x = first_name %}' });
+    const edited = await api('PATCH', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}`, {
+      subject: '{% assign x = first_name %}',
+    });
     expect([edited.status, edited.body.error.code, edited.body.error.field]).toEqual([422, 'invalid_template', 'subject']);
   });
 
   it(`with more than ${MAX_TEMPLATE_TAGS} merge tags is refused with the limit named`, async () => {
     const { api } = await asNewAccount(service);
-    const res = await api('POST', '/v1/sequences', { name: 'Many tags', steps: [step('{{ first_name | default: "x" }}'.repeat(MAX_TEMPLATE_TAGS + 1))] });
+    const res = await api('POST', '/v1/sequences', {
+      name: 'Many tags',
+      steps: [step('{{ first_name | default: "x" }}'.repeat(MAX_TEMPLATE_TAGS + 1))],
+    });
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: 'template_too_complex', field: 'steps.0.body' });
     expect(res.body.error.message).toContain(`at most ${MAX_TEMPLATE_TAGS}`);
@@ -67,7 +72,10 @@ describe('a step whose template could hold the thread', () => {
 describe('what one request can make the API render', () => {
   it(`is at most ${MAX_STEPS_PER_REQUEST} steps per request`, async () => {
     const { api } = await asNewAccount(service);
-    const res = await api('POST', '/v1/sequences', { name: 'Long', steps: Array.from({ length: MAX_STEPS_PER_REQUEST + 1 }, () => step('Hi')) });
+    const res = await api('POST', '/v1/sequences', {
+      name: 'Long',
+      steps: Array.from({ length: MAX_STEPS_PER_REQUEST + 1 }, () => step('Hi')),
+    });
     expect([res.status, res.body.error.field]).toEqual([400, 'steps']);
   });
 
@@ -100,7 +108,9 @@ describe('a step saved before these rules that no longer renders', () => {
     const enrolment = await enrolLead(sequence.id, (await createLead()).id);
     // As an older release would have stored it; then the delay is shortened, so it falls due now.
     await service.database.db.update(steps).set({ body: LOOP }).where(eq(steps.id, sequence.steps[0]!.id));
-    expect((await api('PATCH', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}`, { delay: { amount: 0, unit: 'minutes' } })).status).toBe(200);
+    expect(
+      (await api('PATCH', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}`, { delay: { amount: 0, unit: 'minutes' } })).status,
+    ).toBe(200);
     const failed = await waitForStatus(enrolment.id, 'failed');
     expect(failed.endedReason).toMatch(/cannot be rendered: .*for %\} is not available/);
   });

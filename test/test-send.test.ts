@@ -21,13 +21,15 @@ afterAll(async () => {
   await sink.close();
 });
 
-const emailsTo = (address: string) => sink.emails.filter((e) => e.payload.to === address || (Array.isArray(e.payload.to) && e.payload.to.includes(address)));
+const emailsTo = (address: string) =>
+  sink.emails.filter((e) => e.payload.to === address || (Array.isArray(e.payload.to) && e.payload.to.includes(address)));
 const ownAddress = () => `owner-${Date.now()}-${Math.random().toString(36).slice(2)}@acme.test`;
 
 async function accountWithStep(values: Record<string, unknown> = {}) {
   const fixture = await asNewAccount(service, { senderEmail: ownAddress(), ...values });
   const sequence = await fixture.createSequence({ steps: [{ subject: 'Hi {{ first_name }}' }] });
-  const sendTest = (body: Record<string, unknown> = {}) => fixture.api('POST', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}/test`, body);
+  const sendTest = (body: Record<string, unknown> = {}) =>
+    fixture.api('POST', `/v1/sequences/${sequence.id}/steps/${sequence.steps[0]!.id}/test`, body);
   return { ...fixture, sequence, sendTest };
 }
 
@@ -74,7 +76,19 @@ describe('a test copy of a step', () => {
     });
     const lead = await createLead();
     for (const status of ['delivered', 'bounced']) {
-      await service.database.db.insert(messages).values({ accountId: account.id, leadId: lead.id, idempotencyKey: `cap-${status}-${lead.id}`, toEmail: lead.email, fromEmail: 'x@acme.test', subject: 's', html: 'h', text: 't', status });
+      await service.database.db
+        .insert(messages)
+        .values({
+          accountId: account.id,
+          leadId: lead.id,
+          idempotencyKey: `cap-${status}-${lead.id}`,
+          toEmail: lead.email,
+          fromEmail: 'x@acme.test',
+          subject: 's',
+          html: 'h',
+          text: 't',
+          status,
+        });
     }
     const res = await sendTest();
     expect([res.status, res.body.error?.code]).toEqual([429, 'daily_cap_reached']);
@@ -92,7 +106,8 @@ describe('a test copy of a step', () => {
 
 describe('confirming the sender address', () => {
   const linkIn = (text: string) => /https:\/\/sequences\.test(\/confirm-sender\/[^\s]+)/.exec(text)?.[1];
-  const confirmedAt = async (accountId: string) => (await service.database.db.select().from(accounts).where(eq(accounts.id, accountId)))[0]!.senderEmailConfirmedAt;
+  const confirmedAt = async (accountId: string) =>
+    (await service.database.db.select().from(accounts).where(eq(accounts.id, accountId)))[0]!.senderEmailConfirmedAt;
 
   it('sends a signed link to the address; its page confirms only when its button is pressed', async () => {
     const { account, api, sendTest } = await accountWithStep();
@@ -107,7 +122,11 @@ describe('confirming the sender address', () => {
     // A mail scanner opening the link confirms nothing.
     expect(await confirmedAt(account.id)).toBeNull();
 
-    const confirmed = await fetch(`${service.baseUrl}${link}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    const confirmed = await fetch(`${service.baseUrl}${link}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
     expect(confirmed.status).toBe(200);
     expect(await confirmedAt(account.id)).not.toBeNull();
     expect((await sendTest()).status).toBe(202);
@@ -138,14 +157,20 @@ describe('confirming the sender address', () => {
     await api('POST', '/v1/account/sender-email/confirmation');
     const link = linkIn(String(emailsTo(account.senderEmail!)[0]!.payload.text))!;
     expect((await api('PATCH', '/v1/account', { senderEmail: ownAddress() })).status).toBe(200);
-    const res = await fetch(`${service.baseUrl}${link}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    const res = await fetch(`${service.baseUrl}${link}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
     expect(res.status).toBe(400);
     expect(await confirmedAt(account.id)).toBeNull();
   });
 
   it('refuses a forged link', async () => {
     const { account } = await accountWithStep();
-    const res = await fetch(`${service.baseUrl}/confirm-sender/${account.id}.9999999999.forgedsignatureforgedsignatureab`, { method: 'POST' });
+    const res = await fetch(`${service.baseUrl}/confirm-sender/${account.id}.9999999999.forgedsignatureforgedsignatureab`, {
+      method: 'POST',
+    });
     expect(res.status).toBe(400);
     expect(await confirmedAt(account.id)).toBeNull();
   });
@@ -153,14 +178,20 @@ describe('confirming the sender address', () => {
 
 describe('a one-off email over the daily cap', () => {
   it('waits for the next day instead of going out', async () => {
-    const fixture = await asNewAccount(service, { limits: { maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: 1 } });
+    const fixture = await asNewAccount(service, {
+      limits: { maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: 1 },
+    });
     const lead = await fixture.createLead();
     const first = await fixture.api('POST', `/v1/leads/${lead.id}/emails`, { subject: 'One', body: 'First' });
-    await eventually(async () => (await fixture.api('GET', `/v1/emails/${first.body.id}`)).body.status === 'sent', { what: 'the first one-off sent' });
+    await eventually(async () => (await fixture.api('GET', `/v1/emails/${first.body.id}`)).body.status === 'sent', {
+      what: 'the first one-off sent',
+    });
     const second = await fixture.api('POST', `/v1/leads/${lead.id}/emails`, { subject: 'Two', body: 'Second' });
     const handle = service.temporal.workflow.getHandle(`one-off-${second.body.id}`);
     // Postponed: the workflow sleeps until the account's next day.
-    await eventually(async () => (await handle.fetchHistory()).events?.some((e) => e.timerStartedEventAttributes), { what: 'the second one-off postponed' });
+    await eventually(async () => (await handle.fetchHistory()).events?.some((e) => e.timerStartedEventAttributes), {
+      what: 'the second one-off postponed',
+    });
     expect((await fixture.api('GET', `/v1/emails/${second.body.id}`)).body.status).toBe('queued');
     expect(emailsTo(lead.email).map((e) => e.payload.subject)).toEqual(['One']);
   });

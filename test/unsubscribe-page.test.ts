@@ -34,7 +34,9 @@ async function leadWithEmail(accountValues: Record<string, unknown> = {}) {
   const enrolment = await fixture.enrolLead(sequence.id, lead.id);
   const email = await eventually(async () => sink.emails.find((e) => e.payload.to === lead.email), { what: 'step 1 at the sink' });
   // Settled: the workflow has recorded step 1 and planned step 2, so later writes are the test's.
-  await eventually(async () => ((await fixture.enrolmentRow(enrolment.id))?.nextDueAt?.getTime() ?? 0) > Date.now() + 86_400_000, { what: 'step 2 planned' });
+  await eventually(async () => ((await fixture.enrolmentRow(enrolment.id))?.nextDueAt?.getTime() ?? 0) > Date.now() + 86_400_000, {
+    what: 'step 2 planned',
+  });
   const link = /<(https:\/\/sequences\.test\/u\/[^>]+)>/.exec(email.payload.headers!['List-Unsubscribe']!)![1]!;
   // Emails carry the public URL; the test opens the same path on the service under test.
   const url = link.replace('https://sequences.test', service.baseUrl);
@@ -63,7 +65,11 @@ describe('the unsubscribe link', () => {
   it('accepts the RFC 8058 one-click POST a mail client sends, with no page, idempotently', async () => {
     const { lead, enrolment, url, waitForStatus } = await leadWithEmail();
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'List-Unsubscribe=One-Click',
+      });
       expect(res.status).toBe(200);
     }
     await waitForStatus(enrolment.id, 'unsubscribed');
@@ -79,7 +85,11 @@ describe('the unsubscribe link', () => {
     expect(response!.status()).toBe(400);
     await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('This link is not valid');
     expect(await page.content()).not.toMatch(/at .*\.ts:\d+/); // no stack trace
-    const post = await fetch(tampered, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const post = await fetch(tampered, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(post.status).toBe(400);
     expect((await leadRow(lead.id)).unsubscribedAt).toBeNull();
     await page.close();
@@ -90,7 +100,10 @@ describe('the unsubscribe link', () => {
     const y = await leadWithEmail();
     const [xId, xSignature] = x.url.split('/u/')[1]!.split('.') as [string, string];
     const [yId, ySignature] = y.url.split('/u/')[1]!.split('.') as [string, string];
-    const before = await Promise.all([accountSnapshot(service.database.db, x.account.id), accountSnapshot(service.database.db, y.account.id)]);
+    const before = await Promise.all([
+      accountSnapshot(service.database.db, x.account.id),
+      accountSnapshot(service.database.db, y.account.id),
+    ]);
     const forged = {
       'X’s message with Y’s signature': `${xId}.${ySignature}`,
       'Y’s message with X’s signature': `${yId}.${xSignature}`,
@@ -106,12 +119,26 @@ describe('the unsubscribe link', () => {
     for (const [what, token] of Object.entries(forged)) {
       const url = `${service.baseUrl}/u/${token}`;
       expect((await fetch(url)).status, what).toBe(400);
-      const post = await fetch(url, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const post = await fetch(url, {
+        method: 'POST',
+        body: 'List-Unsubscribe=One-Click',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(post.status, what).toBe(400);
     }
-    expect(await Promise.all([accountSnapshot(service.database.db, x.account.id), accountSnapshot(service.database.db, y.account.id)])).toEqual(before);
+    expect(
+      await Promise.all([accountSnapshot(service.database.db, x.account.id), accountSnapshot(service.database.db, y.account.id)]),
+    ).toEqual(before);
     // The genuine tokens still work afterwards: each unsubscribes its own lead only.
-    expect((await fetch(x.url, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(200);
+    expect(
+      (
+        await fetch(x.url, {
+          method: 'POST',
+          body: 'List-Unsubscribe=One-Click',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        })
+      ).status,
+    ).toBe(200);
     expect((await leadRow(x.lead.id)).unsubscribedAt).not.toBeNull();
     expect((await leadRow(y.lead.id)).unsubscribedAt).toBeNull();
   });
@@ -121,7 +148,9 @@ describe('the unsubscribe link', () => {
     const page = await browser.newPage();
     await page.goto(url);
     expect(await page.evaluate('window.pwned')).toBeUndefined();
-    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Unsubscribe from <script>window.pwned=1</script>Evil Co?');
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe(
+      'Unsubscribe from <script>window.pwned=1</script>Evil Co?',
+    );
     await page.close();
   });
 

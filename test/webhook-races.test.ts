@@ -31,7 +31,9 @@ describe('20 simultaneous deliveries of one webhook event', () => {
   it('count one click and write one timeline event', async () => {
     const lead = await world.leadWaitingForStep2();
     const id = `msg_${randomUUID()}`;
-    const answers = await atOnce(20, () => world.webhook('email.clicked', { email_id: lead.message.providerId, click: { link: 'https://acme.test' } }, { id }));
+    const answers = await atOnce(20, () =>
+      world.webhook('email.clicked', { email_id: lead.message.providerId, click: { link: 'https://acme.test' } }, { id }),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
     expect(answers.filter((a) => a.body.outcome === 'click recorded')).toHaveLength(1);
     expect(answers.filter((a) => a.body.duplicate)).toHaveLength(19);
@@ -41,7 +43,17 @@ describe('20 simultaneous deliveries of one webhook event', () => {
 
   it('of a received reply record one reply, one notification and one forward', async () => {
     const lead = await world.leadWaitingForStep2();
-    const receivedId = sink.addReceived({ from: lead.lead.email, to: [lead.replyAddress], received_for: [lead.replyAddress], subject: 'Re: Step 1', text: 'Yes.', html: null, headers: {}, cc: [], bcc: [] });
+    const receivedId = sink.addReceived({
+      from: lead.lead.email,
+      to: [lead.replyAddress],
+      received_for: [lead.replyAddress],
+      subject: 'Re: Step 1',
+      text: 'Yes.',
+      html: null,
+      headers: {},
+      cc: [],
+      bcc: [],
+    });
     const id = `msg_${randomUUID()}`;
     const answers = await atOnce(20, () => world.webhook('email.received', { email_id: receivedId }, { id }));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
@@ -73,9 +85,17 @@ describe('a delivery that fails after its event id was recorded', () => {
     await world.db.execute(sql.raw(`create trigger ${tag} before insert on enrolment_events for each row execute function ${tag}_fail()`));
     try {
       const id = `msg_${randomUUID()}`;
-      const first = await world.webhook('email.clicked', { email_id: lead.message.providerId, click: { link: 'https://acme.test' } }, { id });
+      const first = await world.webhook(
+        'email.clicked',
+        { email_id: lead.message.providerId, click: { link: 'https://acme.test' } },
+        { id },
+      );
       expect(first.status).toBe(500);
-      const again = await world.webhook('email.clicked', { email_id: lead.message.providerId, click: { link: 'https://acme.test' } }, { id });
+      const again = await world.webhook(
+        'email.clicked',
+        { email_id: lead.message.providerId, click: { link: 'https://acme.test' } },
+        { id },
+      );
       expect([again.status, again.body.outcome]).toEqual([200, 'click recorded']);
       expect((await messageRow(lead.message.id)).clickCount).toBe(1);
       expect(countOf(await world.timelineTypes(lead.enrolment.id), 'email_clicked')).toBe(1);

@@ -68,7 +68,6 @@ export const stateQuery = defineQuery<EnrolmentState>('state');
 /** Same effect as the signals, but answers once the new status is in the database. */
 export const controlUpdate = defineUpdate<EnrolmentState, [ControlAction]>('control');
 
-
 // Short database reads and writes run as local activities: in the worker, inside the workflow
 // task, with no round trip through the server. This halves the server's work per enrolment.
 const { planNextStep, recordStatus, recordReply } = proxyLocalActivities<EnrolmentActivities>({

@@ -10,7 +10,6 @@ export interface PageBranding {
   brandColor: string;
 }
 
-
 /**
  * The Content-Security-Policy of these pages: no script at all, the inline stylesheet (it carries
  * the brand colour), the account's https logo, a form that posts back to this origin only, and no
@@ -37,7 +36,11 @@ export function unsubscribePage(options: {
   const brand = options.branding;
   const colour = brand && /^#[0-9a-fA-F]{6}$/.test(brand.brandColor) ? brand.brandColor : '#2563eb';
   const name = brand?.companyName ? escapeHtml(brand.companyName) : '';
-  const logo = brand?.logoUrl?.startsWith('https://') ? `<img src="${escapeHtml(brand.logoUrl)}" alt="${name}" height="40">` : name ? `<p class="brand">${name}</p>` : '';
+  const logo = brand?.logoUrl?.startsWith('https://')
+    ? `<img src="${escapeHtml(brand.logoUrl)}" alt="${name}" height="40">`
+    : name
+      ? `<p class="brand">${name}</p>`
+      : '';
   const form = options.confirmAction
     ? `<form method="post" action="${escapeHtml(options.confirmAction)}">
         <input type="hidden" name="List-Unsubscribe" value="One-Click">

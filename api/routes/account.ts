@@ -66,7 +66,12 @@ export function accountRoutes(deps: AppDeps): Router {
       // Our server makes these requests: the URL must not lead into our own network (SSRF).
       const verdict = await checkWebhookDestination(patch.portalWebhookUrl, destinationPolicy, lookupAll);
       if (!verdict.ok) {
-        throw new ApiError(422, verdict.unresolvable ? 'webhook_url_unresolvable' : 'webhook_url_not_allowed', `portalWebhookUrl ${verdict.reason}`, 'portalWebhookUrl');
+        throw new ApiError(
+          422,
+          verdict.unresolvable ? 'webhook_url_unresolvable' : 'webhook_url_not_allowed',
+          `portalWebhookUrl ${verdict.reason}`,
+          'portalWebhookUrl',
+        );
       }
     }
     // A new sender address has to be proven again before mail goes to it.
@@ -75,7 +80,12 @@ export function accountRoutes(deps: AppDeps): Router {
     const newSecret = patch.portalWebhookUrl && !res.locals.account.portalWebhookSecret ? newPortalWebhookSecret() : undefined;
     const [updated] = await db
       .update(accounts)
-      .set({ ...patch, ...(senderChanged ? { senderEmailConfirmedAt: null } : {}), ...(newSecret ? { portalWebhookSecret: newSecret } : {}), updatedAt: new Date() })
+      .set({
+        ...patch,
+        ...(senderChanged ? { senderEmailConfirmedAt: null } : {}),
+        ...(newSecret ? { portalWebhookSecret: newSecret } : {}),
+        updatedAt: new Date(),
+      })
       .where(eq(accounts.id, res.locals.account.id))
       .returning();
     res.json({ ...toAccountDto(updated!), ...(newSecret ? { portalWebhookSecret: newSecret } : {}) });

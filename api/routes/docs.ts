@@ -42,7 +42,11 @@ export function docsRoutes(deps: AppDeps): Router {
 </body></html>`);
   });
   router.get('/docs/assets/docs-init.js', (_req, res) => {
-    res.type('js').send(`window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#api', deepLinking: true, tryItOutEnabled: true, validatorUrl: null });`);
+    res
+      .type('js')
+      .send(
+        `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#api', deepLinking: true, tryItOutEnabled: true, validatorUrl: null });`,
+      );
   });
   return router;
 }

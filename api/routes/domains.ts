@@ -36,12 +36,21 @@ export function domainRoutes(deps: AppDeps): Router {
     (list ?? []).map(
       (r) =>
         ({
-          record: text(r.record), name: text(r.name), type: text(r.type), value: text(r.value), ttl: text(r.ttl), status: text(r.status),
+          record: text(r.record),
+          name: text(r.name),
+          type: text(r.type),
+          value: text(r.value),
+          ttl: text(r.ttl),
+          status: text(r.status),
           ...(typeof r.priority === 'number' ? { priority: r.priority } : {}),
         }) satisfies z.input<typeof domainRecordSchema>,
     );
   const failed = (error: { message?: string; statusCode?: number | null } | null) =>
-    new ApiError(error?.statusCode && error.statusCode < 500 ? 422 : 502, 'email_provider_error', `The email provider said: ${error?.message ?? 'no answer'}`);
+    new ApiError(
+      error?.statusCode && error.statusCode < 500 ? 422 : 502,
+      'email_provider_error',
+      `The email provider said: ${error?.message ?? 'no answer'}`,
+    );
 
   async function refresh(accountId: string, domainId: string) {
     const { data, error } = await provider().domains.get(domainId);

@@ -54,23 +54,26 @@ export function emailRoutes(deps: AppDeps): Router {
     const { page, nextCursor } = pageOf(rows, limit, (m) => ({ at: m.createdAt, id: m.id }));
     res.json({
       delivery: config.RESEND_API_KEY ? 'resend' : 'local-outbox',
-      data: page.map((m) => ({
-        id: m.id,
-        enrolmentId: m.enrolmentId,
-        stepId: m.stepId,
-        leadId: m.leadId,
-        from: m.fromEmail,
-        to: m.toEmail,
-        replyTo: m.replyTo,
-        subject: m.subject,
-        html: m.html,
-        text: m.text,
-        headers: m.headers,
-        status: m.status,
-        failureReason: m.failureReason,
-        sentAt: m.sentAt?.toISOString() ?? null,
-        createdAt: m.createdAt.toISOString(),
-      }) satisfies z.input<typeof outboxItemSchema>),
+      data: page.map(
+        (m) =>
+          ({
+            id: m.id,
+            enrolmentId: m.enrolmentId,
+            stepId: m.stepId,
+            leadId: m.leadId,
+            from: m.fromEmail,
+            to: m.toEmail,
+            replyTo: m.replyTo,
+            subject: m.subject,
+            html: m.html,
+            text: m.text,
+            headers: m.headers,
+            status: m.status,
+            failureReason: m.failureReason,
+            sentAt: m.sentAt?.toISOString() ?? null,
+            createdAt: m.createdAt.toISOString(),
+          }) satisfies z.input<typeof outboxItemSchema>,
+      ),
       nextCursor,
     });
   });
@@ -83,7 +86,10 @@ export function emailRoutes(deps: AppDeps): Router {
     if (!step) throw notFound('Step');
     let lead: typeof SAMPLE_LEAD = SAMPLE_LEAD;
     if (leadId) {
-      const [row] = await db.select().from(leads).where(and(eq(leads.id, leadId), eq(leads.accountId, accountId)));
+      const [row] = await db
+        .select()
+        .from(leads)
+        .where(and(eq(leads.id, leadId), eq(leads.accountId, accountId)));
       if (!row) throw new ApiError(404, 'not_found', 'Lead not found', 'leadId');
       lead = { ...row, email: row.email ?? '' };
     }
@@ -98,7 +104,9 @@ export function emailRoutes(deps: AppDeps): Router {
     const account = res.locals.account;
     await findSequence(db, account, id);
     const { step, lead } = await renderStep(account.id, id, stepId, leadId);
-    const rendered = await renderFor(account.id, () => renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'preview', lead, account }));
+    const rendered = await renderFor(account.id, () =>
+      renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'preview', lead, account }),
+    );
     res.json({ from: rendered.fromEmail, subject: rendered.subject, html: rendered.html, text: rendered.text });
   });
 
@@ -112,16 +120,29 @@ export function emailRoutes(deps: AppDeps): Router {
     const recipient = testRecipient(account, to);
     if ('refused' in recipient) throw new ApiError(422, recipient.refused, recipient.message, 'to');
     const { step, lead } = await renderStep(account.id, id, stepId);
-    const rendered = await renderFor(account.id, () => renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'test', lead, account }));
+    const rendered = await renderFor(account.id, () =>
+      renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'test', lead, account }),
+    );
     const testEmailId = await db.transaction(async (tx) => {
       const [suppressed] = await tx
         .select({ id: leads.id })
         .from(leads)
-        .where(and(eq(leads.accountId, account.id), eq(leads.email, recipient.to), or(isNotNull(leads.unsubscribedAt), isNotNull(leads.bouncedAt))));
-      if (suppressed) throw new ApiError(422, 'recipient_suppressed', `${recipient.to} unsubscribed or bounced: nothing is sent to it`, 'to');
+        .where(
+          and(
+            eq(leads.accountId, account.id),
+            eq(leads.email, recipient.to),
+            or(isNotNull(leads.unsubscribedAt), isNotNull(leads.bouncedAt)),
+          ),
+        );
+      if (suppressed)
+        throw new ApiError(422, 'recipient_suppressed', `${recipient.to} unsubscribed or bounced: nothing is sent to it`, 'to');
       const capped = await dailyCapReached(tx, account, new Date());
-      if (capped) throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${capped.cap} emails is reached; test copies count against it`);
-      const [row] = await tx.insert(testEmails).values({ accountId: account.id, stepId, toEmail: recipient.to }).returning({ id: testEmails.id });
+      if (capped)
+        throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${capped.cap} emails is reached; test copies count against it`);
+      const [row] = await tx
+        .insert(testEmails)
+        .values({ accountId: account.id, stepId, toEmail: recipient.to })
+        .returning({ id: testEmails.id });
       return row!.id;
     });
     const { providerId } = await mailer.send({
@@ -143,14 +164,23 @@ export function emailRoutes(deps: AppDeps): Router {
     const input = parse(oneOffSchema, req.body);
     const account = res.locals.account;
     await checkStepTemplates(account.id, [input]);
-    const [lead] = await db.select().from(leads).where(and(eq(leads.id, id), eq(leads.accountId, account.id)));
+    const [lead] = await db
+      .select()
+      .from(leads)
+      .where(and(eq(leads.id, id), eq(leads.accountId, account.id)));
     if (!lead) throw notFound('Lead');
     if (!lead.email) throw new ApiError(422, 'no_email', 'the lead has no email address', 'leadId');
     if (lead.unsubscribedAt) throw new ApiError(422, 'unsubscribed', 'the lead has unsubscribed', 'leadId');
     if (lead.bouncedAt) throw new ApiError(422, 'bounced', "the lead's email address bounced", 'leadId');
     const [oneOff] = await db
       .insert(oneOffEmails)
-      .values({ accountId: account.id, leadId: lead.id, subject: input.subject, body: input.body, replyToken: randomBytes(12).toString('hex') })
+      .values({
+        accountId: account.id,
+        leadId: lead.id,
+        subject: input.subject,
+        body: input.body,
+        replyToken: randomBytes(12).toString('hex'),
+      })
       .returning();
     await deps.temporal.workflow.start('oneOffEmailWorkflow', {
       workflowId: `one-off-${oneOff!.id}`,
@@ -163,9 +193,19 @@ export function emailRoutes(deps: AppDeps): Router {
 
   router.get('/emails/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const [oneOff] = await db.select().from(oneOffEmails).where(and(eq(oneOffEmails.id, id), eq(oneOffEmails.accountId, res.locals.account.id)));
+    const [oneOff] = await db
+      .select()
+      .from(oneOffEmails)
+      .where(and(eq(oneOffEmails.id, id), eq(oneOffEmails.accountId, res.locals.account.id)));
     if (!oneOff) throw notFound('Email');
-    res.json({ id: oneOff.id, leadId: oneOff.leadId, subject: oneOff.subject, status: oneOff.status, reason: oneOff.reason, createdAt: oneOff.createdAt.toISOString() } satisfies z.input<typeof oneOffAnswerSchema>);
+    res.json({
+      id: oneOff.id,
+      leadId: oneOff.leadId,
+      subject: oneOff.subject,
+      status: oneOff.status,
+      reason: oneOff.reason,
+      createdAt: oneOff.createdAt.toISOString(),
+    } satisfies z.input<typeof oneOffAnswerSchema>);
   });
 
   return router;

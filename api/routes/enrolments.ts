@@ -105,7 +105,13 @@ export function enrolmentRoutes(deps: AppDeps): Router {
     res.json({
       ...toEnrolmentDto(enrolment),
       lead: toLeadDto(lead!),
-      messages: sent.map((m) => ({ ...m, sentAt: iso(m.sentAt), deliveredAt: iso(m.deliveredAt), firstOpenedAt: iso(m.firstOpenedAt), firstClickedAt: iso(m.firstClickedAt) })) satisfies z.input<typeof enrolmentMessageSchema>[],
+      messages: sent.map((m) => ({
+        ...m,
+        sentAt: iso(m.sentAt),
+        deliveredAt: iso(m.deliveredAt),
+        firstOpenedAt: iso(m.firstOpenedAt),
+        firstClickedAt: iso(m.firstClickedAt),
+      })) satisfies z.input<typeof enrolmentMessageSchema>[],
       timeline: events.map((e) => ({
         type: e.type,
         at: e.createdAt.toISOString(),

@@ -10,7 +10,8 @@ import { idParams } from '../schemas/common.js';
 import { leadImportSchema, leadInputSchema, leadListQuery, leadPatchSchema } from '../schemas/leads.js';
 import { parse } from '../validate.js';
 
-const isUniqueViolation = (error: unknown) => (error as { code?: string })?.code === '23505' || (error as { cause?: { code?: string } })?.cause?.code === '23505';
+const isUniqueViolation = (error: unknown) =>
+  (error as { code?: string })?.code === '23505' || (error as { cause?: { code?: string } })?.cause?.code === '23505';
 const duplicateEmail = () => new ApiError(409, 'lead_exists', 'A lead with this email address already exists', 'email');
 
 export function leadRoutes(deps: AppDeps): Router {
@@ -20,7 +21,10 @@ export function leadRoutes(deps: AppDeps): Router {
   router.post('/leads', async (req, res) => {
     const input = parse(leadInputSchema, req.body);
     try {
-      const [lead] = await db.insert(leads).values({ ...input, accountId: res.locals.account.id }).returning();
+      const [lead] = await db
+        .insert(leads)
+        .values({ ...input, accountId: res.locals.account.id })
+        .returning();
       res.status(201).json(toLeadDto(lead!));
     } catch (error) {
       if (isUniqueViolation(error)) throw duplicateEmail();
@@ -32,7 +36,9 @@ export function leadRoutes(deps: AppDeps): Router {
   router.post('/leads/import', async (req, res) => {
     const { leads: rows } = parse(leadImportSchema, req.body);
     const accountId = res.locals.account.id;
-    const results: ({ index: number; status: 'created' | 'updated'; id: string } | { index: number; status: 'invalid'; field?: string; message: string })[] = [];
+    const results: (
+      { index: number; status: 'created' | 'updated'; id: string } | { index: number; status: 'invalid'; field?: string; message: string }
+    )[] = [];
     const valid: { index: number; value: z.infer<typeof leadInputSchema> }[] = [];
     const seenEmails = new Set<string>();
     rows.forEach((row, index) => {
@@ -101,7 +107,12 @@ export function leadRoutes(deps: AppDeps): Router {
         and(
           eq(leads.accountId, res.locals.account.id),
           pattern
-            ? or(ilike(leads.email, pattern), ilike(leads.firstName, pattern), ilike(leads.lastName, pattern), ilike(leads.company, pattern))
+            ? or(
+                ilike(leads.email, pattern),
+                ilike(leads.firstName, pattern),
+                ilike(leads.lastName, pattern),
+                ilike(leads.company, pattern),
+              )
             : undefined,
           where,
         ),
@@ -117,7 +128,10 @@ export function leadRoutes(deps: AppDeps): Router {
 
   router.get('/leads/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const [lead] = await db.select().from(leads).where(and(eq(leads.id, id), eq(leads.accountId, res.locals.account.id)));
+    const [lead] = await db
+      .select()
+      .from(leads)
+      .where(and(eq(leads.id, id), eq(leads.accountId, res.locals.account.id)));
     if (!lead) throw notFound('Lead');
     res.json(toLeadDto(lead));
   });

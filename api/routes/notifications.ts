@@ -13,7 +13,16 @@ import { parse } from '../validate.js';
 
 export const notificationQuery = z.object({
   // stringbool's words, stated as an enum (the document rendered a bare string).
-  unread: z.stringbool().optional().meta({ override: { type: 'string', enum: ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 'y', 'n', 'enabled', 'disabled'], description: 'Only unread ones (any letter case)' } }),
+  unread: z
+    .stringbool()
+    .optional()
+    .meta({
+      override: {
+        type: 'string',
+        enum: ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 'y', 'n', 'enabled', 'disabled'],
+        description: 'Only unread ones (any letter case)',
+      },
+    }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: cursorParam.optional(),
 });
@@ -29,29 +38,26 @@ export function notificationRoutes(deps: AppDeps): Router {
     const rows = await db
       .select()
       .from(notifications)
-      .where(
-        and(
-          eq(notifications.accountId, accountId),
-          unread ? isNull(notifications.readAt) : undefined,
-          where,
-        ),
-      )
+      .where(and(eq(notifications.accountId, accountId), unread ? isNull(notifications.readAt) : undefined, where))
       .orderBy(...orderBy)
       .limit(limit + 1);
     const { page, nextCursor } = pageOf(rows, limit, (n) => ({ at: n.createdAt, id: n.id }));
     const unreadRows = await db.$count(notifications, and(eq(notifications.accountId, accountId), isNull(notifications.readAt)));
     res.json({
       unread: unreadRows,
-      data: page.map((n) => ({
-        id: n.id,
-        type: n.type,
-        title: n.title,
-        body: n.body,
-        enrolmentId: n.enrolmentId,
-        leadId: n.leadId,
-        read: n.readAt !== null,
-        createdAt: n.createdAt.toISOString(),
-      }) satisfies z.input<typeof notificationSchema>),
+      data: page.map(
+        (n) =>
+          ({
+            id: n.id,
+            type: n.type,
+            title: n.title,
+            body: n.body,
+            enrolmentId: n.enrolmentId,
+            leadId: n.leadId,
+            read: n.readAt !== null,
+            createdAt: n.createdAt.toISOString(),
+          }) satisfies z.input<typeof notificationSchema>,
+      ),
       nextCursor,
     });
   });

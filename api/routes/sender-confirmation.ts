@@ -26,7 +26,8 @@ export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
   const router = Router();
   router.post('/account/sender-email/confirmation', async (_req, res) => {
     const account = res.locals.account as typeof accounts.$inferSelect;
-    if (!account.senderEmail) throw new ApiError(422, 'no_sender_email', 'Set the account\'s senderEmail first (PATCH /v1/account)', 'senderEmail');
+    if (!account.senderEmail)
+      throw new ApiError(422, 'no_sender_email', "Set the account's senderEmail first (PATCH /v1/account)", 'senderEmail');
     if (account.senderEmailConfirmedAt) {
       res.status(200).json({ to: account.senderEmail, confirmed: true });
       return;
@@ -38,8 +39,15 @@ export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
       const [recent] = await tx
         .select({ id: testEmails.id })
         .from(testEmails)
-        .where(and(eq(testEmails.accountId, account.id), isNull(testEmails.stepId), gte(testEmails.createdAt, new Date(now.getTime() - RESEND_INTERVAL_MS))));
-      if (recent) throw new ApiError(429, 'confirmation_recently_sent', 'A confirmation link was sent less than ten minutes ago; open that one');
+        .where(
+          and(
+            eq(testEmails.accountId, account.id),
+            isNull(testEmails.stepId),
+            gte(testEmails.createdAt, new Date(now.getTime() - RESEND_INTERVAL_MS)),
+          ),
+        );
+      if (recent)
+        throw new ApiError(429, 'confirmation_recently_sent', 'A confirmation link was sent less than ten minutes ago; open that one');
       // The address may be anyone's: a few links a day reach it, whichever accounts ask.
       const dayAgo = new Date(now.getTime() - 24 * 3600_000);
       const [byAccount] = await tx
@@ -51,10 +59,19 @@ export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
         .from(testEmails)
         .where(and(eq(testEmails.toEmail, account.senderEmail!), isNull(testEmails.stepId), gte(testEmails.createdAt, dayAgo)));
       if ((byAccount?.n ?? 0) >= CONFIRMATIONS_PER_DAY.account || (byAddress?.n ?? 0) >= CONFIRMATIONS_PER_DAY.address) {
-        throw new ApiError(429, 'confirmation_limit_reached', 'Enough confirmation links went out today (to this account\'s addresses, or to this address); try again tomorrow');
+        throw new ApiError(
+          429,
+          'confirmation_limit_reached',
+          "Enough confirmation links went out today (to this account's addresses, or to this address); try again tomorrow",
+        );
       }
       const capped = await dailyCapReached(tx, account, now);
-      if (capped) throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${capped.cap} emails is reached; the confirmation email counts against it`);
+      if (capped)
+        throw new ApiError(
+          429,
+          'daily_cap_reached',
+          `The daily cap of ${capped.cap} emails is reached; the confirmation email counts against it`,
+        );
       await tx.insert(testEmails).values({ accountId: account.id, stepId: null, toEmail: account.senderEmail! });
     });
     const link = `${deps.config.PUBLIC_BASE_URL}/confirm-sender/${senderConfirmationToken(deps.config.UNSUBSCRIBE_SECRET, account.id, account.senderEmail, now)}`;
@@ -90,19 +107,32 @@ export function senderConfirmationLinkRoutes(deps: AppDeps): Router {
   async function resolve(token: string) {
     const accountId = tokenAccountId(token);
     const [account] = accountId ? await db.select().from(accounts).where(eq(accounts.id, accountId)) : [];
-    const check = account?.senderEmail ? verifySenderConfirmationToken(deps.config.UNSUBSCRIBE_SECRET, token, account.senderEmail, new Date()) : 'invalid';
+    const check = account?.senderEmail
+      ? verifySenderConfirmationToken(deps.config.UNSUBSCRIBE_SECRET, token, account.senderEmail, new Date())
+      : 'invalid';
     return { account, check };
   }
   const refused = (res: Response, check: 'invalid' | 'expired') =>
     check === 'invalid'
-      ? page(res, 400, 'This link is not valid', 'This confirmation link is incomplete, or the sender address has changed since it was sent. Ask for a new one from the portal.')
+      ? page(
+          res,
+          400,
+          'This link is not valid',
+          'This confirmation link is incomplete, or the sender address has changed since it was sent. Ask for a new one from the portal.',
+        )
       : page(res, 410, 'This link has expired', 'Confirmation links work for 48 hours. Ask for a new one from the portal.');
 
   router.get('/confirm-sender/:token', async (req, res) => {
     const { account, check } = await resolve(req.params.token);
     if (check !== 'valid') return refused(res, check);
     if (account!.senderEmailConfirmedAt) return page(res, 200, 'Address confirmed', `${account!.senderEmail} is confirmed.`);
-    page(res, 200, 'Confirm your sender address?', `Emails will come from ${account!.senderEmail}, and replies to them will be forwarded here.`, `/confirm-sender/${encodeURIComponent(req.params.token)}`);
+    page(
+      res,
+      200,
+      'Confirm your sender address?',
+      `Emails will come from ${account!.senderEmail}, and replies to them will be forwarded here.`,
+      `/confirm-sender/${encodeURIComponent(req.params.token)}`,
+    );
   });
 
   router.post('/confirm-sender/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {

@@ -43,11 +43,25 @@ export function sequenceRoutes(deps: AppDeps): Router {
       .limit(limit + 1);
     const { page, nextCursor } = pageOf(rows, limit, (s) => ({ at: s.createdAt, id: s.id }));
     const stepRows = page.length
-      ? await db.select().from(steps).where(and(inArray(steps.sequenceId, page.map((s) => s.id)), isNull(steps.deletedAt)))
+      ? await db
+          .select()
+          .from(steps)
+          .where(
+            and(
+              inArray(
+                steps.sequenceId,
+                page.map((s) => s.id),
+              ),
+              isNull(steps.deletedAt),
+            ),
+          )
       : [];
     res.json({
       data: page.map((s) =>
-        toSequenceDto(s, stepRows.filter((st) => st.sequenceId === s.id).sort((a, b) => a.position - b.position)),
+        toSequenceDto(
+          s,
+          stepRows.filter((st) => st.sequenceId === s.id).sort((a, b) => a.position - b.position),
+        ),
       ),
       nextCursor,
     });
@@ -64,7 +78,11 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const patch = parse(sequencePatchSchema, req.body);
     const sequence = await findSequence(db, res.locals.account, id);
     assertEditable(sequence);
-    const [updated] = await db.update(sequences).set({ ...patch, updatedAt: new Date() }).where(eq(sequences.id, id)).returning();
+    const [updated] = await db
+      .update(sequences)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(sequences.id, id))
+      .returning();
     if (patch.sendWindow !== undefined) await reschedule(id);
     res.json(toSequenceDto(updated!, await liveSteps(db, id)));
   });
@@ -145,11 +163,15 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const sequence = await findSequence(db, res.locals.account, id);
     assertEditable(sequence);
     const current = await liveSteps(db, id);
-    const same = current.length === stepIds.length && new Set(stepIds).size === stepIds.length && current.every((s) => stepIds.includes(s.id));
+    const same =
+      current.length === stepIds.length && new Set(stepIds).size === stepIds.length && current.every((s) => stepIds.includes(s.id));
     if (!same) throw new ApiError(422, 'step_order_mismatch', 'stepIds must list every step of the sequence exactly once', 'stepIds');
     await db.transaction(async (tx) => {
       for (const [index, stepId] of stepIds.entries()) {
-        await tx.update(steps).set({ position: index + 1, updatedAt: new Date() }).where(eq(steps.id, stepId));
+        await tx
+          .update(steps)
+          .set({ position: index + 1, updatedAt: new Date() })
+          .where(eq(steps.id, stepId));
       }
     });
     await reschedule(id);

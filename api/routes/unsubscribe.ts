@@ -36,8 +36,23 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
 
   function problemPage(res: Response, problem: 'invalid' | 'expired') {
     return problem === 'invalid'
-      ? send(res, 400, unsubscribePage({ title: 'This link is not valid', message: 'This unsubscribe link is incomplete or has been changed. Use the link from the email itself, or reply to the email and ask to be removed.' }))
-      : send(res, 410, unsubscribePage({ title: 'This link has expired', message: 'This unsubscribe link is too old. Use the link in a more recent email, or reply to the email and ask to be removed.' }));
+      ? send(
+          res,
+          400,
+          unsubscribePage({
+            title: 'This link is not valid',
+            message:
+              'This unsubscribe link is incomplete or has been changed. Use the link from the email itself, or reply to the email and ask to be removed.',
+          }),
+        )
+      : send(
+          res,
+          410,
+          unsubscribePage({
+            title: 'This link has expired',
+            message: 'This unsubscribe link is too old. Use the link in a more recent email, or reply to the email and ask to be removed.',
+          }),
+        );
   }
 
   const branding = (account: typeof accounts.$inferSelect) => ({
@@ -52,7 +67,15 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
     const { lead, account } = found;
     const company = branding(account).companyName;
     if (lead.unsubscribedAt) {
-      return send(res, 200, unsubscribePage({ branding: branding(account), title: 'You are unsubscribed', message: `${lead.email} will not receive further emails from ${company}.` }));
+      return send(
+        res,
+        200,
+        unsubscribePage({
+          branding: branding(account),
+          title: 'You are unsubscribed',
+          message: `${lead.email} will not receive further emails from ${company}.`,
+        }),
+      );
     }
     send(
       res,
@@ -70,9 +93,21 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
     const found = await resolve(req.params.token);
     if (found.problem) return problemPage(res, found.problem);
     const { lead, account } = found;
-    await unsubscribeLead({ db, temporal: deps.temporal, config: deps.config }, lead.id, req.body?.['List-Unsubscribe'] === 'One-Click' ? 'one-click' : 'link');
+    await unsubscribeLead(
+      { db, temporal: deps.temporal, config: deps.config },
+      lead.id,
+      req.body?.['List-Unsubscribe'] === 'One-Click' ? 'one-click' : 'link',
+    );
     const company = branding(account).companyName;
-    send(res, 200, unsubscribePage({ branding: branding(account), title: 'You are unsubscribed', message: `${lead.email} will not receive further emails from ${company}.` }));
+    send(
+      res,
+      200,
+      unsubscribePage({
+        branding: branding(account),
+        title: 'You are unsubscribed',
+        message: `${lead.email} will not receive further emails from ${company}.`,
+      }),
+    );
   });
 
   return router;

@@ -46,10 +46,14 @@ async function parseMime(raw: Buffer, logger: Logger): Promise<InboundEmail> {
     mail = await simpleParser(boundMimeHead(raw, { headOnly: true }).message, PARSER_OPTIONS);
     note = `[The body of this email could not be read: ${(error as Error).message}]`;
   }
-  if (!note && !mail.text && mail.textConversionError) note = `[The HTML of this email could not be shown as text: ${mail.textConversionError.message}]`;
-  const addresses = (value: typeof mail.to) => (Array.isArray(value) ? value : value ? [value] : []).flatMap((a) => a.value.map((v) => v.address ?? ''));
+  if (!note && !mail.text && mail.textConversionError)
+    note = `[The HTML of this email could not be shown as text: ${mail.textConversionError.message}]`;
+  const addresses = (value: typeof mail.to) =>
+    (Array.isArray(value) ? value : value ? [value] : []).flatMap((a) => a.value.map((v) => v.address ?? ''));
   const headers: Record<string, string> = {};
-  for (const [key, value] of mail.headers) headers[key] = typeof value === 'string' ? value : Array.isArray(value) ? value.join(' ') : String((value as { value?: unknown })?.value ?? value);
+  for (const [key, value] of mail.headers)
+    headers[key] =
+      typeof value === 'string' ? value : Array.isArray(value) ? value.join(' ') : String((value as { value?: unknown })?.value ?? value);
   return {
     providerId: mail.messageId ?? null,
     from: mail.from?.value[0]?.address ?? '',
@@ -60,7 +64,11 @@ async function parseMime(raw: Buffer, logger: Logger): Promise<InboundEmail> {
   };
 }
 
-const eventSchema = z.object({ type: z.string().min(1), created_at: z.string().optional(), data: z.record(z.string(), z.unknown()).default({}) });
+const eventSchema = z.object({
+  type: z.string().min(1),
+  created_at: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).default({}),
+});
 
 /**
  * What comes back from the email world. Public routes (no API key): each proves itself by a
@@ -80,7 +88,11 @@ export function webhookRoutes(deps: AppDeps): Router {
     const id = header('id');
     try {
       // Checks the HMAC and that the timestamp is within five minutes.
-      new Webhook(secret).verify(payload, { 'webhook-id': id, 'webhook-timestamp': header('timestamp'), 'webhook-signature': header('signature') });
+      new Webhook(secret).verify(payload, {
+        'webhook-id': id,
+        'webhook-timestamp': header('timestamp'),
+        'webhook-signature': header('signature'),
+      });
     } catch (error) {
       if (error instanceof WebhookVerificationError || error instanceof Error) {
         throw new ApiError(401, 'invalid_signature', `Webhook signature rejected: ${error.message}`);
@@ -122,7 +134,8 @@ export function webhookRoutes(deps: AppDeps): Router {
     next();
   };
   router.post('/inbound/mime', requireInboundSecret, express.raw({ type: () => true, limit: MAX_MIME_BYTES }), async (req, res) => {
-    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new ApiError(400, 'validation_error', 'Send the raw MIME message as the body');
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0)
+      throw new ApiError(400, 'validation_error', 'Send the raw MIME message as the body');
     const outcome = await handleInboundEmail(inboundDeps, await parseMime(req.body, deps.logger));
     res.json({ received: true, outcome });
   });

@@ -15,7 +15,10 @@ export const timezone = z
   .string()
   .max(64)
   .refine(isValidTimezone, { message: 'must be an IANA time zone such as Europe/Paris' })
-  .meta({ description: 'An IANA time zone name such as Europe/Paris or America/New_York (or UTC); an unknown zone is refused (400)', override: { format: 'iana-time-zone' } });
+  .meta({
+    description: 'An IANA time zone name such as Europe/Paris or America/New_York (or UTC); an unknown zone is refused (400)',
+    override: { format: 'iana-time-zone' },
+  });
 
 /** Keyset cursors: "<iso time>|<id>", opaque to clients. */
 export function encodeCursor(at: Date, id: string): string {
@@ -45,7 +48,10 @@ export const cursorParam = z
     }
     return decoded;
   })
-  .meta({ description: 'The nextCursor of the previous page (base64url of "<ISO time>|<id>"); anything else is refused (400, field cursor)', override: { type: 'string', maxLength: 200, format: 'page-cursor' } });
+  .meta({
+    description: 'The nextCursor of the previous page (base64url of "<ISO time>|<id>"); anything else is refused (400, field cursor)',
+    override: { type: 'string', maxLength: 200, format: 'page-cursor' },
+  });
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),

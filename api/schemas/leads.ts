@@ -9,11 +9,17 @@ export const customFieldsSchema = z
     z
       .string()
       .regex(/^[A-Za-z0-9_]{1,64}$/, 'custom field names use letters, digits and _ (at most 64)')
-      .refine(isCustomFieldName, 'custom field names use letters, digits and _ (at most 64), and are not names every object has, such as constructor or __proto__'),
+      .refine(
+        isCustomFieldName,
+        'custom field names use letters, digits and _ (at most 64), and are not names every object has, such as constructor or __proto__',
+      ),
     z.string().max(CUSTOM_FIELD_MAX_LENGTH),
   )
   .refine((o) => Object.keys(o).length <= 100, { message: 'at most 100 custom fields' })
-  .meta({ description: 'At most 100; names of letters, digits and _, not one every object has (constructor, __proto__, toString…)', override: { maxProperties: 100 } });
+  .meta({
+    description: 'At most 100; names of letters, digits and _, not one every object has (constructor, __proto__, toString…)',
+    override: { maxProperties: 100 },
+  });
 
 export const leadInputSchema = z.object({
   // zod's email rule, stated in the document as its pattern: JSON Schema's `format: email` is a

@@ -15,7 +15,11 @@ export const readinessSchema = z.object({
   checks: z.record(z.string(), z.object({ status: z.enum(['up', 'down']), error: z.string().optional() })),
 });
 
-export const webhookAnswerSchema = z.object({ received: z.literal(true), duplicate: z.literal(true).optional(), outcome: z.string().optional() });
+export const webhookAnswerSchema = z.object({
+  received: z.literal(true),
+  duplicate: z.literal(true).optional(),
+  outcome: z.string().optional(),
+});
 
 export const domainRecordSchema = z.object({
   record: z.string(),
@@ -26,7 +30,12 @@ export const domainRecordSchema = z.object({
   status: z.string(),
   priority: z.number().optional(),
 });
-export const domainStatusSchema = z.object({ domain: z.string().nullable(), status: z.string(), verified: z.boolean(), records: z.array(domainRecordSchema) });
+export const domainStatusSchema = z.object({
+  domain: z.string().nullable(),
+  status: z.string(),
+  verified: z.boolean(),
+  records: z.array(domainRecordSchema),
+});
 
 const counts = {
   sent: z.number().int(),
@@ -37,7 +46,14 @@ const counts = {
   bounced: z.number().int(),
   unsubscribed: z.number().int(),
 };
-const rates = z.object({ delivered: z.number(), opened: z.number(), clicked: z.number(), replied: z.number(), bounced: z.number(), unsubscribed: z.number() });
+const rates = z.object({
+  delivered: z.number(),
+  opened: z.number(),
+  clicked: z.number(),
+  replied: z.number(),
+  bounced: z.number(),
+  unsubscribed: z.number(),
+});
 export const statsSchema = z.object({
   sequence: z.object({ enrolled: z.number().int(), ...counts, rates: rates.extend({ repliedPerEnrolment: z.number() }) }),
   steps: z.array(z.object({ stepId: z.uuid(), position: z.number().int(), subject: z.string(), deleted: z.boolean(), ...counts, rates })),
@@ -57,9 +73,13 @@ export const enrolmentMessageSchema = z.object({
  * A timeline entry: its type (one of ENROLMENT_EVENT_TYPES), when, and the details that type is
  * written with (activities/, api/services/), each typed. Entries are answered as stored.
  */
-const entry = <T extends EnrolmentEventType, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), at: iso, ...shape });
+const entry = <T extends EnrolmentEventType, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.object({ type: z.literal(type), at: iso, ...shape });
 const emailEvent = { messageId: z.uuid() };
-const bounceDetail = z.object({ type: z.string().optional(), subType: z.string().optional(), message: z.string().optional() }).catchall(z.unknown()).describe('The provider’s bounce object');
+const bounceDetail = z
+  .object({ type: z.string().optional(), subType: z.string().optional(), message: z.string().optional() })
+  .catchall(z.unknown())
+  .describe('The provider’s bounce object');
 const senderRelation = z.enum(['lead', 'lead_domain', 'other']);
 export const timelineEventSchema = z.discriminatedUnion('type', [
   entry('enrolled', { to: z.literal('active') }),
@@ -86,13 +106,23 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
   entry('bounce', { reason: z.string() }),
 ]);
 
-export const enrolmentLeadSummarySchema = z.object({ id: z.uuid(), email: z.string().nullable(), firstName: z.string(), lastName: z.string() });
+export const enrolmentLeadSummarySchema = z.object({
+  id: z.uuid(),
+  email: z.string().nullable(),
+  firstName: z.string(),
+  lastName: z.string(),
+});
 
 export const importResultSchema = z.discriminatedUnion('status', [
   z.object({ index: z.number().int(), status: z.enum(['created', 'updated']), id: z.uuid() }),
   z.object({ index: z.number().int(), status: z.literal('invalid'), field: z.string().optional(), message: z.string() }),
 ]);
-export const importAnswerSchema = z.object({ created: z.number().int(), updated: z.number().int(), invalid: z.number().int(), results: z.array(importResultSchema) });
+export const importAnswerSchema = z.object({
+  created: z.number().int(),
+  updated: z.number().int(),
+  invalid: z.number().int(),
+  results: z.array(importResultSchema),
+});
 
 const oneOffStatus = z.enum(['queued', 'sent', 'suppressed', 'failed']);
 export const oneOffAcceptedSchema = z.object({ id: z.uuid(), leadId: z.uuid(), status: oneOffStatus, subject: z.string() });

@@ -19,7 +19,14 @@ export const sendWindowSchema = z
  * `unit`): 525,600 minutes, 8,760 hours, 365 days or 260 business days (7/5 of a day each).
  */
 const delayOf = <U extends (typeof DELAY_UNITS)[number]>(unit: U) =>
-  z.object({ amount: z.number().int().min(0).max(Math.floor(MAX_DELAY_MINUTES / delayInMinutes({ amount: 1, unit })), 'must be at most 365 days'), unit: z.literal(unit) });
+  z.object({
+    amount: z
+      .number()
+      .int()
+      .min(0)
+      .max(Math.floor(MAX_DELAY_MINUTES / delayInMinutes({ amount: 1, unit })), 'must be at most 365 days'),
+    unit: z.literal(unit),
+  });
 export const delaySchema = z.discriminatedUnion('unit', [delayOf('minutes'), delayOf('hours'), delayOf('days'), delayOf('business_days')]);
 
 /**
@@ -38,13 +45,19 @@ export const stepInputSchema = z.object({
 });
 // `{}` is refused (nothing to change): minProperties says so in the document.
 const atLeastOne = { override: { minProperties: 1 } };
-export const stepPatchSchema = stepInputSchema.partial().refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' }).meta(atLeastOne);
+export const stepPatchSchema = stepInputSchema
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
+  .meta(atLeastOne);
 
 export const sequenceCreateSchema = z.object({
   name: z.string().trim().min(1).max(200).meta(nonBlank),
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
-  steps: z.array(stepInputSchema).max(MAX_STEPS_PER_REQUEST, `at most ${MAX_STEPS_PER_REQUEST} steps per request; add more with POST /v1/sequences/{id}/steps`).default([]),
+  steps: z
+    .array(stepInputSchema)
+    .max(MAX_STEPS_PER_REQUEST, `at most ${MAX_STEPS_PER_REQUEST} steps per request; add more with POST /v1/sequences/{id}/steps`)
+    .default([]),
 });
 export const sequencePatchSchema = z
   .object({

@@ -67,7 +67,10 @@ export async function enrolLeads(
   const leadRows = (
     await Promise.all(
       chunks(uniqueIds).map((ids) =>
-        db.select().from(leads).where(and(eq(leads.accountId, account.id), inArray(leads.id, ids))),
+        db
+          .select()
+          .from(leads)
+          .where(and(eq(leads.accountId, account.id), inArray(leads.id, ids))),
       ),
     )
   ).flat();
@@ -137,13 +140,22 @@ export async function enrolLeads(
     .transaction(async (tx) => {
       const [claim] = await tx
         .insert(enrolmentBatches)
-        .values({ id: batchId, accountId: account.id, sequenceId: sequence.id, idempotencyKey: request?.key ?? null, requestHash: request?.hash ?? null, results: null })
+        .values({
+          id: batchId,
+          accountId: account.id,
+          sequenceId: sequence.id,
+          idempotencyKey: request?.key ?? null,
+          requestHash: request?.hash ?? null,
+          results: null,
+        })
         .onConflictDoNothing()
         .returning({ id: enrolmentBatches.id });
       if (!claim) throw KEY_TAKEN;
       // In lead order: two requests enrolling overlapping leads take the live index's locks in the
       // same order, so they wait for each other instead of deadlocking.
-      const inLeadOrder = [...accepted].sort((a, b) => (a.result.leadId < b.result.leadId ? -1 : a.result.leadId > b.result.leadId ? 1 : 0));
+      const inLeadOrder = [...accepted].sort((a, b) =>
+        a.result.leadId < b.result.leadId ? -1 : a.result.leadId > b.result.leadId ? 1 : 0,
+      );
       for (const part of chunks(inLeadOrder)) {
         const inserted = await tx
           .insert(enrolments)
@@ -167,9 +179,9 @@ export async function enrolLeads(
           }
         }
         if (inserted.length) {
-          await tx.insert(enrolmentEvents).values(
-            inserted.map((r) => ({ accountId: account.id, enrolmentId: r.id, type: 'enrolled', toStatus: 'active' })),
-          );
+          await tx
+            .insert(enrolmentEvents)
+            .values(inserted.map((r) => ({ accountId: account.id, enrolmentId: r.id, type: 'enrolled', toStatus: 'active' })));
         }
       }
       await tx.update(enrolmentBatches).set({ results }).where(eq(enrolmentBatches.id, batchId));
@@ -205,14 +217,20 @@ const KEY_TAKEN = new Error('idempotency key taken by a concurrent request');
 
 /** What identifies a bulk request: its sequence and its leads, in order. */
 function requestHash(sequenceId: string, leadIds: string[]): string {
-  return createHash('sha256').update(JSON.stringify([sequenceId, leadIds])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([sequenceId, leadIds]))
+    .digest('hex');
 }
 
 /**
  * The answer already given to a request with this Idempotency-Key, or nothing if the key is new.
  * The same key with another request is refused, as the IETF idempotency-key draft recommends.
  */
-async function answeredBatch(deps: Deps, accountId: string, request: { key: string; hash: string; sequenceId: string }): Promise<EnrolResult[] | undefined> {
+async function answeredBatch(
+  deps: Deps,
+  accountId: string,
+  request: { key: string; hash: string; sequenceId: string },
+): Promise<EnrolResult[] | undefined> {
   const [previous] = await deps.db
     .select()
     .from(enrolmentBatches)
@@ -253,7 +271,10 @@ async function resumeStarts(deps: Deps, batchId: string) {
 }
 
 export async function findEnrolment(db: Db, account: Account, id: string) {
-  const [row] = await db.select().from(enrolments).where(and(eq(enrolments.id, id), eq(enrolments.accountId, account.id)));
+  const [row] = await db
+    .select()
+    .from(enrolments)
+    .where(and(eq(enrolments.id, id), eq(enrolments.accountId, account.id)));
   if (!row) throw notFound('Enrolment');
   return row;
 }
@@ -287,7 +308,14 @@ export async function controlEnrolment(
       .innerJoin(sequences, eq(sequences.id, enrolment.sequenceId))
       .where(eq(leads.id, enrolment.leadId));
     await startEnrolmentWorkflows(deps, [
-      { id: enrolment.id, accountId: account.id, sequenceId: enrolment.sequenceId, leadId: enrolment.leadId, leadEmail: names?.leadEmail ?? null, sequenceName: names?.sequenceName ?? '' },
+      {
+        id: enrolment.id,
+        accountId: account.id,
+        sequenceId: enrolment.sequenceId,
+        leadId: enrolment.leadId,
+        leadEmail: names?.leadEmail ?? null,
+        sequenceName: names?.sequenceName ?? '',
+      },
     ]);
   }
   const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));

@@ -47,7 +47,14 @@ export interface InboundEmail {
  * surrogates, control characters) and bounded (see INBOUND_LIMITS); headers bounded in count and
  * size and only read, never stored. Whatever a stranger sends, what is left can be recorded.
  */
-export function cleanInboundEmail(email: { providerId?: unknown; from?: unknown; to?: unknown[]; subject?: unknown; text?: unknown; headers?: unknown }): InboundEmail {
+export function cleanInboundEmail(email: {
+  providerId?: unknown;
+  from?: unknown;
+  to?: unknown[];
+  subject?: unknown;
+  text?: unknown;
+  headers?: unknown;
+}): InboundEmail {
   return {
     providerId: storableLine(email.providerId, INBOUND_LIMITS.providerId) || null,
     from: senderAddress(email.from),
@@ -85,7 +92,11 @@ async function messageOf(db: Db, data: EmailEventData) {
     ...(typeof data.email_id === 'string' ? [eq(messages.providerId, data.email_id)] : []),
   ];
   if (!conditions.length) return undefined;
-  const [message] = await db.select().from(messages).where(or(...conditions)).limit(1);
+  const [message] = await db
+    .select()
+    .from(messages)
+    .where(or(...conditions))
+    .limit(1);
   return message;
 }
 
@@ -101,7 +112,11 @@ const UNFINISHED_EVENT_LEASE_MS = 60_000;
  * UNFINISHED_EVENT_LEASE_MS (the first delivery died after its commit) runs them again: each is
  * idempotent (deterministic workflow ids, portal events keyed by id, signals guarded by state).
  */
-export async function receiveWebhookEvent(deps: InboundDeps, id: string, event: EmailEvent): Promise<{ duplicate: true } | { outcome: string }> {
+export async function receiveWebhookEvent(
+  deps: InboundDeps,
+  id: string,
+  event: EmailEvent,
+): Promise<{ duplicate: true } | { outcome: string }> {
   const { db } = deps;
   // email.received names an email to fetch: fetched before the transaction, which then holds no
   // HTTP call open; a redelivery of an event already recorded fetches nothing.
@@ -151,7 +166,13 @@ async function effectsAgain(deps: InboundDeps, event: EmailEvent): Promise<void>
   if (!message) return;
   if ((event.type === 'email.bounced' && event.data.bounce?.type === 'Permanent') || event.type === 'email.suppressed') {
     const bounce = event.data.bounce ?? {};
-    await bounceLead(deps, message.leadId, event.type === 'email.suppressed' ? 'the provider suppressed the address' : `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim());
+    await bounceLead(
+      deps,
+      message.leadId,
+      event.type === 'email.suppressed'
+        ? 'the provider suppressed the address'
+        : `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim(),
+    );
   } else if (event.type === 'email.complained') {
     await unsubscribeLead(deps, message.leadId, 'spam complaint');
   }
@@ -162,7 +183,12 @@ async function effectsAgain(deps: InboundDeps, event: EmailEvent): Promise<void>
  * also records the event id) and answers what is left to do after the commit, through `deps`.
  * Each event changes only what it describes.
  */
-export async function applyEmailEvent(tx: InboundDeps, event: EmailEvent, received: InboundEmail | undefined, deps: InboundDeps): Promise<Applied> {
+export async function applyEmailEvent(
+  tx: InboundDeps,
+  event: EmailEvent,
+  received: InboundEmail | undefined,
+  deps: InboundDeps,
+): Promise<Applied> {
   const { db } = tx;
   if (event.type === 'email.received') return received ? recordInbound(tx, received, deps) : { outcome: 'no received email' };
   const message = await messageOf(db, event.data);
@@ -171,17 +197,30 @@ export async function applyEmailEvent(tx: InboundDeps, event: EmailEvent, receiv
   const at = sql`${(Number.isNaN(when.getTime()) ? new Date() : when).toISOString()}::timestamptz`;
   const timeline = async (type: string, detail: Record<string, unknown> = {}) => {
     if (message.enrolmentId) {
-      await db.insert(enrolmentEvents).values({ accountId: message.accountId, enrolmentId: message.enrolmentId, type, detail: storableJson({ messageId: message.id, ...detail }) as Record<string, unknown> });
+      await db
+        .insert(enrolmentEvents)
+        .values({
+          accountId: message.accountId,
+          enrolmentId: message.enrolmentId,
+          type,
+          detail: storableJson({ messageId: message.id, ...detail }) as Record<string, unknown>,
+        });
     }
   };
   switch (event.type) {
     case 'email.sent':
-      await db.update(messages).set({ sentAt: sql`coalesce(${messages.sentAt}, ${at})` }).where(eq(messages.id, message.id));
+      await db
+        .update(messages)
+        .set({ sentAt: sql`coalesce(${messages.sentAt}, ${at})` })
+        .where(eq(messages.id, message.id));
       return { outcome: 'sent recorded' };
     case 'email.delivered':
       await db
         .update(messages)
-        .set({ deliveredAt: sql`coalesce(${messages.deliveredAt}, ${at})`, status: sql`case when ${messages.status} = 'sent' then 'delivered' else ${messages.status} end` })
+        .set({
+          deliveredAt: sql`coalesce(${messages.deliveredAt}, ${at})`,
+          status: sql`case when ${messages.status} = 'sent' then 'delivered' else ${messages.status} end`,
+        })
         .where(eq(messages.id, message.id));
       await timeline('email_delivered');
       return { outcome: 'delivered recorded' };
@@ -204,7 +243,10 @@ export async function applyEmailEvent(tx: InboundDeps, event: EmailEvent, receiv
     case 'email.bounced': {
       const bounce = event.data.bounce ?? {};
       if (bounce.type === 'Permanent') {
-        await db.update(messages).set({ status: 'bounced', bouncedAt: sql`coalesce(${messages.bouncedAt}, ${at})` }).where(eq(messages.id, message.id));
+        await db
+          .update(messages)
+          .set({ status: 'bounced', bouncedAt: sql`coalesce(${messages.bouncedAt}, ${at})` })
+          .where(eq(messages.id, message.id));
         await timeline('email_bounced', { bounce });
         // The lead's suppression signals workflows and the portal: after the commit (idempotent).
         const reason = `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim();
@@ -215,12 +257,21 @@ export async function applyEmailEvent(tx: InboundDeps, event: EmailEvent, receiv
     }
     case 'email.suppressed':
       // Resend refused to deliver to an address on its suppression list: as good as a hard bounce.
-      await db.update(messages).set({ status: 'bounced', bouncedAt: sql`coalesce(${messages.bouncedAt}, ${at})` }).where(eq(messages.id, message.id));
+      await db
+        .update(messages)
+        .set({ status: 'bounced', bouncedAt: sql`coalesce(${messages.bouncedAt}, ${at})` })
+        .where(eq(messages.id, message.id));
       await timeline('email_suppressed');
-      return { outcome: 'suppressed: lead suppressed', after: async () => void (await bounceLead(deps, message.leadId, 'the provider suppressed the address')) };
+      return {
+        outcome: 'suppressed: lead suppressed',
+        after: async () => void (await bounceLead(deps, message.leadId, 'the provider suppressed the address')),
+      };
     case 'email.complained':
       await timeline('email_complained');
-      return { outcome: 'complaint: lead unsubscribed', after: async () => void (await unsubscribeLead(deps, message.leadId, 'spam complaint')) };
+      return {
+        outcome: 'complaint: lead unsubscribed',
+        after: async () => void (await unsubscribeLead(deps, message.leadId, 'spam complaint')),
+      };
     case 'email.failed':
       await db
         .update(messages)
@@ -240,7 +291,12 @@ export async function applyEmailEvent(tx: InboundDeps, event: EmailEvent, receiv
 async function fetchReceived(deps: InboundDeps, data: EmailEventData): Promise<InboundEmail> {
   const resend = new Resend(deps.config.RESEND_API_KEY, deps.config.RESEND_BASE_URL ? { baseUrl: deps.config.RESEND_BASE_URL } : undefined);
   const { data: email, error } = await resend.emails.receiving.get(storableLine(String(data.email_id), INBOUND_LIMITS.providerId));
-  if (!email) throw new ApiError(503, 'received_email_unavailable', `Could not fetch the received email from Resend: ${error?.message ?? 'no answer'}`);
+  if (!email)
+    throw new ApiError(
+      503,
+      'received_email_unavailable',
+      `Could not fetch the received email from Resend: ${error?.message ?? 'no answer'}`,
+    );
   return cleanInboundEmail({
     providerId: email.id,
     from: email.from,
@@ -329,31 +385,58 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
     return { outcome: 'already received', after: first ? () => afterInbound(deps, first) : undefined };
   }
   if (autoReply) {
-    if (enrolmentId) await db.insert(enrolmentEvents).values({ accountId, enrolmentId, type: 'auto_reply', detail: { inboundId: inbound.id, subject: email.subject, from: email.from, sender } });
+    if (enrolmentId)
+      await db
+        .insert(enrolmentEvents)
+        .values({
+          accountId,
+          enrolmentId,
+          type: 'auto_reply',
+          detail: { inboundId: inbound.id, subject: email.subject, from: email.from, sender },
+        });
     return { outcome: 'auto-reply recorded' };
   }
 
   const leadName = [lead?.firstName, lead?.lastName].filter(Boolean).join(' ') || lead?.email || 'the lead';
   if (sender === 'other') {
     const [sequence] = enrolmentId
-      ? await db.select({ name: sequences.name }).from(enrolments).innerJoin(sequences, eq(sequences.id, enrolments.sequenceId)).where(eq(enrolments.id, enrolmentId))
+      ? await db
+          .select({ name: sequences.name })
+          .from(enrolments)
+          .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+          .where(eq(enrolments.id, enrolmentId))
       : [];
     const writer = inbound.fromEmail || 'someone without a From address';
     if (enrolmentId) {
-      await db.insert(enrolmentEvents).values({ accountId, enrolmentId, type: 'reply_from_other_address', detail: { inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject } });
+      await db
+        .insert(enrolmentEvents)
+        .values({
+          accountId,
+          enrolmentId,
+          type: 'reply_from_other_address',
+          detail: { inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject },
+        });
     }
     await db.insert(notifications).values({
       accountId,
       type: 'reply_from_other_address',
       enrolmentId,
       leadId,
-      title: storableLine(`${writer} wrote to the reply address of ${leadName}'s ${sequence ? `sequence "${sequence.name}"` : 'email'}`, 500),
+      title: storableLine(
+        `${writer} wrote to the reply address of ${leadName}'s ${sequence ? `sequence "${sequence.name}"` : 'email'}`,
+        500,
+      ),
       body: `Not from ${lead?.email ?? 'the lead'}'s address: the sequence goes on as before.\n\n${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
     });
     return { outcome: 'reply from another address recorded', after: () => afterInbound(deps, inbound) };
   }
 
-  if (enrolmentId) await recordReplyRow(db, accountId, enrolmentId, { source: 'email', inboundId: inbound.id, ...(sender === 'lead_domain' ? { from: inbound.fromEmail, sender } : {}) });
+  if (enrolmentId)
+    await recordReplyRow(db, accountId, enrolmentId, {
+      source: 'email',
+      inboundId: inbound.id,
+      ...(sender === 'lead_domain' ? { from: inbound.fromEmail, sender } : {}),
+    });
   await db.insert(notifications).values({
     accountId,
     type: 'reply',
@@ -387,7 +470,14 @@ async function afterInbound(deps: InboundDeps, inbound: typeof inboundMessages.$
     deps,
     inbound.accountId,
     'reply.received',
-    { enrolmentId: inbound.enrolmentId, leadId: inbound.leadId, inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject, sender: inbound.sender },
+    {
+      enrolmentId: inbound.enrolmentId,
+      leadId: inbound.leadId,
+      inboundId: inbound.id,
+      from: inbound.fromEmail,
+      subject: inbound.subject,
+      sender: inbound.sender,
+    },
     `reply-${inbound.id}`,
   );
 }

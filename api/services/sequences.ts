@@ -17,7 +17,11 @@ type StepInput = z.infer<typeof stepInputSchema>;
  * A step's templates are checked when it is saved: unknown merge tags, tags a template may not
  * use, and templates over the render limits are refused with the step's field named.
  */
-export async function checkStepTemplates(accountId: string, stepsToCheck: Partial<StepInput>[], fieldPrefix: (index: number) => string = () => ''): Promise<void> {
+export async function checkStepTemplates(
+  accountId: string,
+  stepsToCheck: Partial<StepInput>[],
+  fieldPrefix: (index: number) => string = () => '',
+): Promise<void> {
   await renderFor(accountId, async () => {
     for (const [index, step] of stepsToCheck.entries()) {
       for (const field of ['subject', 'body'] as const) {
@@ -35,7 +39,10 @@ export async function checkStepTemplates(accountId: string, stepsToCheck: Partia
 }
 
 export async function findSequence(db: Db, account: Account, id: string): Promise<Sequence> {
-  const [row] = await db.select().from(sequences).where(and(eq(sequences.id, id), eq(sequences.accountId, account.id)));
+  const [row] = await db
+    .select()
+    .from(sequences)
+    .where(and(eq(sequences.id, id), eq(sequences.accountId, account.id)));
   if (!row) throw notFound('Sequence');
   return row;
 }

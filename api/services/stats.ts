@@ -80,7 +80,17 @@ export async function sequenceStats(db: Db, sequenceId: string) {
     unsubscribed: enrolment!.unsubscribed,
   });
   return {
-    sequence: { enrolled: enrolment!.enrolled, ...totals, rates: { ...totals.rates, repliedPerEnrolment: ratio(enrolment!.replied, enrolment!.enrolled) } },
-    steps: perStep.map(({ step_id, position, subject, deleted, ...counts }) => ({ stepId: step_id, position, subject, deleted, ...withRates(counts) })),
+    sequence: {
+      enrolled: enrolment!.enrolled,
+      ...totals,
+      rates: { ...totals.rates, repliedPerEnrolment: ratio(enrolment!.replied, enrolment!.enrolled) },
+    },
+    steps: perStep.map(({ step_id, position, subject, deleted, ...counts }) => ({
+      stepId: step_id,
+      position,
+      subject,
+      deleted,
+      ...withRates(counts),
+    })),
   };
 }

@@ -48,7 +48,13 @@ async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounc
   );
   const first = updated[0];
   if (first) {
-    await notifyPortal(deps, first.accountId, kind === 'unsubscribe' ? 'lead.unsubscribed' : 'lead.bounced', { leadId, email: first.email, ...detail }, `${kind}-${leadId}`);
+    await notifyPortal(
+      deps,
+      first.accountId,
+      kind === 'unsubscribe' ? 'lead.unsubscribed' : 'lead.bounced',
+      { leadId, email: first.email, ...detail },
+      `${kind}-${leadId}`,
+    );
   }
   return updated.length > 0;
 }

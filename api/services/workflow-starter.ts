@@ -92,16 +92,16 @@ export async function startEnrolmentWorkflows(
   );
   await markStarted(started.splice(0));
   if (deferred) {
-    deps.logger?.warn({ deferred, started: startedCount, err: firstError }, 'workflow starts failed; the pending-start sweeper will retry them');
+    deps.logger?.warn(
+      { deferred, started: startedCount, err: firstError },
+      'workflow starts failed; the pending-start sweeper will retry them',
+    );
   }
   return { started: startedCount, deferred };
 }
 
 /** Rows older than `olderThanMs` with no workflow: left behind by a crash. Starts them. */
-export async function startPendingEnrolments(
-  deps: { db: Db; temporal: Client; config: Config },
-  olderThanMs = 30_000,
-): Promise<number> {
+export async function startPendingEnrolments(deps: { db: Db; temporal: Client; config: Config }, olderThanMs = 30_000): Promise<number> {
   const rows = await deps.db
     .select({
       id: enrolments.id,
@@ -114,12 +114,7 @@ export async function startPendingEnrolments(
     .from(enrolments)
     .innerJoin(leads, eq(leads.id, enrolments.leadId))
     .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-    .where(
-      and(
-        isNull(enrolments.workflowStartedAt),
-        lt(enrolments.enrolledAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`),
-      ),
-    )
+    .where(and(isNull(enrolments.workflowStartedAt), lt(enrolments.enrolledAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`)))
     .limit(10_000);
   if (rows.length === 0) return 0;
   const { started, deferred } = await startEnrolmentWorkflows(deps, rows);

@@ -25,7 +25,10 @@ export interface LatencyResult extends LatencyFigures {
  * pause and resume. /healthz at the same rate is the baseline (Express and the network alone).
  * Reads run at `rate`; pause and resume, each a workflow Update, at `writeRate`.
  */
-export async function apiLatencyUnderLoad(count: number, load: { rate: number; writeRate: number; seconds: number }): Promise<LatencyResult[]> {
+export async function apiLatencyUnderLoad(
+  count: number,
+  load: { rate: number; writeRate: number; seconds: number },
+): Promise<LatencyResult[]> {
   const env = await startBenchEnvironment();
   try {
     const service = await env.service();
@@ -70,10 +73,22 @@ async function measure(
   const operations: { operation: string; read: boolean; next: () => PacedRequest }[] = [
     { operation: 'baseline: GET /healthz', read: true, next: () => ({ method: 'GET', path: '/healthz' }) },
     { operation: 'list enrolments, first page of 100 with status counts', read: true, next: () => ({ method: 'GET', path: list }) },
-    { operation: 'list enrolments, a later page of 100', read: true, next: () => ({ method: 'GET', path: `${list}&cursor=${pick(cursors)}` }) },
+    {
+      operation: 'list enrolments, a later page of 100',
+      read: true,
+      next: () => ({ method: 'GET', path: `${list}&cursor=${pick(cursors)}` }),
+    },
     { operation: 'get one enrolment', read: true, next: () => ({ method: 'GET', path: `/v1/enrolments/${pick(ids)}` }) },
-    { operation: 'pause an enrolment', read: false, next: () => ({ method: 'POST', path: `/v1/enrolments/${ids[paused++ % ids.length]}/pause`, body: '{}' }) },
-    { operation: 'resume it', read: false, next: () => ({ method: 'POST', path: `/v1/enrolments/${ids[resumed++ % ids.length]}/resume`, body: '{}' }) },
+    {
+      operation: 'pause an enrolment',
+      read: false,
+      next: () => ({ method: 'POST', path: `/v1/enrolments/${ids[paused++ % ids.length]}/pause`, body: '{}' }),
+    },
+    {
+      operation: 'resume it',
+      read: false,
+      next: () => ({ method: 'POST', path: `/v1/enrolments/${ids[resumed++ % ids.length]}/resume`, body: '{}' }),
+    },
   ];
   const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
   const results: LatencyResult[] = [];

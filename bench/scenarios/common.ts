@@ -10,7 +10,11 @@ const CHUNK = 10_000; // the API's per-request limit for imports and bulk enrolm
 export async function createSequence(api: Api, steps: { delayMinutes: number }[]): Promise<string> {
   const res = await api('POST', '/v1/sequences', {
     name: 'Bench',
-    steps: steps.map((s, i) => ({ subject: `Step ${i + 1} for {{ first_name | default: "you" }}`, body: 'Hello **{{ first_name | default: "there" }}**', delay: { amount: s.delayMinutes, unit: 'minutes' } })),
+    steps: steps.map((s, i) => ({
+      subject: `Step ${i + 1} for {{ first_name | default: "you" }}`,
+      body: 'Hello **{{ first_name | default: "there" }}**',
+      delay: { amount: s.delayMinutes, unit: 'minutes' },
+    })),
   });
   if (res.status !== 201) throw new Error(`create sequence: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id;
@@ -19,7 +23,10 @@ export async function createSequence(api: Api, steps: { delayMinutes: number }[]
 export async function importLeads(api: Api, count: number, prefix: string): Promise<string[]> {
   const ids: string[] = [];
   for (let from = 0; from < count; from += CHUNK) {
-    const leads = Array.from({ length: Math.min(CHUNK, count - from) }, (_, i) => ({ email: `${prefix}-${from + i}@bench.test`, firstName: `Lead${from + i}` }));
+    const leads = Array.from({ length: Math.min(CHUNK, count - from) }, (_, i) => ({
+      email: `${prefix}-${from + i}@bench.test`,
+      firstName: `Lead${from + i}`,
+    }));
     const res = await api('POST', '/v1/leads/import', { leads });
     if (res.status !== 200 && res.status !== 201) throw new Error(`import: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
     ids.push(...res.body.results.map((r: { id: string }) => r.id));

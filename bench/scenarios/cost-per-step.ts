@@ -29,7 +29,10 @@ export async function costPerStep(enrolments: number): Promise<CostPerStep> {
     const rawEvents = (await rawHandle.fetchHistory()).events?.length ?? 0;
 
     const service = await env.service();
-    const sequenceId = await createSequence(service.api, Array.from({ length: STEPS }, () => ({ delayMinutes: 0 })));
+    const sequenceId = await createSequence(
+      service.api,
+      Array.from({ length: STEPS }, () => ({ delayMinutes: 0 })),
+    );
     const leadIds = await importLeads(service.api, enrolments, 'cost');
     const before = await tableWrites(env.sql);
     await enrolAll(service.api, sequenceId, leadIds);
@@ -41,7 +44,11 @@ export async function costPerStep(enrolments: number): Promise<CostPerStep> {
     );
     const ids = (await env.sql<{ id: string }[]>`select id from enrolments`).map((r) => r.id);
     const limit = pLimit(20);
-    const lengths = await Promise.all(ids.map((id) => limit(async () => (await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).fetchHistory()).events?.length ?? 0)));
+    const lengths = await Promise.all(
+      ids.map((id) =>
+        limit(async () => (await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).fetchHistory()).events?.length ?? 0),
+      ),
+    );
     // PostgreSQL publishes a connection's table statistics when it closes: stop the service first.
     await service.stop();
     await new Promise((r) => setTimeout(r, 1_500));
@@ -57,7 +64,10 @@ export async function costPerStep(enrolments: number): Promise<CostPerStep> {
       stepsSent,
       historyEventsPerStep: round(lengths.reduce((a, b) => a + b, 0) / stepsSent, 1),
       rawHistoryEventsPerActivity: rawEvents,
-      rowsWrittenPerStep: round(Object.values(rowsByTable).reduce((a, b) => a + b, 0), 2),
+      rowsWrittenPerStep: round(
+        Object.values(rowsByTable).reduce((a, b) => a + b, 0),
+        2,
+      ),
       rowsByTable,
     };
   } finally {

@@ -54,9 +54,18 @@ export async function noisyNeighbour(load: { seconds: number; victimRate: number
       const body = worstAcceptedBody();
       const step = { subject: 'Hello {{ first_name | default: "there" }}', body, delay: { amount: 1, unit: 'days' } };
       const heavySequence = await heavy('POST', '/v1/sequences', { name: 'Heavy', steps: [step] });
-      if (heavySequence.status !== 201) throw new Error(`heavy sequence: ${heavySequence.status} ${JSON.stringify(heavySequence.body).slice(0, 300)}`);
-      const quiet = await victim('POST', '/v1/sequences', { name: 'Quiet', steps: [{ subject: 'Hi', body: 'Hello', delay: { amount: 1, unit: 'days' } }] });
-      const read = { baseUrl: api.baseUrl, rate: load.victimRate, headers: { authorization: `Bearer ${victimKey}` }, next: () => ({ method: 'GET' as const, path: `/v1/sequences/${quiet.body.id}` }) };
+      if (heavySequence.status !== 201)
+        throw new Error(`heavy sequence: ${heavySequence.status} ${JSON.stringify(heavySequence.body).slice(0, 300)}`);
+      const quiet = await victim('POST', '/v1/sequences', {
+        name: 'Quiet',
+        steps: [{ subject: 'Hi', body: 'Hello', delay: { amount: 1, unit: 'days' } }],
+      });
+      const read = {
+        baseUrl: api.baseUrl,
+        rate: load.victimRate,
+        headers: { authorization: `Bearer ${victimKey}` },
+        next: () => ({ method: 'GET' as const, path: `/v1/sequences/${quiet.body.id}` }),
+      };
 
       await pacedLoad({ ...read, seconds: Math.min(5, load.seconds) }); // warm-up, not recorded
       const alone = await pacedLoad({ ...read, seconds: load.seconds });
@@ -72,12 +81,22 @@ export async function noisyNeighbour(load: { seconds: number; victimRate: number
         rate: ratePerMinute / 60,
         seconds: load.seconds + 2,
         headers: { authorization: `Bearer ${api.apiKey}`, 'content-type': 'application/json' },
-        next: () => (n++ % 5 === 4 ? { method: 'POST', path: '/v1/sequences', body: createBody } : { method: 'POST', path: previewPath, body: '{}' }),
+        next: () =>
+          n++ % 5 === 4 ? { method: 'POST', path: '/v1/sequences', body: createBody } : { method: 'POST', path: previewPath, body: '{}' },
         onAnswer: (status) => (answers[status] = (answers[status] ?? 0) + 1),
       });
       const underLoad = await pacedLoad({ ...read, seconds: load.seconds });
       await heavyLoad;
-      return { alone, underLoad, victimRate: load.victimRate, heavy: { ratePerSecond: ratePerMinute / 60, template: `a ${body.length}-character Markdown table previewed (4 in 5 requests), and sequences of ${MAX_STEPS_PER_REQUEST} steps of a ${saved.body.length}-character condition of 600 or-ed tests saved (1 in 5)`, answers } };
+      return {
+        alone,
+        underLoad,
+        victimRate: load.victimRate,
+        heavy: {
+          ratePerSecond: ratePerMinute / 60,
+          template: `a ${body.length}-character Markdown table previewed (4 in 5 requests), and sequences of ${MAX_STEPS_PER_REQUEST} steps of a ${saved.body.length}-character condition of 600 or-ed tests saved (1 in 5)`,
+          answers,
+        },
+      };
     } finally {
       await api.stop();
     }

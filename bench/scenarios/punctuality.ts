@@ -21,7 +21,11 @@ export interface Lateness {
  * is when the sink received the email minus the due time the workflow planned. The raw side
  * sleeps `count` trivial workflows until due times spread over the same span, then runs one activity.
  */
-export async function punctuality(count: number, delayMinutes: number, rawSpreadSeconds: number): Promise<{ service: Lateness; raw: Lateness }> {
+export async function punctuality(
+  count: number,
+  delayMinutes: number,
+  rawSpreadSeconds: number,
+): Promise<{ service: Lateness; raw: Lateness }> {
   const raw = await rawPunctuality(count, rawSpreadSeconds);
   const env = await startBenchEnvironment();
   try {
@@ -65,7 +69,13 @@ async function rawPunctuality(count: number, spreadSeconds: number): Promise<Lat
     const limit = pLimit(START_CONCURRENCY);
     await Promise.all(
       Array.from({ length: count }, (_, i) =>
-        limit(() => raw.client.workflow.start('rawDue', { taskQueue: raw.taskQueue, workflowId: `rawDue-${i}`, args: [firstDue + Math.floor((i / count) * spreadSeconds * 1000)] })),
+        limit(() =>
+          raw.client.workflow.start('rawDue', {
+            taskQueue: raw.taskQueue,
+            workflowId: `rawDue-${i}`,
+            args: [firstDue + Math.floor((i / count) * spreadSeconds * 1000)],
+          }),
+        ),
       ),
     );
     if (Date.now() >= firstDue) throw new Error('raw workflows were not all started before the first was due');

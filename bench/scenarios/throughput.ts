@@ -55,7 +55,16 @@ export async function sendThroughput(count: number): Promise<{ service: Throughp
     const done = await until(() => env.sink.emails.length >= count, `${count} emails at the sink`, HOUR);
     const keys = new Set(env.sink.emails.map((e) => e.idempotencyKey));
     if (keys.size !== env.sink.emails.length) throw new Error(`duplicate emails: ${env.sink.emails.length - keys.size}`);
-    return { service: { ...run(count, started, done), series: perSecond(env.sink.emails.map((e) => e.receivedAt), started) }, raw };
+    return {
+      service: {
+        ...run(count, started, done),
+        series: perSecond(
+          env.sink.emails.map((e) => e.receivedAt),
+          started,
+        ),
+      },
+      raw,
+    };
   } finally {
     await env.close();
   }
@@ -74,7 +83,9 @@ async function rawStarts(count: number, workflow: 'rawSleeper' | 'rawOneActivity
     const limit = pLimit(START_CONCURRENCY);
     const started = Date.now();
     await Promise.all(
-      Array.from({ length: count }, (_, i) => limit(() => raw.client.workflow.start(workflow, { taskQueue: raw.taskQueue, workflowId: `${workflow}-${i}` }))),
+      Array.from({ length: count }, (_, i) =>
+        limit(() => raw.client.workflow.start(workflow, { taskQueue: raw.taskQueue, workflowId: `${workflow}-${i}` })),
+      ),
     );
     if (workflow === 'rawSleeper') return run(count, started, Date.now());
     const done = await until(() => arrivals.length >= count, `${count} raw activities`, HOUR);

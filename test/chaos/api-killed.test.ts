@@ -42,20 +42,37 @@ describe(`the API killed with kill -9 halfway through a bulk enrolment of ${LEAD
     apis.push(first);
     await first.ready;
     let firstAnswered = false;
-    const firstRequest = apiClient(first.baseUrl, fixture.apiKey)('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, body, headers).then(
+    const firstRequest = apiClient(first.baseUrl, fixture.apiKey)(
+      'POST',
+      `/v1/sequences/${sequence.id}/enrolments/bulk`,
+      body,
+      headers,
+    ).then(
       () => (firstAnswered = true),
       () => undefined,
     );
     // Halfway: the enrolments are committed and the API is starting their workflows, in the
     // request's order. Kill it once the workflow of the lead a quarter of the way in exists.
     const enrolmentOf = async (leadId: string) =>
-      (await db.select({ id: enrolments.id }).from(enrolments).where(and(eq(enrolments.sequenceId, sequence.id), eq(enrolments.leadId, leadId))))[0]?.id;
+      (
+        await db
+          .select({ id: enrolments.id })
+          .from(enrolments)
+          .where(and(eq(enrolments.sequenceId, sequence.id), eq(enrolments.leadId, leadId)))
+      )[0]?.id;
     const workflowExists = (enrolmentId: string) =>
       service.temporal.workflow
         .getHandle(enrolmentWorkflowId(enrolmentId))
         .describe()
-        .then(() => true, () => false);
-    const quarter = await eventually(() => enrolmentOf(leadIds[Math.floor(LEADS / 4)]!), { timeoutMs: 300_000, intervalMs: 10, what: 'committed enrolments' });
+        .then(
+          () => true,
+          () => false,
+        );
+    const quarter = await eventually(() => enrolmentOf(leadIds[Math.floor(LEADS / 4)]!), {
+      timeoutMs: 300_000,
+      intervalMs: 10,
+      what: 'committed enrolments',
+    });
     await eventually(() => workflowExists(quarter), { timeoutMs: 300_000, intervalMs: 10, what: 'a quarter of the workflows started' });
     first.child.kill('SIGKILL');
     await first.exited;
@@ -69,7 +86,8 @@ describe(`the API killed with kill -9 halfway through a bulk enrolment of ${LEAD
     await second.ready;
     // The portal retries a failed request with the same key; a 5xx (say, the database refusing
     // connections on a busy machine) is retried again, but only a few times, and counted.
-    const retryOnce = () => apiClient(second.baseUrl, fixture.apiKey)('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, body, headers);
+    const retryOnce = () =>
+      apiClient(second.baseUrl, fixture.apiKey)('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, body, headers);
     let retry = await retryOnce();
     let retries = 1;
     while (retry.status >= 500 && retries < 3) {
@@ -86,11 +104,22 @@ describe(`the API killed with kill -9 halfway through a bulk enrolment of ${LEAD
       .where(eq(enrolments.sequenceId, sequence.id));
     expect(row).toEqual({ n: LEADS, leads: LEADS });
     const answered = new Map(retry.body.results.map((r: { leadId: string; enrolmentId: string }) => [r.leadId, r.enrolmentId]));
-    const stored = await db.select({ id: enrolments.id, leadId: enrolments.leadId }).from(enrolments).where(eq(enrolments.sequenceId, sequence.id));
-    expect(stored.filter((e) => answered.get(e.leadId) !== e.id), 'answer and database disagree').toEqual([]);
+    const stored = await db
+      .select({ id: enrolments.id, leadId: enrolments.leadId })
+      .from(enrolments)
+      .where(eq(enrolments.sequenceId, sequence.id));
+    expect(
+      stored.filter((e) => answered.get(e.leadId) !== e.id),
+      'answer and database disagree',
+    ).toEqual([]);
 
     await waitForEnrolments(db, sequence.id, 'completed', LEADS, chaosSize(900_000, 1_800_000));
     const figures = await assertExactlyOnce({ sink, db, sequenceId: sequence.id, leads: LEADS, steps: 1, temporal: service.temporal });
-    recordFigures('API kill -9 during bulk enrolment', { ...figures, retries, emailsAtKill, seconds: Math.round((Date.now() - started) / 1000) });
+    recordFigures('API kill -9 during bulk enrolment', {
+      ...figures,
+      retries,
+      emailsAtKill,
+      seconds: Math.round((Date.now() - started) / 1000),
+    });
   }, 2_400_000);
 });

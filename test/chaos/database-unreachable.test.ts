@@ -25,7 +25,8 @@ beforeAll(async () => {
   proxied.hostname = '127.0.0.1';
   proxied.port = String(proxy.port);
   sink = await startResendSink();
-  service = await startService({ poolSize: 10,
+  service = await startService({
+    poolSize: 10,
     config: await testConfig({ DATABASE_URL: proxied.toString(), RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }),
     withWorker: false,
   });
@@ -48,7 +49,11 @@ describe(`PostgreSQL unreachable for ${OUTAGE_MS / 1000} s in the middle of ${LE
     await worker.ready;
     await enrolAll(fixture, sequence.id, leadIds);
 
-    await eventually(async () => sequenceEmails(sink, sequence.id).length >= (LEADS * STEPS) / 4, { timeoutMs: 120_000, intervalMs: 20, what: 'a quarter of the sends' });
+    await eventually(async () => sequenceEmails(sink, sequence.id).length >= (LEADS * STEPS) / 4, {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+      what: 'a quarter of the sends',
+    });
     await proxy.close();
     const atCut = sequenceEmails(sink, sequence.id).length;
     expect(atCut, 'the database went away before the run ended').toBeLessThan(LEADS * STEPS);
@@ -67,15 +72,31 @@ describe(`PostgreSQL unreachable for ${OUTAGE_MS / 1000} s in the middle of ${LE
         worker.exited.then(() => true),
       ]);
       if (!crashed) break;
-      expect(worker.output(), 'the worker died of something other than the known postgres.js crash').toMatch(/TypeError: Cannot read properties of null \(reading 'write'\)\s+at Immediate\.nextWrite \(.*postgres\/src\/connection\.js/);
+      expect(worker.output(), 'the worker died of something other than the known postgres.js crash').toMatch(
+        /TypeError: Cannot read properties of null \(reading 'write'\)\s+at Immediate\.nextWrite \(.*postgres\/src\/connection\.js/,
+      );
       expect(++restarts, 'worker restarts').toBeLessThanOrEqual(3);
       worker = spawnWorker(service.config);
       await worker.ready;
     }
     expect(worker.child.exitCode).toBeNull();
-    const figures = await assertExactlyOnce({ sink, db: service.database.db, sequenceId: sequence.id, leads: LEADS, steps: STEPS, temporal: service.temporal });
+    const figures = await assertExactlyOnce({
+      sink,
+      db: service.database.db,
+      sequenceId: sequence.id,
+      leads: LEADS,
+      steps: STEPS,
+      temporal: service.temporal,
+    });
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    recordFigures('PostgreSQL unreachable', { ...figures, workerRestarts: restarts, atCut, duringOutage, outageMs: OUTAGE_MS, seconds: Math.round((Date.now() - started) / 1000) });
+    recordFigures('PostgreSQL unreachable', {
+      ...figures,
+      workerRestarts: restarts,
+      atCut,
+      duringOutage,
+      outageMs: OUTAGE_MS,
+      seconds: Math.round((Date.now() - started) / 1000),
+    });
   }, 900_000);
 });

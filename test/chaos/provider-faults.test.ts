@@ -41,7 +41,14 @@ describe(`the provider answering 30% 500s and 10% 429s for ${FAULTY_MS / 1000} s
 
     // A send that failed 4 times in a row waits 5+10+20+40 s of backoff: allow for the tail.
     await waitForEnrolments(service.database.db, sequence.id, 'completed', SENDS / 2, 300_000);
-    const figures = await assertExactlyOnce({ sink, db: service.database.db, sequenceId: sequence.id, leads: SENDS / 2, steps: 2, temporal: service.temporal });
+    const figures = await assertExactlyOnce({
+      sink,
+      db: service.database.db,
+      sequenceId: sequence.id,
+      leads: SENDS / 2,
+      steps: 2,
+      temporal: service.temporal,
+    });
     recordFigures('provider 30% 500 / 10% 429', {
       ...figures,
       faultySeconds: FAULTY_MS / 1000,

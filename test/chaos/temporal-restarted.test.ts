@@ -4,7 +4,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../../temporal/dev-server.js';
 import { freePort } from '../helpers/api-process.js';
-import { assertExactlyOnce, chaosSize, enrolAll, importLeads, recordFigures, sequenceEmails, waitForEnrolments, whileAlive } from '../helpers/chaos.js';
+import {
+  assertExactlyOnce,
+  chaosSize,
+  enrolAll,
+  importLeads,
+  recordFigures,
+  sequenceEmails,
+  waitForEnrolments,
+  whileAlive,
+} from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { startResendSink, type ResendSink } from '../helpers/resend-sink.js';
@@ -33,7 +42,8 @@ beforeAll(async () => {
   port = await freePort();
   temporalServer = await startTemporal();
   sink = await startResendSink();
-  service = await startService({ poolSize: 10,
+  service = await startService({
+    poolSize: 10,
     config: await testConfig({ TEMPORAL_ADDRESS: temporalServer.address, RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }),
     withWorker: false,
   });
@@ -57,7 +67,11 @@ describe(`the Temporal server restarted (same database file) in the middle of ${
     await worker.ready;
     await enrolAll(fixture, sequence.id, leadIds);
 
-    await eventually(async () => sequenceEmails(sink, sequence.id).length >= (LEADS * STEPS) / 4, { timeoutMs: 120_000, intervalMs: 20, what: 'a quarter of the sends' });
+    await eventually(async () => sequenceEmails(sink, sequence.id).length >= (LEADS * STEPS) / 4, {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+      what: 'a quarter of the sends',
+    });
     await temporalServer!.stop();
     temporalServer = undefined;
     const atStop = sequenceEmails(sink, sequence.id).length;
@@ -66,13 +80,30 @@ describe(`the Temporal server restarted (same database file) in the middle of ${
     temporalServer = await startTemporal();
     const downSeconds = Math.round((Date.now() - started) / 1000);
 
-    await whileAlive(worker, 'the worker', waitForEnrolments(service.database.db, sequence.id, 'completed', LEADS, chaosSize(300_000, 600_000)));
+    await whileAlive(
+      worker,
+      'the worker',
+      waitForEnrolments(service.database.db, sequence.id, 'completed', LEADS, chaosSize(300_000, 600_000)),
+    );
     // The worker rode out the outage: it reconnected instead of dying.
     expect(worker.child.exitCode).toBeNull();
-    const figures = await assertExactlyOnce({ sink, db: service.database.db, sequenceId: sequence.id, leads: LEADS, steps: STEPS, temporal: service.temporal });
+    const figures = await assertExactlyOnce({
+      sink,
+      db: service.database.db,
+      sequenceId: sequence.id,
+      leads: LEADS,
+      steps: STEPS,
+      temporal: service.temporal,
+    });
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    recordFigures('Temporal dev server restart', { ...figures, atStop, downMs: DOWN_MS, restartedAtSecond: downSeconds, seconds: Math.round((Date.now() - started) / 1000) });
+    recordFigures('Temporal dev server restart', {
+      ...figures,
+      atStop,
+      downMs: DOWN_MS,
+      restartedAtSecond: downSeconds,
+      seconds: Math.round((Date.now() - started) / 1000),
+    });
   }, 900_000);
 });
 
@@ -82,7 +113,11 @@ describe('a bulk enrolment while the Temporal server cannot be reached', () => {
     // directly and runs the workflows once they start.
     const [host, temporalPort] = temporalServer!.address.split(':');
     const proxy = await startTcpProxy({ host: host === 'localhost' ? '127.0.0.1' : host!, port: Number(temporalPort) });
-    const api = await startService({ poolSize: 5, config: { ...service.config, TEMPORAL_ADDRESS: `127.0.0.1:${proxy.port}` }, withWorker: false });
+    const api = await startService({
+      poolSize: 5,
+      config: { ...service.config, TEMPORAL_ADDRESS: `127.0.0.1:${proxy.port}` },
+      withWorker: false,
+    });
     try {
       const fixture = await asNewAccount(api);
       const sequence = await fixture.createSequence({ steps: [{ subject: 'Only' }] });

@@ -14,7 +14,11 @@ const workers: ReturnType<typeof spawnWorker>[] = [];
 beforeAll(async () => {
   sink = await startResendSink();
   // The API runs here; the worker is a separate process so it can die the way a pod does.
-  service = await startService({ poolSize: 10, config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }), withWorker: false });
+  service = await startService({
+    poolSize: 10,
+    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }),
+    withWorker: false,
+  });
 });
 afterAll(async () => {
   for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
@@ -35,7 +39,11 @@ describe(`a worker killed with kill -9 in the middle of ${SENDS} due sends`, () 
     await enrolAll(fixture, sequence.id, leadIds);
 
     // Kill while sends are in full flow: some emails out, most still due, some mid-request.
-    await eventually(async () => sequenceEmails(sink, sequence.id).length >= SENDS / 4, { timeoutMs: 120_000, intervalMs: 20, what: 'a quarter of the sends' });
+    await eventually(async () => sequenceEmails(sink, sequence.id).length >= SENDS / 4, {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+      what: 'a quarter of the sends',
+    });
     first.child.kill('SIGKILL');
     await first.exited;
     const atKill = sequenceEmails(sink, sequence.id).length;
@@ -46,7 +54,14 @@ describe(`a worker killed with kill -9 in the middle of ${SENDS} due sends`, () 
     await second.ready;
     // Sends that were in flight come back after their 30 s start-to-close timeout.
     await waitForEnrolments(service.database.db, sequence.id, 'completed', SENDS, chaosSize(240_000, 480_000));
-    const figures = await assertExactlyOnce({ sink, db: service.database.db, sequenceId: sequence.id, leads: SENDS, steps: 1, temporal: service.temporal });
+    const figures = await assertExactlyOnce({
+      sink,
+      db: service.database.db,
+      sequenceId: sequence.id,
+      leads: SENDS,
+      steps: 1,
+      temporal: service.temporal,
+    });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     recordFigures('worker kill -9', { ...figures, atKill, seconds: Math.round((Date.now() - started) / 1000) });

@@ -20,7 +20,10 @@ type Fixture = Awaited<ReturnType<typeof asNewAccount>>;
 export async function importLeads(fixture: Fixture, n: number, prefix: string): Promise<string[]> {
   const ids: string[] = [];
   for (let from = 0; from < n; from += 10_000) {
-    const rows = Array.from({ length: Math.min(10_000, n - from) }, (_, i) => ({ email: `${prefix}-${from + i}@example.com`, firstName: `Lead ${from + i}` }));
+    const rows = Array.from({ length: Math.min(10_000, n - from) }, (_, i) => ({
+      email: `${prefix}-${from + i}@example.com`,
+      firstName: `Lead ${from + i}`,
+    }));
     const res = await fixture.api('POST', '/v1/leads/import', { leads: rows });
     expect(res.status, JSON.stringify(res.body).slice(0, 500)).toBe(200);
     ids.push(...res.body.results.map((r: { id: string }) => r.id));
@@ -101,8 +104,14 @@ export async function assertExactlyOnce(options: {
     byRecipientStep.set(recipientStep, (byRecipientStep.get(recipientStep) ?? 0) + 1);
   }
   const figures = { expected, atSink: emails.length, lost: Math.max(0, expected - byKey.size), doubled: emails.length - byKey.size };
-  expect([...byKey.values()].filter((list) => list.length > 1), 'emails accepted twice under one key').toEqual([]);
-  expect([...byRecipientStep.entries()].filter(([, n]) => n > 1), 'a recipient got one step twice').toEqual([]);
+  expect(
+    [...byKey.values()].filter((list) => list.length > 1),
+    'emails accepted twice under one key',
+  ).toEqual([]);
+  expect(
+    [...byRecipientStep.entries()].filter(([, n]) => n > 1),
+    'a recipient got one step twice',
+  ).toEqual([]);
   expect(figures).toEqual({ expected, atSink: expected, lost: 0, doubled: 0 });
 
   const rows = await db
@@ -110,10 +119,16 @@ export async function assertExactlyOnce(options: {
     .from(messages)
     .innerJoin(enrolments, eq(enrolments.id, messages.enrolmentId))
     .where(eq(enrolments.sequenceId, sequenceId));
-  expect(rows.filter((r) => r.status !== 'sent'), 'messages not recorded as sent').toEqual([]);
+  expect(
+    rows.filter((r) => r.status !== 'sent'),
+    'messages not recorded as sent',
+  ).toEqual([]);
   expect(rows).toHaveLength(expected);
   const sinkIdByKey = new Map([...byKey].map(([key, [email]]) => [key, email!.id]));
-  expect(rows.filter((r) => sinkIdByKey.get(r.key) !== r.providerId), 'messages whose provider id is not the sink email').toEqual([]);
+  expect(
+    rows.filter((r) => sinkIdByKey.get(r.key) !== r.providerId),
+    'messages whose provider id is not the sink email',
+  ).toEqual([]);
 
   const statuses = await db
     .select({ status: enrolments.status, n: count() })
@@ -138,11 +153,17 @@ export async function assertExactlyOnce(options: {
     // a little behind that: give it a moment, but every workflow must close.
     const query = `SequenceId = "${sequenceId}" AND ExecutionStatus = "Running"`;
     const running = async () => (await options.temporal!.workflow.count(query)).count;
-    await eventually(async () => (await running()) === 0, { timeoutMs: 60_000, intervalMs: 1_000, what: 'every enrolment workflow closed' }).catch(() => undefined);
+    await eventually(async () => (await running()) === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 1_000,
+      what: 'every enrolment workflow closed',
+    }).catch(() => undefined);
     expect(await running(), 'enrolment workflows still running').toBe(0);
     // One run per enrolment: a workflow started twice would be a second, needless enrolment run.
     const runs = async () => (await options.temporal!.workflow.count(`SequenceId = "${sequenceId}"`)).count;
-    await eventually(async () => (await runs()) >= leads, { timeoutMs: 30_000, intervalMs: 1_000, what: 'visibility of every run' }).catch(() => undefined);
+    await eventually(async () => (await runs()) >= leads, { timeoutMs: 30_000, intervalMs: 1_000, what: 'visibility of every run' }).catch(
+      () => undefined,
+    );
     expect(await runs(), 'enrolment workflow runs').toBe(leads);
   }
   return figures;
@@ -154,7 +175,11 @@ export function recordFigures(fault: string, figures: ExactlyOnceFigures & Recor
 }
 
 /** Waits for `work`, but fails at once with the process's last output if it dies meanwhile. */
-export async function whileAlive<T>(proc: { exited: Promise<number | null>; output(): string }, what: string, work: Promise<T>): Promise<T> {
+export async function whileAlive<T>(
+  proc: { exited: Promise<number | null>; output(): string },
+  what: string,
+  work: Promise<T>,
+): Promise<T> {
   const died = proc.exited.then((code) => {
     throw new Error(`${what} exited (${code}) during the run:\n${proc.output().slice(-4000)}`);
   });

@@ -15,30 +15,60 @@ export async function inboundWorld(sink: ResendSink) {
   const secret = newWebhookSecret();
   const inboundSecret = `inbound-${randomUUID()}`;
   const service: TestService = await startService({
-    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, RESEND_WEBHOOK_SECRET: secret, INBOUND_MIME_SECRET: inboundSecret }),
+    config: await testConfig({
+      RESEND_API_KEY: sink.apiKey,
+      RESEND_BASE_URL: sink.url,
+      RESEND_WEBHOOK_SECRET: secret,
+      INBOUND_MIME_SECRET: inboundSecret,
+    }),
   });
   const db = service.database.db;
 
-  const webhook = (type: string, data: Record<string, unknown>, options?: Parameters<typeof deliverWebhook>[3]) => deliverWebhook(service.baseUrl, secret, { type, data }, options);
+  const webhook = (type: string, data: Record<string, unknown>, options?: Parameters<typeof deliverWebhook>[3]) =>
+    deliverWebhook(service.baseUrl, secret, { type, data }, options);
 
   /** A lead who got step 1 of a two-step sequence and waits for step 2; the account's sender address is confirmed. */
-  async function leadWaitingForStep2(options: { leadEmail?: string; leadName?: { firstName: string; lastName: string }; confirmed?: boolean; onReply?: string } = {}) {
+  async function leadWaitingForStep2(
+    options: { leadEmail?: string; leadName?: { firstName: string; lastName: string }; confirmed?: boolean; onReply?: string } = {},
+  ) {
     const fixture = await asNewAccount(service, {
       senderEmail: `owner-${randomUUID()}@acme.test`,
       ...(options.confirmed === false ? {} : { senderEmailConfirmedAt: new Date() }),
     });
-    const sequence = await fixture.createSequence({ name: 'Spring outreach', onReply: options.onReply, steps: [{ delay: { amount: 0, unit: 'days' } }, { delay: { amount: 3, unit: 'days' } }] });
-    const lead = await fixture.createLead({ ...(options.leadName ?? { firstName: 'Ann', lastName: 'Lead' }), ...(options.leadEmail ? { email: options.leadEmail } : {}) });
+    const sequence = await fixture.createSequence({
+      name: 'Spring outreach',
+      onReply: options.onReply,
+      steps: [{ delay: { amount: 0, unit: 'days' } }, { delay: { amount: 3, unit: 'days' } }],
+    });
+    const lead = await fixture.createLead({
+      ...(options.leadName ?? { firstName: 'Ann', lastName: 'Lead' }),
+      ...(options.leadEmail ? { email: options.leadEmail } : {}),
+    });
     const enrolment = await fixture.enrolLead(sequence.id, lead.id);
-    const message = await eventually(async () => (await fixture.sentMessages(enrolment.id)).find((m) => m.status === 'sent'), { what: 'step 1 sent' });
+    const message = await eventually(async () => (await fixture.sentMessages(enrolment.id)).find((m) => m.status === 'sent'), {
+      what: 'step 1 sent',
+    });
     const row = await fixture.enrolmentRow(enrolment.id);
     return { ...fixture, sequence, lead, enrolment, message, replyAddress: `r-${row.replyToken}@reply.example.com` };
   }
 
   /** An email as Resend's `email.received` announces it (the service then fetches it from the sink). */
-  async function receiveThroughResend(email: { from: string; to: string; subject?: string; text?: string; headers?: Record<string, string> }, options?: Parameters<typeof deliverWebhook>[3]) {
+  async function receiveThroughResend(
+    email: { from: string; to: string; subject?: string; text?: string; headers?: Record<string, string> },
+    options?: Parameters<typeof deliverWebhook>[3],
+  ) {
     const subject = email.subject ?? 'Re: Step 1';
-    const receivedId = sink.addReceived({ from: email.from, to: [email.to], received_for: [email.to], subject, text: email.text ?? 'Sounds good.', html: null, headers: email.headers ?? {}, cc: [], bcc: [] });
+    const receivedId = sink.addReceived({
+      from: email.from,
+      to: [email.to],
+      received_for: [email.to],
+      subject,
+      text: email.text ?? 'Sounds good.',
+      html: null,
+      headers: email.headers ?? {},
+      cc: [],
+      bcc: [],
+    });
     return webhook('email.received', { email_id: receivedId, from: email.from, to: [email.to], subject }, options);
   }
 
@@ -55,20 +85,46 @@ export async function inboundWorld(sink: ResendSink) {
 
   /** A plain MIME reply; `head` adds header lines, `body` replaces the text. */
   const mimeReply = (to: string, from: string, options: { head?: string[]; body?: string; subject?: string; messageId?: string } = {}) =>
-    [`From: <${from}>`, `To: ${to}`, `Subject: ${options.subject ?? 'Re: Step 1'}`, `Message-ID: ${options.messageId ?? `<${randomUUID()}@lead.test>`}`, ...(options.head ?? ['Content-Type: text/plain; charset=utf-8']), '', options.body ?? 'Interested, tell me more.'].join('\r\n');
+    [
+      `From: <${from}>`,
+      `To: ${to}`,
+      `Subject: ${options.subject ?? 'Re: Step 1'}`,
+      `Message-ID: ${options.messageId ?? `<${randomUUID()}@lead.test>`}`,
+      ...(options.head ?? ['Content-Type: text/plain; charset=utf-8']),
+      '',
+      options.body ?? 'Interested, tell me more.',
+    ].join('\r\n');
 
   const inboundOf = (enrolmentId: string) => db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, enrolmentId));
-  const timelineTypes = async (enrolmentId: string) => (await db.select().from(enrolmentEvents).where(eq(enrolmentEvents.enrolmentId, enrolmentId))).map((e) => e.type);
+  const timelineTypes = async (enrolmentId: string) =>
+    (await db.select().from(enrolmentEvents).where(eq(enrolmentEvents.enrolmentId, enrolmentId))).map((e) => e.type);
   const notificationsOf = (accountId: string) => db.select().from(notifications).where(eq(notifications.accountId, accountId));
 
   /** The event a portal webhook workflow was started with (whatever becomes of its delivery). */
   async function portalEvent(workflowId: string): Promise<{ type: string; data: Record<string, unknown> }> {
-    return eventually(async () => {
-      const history = await service.temporal.workflow.getHandle(workflowId).fetchHistory();
-      const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-      return input ? defaultPayloadConverter.fromPayload(input) : undefined;
-    }, { what: `portal webhook workflow ${workflowId}` });
+    return eventually(
+      async () => {
+        const history = await service.temporal.workflow.getHandle(workflowId).fetchHistory();
+        const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+        return input ? defaultPayloadConverter.fromPayload(input) : undefined;
+      },
+      { what: `portal webhook workflow ${workflowId}` },
+    );
   }
 
-  return { service, db, secret, inboundSecret, webhook, leadWaitingForStep2, receiveThroughResend, postMime, mimeReply, inboundOf, timelineTypes, notificationsOf, portalEvent };
+  return {
+    service,
+    db,
+    secret,
+    inboundSecret,
+    webhook,
+    leadWaitingForStep2,
+    receiveThroughResend,
+    postMime,
+    mimeReply,
+    inboundOf,
+    timelineTypes,
+    notificationsOf,
+    portalEvent,
+  };
 }

@@ -84,7 +84,11 @@ export async function startResendSink(): Promise<ResendSink> {
         (roll < random.rate500
           ? { status: 500, name: 'internal_server_error' }
           : roll < random.rate500 + random.rate429
-            ? { status: 429, name: 'rate_limit_exceeded', headers: { 'retry-after': '1', 'ratelimit-limit': '2', 'ratelimit-remaining': '0', 'ratelimit-reset': '1' } }
+            ? {
+                status: 429,
+                name: 'rate_limit_exceeded',
+                headers: { 'retry-after': '1', 'ratelimit-limit': '2', 'ratelimit-remaining': '0', 'ratelimit-reset': '1' },
+              }
             : undefined);
       if (fault) {
         record(fault.status);
@@ -152,7 +156,13 @@ export async function startResendSink(): Promise<ResendSink> {
         return send(res, 200, { object: 'domain', id: domain.id });
       }
       if (req.method === 'GET') {
-        return send(res, 200, { object: 'domain', ...domain, status: domainStatus.get(domain.id), region: 'us-east-1', records: dnsRecords(domain.name) });
+        return send(res, 200, {
+          object: 'domain',
+          ...domain,
+          status: domainStatus.get(domain.id),
+          region: 'us-east-1',
+          records: dnsRecords(domain.name),
+        });
       }
     }
     return error(res, { status: 404, name: 'not_found', message: `${req.method} ${url.pathname}` });
@@ -194,8 +204,23 @@ export async function startResendSink(): Promise<ResendSink> {
 
 function dnsRecords(name: string) {
   return [
-    { record: 'SPF', name: `send.${name}`, type: 'MX', ttl: 'Auto', status: 'not_started', value: 'feedback-smtp.us-east-1.amazonses.com', priority: 10 },
+    {
+      record: 'SPF',
+      name: `send.${name}`,
+      type: 'MX',
+      ttl: 'Auto',
+      status: 'not_started',
+      value: 'feedback-smtp.us-east-1.amazonses.com',
+      priority: 10,
+    },
     { record: 'SPF', name: `send.${name}`, type: 'TXT', ttl: 'Auto', status: 'not_started', value: '"v=spf1 include:amazonses.com ~all"' },
-    { record: 'DKIM', name: `resend._domainkey.${name}`, type: 'TXT', ttl: 'Auto', status: 'not_started', value: 'p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDtest' },
+    {
+      record: 'DKIM',
+      name: `resend._domainkey.${name}`,
+      type: 'TXT',
+      ttl: 'Auto',
+      status: 'not_started',
+      value: 'p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDtest',
+    },
   ];
 }

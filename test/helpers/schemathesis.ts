@@ -102,28 +102,46 @@ export async function runSchemathesis(options: FuzzOptions): Promise<FuzzResult>
   const junit = path.join(dir, 'junit.xml');
   const ndjson = path.join(dir, 'events.ndjson');
   const args = [
-    '--config-file', configFile,
-    'run', `${options.baseUrl}/openapi.json`,
-    '--url', options.baseUrl,
-    '--header', `Authorization: Bearer ${options.apiKey}`,
-    '--mode', options.mode,
-    '--checks', options.checks.join(','),
-    '--max-examples', String(options.maxExamples),
-    '--phases', (options.phases ?? ['examples', 'coverage', 'fuzzing', 'stateful']).join(','),
-    '--seed', String(options.seed ?? 20261126),
+    '--config-file',
+    configFile,
+    'run',
+    `${options.baseUrl}/openapi.json`,
+    '--url',
+    options.baseUrl,
+    '--header',
+    `Authorization: Bearer ${options.apiKey}`,
+    '--mode',
+    options.mode,
+    '--checks',
+    options.checks.join(','),
+    '--max-examples',
+    String(options.maxExamples),
+    '--phases',
+    (options.phases ?? ['examples', 'coverage', 'fuzzing', 'stateful']).join(','),
+    '--seed',
+    String(options.seed ?? 20261126),
     // One worker: hypothesis describes strategies with Python's ast, which is not thread-safe on
     // Python 3.11 ("AST constructor recursion depth mismatch" errors with several workers).
-    '--workers', '1',
-    '--request-timeout', '30',
+    '--workers',
+    '1',
+    '--request-timeout',
+    '30',
     '--continue-on-failure',
-    '--suppress-health-check', 'all',
-    '--report', 'junit,ndjson',
-    '--report-junit-path', junit,
-    '--report-ndjson-path', ndjson,
-    '--output-truncate', 'false',
+    '--suppress-health-check',
+    'all',
+    '--report',
+    'junit,ndjson',
+    '--report-junit-path',
+    junit,
+    '--report-ndjson-path',
+    ndjson,
+    '--output-truncate',
+    'false',
     ...(options.excludePathRegex ? ['--exclude-path-regex', options.excludePathRegex] : []),
   ];
-  const child = spawn(SCHEMATHESIS, args, { env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false', SCHEMATHESIS_HOOKS: HOOKS } });
+  const child = spawn(SCHEMATHESIS, args, {
+    env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false', SCHEMATHESIS_HOOKS: HOOKS },
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

@@ -44,6 +44,10 @@ export async function deliverReplyMime(baseUrl: string, inboundSecret: string, r
     '',
     reply.text ?? 'Interested, tell me more.',
   ].join('\r\n');
-  const response = await fetch(`${baseUrl}/inbound/mime`, { method: 'POST', headers: { authorization: `Bearer ${inboundSecret}`, 'content-type': 'message/rfc822' }, body: mime });
+  const response = await fetch(`${baseUrl}/inbound/mime`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${inboundSecret}`, 'content-type': 'message/rfc822' },
+    body: mime,
+  });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
