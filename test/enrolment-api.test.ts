@@ -152,16 +152,14 @@ describe('an enrolment whose workflow never started (the API died after committi
     const orphan = async () => {
       const id = randomUUID();
       const lead = await createLead();
-      await service.database.db
-        .insert(enrolments)
-        .values({
-          id,
-          accountId: account.id,
-          sequenceId: sequence.id,
-          leadId: lead.id,
-          replyToken: randomUUID().replace(/-/g, ''),
-          enrolledAt: new Date(Date.now() - 60_000),
-        });
+      await service.database.db.insert(enrolments).values({
+        id,
+        accountId: account.id,
+        sequenceId: sequence.id,
+        leadId: lead.id,
+        replyToken: randomUUID().replace(/-/g, ''),
+        enrolledAt: new Date(Date.now() - 60_000),
+      });
       return id;
     };
     const paused = await orphan();

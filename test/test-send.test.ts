@@ -76,19 +76,17 @@ describe('a test copy of a step', () => {
     });
     const lead = await createLead();
     for (const status of ['delivered', 'bounced']) {
-      await service.database.db
-        .insert(messages)
-        .values({
-          accountId: account.id,
-          leadId: lead.id,
-          idempotencyKey: `cap-${status}-${lead.id}`,
-          toEmail: lead.email,
-          fromEmail: 'x@acme.test',
-          subject: 's',
-          html: 'h',
-          text: 't',
-          status,
-        });
+      await service.database.db.insert(messages).values({
+        accountId: account.id,
+        leadId: lead.id,
+        idempotencyKey: `cap-${status}-${lead.id}`,
+        toEmail: lead.email,
+        fromEmail: 'x@acme.test',
+        subject: 's',
+        html: 'h',
+        text: 't',
+        status,
+      });
     }
     const res = await sendTest();
     expect([res.status, res.body.error?.code]).toEqual([429, 'daily_cap_reached']);

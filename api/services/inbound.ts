@@ -197,14 +197,12 @@ export async function applyEmailEvent(
   const at = sql`${(Number.isNaN(when.getTime()) ? new Date() : when).toISOString()}::timestamptz`;
   const timeline = async (type: string, detail: Record<string, unknown> = {}) => {
     if (message.enrolmentId) {
-      await db
-        .insert(enrolmentEvents)
-        .values({
-          accountId: message.accountId,
-          enrolmentId: message.enrolmentId,
-          type,
-          detail: storableJson({ messageId: message.id, ...detail }) as Record<string, unknown>,
-        });
+      await db.insert(enrolmentEvents).values({
+        accountId: message.accountId,
+        enrolmentId: message.enrolmentId,
+        type,
+        detail: storableJson({ messageId: message.id, ...detail }) as Record<string, unknown>,
+      });
     }
   };
   switch (event.type) {
@@ -386,14 +384,12 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
   }
   if (autoReply) {
     if (enrolmentId)
-      await db
-        .insert(enrolmentEvents)
-        .values({
-          accountId,
-          enrolmentId,
-          type: 'auto_reply',
-          detail: { inboundId: inbound.id, subject: email.subject, from: email.from, sender },
-        });
+      await db.insert(enrolmentEvents).values({
+        accountId,
+        enrolmentId,
+        type: 'auto_reply',
+        detail: { inboundId: inbound.id, subject: email.subject, from: email.from, sender },
+      });
     return { outcome: 'auto-reply recorded' };
   }
 
@@ -408,14 +404,12 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       : [];
     const writer = inbound.fromEmail || 'someone without a From address';
     if (enrolmentId) {
-      await db
-        .insert(enrolmentEvents)
-        .values({
-          accountId,
-          enrolmentId,
-          type: 'reply_from_other_address',
-          detail: { inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject },
-        });
+      await db.insert(enrolmentEvents).values({
+        accountId,
+        enrolmentId,
+        type: 'reply_from_other_address',
+        detail: { inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject },
+      });
     }
     await db.insert(notifications).values({
       accountId,
