@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { fromHeader, providerTags, testRecipient } from '../../domain/sender.js';
+
+// domain/sender.ts: who an email says it comes from, the tags the provider gets, and where a
+// test copy may go.
+
+const PLATFORM = 'sequences@platform.test';
+const account = (overrides: Partial<Parameters<typeof fromHeader>[0]> = {}): Parameters<typeof fromHeader>[0] => ({
+  name: 'Acme Ltd',
+  senderName: 'Ann Smith',
+  senderEmail: null,
+  sendingDomain: null,
+  sendingDomainVerifiedAt: null,
+  ...overrides,
+});
+const verified = new Date('2026-01-01T00:00:00Z');
+
+describe('the From line', () => {
+  it('is the sender’s name at the platform’s address when the account has no sending domain', () => {
+    expect(fromHeader(account(), PLATFORM)).toBe(`"Ann Smith" <${PLATFORM}>`);
+  });
+
+  it('names the account when the sender has no name', () => {
+    expect(fromHeader(account({ senderName: '' }), PLATFORM)).toBe(`"Acme Ltd" <${PLATFORM}>`);
+  });
+
+  it('is the platform’s address while the sending domain is not verified, even with a sender email on it', () => {
+    expect(fromHeader(account({ sendingDomain: 'acme.test', senderEmail: 'ann@acme.test' }), PLATFORM)).toBe(`"Ann Smith" <${PLATFORM}>`);
+  });
+
+  it('is the sender’s own address when it is on the verified domain, compared case-insensitively', () => {
+    expect(
+      fromHeader(account({ sendingDomain: 'Acme.TEST', senderEmail: 'Ann@ACME.test', sendingDomainVerifiedAt: verified }), PLATFORM),
+    ).toBe('"Ann Smith" <ann@acme.test>');
+  });
+
+  it.each([
+    ['on another domain', 'ann@gmail.com'],
+    ['on a subdomain of it', 'ann@mail.acme.test'],
+    ['on a domain that ends like it', 'ann@notacme.test'],
+    ['missing', null],
+  ])('is an address made from the name at the verified domain when the sender email is %s', (_what, senderEmail) => {
+    expect(fromHeader(account({ sendingDomain: 'acme.test', senderEmail, sendingDomainVerifiedAt: verified }), PLATFORM)).toBe(
+      '"Ann Smith" <ann.smith@acme.test>',
+    );
+  });
+
+  it('makes the address from the name without its accents and punctuation', () => {
+    const at = (senderName: string) =>
+      fromHeader(account({ senderName, sendingDomain: 'acme.test', sendingDomainVerifiedAt: verified }), PLATFORM);
+    expect(at('José')).toBe('"José" <jose@acme.test>');
+    expect(at("  O'Brien & Co.  ")).toBe(`"O'Brien & Co." <o.brien.co@acme.test>`);
+  });
+
+  it('uses hello@ the domain when nothing of the name can make an address', () => {
+    expect(fromHeader(account({ senderName: '山田', sendingDomain: 'acme.test', sendingDomainVerifiedAt: verified }), PLATFORM)).toBe(
+      '"山田" <hello@acme.test>',
+    );
+  });
+
+  it('is the bare address when nothing of the name is left', () => {
+    expect(fromHeader(account({ senderName: ' <> ', name: '' }), PLATFORM)).toBe(PLATFORM);
+  });
+
+  it('cannot be broken out of by a hostile name: no quote, backslash, angle bracket or line break survives', () => {
+    const from = fromHeader(account({ senderName: 'Ann\\" <evil@evil.test>\r\nBcc: victim@acme.test\n"' }), PLATFORM);
+    expect(from).toBe(`"Ann evil@evil.testBcc: victim@acme.test" <${PLATFORM}>`);
+    expect(from.match(/"/g)).toHaveLength(2);
+    expect(from.match(/</g)).toHaveLength(1);
+    expect(from).not.toMatch(/[\r\n\\]/);
+  });
+});
+
+describe('the tags the provider gets', () => {
+  it('are the ids that are set, by name', () => {
+    expect(providerTags({ account_id: 'a1', sequence_id: null, step_id: undefined, lead_id: '', enrolment_id: 'e-1' })).toEqual([
+      { name: 'account_id', value: 'a1' },
+      { name: 'enrolment_id', value: 'e-1' },
+    ]);
+  });
+
+  it('have every character but ASCII letters, digits, _ and - replaced by _', () => {
+    expect(providerTags({ id: 'a.b@c d/é\u0000😀' })).toEqual([{ name: 'id', value: 'a_b_c_d_____' }]);
+  });
+
+  it('keep a UUID as it is', () => {
+    expect(providerTags({ id: '0b8f7a2c-1d3e-4f5a-8b9c-0d1e2f3a4b5c' })[0]!.value).toBe('0b8f7a2c-1d3e-4f5a-8b9c-0d1e2f3a4b5c');
+  });
+
+  it('are none when no id is set', () => {
+    expect(providerTags({})).toEqual([]);
+  });
+});
+
+describe('where a test copy may go', () => {
+  const confirmed = { senderEmail: 'Ann@Acme.test', senderEmailConfirmedAt: verified };
+
+  it('is the confirmed sender address, lowercased, when no recipient is asked for', () => {
+    expect(testRecipient(confirmed)).toEqual({ to: 'ann@acme.test' });
+  });
+
+  it('is that address when it is the one asked for, in any case', () => {
+    expect(testRecipient(confirmed, 'ANN@acme.TEST')).toEqual({ to: 'ann@acme.test' });
+  });
+
+  it.each([
+    ['another address', 'victim@elsewhere.test'],
+    ['a longer domain', 'ann@acme.test.evil.test'],
+    ['the address with spaces', ' ann@acme.test '],
+    ['an empty string', ''],
+  ])('is refused for %s, naming the one allowed', (_what, requested) => {
+    expect(testRecipient(confirmed, requested)).toEqual({
+      refused: 'test_recipient_not_allowed',
+      message: "Test copies go only to the account's confirmed sender address (ann@acme.test)",
+    });
+  });
+
+  it.each([
+    ['no sender address', { senderEmail: null, senderEmailConfirmedAt: verified }],
+    ['an empty sender address', { senderEmail: '', senderEmailConfirmedAt: verified }],
+    ['a sender address not confirmed', { senderEmail: 'ann@acme.test', senderEmailConfirmedAt: null }],
+  ])('is refused while the account has %s, even for that address', (_what, sender) => {
+    const answer = testRecipient(sender, 'ann@acme.test');
+    expect(answer).toMatchObject({ refused: 'sender_email_unconfirmed' });
+    expect('to' in answer).toBe(false);
+  });
+});
