@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
 import { runSchemathesis, type FuzzOptions } from './helpers/schemathesis.js';
-import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 import { accountSnapshot, settledSnapshot } from './helpers/snapshot.js';
 import { deliverReplyMime, newWebhookSecret } from './helpers/webhooks.js';
 
@@ -13,25 +12,16 @@ import { deliverReplyMime, newWebhookSecret } from './helpers/webhooks.js';
  * requests must be accepted, invalid ones refused, undeclared methods answered 405 with Allow.
  */
 const INBOUND_SECRET = 'fuzz-inbound-secret';
-let sink: ResendSink;
+let started: ServiceWithSink | undefined;
 let service: TestService;
 
 beforeAll(async () => {
-  sink = await startResendSink();
   // Every optional integration on, so the routes that need one answer as in production, not 503.
-  service = await startService({
-    config: await testConfig({
-      RESEND_API_KEY: sink.apiKey,
-      RESEND_BASE_URL: sink.url,
-      RESEND_WEBHOOK_SECRET: newWebhookSecret(),
-      INBOUND_MIME_SECRET: INBOUND_SECRET,
-    }),
-  });
+  ({ service } = started = await startServiceWithSink({
+    env: { RESEND_WEBHOOK_SECRET: newWebhookSecret(), INBOUND_MIME_SECRET: INBOUND_SECRET },
+  }));
 });
-afterAll(async () => {
-  await service?.stop();
-  await sink?.close();
-});
+afterAll(() => started?.stop());
 
 /** An account with a little of everything, and the ids the fuzzer may put in paths. */
 async function populatedAccount() {

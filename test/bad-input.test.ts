@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import type { ResendSink } from './helpers/resend-sink.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 import { accountSnapshot } from './helpers/snapshot.js';
 
 /**
@@ -9,16 +9,13 @@ import { accountSnapshot } from './helpers/snapshot.js';
  * machine code, message, the field when there is one); nothing is half-stored; nothing a lead or
  * a template contains escapes into markup or reaches beyond the merge fields.
  */
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 beforeAll(async () => {
-  sink = await startResendSink();
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  ({ service, sink } = started = await startServiceWithSink());
 });
-afterAll(async () => {
-  await service?.stop();
-  await sink?.close();
-});
+afterAll(() => started?.stop());
 
 /** A raw request with the account's key: body and content type exactly as given. */
 async function raw(apiKey: string, method: string, path: string, body: string | Buffer | undefined, contentType?: string) {

@@ -1,21 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { startService, testConfig, type TestService } from './helpers/service.js';
+import type { ResendSink } from './helpers/resend-sink.js';
+import { startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 import { spawnWorker } from './helpers/worker-process.js';
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 
 beforeAll(async () => {
-  sink = await startResendSink();
   // The API in this process; the worker is a separate process the test kills.
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }), withWorker: false });
+  ({ service, sink } = started = await startServiceWithSink({ withWorker: false }));
 });
-afterAll(async () => {
-  await service.stop();
-  await sink.close();
-});
+afterAll(() => started?.stop());
 
 describe('a worker killed between the provider accepting an email and the database recording it', () => {
   it('leaves exactly one email at the provider, and the enrolment completes after a restart', async () => {

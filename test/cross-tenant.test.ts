@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { apiClient, eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import { apiClient, eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 import { settledSnapshot } from './helpers/snapshot.js';
 import { deliverReplyMime } from './helpers/webhooks.js';
 
@@ -10,20 +9,16 @@ import { deliverReplyMime } from './helpers/webhooks.js';
  * without editing this file): account B, with its own valid key, names account A's ids in every
  * path and body, and must get 404 and change nothing of A's; lists must not show A's data.
  */
-let sink: ResendSink;
+let started: ServiceWithSink | undefined;
 let service: TestService;
 const INBOUND_SECRET = 'cross-tenant-inbound-secret';
 
 beforeAll(async () => {
-  sink = await startResendSink();
-  service = await startService({
-    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, INBOUND_MIME_SECRET: INBOUND_SECRET }),
-  });
+  ({ service } = started = await startServiceWithSink({
+    env: { INBOUND_MIME_SECRET: INBOUND_SECRET },
+  }));
 });
-afterAll(async () => {
-  await service?.stop();
-  await sink?.close();
-});
+afterAll(() => started?.stop());
 
 /** Account A with one of everything a path can name: sequence, step, lead, enrolment, one-off email, notification. */
 async function accountWithEverything() {

@@ -5,30 +5,22 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leads, messages } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import type { ResendSink } from './helpers/resend-sink.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 import { deliverWebhook, newWebhookSecret } from './helpers/webhooks.js';
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 const secret = newWebhookSecret();
 const inboundSecret = 'inbound-secret-for-tests';
 
 beforeAll(async () => {
-  sink = await startResendSink();
-  service = await startService({
-    config: await testConfig({
-      RESEND_API_KEY: sink.apiKey,
-      RESEND_BASE_URL: sink.url,
-      RESEND_WEBHOOK_SECRET: secret,
-      INBOUND_MIME_SECRET: inboundSecret,
-    }),
-  });
+  ({ service, sink } = started = await startServiceWithSink({
+    env: { RESEND_WEBHOOK_SECRET: secret, INBOUND_MIME_SECRET: inboundSecret },
+  }));
 });
-afterAll(async () => {
-  await service.stop();
-  await sink.close();
-});
+afterAll(() => started?.stop());
 
 const days = (amount: number) => ({ amount, unit: 'days' });
 const webhook = (type: string, data: Record<string, unknown>, options?: Parameters<typeof deliverWebhook>[3]) =>

@@ -3,8 +3,7 @@ import { parseApiKey } from '../domain/api-key.js';
 import { createLogger } from '../logger.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { apiClient, eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import { apiClient, eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 
 const lines: Record<string, any>[] = [];
 const capture = new Writable({
@@ -14,21 +13,17 @@ const capture = new Writable({
   },
 });
 
-let sink: ResendSink;
+let started: ServiceWithSink | undefined;
 let service: TestService;
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 beforeAll(async () => {
-  sink = await startResendSink();
   const logger = createLogger({ level: 'info', destination: capture });
-  service = await startService({
-    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, METRICS_TOKEN }),
+  ({ service } = started = await startServiceWithSink({
+    env: { METRICS_TOKEN },
     logger,
-  });
+  }));
 });
-afterAll(async () => {
-  await service.stop();
-  await sink.close();
-});
+afterAll(() => started?.stop());
 
 describe('logs', () => {
   it('have one JSON line per request and per send, with the ids, and never an API key or an email body', async () => {

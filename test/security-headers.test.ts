@@ -2,22 +2,21 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asNewAccount } from './helpers/fixtures.js';
 import { launchBrowser } from './helpers/browser.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import type { ResendSink } from './helpers/resend-sink.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 let browser: Browser;
 
 beforeAll(async () => {
-  sink = await startResendSink();
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  ({ service, sink } = started = await startServiceWithSink());
   browser = await launchBrowser();
 });
 afterAll(async () => {
   await browser?.close();
-  await service?.stop();
-  await sink?.close();
+  await started?.stop();
 });
 
 /** The CSP as a map of directive → sources. */

@@ -1,22 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import type { ResendSink } from './helpers/resend-sink.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 const RATE = 5;
 
 beforeAll(async () => {
-  sink = await startResendSink();
-  service = await startService({
-    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, SEND_RATE_PER_SECOND: String(RATE) }),
-  });
+  ({ service, sink } = started = await startServiceWithSink({
+    env: { SEND_RATE_PER_SECOND: String(RATE) },
+  }));
 });
-afterAll(async () => {
-  await service.stop();
-  await sink.close();
-});
+afterAll(() => started?.stop());
 
 describe(`a global send rate of ${RATE} per second`, () => {
   it('spreads a burst of due emails out instead of sending them at once', async () => {

@@ -4,20 +4,17 @@ import { accounts, leads } from '../db/schema.js';
 import type { EnrolmentState } from '../workflows/enrolment.js';
 import { enrolmentWorkflowId } from '../workflows/ids.js';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import type { ResendSink } from './helpers/resend-sink.js';
+import { eventually, startService, startServiceWithSink, testConfig, type ServiceWithSink, type TestService } from './helpers/service.js';
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 
 beforeAll(async () => {
-  sink = await startResendSink();
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  ({ service, sink } = started = await startServiceWithSink());
 });
-afterAll(async () => {
-  await service.stop();
-  await sink.close();
-});
+afterAll(() => started?.stop());
 
 const emailsTo = (address: string) =>
   sink.emails.filter((e) => e.payload.to === address || (Array.isArray(e.payload.to) && e.payload.to.includes(address)));

@@ -2,24 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { accounts, leads, messages } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { eventually, startService, testConfig, type TestService } from './helpers/service.js';
+import type { ResendSink } from './helpers/resend-sink.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 
 /**
  * Issue 14 §2: the test send was an open relay. A test copy goes only to the account's own
  * sender address, once the account has proved it reads it; it carries what every email carries
  * and counts against the daily cap. One-off emails honour the cap too.
  */
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 beforeAll(async () => {
-  sink = await startResendSink();
-  service = await startService({ config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  ({ service, sink } = started = await startServiceWithSink());
 });
-afterAll(async () => {
-  await service.stop();
-  await sink.close();
-});
+afterAll(() => started?.stop());
 
 const emailsTo = (address: string) =>
   sink.emails.filter((e) => e.payload.to === address || (Array.isArray(e.payload.to) && e.payload.to.includes(address)));

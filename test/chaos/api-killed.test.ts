@@ -5,25 +5,24 @@ import { enrolmentWorkflowId } from '../../workflows/ids.js';
 import { spawnApi } from '../helpers/api-process.js';
 import { assertExactlyOnce, chaosSize, importLeads, recordFigures, sequenceEmails, waitForEnrolments } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
-import { startResendSink, type ResendSink } from '../helpers/resend-sink.js';
-import { apiClient, eventually, startService, testConfig, type TestService } from '../helpers/service.js';
+import type { ResendSink } from '../helpers/resend-sink.js';
+import { apiClient, eventually, startServiceWithSink, type ServiceWithSink, type TestService } from '../helpers/service.js';
 
 const LEADS = chaosSize(1_000, 10_000);
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 const apis: Awaited<ReturnType<typeof spawnApi>>[] = [];
 
 beforeAll(async () => {
-  sink = await startResendSink();
   // The worker runs here; the API that takes the bulk request is a process the test kills.
-  service = await startService({ poolSize: 20, config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  ({ service, sink } = started = await startServiceWithSink({ poolSize: 20 }));
 });
 afterAll(async () => {
   for (const a of apis) if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');
   await Promise.all(apis.map((a) => a.exited));
-  await service.stop();
-  await sink.close();
+  await started?.stop();
 });
 
 describe(`the API killed with kill -9 halfway through a bulk enrolment of ${LEADS} leads`, () => {

@@ -2,8 +2,8 @@ import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertExactlyOnce, chaosSize, enrolAll, importLeads, recordFigures, sequenceEmails, waitForEnrolments } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
-import { startResendSink, type ResendSink } from '../helpers/resend-sink.js';
-import { eventually, startService, testConfig, type TestService } from '../helpers/service.js';
+import type { ResendSink } from '../helpers/resend-sink.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from '../helpers/service.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { spawnWorker } from '../helpers/worker-process.js';
 
@@ -11,6 +11,7 @@ const LEADS = chaosSize(100, 500);
 const STEPS = 2;
 const OUTAGE_MS = 20_000;
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
@@ -24,18 +25,16 @@ beforeAll(async () => {
   const proxied = new URL(direct);
   proxied.hostname = '127.0.0.1';
   proxied.port = String(proxy.port);
-  sink = await startResendSink();
-  service = await startService({
+  ({ service, sink } = started = await startServiceWithSink({
     poolSize: 10,
-    config: await testConfig({ DATABASE_URL: proxied.toString(), RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }),
+    env: { DATABASE_URL: proxied.toString() },
     withWorker: false,
-  });
+  }));
 });
 afterAll(async () => {
   if (worker && worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
   await worker?.exited;
-  await service.stop();
-  await sink.close();
+  await started?.stop();
   await proxy.close();
 });
 

@@ -1,23 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertExactlyOnce, chaosSize, enrolAll, importLeads, recordFigures, sequenceEmails, waitForEnrolments } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
-import { startResendSink, type ResendSink } from '../helpers/resend-sink.js';
-import { startService, testConfig, type TestService } from '../helpers/service.js';
+import type { ResendSink } from '../helpers/resend-sink.js';
+import { startServiceWithSink, type ServiceWithSink, type TestService } from '../helpers/service.js';
 
 const SENDS = chaosSize(200, 1_000);
 const FAULTY_MS = chaosSize(20_000, 60_000);
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 
 beforeAll(async () => {
-  sink = await startResendSink();
-  service = await startService({ poolSize: 20, config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }) });
+  ({ service, sink } = started = await startServiceWithSink({ poolSize: 20 }));
 });
-afterAll(async () => {
-  await service.stop();
-  await sink.close();
-});
+afterAll(() => started?.stop());
 
 describe(`the provider answering 30% 500s and 10% 429s for ${FAULTY_MS / 1000} s, then healthy`, () => {
   it(`ends with exactly ${SENDS} emails, none doubled, none lost, every enrolment completed`, async () => {

@@ -16,17 +16,18 @@ import {
 } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { startResendSink, type ResendSink } from '../helpers/resend-sink.js';
+import type { ResendSink } from '../helpers/resend-sink.js';
 import { eq } from 'drizzle-orm';
 import { enrolments } from '../../db/schema.js';
 import { startPendingEnrolments } from '../../api/services/workflow-starter.js';
-import { eventually, startService, testConfig, type TestService } from '../helpers/service.js';
+import { eventually, startService, startServiceWithSink, type ServiceWithSink, type TestService } from '../helpers/service.js';
 import { spawnWorker } from '../helpers/worker-process.js';
 
 const LEADS = chaosSize(100, 500);
 const STEPS = 2;
 const DOWN_MS = chaosSize(5_000, 15_000);
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 let temporalServer: DevServer | undefined;
@@ -41,18 +42,16 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'es-chaos-temporal-'));
   port = await freePort();
   temporalServer = await startTemporal();
-  sink = await startResendSink();
-  service = await startService({
+  ({ service, sink } = started = await startServiceWithSink({
     poolSize: 10,
-    config: await testConfig({ TEMPORAL_ADDRESS: temporalServer.address, RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }),
+    env: { TEMPORAL_ADDRESS: temporalServer.address },
     withWorker: false,
-  });
+  }));
 }, 180_000);
 afterAll(async () => {
   if (worker && worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
   await worker?.exited;
-  await service?.stop();
-  await sink?.close();
+  await started?.stop();
   await temporalServer?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }, 120_000);

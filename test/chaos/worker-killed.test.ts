@@ -1,30 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertExactlyOnce, chaosSize, enrolAll, importLeads, recordFigures, sequenceEmails, waitForEnrolments } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
-import { startResendSink, type ResendSink } from '../helpers/resend-sink.js';
-import { eventually, startService, testConfig, type TestService } from '../helpers/service.js';
+import type { ResendSink } from '../helpers/resend-sink.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from '../helpers/service.js';
 import { spawnWorker } from '../helpers/worker-process.js';
 
 const SENDS = chaosSize(200, 1_000);
 
+let started: ServiceWithSink | undefined;
 let sink: ResendSink;
 let service: TestService;
 const workers: ReturnType<typeof spawnWorker>[] = [];
 
 beforeAll(async () => {
-  sink = await startResendSink();
   // The API runs here; the worker is a separate process so it can die the way a pod does.
-  service = await startService({
+  ({ service, sink } = started = await startServiceWithSink({
     poolSize: 10,
-    config: await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url }),
     withWorker: false,
-  });
+  }));
 });
 afterAll(async () => {
   for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
   await Promise.all(workers.map((w) => w.exited));
-  await service.stop();
-  await sink.close();
+  await started?.stop();
 });
 
 describe(`a worker killed with kill -9 in the middle of ${SENDS} due sends`, () => {

@@ -12,6 +12,7 @@ import { openDatabase, type Database } from '../../db/client.js';
 import { createLogger, type Logger } from '../../logger.js';
 import { installTemporalLogging } from '../../temporal/runtime.js';
 import { createEnrolmentWorkers, type EnrolmentWorkers } from '../../temporal/worker.js';
+import { startResendSink, type ResendSink } from './resend-sink.js';
 
 /**
  * The real service for a test file: API on a random port, a worker on its own task queue (so
@@ -57,21 +58,21 @@ export async function testConfig(overrides: Record<string, string> = {}): Promis
   });
 }
 
-export async function startService(
-  options: {
-    config?: Config;
-    mailer?: Mailer;
-    withWorker?: boolean;
-    /** PostgreSQL connections of this process (default 40); test files running side by side share the server's limit. */
-    poolSize?: number;
-    /** Where this service's logs go (default: silent unless TEST_LOG_LEVEL). */
-    logger?: Logger;
-    /** Workflow code bundled once; defaults to the test run's bundle. */
-    workflowBundleCode?: string;
-    /** A time-skipping environment's client and connection instead of the dev server. */
-    temporal?: { client: Client; nativeConnection: NativeConnection };
-  } = {},
-): Promise<TestService> {
+export interface StartServiceOptions {
+  config?: Config;
+  mailer?: Mailer;
+  withWorker?: boolean;
+  /** PostgreSQL connections of this process (default 40); test files running side by side share the server's limit. */
+  poolSize?: number;
+  /** Where this service's logs go (default: silent unless TEST_LOG_LEVEL). */
+  logger?: Logger;
+  /** Workflow code bundled once; defaults to the test run's bundle. */
+  workflowBundleCode?: string;
+  /** A time-skipping environment's client and connection instead of the dev server. */
+  temporal?: { client: Client; nativeConnection: NativeConnection };
+}
+
+export async function startService(options: StartServiceOptions = {}): Promise<TestService> {
   const config = options.config ?? (await testConfig());
   const logger = options.logger ?? defaultLogger;
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: options.poolSize ?? 40 });
@@ -126,6 +127,45 @@ export async function startService(
   };
   if (options.withWorker !== false) await service.startWorker();
   return service;
+}
+
+export interface ServiceWithSink {
+  service: TestService;
+  sink: ResendSink;
+  /** Stops the service, then the sink; safe to call whatever was started. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The preamble of most test files in one call: a Resend-compatible sink, and the service sending
+ * through it (`RESEND_API_KEY` and `RESEND_BASE_URL` point at the sink). `env` adds or overrides
+ * configuration (a webhook secret, a proxied `DATABASE_URL`…); the other options are
+ * `startService`'s. If the service fails to start, the sink is closed before the error is thrown.
+ */
+export async function startServiceWithSink(
+  options: Omit<StartServiceOptions, 'config'> & { env?: Record<string, string> } = {},
+): Promise<ServiceWithSink> {
+  const { env, ...serviceOptions } = options;
+  const sink = await startResendSink();
+  let service: TestService;
+  try {
+    const config = await testConfig({ RESEND_API_KEY: sink.apiKey, RESEND_BASE_URL: sink.url, ...env });
+    service = await startService({ ...serviceOptions, config });
+  } catch (error) {
+    await sink.close();
+    throw error;
+  }
+  return {
+    service,
+    sink,
+    async stop() {
+      try {
+        await service.stop();
+      } finally {
+        await sink.close();
+      }
+    },
+  };
 }
 
 /** A fresh account (with its API key) per test: tests never see each other's data. */
