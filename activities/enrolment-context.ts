@@ -1,7 +1,6 @@
 import { and, asc, eq, isNotNull, isNull, ne, or } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { accounts, enrolments, leads, messages, sequences, steps } from '../db/schema.js';
-import type { MergeContext } from '../domain/merge-fields.js';
 import { nextStep } from '../domain/schedule.js';
 
 /** Everything the activities need to know about one enrolment, read in one place. */
@@ -35,30 +34,3 @@ export async function loadEnrolmentContext(db: Db, enrolmentId: string, options:
 }
 
 export type EnrolmentContext = NonNullable<Awaited<ReturnType<typeof loadEnrolmentContext>>>;
-
-/** What a template may see of a lead; previews pass sample data of the same shape. */
-export type MergeableLead = Pick<
-  EnrolmentContext['lead'],
-  'firstName' | 'lastName' | 'email' | 'company' | 'title' | 'phone' | 'customFields'
->;
-
-export function mergeContextOf(lead: MergeableLead, account: EnrolmentContext['account']): MergeContext {
-  return {
-    lead: {
-      first_name: lead.firstName,
-      last_name: lead.lastName,
-      full_name: [lead.firstName, lead.lastName].filter(Boolean).join(' '),
-      email: lead.email ?? '',
-      company: lead.company,
-      title: lead.title,
-      phone: lead.phone,
-    },
-    custom: lead.customFields,
-    sender: {
-      name: account.senderName,
-      email: account.senderEmail ?? '',
-      company: account.companyName,
-      signature: account.signature,
-    },
-  };
-}

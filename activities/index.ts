@@ -23,17 +23,27 @@ export interface ActivityDeps {
   temporal: Client;
 }
 
-/** Activities are plain async functions; their dependencies come in here, once per worker. */
-export function createActivities(deps: ActivityDeps) {
+/**
+ * Activities are plain async functions; their dependencies come in here, once per worker. They
+ * come in two groups because they run on two task queues: the database work on the main queue
+ * (most of it as local activities), and everything that talks to the email provider on the
+ * rate-limited sends queue (`sendsTaskQueue` in workflows/contract.ts).
+ */
+export function createDatabaseActivities(deps: ActivityDeps) {
   return {
     planNextStep: createPlanNextStep(deps),
-    sendStep: createSendStep(deps),
-    sendOneOff: createSendOneOff(deps),
     recordStatus: createRecordStatus(deps),
     recordReply: createRecordReply(deps),
     signalEnrolmentPage: createSignalEnrolmentPage(deps),
-    forwardReply: createForwardReply(deps),
     deliverPortalWebhook: createDeliverPortalWebhook(deps),
+  };
+}
+
+export function createSendingActivities(deps: ActivityDeps) {
+  return {
+    sendStep: createSendStep(deps),
+    sendOneOff: createSendOneOff(deps),
+    forwardReply: createForwardReply(deps),
   };
 }
 
@@ -44,7 +54,7 @@ export function mailerFor(config: Config, logger: Logger): Mailer {
     : createOutboxMailer(logger);
 }
 
-/** Activities that talk to the email provider run on the rate-limited sends queue. */
-export const SEND_ACTIVITIES = ['sendStep', 'sendOneOff', 'forwardReply'] as const;
-
-export type EnrolmentActivities = ReturnType<typeof createActivities>;
+/** What workflows may call on the main task queue. */
+export type DatabaseActivities = ReturnType<typeof createDatabaseActivities>;
+/** What workflows may call on the sends task queue, and only there. */
+export type SendingActivities = ReturnType<typeof createSendingActivities>;

@@ -1,7 +1,9 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { enrolments, type EnrolmentStatus } from '../db/schema.js';
+import { isLive, REASONS } from '../domain/enrolment-status.js';
 import { formatDue, stepDueAt } from '../domain/schedule.js';
+import { SUPPRESSION_OUTCOME, suppressionOf } from '../domain/suppression.js';
 import { loadEnrolmentContext } from './enrolment-context.js';
 
 export interface NextStepPlan {
@@ -29,14 +31,15 @@ export function createPlanNextStep({ db }: { db: Db }) {
     previousAt: string;
   }): Promise<NextStepPlan> {
     const ctx = await loadEnrolmentContext(db, enrolmentId);
-    if (!ctx) return { adoptStatus: 'failed', reason: 'the enrolment no longer exists', next: null };
+    if (!ctx) return { adoptStatus: 'failed', reason: REASONS.enrolmentGone, next: null };
     const { enrolment, lead, sequence } = ctx;
-    if (enrolment.status !== 'active' && enrolment.status !== 'paused') {
+    if (!isLive(enrolment.status)) {
       return { adoptStatus: enrolment.status, reason: enrolment.endedReason ?? undefined, next: null };
     }
-    if (lead.unsubscribedAt) return { adoptStatus: 'unsubscribed', reason: 'the lead unsubscribed', next: null };
-    if (lead.bouncedAt) return { adoptStatus: 'bounced', reason: 'the email address bounced', next: null };
-    if (sequence.status === 'archived') return { adoptStatus: 'stopped', reason: 'the sequence was archived', next: null };
+    const suppression = suppressionOf(lead);
+    if (suppression)
+      return { adoptStatus: SUPPRESSION_OUTCOME[suppression].status, reason: SUPPRESSION_OUTCOME[suppression].reason, next: null };
+    if (sequence.status === 'archived') return { adoptStatus: 'stopped', reason: REASONS.sequenceArchived, next: null };
 
     // Every step sent: the enrolment completes even if its sequence was paused meanwhile (a
     // paused plan with no step to resume to would leave nothing to wait for). The workflow
@@ -53,7 +56,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
     const number = ctx.steps.findIndex((s) => s.id === ctx.next!.id) + 1;
     return {
       adoptStatus,
-      reason: adoptStatus ? 'the sequence is paused' : undefined,
+      reason: adoptStatus ? REASONS.sequencePaused : undefined,
       next: {
         stepId: ctx.next.id,
         number,

@@ -10,6 +10,7 @@ import { Agent, fetch } from 'undici';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { accounts } from '../db/schema.js';
+import { startPortalWebhook } from '../temporal/client.js';
 import { checkWebhookUrl, resolvedAddressesProblem, type DestinationPolicy, type LookupAll } from '../domain/webhook-destination.js';
 
 /**
@@ -38,16 +39,7 @@ export async function notifyPortal(
   const [account] = await deps.db.select({ url: accounts.portalWebhookUrl }).from(accounts).where(eq(accounts.id, accountId));
   if (!account?.url) return;
   const event: PortalEvent = { id: dedupeKey ?? randomUUID(), type, accountId, createdAt: new Date().toISOString(), data };
-  try {
-    await deps.temporal.workflow.start('portalWebhookWorkflow', {
-      workflowId: `portal-webhook-${event.id}`,
-      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-      args: [event],
-      staticSummary: `${type} → portal of account ${accountId}`,
-    });
-  } catch (error) {
-    if ((error as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw error;
-  }
+  await startPortalWebhook(deps, event, `${type} → portal of account ${accountId}`);
 }
 
 /** The destination rules of this deployment: https only in production, private addresses only when allowed. */

@@ -1,12 +1,12 @@
-import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { enrolmentEvents, enrolments, leads, sequences, type EnrolmentStatus, type OnReplyAction } from '../db/schema.js';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { notifyPortal } from './portal-webhook.js';
-
-const FINAL: EnrolmentStatus[] = ['replied', 'completed', 'stopped', 'unsubscribed', 'bounced', 'failed'];
+import { recordReplyRow } from '../db/enrolment-queries.js';
+import { isLive } from '../domain/enrolment-status.js';
 
 /** Mirrors a status the workflow decided into PostgreSQL, with a timeline event. Idempotent. */
 export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Client; config: Config }) {
@@ -16,7 +16,7 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
       const [current] = await tx.select().from(enrolments).where(eq(enrolments.id, input.enrolmentId)).for('update');
       if (!current || current.status === input.status) return undefined;
       const now = new Date();
-      const final = FINAL.includes(input.status);
+      const final = !isLive(input.status);
       await tx
         .update(enrolments)
         .set({
@@ -49,7 +49,7 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
       logger.info({ enrolmentId: current.id, from: current.status, to: input.status }, 'enrolment status changed');
       return current;
     });
-    if (changed && FINAL.includes(input.status)) {
+    if (changed && !isLive(input.status)) {
       await notifyPortal(
         deps,
         changed.accountId,
@@ -70,20 +70,7 @@ export function createRecordReply({ db }: { db: Db }) {
       .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
       .where(eq(enrolments.id, enrolmentId));
     if (!row) return 'stop';
-    const updated = await db
-      .update(enrolments)
-      .set({ repliedAt: new Date() })
-      // A second reply counts only after the enrolment was resumed from the first.
-      .where(and(eq(enrolments.id, enrolmentId), or(isNull(enrolments.repliedAt), gt(enrolments.resumedAt, enrolments.repliedAt))))
-      .returning({ id: enrolments.id });
-    if (updated.length) {
-      await db.insert(enrolmentEvents).values({
-        accountId: row.enrolment.accountId,
-        enrolmentId,
-        type: 'reply',
-        detail: { onReply: row.onReply },
-      });
-    }
+    await recordReplyRow(db, row.enrolment.accountId, enrolmentId, { onReply: row.onReply });
     return row.onReply;
   };
 }

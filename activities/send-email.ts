@@ -1,17 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { dailyCapReached } from '../db/daily-sends.js';
 import { enrolmentEvents, enrolments, messages, type EnrolmentStatus } from '../db/schema.js';
-import { composeOffThread } from '../domain/compose-pool.js';
 import { TemplateError } from '../domain/merge-fields.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
-import { fromHeader, providerTags } from '../domain/sender.js';
-import { unsubscribeToken } from '../domain/unsubscribe-token.js';
+import { REASONS } from '../domain/enrolment-status.js';
+import { providerTags } from '../domain/sender.js';
 import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
-import { loadEnrolmentContext, mergeContextOf, type EnrolmentContext } from './enrolment-context.js';
+import { loadEnrolmentContext } from './enrolment-context.js';
+import { renderMessage } from '../domain/render-message.js';
 import type { Mailer } from './mailer.js';
 
 export type SendOutcome =
@@ -28,66 +27,6 @@ export interface SendDeps {
   mailer: Mailer;
   config: Config;
   logger: Logger;
-}
-
-/** Links and headers every email carries: unsubscribe (RFC 8058 one-click) and reply routing. */
-export function envelopeFor(config: Config, messageId: string, replyToken: string) {
-  const token = unsubscribeToken(config.UNSUBSCRIBE_SECRET, messageId);
-  const unsubscribeUrl = `${config.PUBLIC_BASE_URL}/u/${token}`;
-  return {
-    unsubscribeUrl,
-    replyTo: `r-${replyToken}@${config.INBOUND_DOMAIN}`,
-    headers: {
-      // Our own id, so a reply's In-Reply-To/References can name the message it answers.
-      'X-Entity-Ref-ID': messageId,
-      'Message-ID': `<${messageId}@${config.INBOUND_DOMAIN}>`,
-      'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:unsubscribe@${config.INBOUND_DOMAIN}?subject=unsubscribe%20${token}>`,
-      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-    },
-  };
-}
-
-/**
- * Renders an email to a lead exactly as it will be stored and sent: a fresh message id, its
- * unsubscribe link and headers, the From line and the branded body.
- */
-export async function renderMessage(
-  config: Config,
-  input: {
-    subject: string;
-    body: string;
-    replyToken: string;
-    lead: Parameters<typeof mergeContextOf>[0];
-    account: EnrolmentContext['account'];
-  },
-) {
-  const id = randomUUID();
-  const envelope = envelopeFor(config, id, input.replyToken);
-  const composed = await composeOffThread({
-    subject: input.subject,
-    body: input.body,
-    merge: mergeContextOf(input.lead, input.account),
-    branding: brandingOf(input.account),
-    unsubscribeUrl: envelope.unsubscribeUrl,
-  });
-  return {
-    id,
-    fromEmail: fromHeader(input.account, config.PLATFORM_FROM_EMAIL),
-    replyTo: envelope.replyTo,
-    headers: envelope.headers,
-    ...composed,
-  };
-}
-
-export function brandingOf(account: EnrolmentContext['account']) {
-  return {
-    senderName: account.senderName || account.name,
-    companyName: account.companyName,
-    postalAddress: account.postalAddress,
-    logoUrl: account.logoUrl,
-    brandColor: account.brandColor,
-    signature: account.signature,
-  };
 }
 
 /**
@@ -121,15 +60,13 @@ export function createSendStep(deps: SendDeps) {
         const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
         // Already stored by an earlier attempt: finish that attempt with the very same payload.
         if (existing) return { message: existing };
-        if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: 'the enrolment no longer exists' } };
+        if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: REASONS.enrolmentGone } };
         const { enrolment, lead, sequence, account } = ctx;
         const blocker = sendBlocker({
           enrolmentStatus: enrolment.status,
           sequenceStatus: sequence.status,
           onReply: sequence.onReply,
-          leadEmail: lead.email,
-          leadUnsubscribedAt: lead.unsubscribedAt,
-          leadBouncedAt: lead.bouncedAt,
+          lead,
           repliedAt: enrolment.repliedAt,
           resumedAt: enrolment.resumedAt,
         });

@@ -3,8 +3,10 @@ import { dailyCapReached } from '../db/daily-sends.js';
 import { accounts, leads, messages, oneOffEmails } from '../db/schema.js';
 import { TemplateError } from '../domain/merge-fields.js';
 import { providerTags } from '../domain/sender.js';
+import { SUPPRESSION_OUTCOME, suppressionOf } from '../domain/suppression.js';
 import { deliverMessage, type Message } from './deliver-message.js';
-import { renderMessage, type SendDeps } from './send-email.js';
+import { renderMessage } from '../domain/render-message.js';
+import type { SendDeps } from './send-email.js';
 
 export type OneOffOutcome =
   { outcome: 'sent' | 'suppressed' | 'failed'; reason?: string } | { outcome: 'postponed'; until: string; reason: string };
@@ -27,14 +29,9 @@ export function createSendOneOff(deps: SendDeps) {
         const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
         if (existing) return existing;
         const { oneOff, lead, account } = row;
-        const suppressed = !lead.email
-          ? 'the lead has no email address'
-          : lead.unsubscribedAt
-            ? 'the lead unsubscribed'
-            : lead.bouncedAt
-              ? 'the email address bounced'
-              : null;
-        if (suppressed) {
+        const suppression = suppressionOf(lead);
+        if (suppression) {
+          const suppressed = SUPPRESSION_OUTCOME[suppression].reason;
           await tx.update(oneOffEmails).set({ status: 'suppressed', reason: suppressed }).where(eq(oneOffEmails.id, oneOffId));
           return { outcome: 'suppressed', reason: suppressed };
         }

@@ -14,8 +14,9 @@ const accountId = () =>
     .notNull()
     .references(() => accounts.id, { onDelete: 'cascade' });
 
-export const ENROLMENT_STATUSES = ['active', 'paused', 'replied', 'completed', 'stopped', 'unsubscribed', 'bounced', 'failed'] as const;
-export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[number];
+import type { EnrolmentStatus } from '../domain/enrolment-status.js';
+// The statuses, and which of them are live, are a product rule: domain/enrolment-status.ts.
+export { ENROLMENT_STATUSES, LIVE_ENROLMENT_STATUSES, type EnrolmentStatus } from '../domain/enrolment-status.js';
 
 /**
  * Every `type` an enrolment_events row is written with (activities/, api/services/): the

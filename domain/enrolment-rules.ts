@@ -1,4 +1,8 @@
-import type { EnrolmentStatus, OnReplyAction } from '../db/schema.js';
+import type { OnReplyAction, SequenceStatus } from '../db/schema.js';
+import { REASONS, type EnrolmentStatus } from './enrolment-status.js';
+import { replyUnhandled, SUPPRESSION_OUTCOME, suppressionOf } from './suppression.js';
+
+type SuppressibleLead = Parameters<typeof suppressionOf>[0];
 
 /**
  * Whether an enrolment may send right now, judged from the database at the moment of sending.
@@ -7,23 +11,26 @@ import type { EnrolmentStatus, OnReplyAction } from '../db/schema.js';
  */
 export function sendBlocker(input: {
   enrolmentStatus: EnrolmentStatus;
-  sequenceStatus: 'active' | 'paused' | 'archived';
+  sequenceStatus: SequenceStatus;
   onReply: OnReplyAction;
-  leadEmail: string | null;
-  leadUnsubscribedAt: Date | null;
-  leadBouncedAt: Date | null;
+  lead: SuppressibleLead;
   repliedAt: Date | null;
   resumedAt: Date | null;
 }): { status: EnrolmentStatus | null; reason: string } | null {
   if (input.enrolmentStatus !== 'active') return { status: input.enrolmentStatus, reason: `enrolment is ${input.enrolmentStatus}` };
-  if (input.leadUnsubscribedAt) return { status: 'unsubscribed', reason: 'the lead unsubscribed' };
-  if (input.leadBouncedAt) return { status: 'bounced', reason: 'the email address bounced' };
-  if (!input.leadEmail) return { status: 'failed', reason: 'the lead has no email address' };
-  if (input.sequenceStatus === 'archived') return { status: 'stopped', reason: 'the sequence was archived' };
-  if (input.sequenceStatus === 'paused') return { status: 'paused', reason: 'the sequence is paused' };
-  const replyUnhandled = input.repliedAt && (!input.resumedAt || input.repliedAt > input.resumedAt);
-  if (replyUnhandled && input.onReply === 'stop') return { status: 'replied', reason: 'the lead replied' };
-  if (replyUnhandled && input.onReply === 'pause') return { status: 'paused', reason: 'the lead replied' };
+  const suppression = suppressionOf(input.lead);
+  if (suppression) return SUPPRESSION_OUTCOME[suppression];
+  const sequence = sequenceHold(input.sequenceStatus);
+  if (sequence) return sequence;
+  if (replyUnhandled(input) && input.onReply === 'stop') return { status: 'replied', reason: REASONS.replied };
+  if (replyUnhandled(input) && input.onReply === 'pause') return { status: 'paused', reason: REASONS.replied };
+  return null;
+}
+
+/** What a live enrolment of a paused or archived sequence becomes. */
+export function sequenceHold(status: SequenceStatus): { status: 'stopped' | 'paused'; reason: string } | null {
+  if (status === 'archived') return { status: 'stopped', reason: REASONS.sequenceArchived };
+  if (status === 'paused') return { status: 'paused', reason: REASONS.sequencePaused };
   return null;
 }
 
@@ -54,21 +61,36 @@ export const REFUSAL_MESSAGES: Record<EnrolRefusal, string> = {
   duplicate_in_request: 'the lead appears more than once in this request',
 };
 
-/** Why one lead may not be enrolled, or null if it may. Checked in this order. */
+/** Why no lead may be enrolled in this sequence now, or null if leads may. */
+export function sequenceRefusal(sequence: { status: SequenceStatus; liveStepCount: number }): EnrolRefusal | null {
+  if (sequence.status === 'archived') return 'sequence_archived';
+  if (sequence.liveStepCount === 0) return 'sequence_has_no_steps';
+  return null;
+}
+
+/**
+ * Why one lead of a request may not be enrolled, or null if it may. Checked in this order, so
+ * the answer names the first obstacle: the request itself, the lead's address, other
+ * enrolments, the templates' fields, and last the plan's room for more.
+ */
 export function enrolRefusal(input: {
-  leadEmail: string | null;
-  leadUnsubscribed: boolean;
-  leadBounced: boolean;
+  duplicateInRequest: boolean;
+  /** Undefined when the account has no such lead. */
+  lead: SuppressibleLead | undefined;
   activeInThisSequence: boolean;
   activeInOtherSequence: boolean;
   allowParallelEnrolment: boolean;
   missingFields: string[];
+  /** How many more live enrolments the plan allows (Infinity without a limit). */
+  capacityLeft: number;
 }): EnrolRefusal | null {
-  if (!input.leadEmail) return 'no_email';
-  if (input.leadUnsubscribed) return 'unsubscribed';
-  if (input.leadBounced) return 'bounced';
+  if (input.duplicateInRequest) return 'duplicate_in_request';
+  if (!input.lead) return 'lead_not_found';
+  const suppression = suppressionOf(input.lead);
+  if (suppression) return suppression;
   if (input.activeInThisSequence) return 'already_enrolled';
   if (input.activeInOtherSequence && !input.allowParallelEnrolment) return 'active_in_other_sequence';
   if (input.missingFields.length) return 'missing_merge_fields';
+  if (input.capacityLeft <= 0) return 'plan_limit_active_enrolments';
   return null;
 }

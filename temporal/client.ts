@@ -1,6 +1,208 @@
-import { Client, Connection } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import type { PortalEvent } from '../activities/portal-webhook.js';
+import type { Config } from '../config.js';
+import {
+  bounceSignal,
+  broadcastWorkflowId,
+  controlUpdate,
+  enrolmentWorkflowId,
+  oneOffEmailWorkflowId,
+  pauseSignal,
+  portalWebhookWorkflowId,
+  replyForwardWorkflowId,
+  replySignal,
+  rescheduleSignal,
+  resumeSignal,
+  stopSignal,
+  unsubscribeSignal,
+  type BroadcastInput,
+  type ControlAction,
+  type EnrolmentState,
+} from '../workflows/contract.js';
+import { enrolmentWorkflow } from '../workflows/enrolment.js';
+import { replyForwardWorkflow, portalWebhookWorkflow } from '../workflows/notifications.js';
+import { oneOffEmailWorkflow } from '../workflows/one-off-email.js';
+import { AccountId, EnrolmentStatus, LeadId, SequenceId } from '../workflows/search-attributes.js';
+import { sequenceBroadcastWorkflow } from '../workflows/sequence-broadcast.js';
+
+// Every call the API and the activities make to Temporal goes through this module. Workflows are
+// named by their function and messages by their definitions (workflows/contract.ts), so renaming
+// either is a compile error here, and the SDK's typed errors say what happened.
 
 export async function connectClient(address: string, namespace: string): Promise<Client> {
   const connection = await Connection.connect({ address });
   return new Client({ connection, namespace });
+}
+
+interface TemporalDeps {
+  temporal: Client;
+  config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>;
+}
+
+/** The names and ids a workflow start needs, for the Temporal UI's summary and search. */
+export interface StartableEnrolment {
+  id: string;
+  accountId: string;
+  sequenceId: string;
+  leadId: string;
+  leadEmail: string | null;
+  sequenceName: string;
+}
+
+/**
+ * Starts an enrolment's workflow; starting it again is harmless. Returns false when it had been
+ * started before (it may be running, or finished: an enrolment never runs twice).
+ */
+export async function startEnrolment(deps: TemporalDeps, row: StartableEnrolment): Promise<boolean> {
+  try {
+    await deps.temporal.workflow.start(enrolmentWorkflow, {
+      workflowId: enrolmentWorkflowId(row.id),
+      // A retried request or the sweeper may start it after it has already finished (its start
+      // was never recorded): that must not run it anew.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      args: [{ enrolmentId: row.id }],
+      typedSearchAttributes: [
+        { key: AccountId, value: row.accountId },
+        { key: SequenceId, value: row.sequenceId },
+        { key: LeadId, value: row.leadId },
+        { key: EnrolmentStatus, value: 'active' },
+      ],
+      staticSummary: `${row.leadEmail ?? 'lead ' + row.leadId} in '${row.sequenceName}'`,
+      staticDetails: `Enrolment ${row.id} · lead ${row.leadId} · sequence ${row.sequenceId} · account ${row.accountId}`,
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return false;
+    throw error;
+  }
+}
+
+/** The signals anything outside the workflow sends to an enrolment, by the action's name. */
+export type EnrolmentSignal = 'pause' | 'resume' | 'stop' | 'reschedule' | 'reply' | 'unsubscribe' | 'bounce';
+
+/**
+ * Signals an enrolment's workflow. Returns false when there is no running workflow to signal
+ * (it ended, or has not been started yet): callers rely on the workflow reading the database
+ * when it starts or plans, so that is not an error.
+ */
+export async function signalEnrolment(
+  deps: Pick<TemporalDeps, 'temporal'>,
+  enrolmentId: string,
+  signal: EnrolmentSignal,
+  options: { reason?: string } = {},
+): Promise<boolean> {
+  const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
+  try {
+    switch (signal) {
+      case 'stop':
+        await (options.reason ? handle.signal(stopSignal, { reason: options.reason }) : handle.signal(stopSignal));
+        break;
+      case 'pause':
+        await handle.signal(pauseSignal);
+        break;
+      case 'resume':
+        await handle.signal(resumeSignal);
+        break;
+      case 'reschedule':
+        await handle.signal(rescheduleSignal);
+        break;
+      case 'reply':
+        await handle.signal(replySignal);
+        break;
+      case 'unsubscribe':
+        await handle.signal(unsubscribeSignal);
+        break;
+      case 'bounce':
+        await handle.signal(bounceSignal);
+        break;
+    }
+    return true;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return false;
+    throw error;
+  }
+}
+
+export type ControlOutcome =
+  /** Applied, and the new status is in the database. */
+  | { outcome: 'applied'; state: EnrolmentState }
+  /** The workflow has ended (or never existed): nothing to control. */
+  | { outcome: 'ended' }
+  /** Not answered within the deadline: accepted by the server, or queued, and applied later. */
+  | { outcome: 'pending' };
+
+/** Applies an action through the `control` update, waiting at most `deadlineMs` for the answer. */
+export async function updateEnrolment(
+  deps: Pick<TemporalDeps, 'temporal'>,
+  enrolmentId: string,
+  action: ControlAction,
+  deadlineMs: number,
+): Promise<ControlOutcome> {
+  const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
+  try {
+    const state = await deps.temporal.withDeadline(Date.now() + deadlineMs, () => handle.executeUpdate(controlUpdate, { args: [action] }));
+    return { outcome: 'applied', state };
+  } catch (error) {
+    // Updating a closed workflow is refused with NOT_FOUND, which the SDK raises as this.
+    if (error instanceof WorkflowNotFoundError) return { outcome: 'ended' };
+    if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return { outcome: 'pending' };
+    throw error;
+  }
+}
+
+/** Starts the durable broadcast of a sequence-wide action; returns its workflow id. */
+export async function startSequenceBroadcast(deps: TemporalDeps, input: BroadcastInput, unique: string): Promise<string> {
+  const workflowId = broadcastWorkflowId(input.sequenceId, input.signal, unique);
+  await deps.temporal.workflow.start(sequenceBroadcastWorkflow, {
+    workflowId,
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    args: [input],
+    staticSummary: `${input.signal} every live enrolment of sequence ${input.sequenceId}`,
+  });
+  return workflowId;
+}
+
+/** Starts the workflow that sends a one-off email. */
+export async function startOneOffEmail(deps: TemporalDeps, oneOffId: string, summary: string): Promise<void> {
+  await deps.temporal.workflow.start(oneOffEmailWorkflow, {
+    workflowId: oneOffEmailWorkflowId(oneOffId),
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    args: [{ oneOffId }],
+    staticSummary: summary,
+  });
+}
+
+/** Starts forwarding a received email to the user, once per received email. */
+export async function startReplyForward(deps: TemporalDeps, inboundId: string, summary: string): Promise<void> {
+  try {
+    await deps.temporal.workflow.start(replyForwardWorkflow, {
+      workflowId: replyForwardWorkflowId(inboundId),
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      args: [{ inboundId }],
+      staticSummary: summary,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}
+
+/** Starts delivering one portal webhook, once per event id. */
+export async function startPortalWebhook(deps: TemporalDeps, event: PortalEvent, summary: string): Promise<void> {
+  try {
+    await deps.temporal.workflow.start(portalWebhookWorkflow, {
+      workflowId: portalWebhookWorkflowId(event.id),
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      args: [event],
+      staticSummary: summary,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
 }

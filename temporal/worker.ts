@@ -1,11 +1,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, SEND_ACTIVITIES, type ActivityDeps } from '../activities/index.js';
+import { createDatabaseActivities, createSendingActivities, type ActivityDeps } from '../activities/index.js';
+import { sendsTaskQueue } from '../workflows/contract.js';
 
 const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
-
-export const sendsTaskQueue = (taskQueue: string) => `${taskQueue}-sends`;
 
 export interface EnrolmentWorkers {
   workers: Worker[];
@@ -32,14 +31,11 @@ export async function createEnrolmentWorkers(options: {
   sendRatePerSecond?: number;
 }): Promise<EnrolmentWorkers> {
   const connection = options.connection ?? (await NativeConnection.connect({ address: options.address }));
-  const all = createActivities(options.deps);
-  const sending = Object.fromEntries(Object.entries(all).filter(([name]) => (SEND_ACTIVITIES as readonly string[]).includes(name)));
-  const rest = Object.fromEntries(Object.entries(all).filter(([name]) => !(SEND_ACTIVITIES as readonly string[]).includes(name)));
   const main = await Worker.create({
     connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: rest,
+    activities: createDatabaseActivities(options.deps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     // Sleeping enrolments cost nothing in memory: only this many are kept cached.
     maxCachedWorkflows: 2_000,
@@ -53,7 +49,7 @@ export async function createEnrolmentWorkers(options: {
     connection,
     namespace: options.namespace,
     taskQueue: sendsTaskQueue(options.taskQueue),
-    activities: sending,
+    activities: createSendingActivities(options.deps),
     maxConcurrentActivityTaskExecutions: 100,
     shutdownGraceTime: '30 seconds',
     maxConcurrentActivityTaskPolls: 20,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrolmentWorkflowId } from '../workflows/ids.js';
+import { enrolmentWorkflowId, stateQuery, stopSignal } from '../workflows/contract.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { eq } from 'drizzle-orm';
 import { enrolments } from '../db/schema.js';
@@ -126,7 +126,7 @@ describe('pausing, resuming and stopping one enrolment', () => {
     const { createSequence, createLead, enrolLead, waitForStatus } = await asNewAccount(service);
     const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
     const enrolment = await enrolLead(sequence.id, (await createLead()).id);
-    await service.temporal.workflow.getHandle(enrolmentWorkflowId(enrolment.id)).signal('stop');
+    await service.temporal.workflow.getHandle(enrolmentWorkflowId(enrolment.id)).signal(stopSignal);
     const row = await waitForStatus(enrolment.id, 'stopped', 5_000);
     expect(row.endedReason).toBe('stopped by a user');
   });
@@ -169,7 +169,7 @@ describe('an enrolment whose workflow never started (the API died after committi
     expect(
       await startPendingEnrolments({ db: service.database.db, temporal: service.temporal, config: service.config }),
     ).toBeGreaterThanOrEqual(1);
-    const state = await service.temporal.workflow.getHandle(enrolmentWorkflowId(swept)).query<{ status: string }>('state');
+    const state = await service.temporal.workflow.getHandle(enrolmentWorkflowId(swept)).query(stateQuery);
     expect(state.status).toBe('active');
     await waitForStatus(paused, 'paused');
   });

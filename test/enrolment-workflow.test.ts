@@ -3,8 +3,7 @@ import { eq } from 'drizzle-orm';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sequences, steps } from '../db/schema.js';
-import type { EnrolmentState } from '../workflows/enrolment.js';
-import { enrolmentWorkflowId } from '../workflows/ids.js';
+import { enrolmentWorkflowId, pauseSignal, replySignal, rescheduleSignal, resumeSignal, stateQuery } from '../workflows/contract.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { eventually, type TestService } from './helpers/service.js';
 import { startTimeSkippingService } from './helpers/time-skipping.js';
@@ -23,7 +22,7 @@ const DAY = 24 * HOUR;
 const days = (amount: number) => ({ amount, unit: 'days' });
 
 const handleOf = (enrolmentId: string) => env.client.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
-const stateOf = (enrolmentId: string) => handleOf(enrolmentId).query<EnrolmentState>('state');
+const stateOf = (enrolmentId: string) => handleOf(enrolmentId).query(stateQuery);
 async function waitForSent(enrolmentId: string, count: number) {
   return eventually(
     async () => {
@@ -72,7 +71,7 @@ describe.each(['waiting', 'paused'] as const)('an enrolment %s for its next step
       const enrolment = await enrolLead(sequence.id, (await createLead()).id);
       await waitForSent(enrolment.id, 1);
       if (state === 'paused') {
-        await handleOf(enrolment.id).signal('pause');
+        await handleOf(enrolment.id).signal(pauseSignal);
         await waitForStatus(enrolment.id, 'paused');
       }
       await handleOf(enrolment.id).signal(signal);
@@ -93,11 +92,11 @@ describe('a paused enrolment resumed after its step fell due', () => {
     const sequence = await createSequence({ steps: [{ delay: days(0) }, { delay: days(1) }] });
     const enrolment = await enrolLead(sequence.id, (await createLead()).id);
     await waitForSent(enrolment.id, 1);
-    await handleOf(enrolment.id).signal('pause');
+    await handleOf(enrolment.id).signal(pauseSignal);
     await waitForStatus(enrolment.id, 'paused');
     await env.sleep(3 * DAY);
     expect((await stateOf(enrolment.id)).sentCount).toBe(1);
-    await handleOf(enrolment.id).signal('resume');
+    await handleOf(enrolment.id).signal(resumeSignal);
     await waitForSent(enrolment.id, 2);
     await waitForStatus(enrolment.id, 'completed');
   });
@@ -112,7 +111,7 @@ describe('a reply, by the sequence’s on-reply setting', () => {
     const sequence = await createSequence({ onReply, steps: [{ delay: days(0) }, { delay: days(1) }] });
     const enrolment = await enrolLead(sequence.id, (await createLead()).id);
     await waitForSent(enrolment.id, 1);
-    await handleOf(enrolment.id).signal('reply');
+    await handleOf(enrolment.id).signal(replySignal);
     if (status === 'paused') await waitForStatus(enrolment.id, 'paused');
     else await handleOf(enrolment.id).result();
     await env.sleep(2 * DAY);
@@ -180,7 +179,7 @@ describe('a sequence paused just as an enrolment’s last step goes out', () => 
     await db.update(steps).set({ deletedAt: new Date() }).where(eq(steps.id, sequence.steps[1]!.id));
     await db.update(sequences).set({ status: 'paused' }).where(eq(sequences.id, sequence.id));
 
-    await handleOf(enrolment.id).signal('reschedule');
+    await handleOf(enrolment.id).signal(rescheduleSignal);
     const settled = await eventually(
       async () => {
         const state = await stateOf(enrolment.id);

@@ -2,8 +2,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { enrolments } from '../db/schema.js';
-import type { EnrolmentState } from '../workflows/enrolment.js';
-import { enrolmentWorkflowId } from '../workflows/ids.js';
+import { enrolmentWorkflowId, pauseSignal, resumeSignal, stateQuery } from '../workflows/contract.js';
+import { enrolmentWorkflow } from '../workflows/enrolment.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { eventually, type TestService } from './helpers/service.js';
 import { startTimeSkippingService } from './helpers/time-skipping.js';
@@ -44,19 +44,19 @@ describe('an enrolment whose history outgrows its bound', () => {
     await service.database.db
       .insert(enrolments)
       .values({ id, accountId: fixture.account.id, sequenceId: sequence.id, leadId: lead.id, replyToken: randomUUID().replace(/-/g, '') });
-    const handle = await env.client.workflow.start('enrolmentWorkflow', {
+    const handle = await env.client.workflow.start(enrolmentWorkflow, {
       workflowId: enrolmentWorkflowId(id),
       taskQueue: service.config.TEMPORAL_TASK_QUEUE,
       args: [{ enrolmentId: id, historyBound: 20 }],
     });
-    await eventually(async () => (await handle.query<EnrolmentState>('state')).sentCount >= 1, { what: 'step 1' });
+    await eventually(async () => (await handle.query(stateQuery)).sentCount >= 1, { what: 'step 1' });
     await env.sleep(5 * DAY);
     // Pause right around a continue-as-new, then resume: both must take effect.
-    await handle.signal('pause');
+    await handle.signal(pauseSignal);
     await fixture.waitForStatus(id, 'paused');
     await env.sleep(10 * DAY);
-    const whilePaused = (await handle.query<EnrolmentState>('state')).sentCount;
-    await handle.signal('resume');
+    const whilePaused = (await handle.query(stateQuery)).sentCount;
+    await handle.signal(resumeSignal);
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'completed', sentCount: 8 });
     expect(whilePaused).toBeLessThan(8);

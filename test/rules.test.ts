@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { enrolRefusal, sendBlocker } from '../domain/enrolment-rules.js';
+import { enrolRefusal, sendBlocker, sequenceRefusal } from '../domain/enrolment-rules.js';
+import { ENROLMENT_STATUSES, FINAL_ENROLMENT_STATUSES, isLive, LIVE_ENROLMENT_STATUSES } from '../domain/enrolment-status.js';
+import { replyUnhandled, suppressionOf } from '../domain/suppression.js';
 import { generateApiKey, parseApiKey, secretMatches } from '../domain/api-key.js';
 import {
   assertKnownMergeTags,
@@ -12,31 +14,82 @@ import {
 } from '../domain/merge-fields.js';
 
 const eligible = {
-  leadEmail: 'a@example.com',
-  leadUnsubscribed: false,
-  leadBounced: false,
+  duplicateInRequest: false,
+  lead: { email: 'a@example.com', unsubscribedAt: null, bouncedAt: null } as {
+    email: string | null;
+    unsubscribedAt: Date | null;
+    bouncedAt: Date | null;
+  },
   activeInThisSequence: false,
   activeInOtherSequence: false,
   allowParallelEnrolment: false,
-  missingFields: [],
+  missingFields: [] as string[],
+  capacityLeft: Infinity,
 };
+const lead = eligible.lead;
 
 describe('who may be enrolled', () => {
   it('anyone with an address and nothing against them', () => {
     expect(enrolRefusal(eligible)).toBeNull();
   });
   it.each([
-    [{ leadEmail: null }, 'no_email'],
-    [{ leadUnsubscribed: true }, 'unsubscribed'],
-    [{ leadBounced: true }, 'bounced'],
+    [{ duplicateInRequest: true }, 'duplicate_in_request'],
+    [{ lead: undefined }, 'lead_not_found'],
+    [{ lead: { ...lead, email: null } }, 'no_email'],
+    [{ lead: { ...lead, unsubscribedAt: new Date() } }, 'unsubscribed'],
+    [{ lead: { ...lead, bouncedAt: new Date() } }, 'bounced'],
     [{ activeInThisSequence: true }, 'already_enrolled'],
     [{ activeInOtherSequence: true }, 'active_in_other_sequence'],
     [{ missingFields: ['company'] }, 'missing_merge_fields'],
+    [{ capacityLeft: 0 }, 'plan_limit_active_enrolments'],
   ])('not %o: %s', (change, reason) => {
     expect(enrolRefusal({ ...eligible, ...change })).toBe(reason);
   });
   it('a lead active elsewhere when the account allows parallel enrolment', () => {
     expect(enrolRefusal({ ...eligible, activeInOtherSequence: true, allowParallelEnrolment: true })).toBeNull();
+  });
+  it('names the first obstacle: the request, then the address, then other enrolments, then fields, then the plan', () => {
+    const everything = {
+      duplicateInRequest: true,
+      lead: { email: null, unsubscribedAt: new Date(), bouncedAt: new Date() },
+      activeInThisSequence: true,
+      activeInOtherSequence: true,
+      allowParallelEnrolment: false,
+      missingFields: ['company'],
+      capacityLeft: 0,
+    };
+    expect(enrolRefusal(everything)).toBe('duplicate_in_request');
+    expect(enrolRefusal({ ...everything, duplicateInRequest: false })).toBe('unsubscribed');
+    expect(enrolRefusal({ ...eligible, activeInThisSequence: true, missingFields: ['company'], capacityLeft: 0 })).toBe('already_enrolled');
+    expect(enrolRefusal({ ...eligible, missingFields: ['company'], capacityLeft: 0 })).toBe('missing_merge_fields');
+  });
+  it('no lead at all in an archived sequence or one without steps', () => {
+    expect(sequenceRefusal({ status: 'archived', liveStepCount: 3 })).toBe('sequence_archived');
+    expect(sequenceRefusal({ status: 'active', liveStepCount: 0 })).toBe('sequence_has_no_steps');
+    expect(sequenceRefusal({ status: 'paused', liveStepCount: 1 })).toBeNull();
+  });
+});
+
+describe('whether a lead may be emailed at all', () => {
+  it('an unsubscribe or a bounce counts before a missing address', () => {
+    expect(suppressionOf({ email: null, unsubscribedAt: new Date(), bouncedAt: null })).toBe('unsubscribed');
+    expect(suppressionOf({ email: null, unsubscribedAt: null, bouncedAt: new Date() })).toBe('bounced');
+    expect(suppressionOf({ email: null, unsubscribedAt: null, bouncedAt: null })).toBe('no_email');
+    expect(suppressionOf(lead)).toBeNull();
+  });
+  it('a reply waits to be handled until the enrolment is resumed after it', () => {
+    const day = (d: number) => new Date(Date.UTC(2026, 0, d));
+    expect(replyUnhandled({ repliedAt: null, resumedAt: null })).toBe(false);
+    expect(replyUnhandled({ repliedAt: day(2), resumedAt: null })).toBe(true);
+    expect(replyUnhandled({ repliedAt: day(2), resumedAt: day(3) })).toBe(false);
+    expect(replyUnhandled({ repliedAt: day(4), resumedAt: day(3) })).toBe(true);
+  });
+});
+
+describe('live and final statuses', () => {
+  it('split every status in two', () => {
+    expect([...LIVE_ENROLMENT_STATUSES, ...FINAL_ENROLMENT_STATUSES].sort()).toEqual([...ENROLMENT_STATUSES].sort());
+    expect(ENROLMENT_STATUSES.filter(isLive)).toEqual(['active', 'paused']);
   });
 });
 
@@ -45,9 +98,7 @@ describe('whether a due email may go', () => {
     enrolmentStatus: 'active' as const,
     sequenceStatus: 'active' as const,
     onReply: 'stop' as const,
-    leadEmail: 'a@example.com',
-    leadUnsubscribedAt: null,
-    leadBouncedAt: null,
+    lead,
     repliedAt: null,
     resumedAt: null,
   };
@@ -64,8 +115,12 @@ describe('whether a due email may go', () => {
     expect(sendBlocker({ ...ready, onReply: 'pause', repliedAt: new Date('2026-01-02'), resumedAt: new Date('2026-01-03') })).toBeNull();
   });
   it('holds for suppression and sequence-wide states', () => {
-    expect(sendBlocker({ ...ready, leadUnsubscribedAt: new Date() })?.status).toBe('unsubscribed');
-    expect(sendBlocker({ ...ready, leadBouncedAt: new Date() })?.status).toBe('bounced');
+    expect(sendBlocker({ ...ready, lead: { ...lead, unsubscribedAt: new Date() } })?.status).toBe('unsubscribed');
+    expect(sendBlocker({ ...ready, lead: { ...lead, bouncedAt: new Date() } })?.status).toBe('bounced');
+    expect(sendBlocker({ ...ready, lead: { ...lead, email: null } })).toEqual({
+      status: 'failed',
+      reason: 'the lead has no email address',
+    });
     expect(sendBlocker({ ...ready, sequenceStatus: 'paused' })?.status).toBe('paused');
     expect(sendBlocker({ ...ready, sequenceStatus: 'archived' })?.status).toBe('stopped');
     expect(sendBlocker({ ...ready, enrolmentStatus: 'stopped' })?.status).toBe('stopped');

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { accounts, leads } from '../db/schema.js';
-import type { EnrolmentState } from '../workflows/enrolment.js';
-import { enrolmentWorkflowId } from '../workflows/ids.js';
+import { enrolmentWorkflowId, stateQuery } from '../workflows/contract.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually, startService, startServiceWithSink, testConfig, type ServiceWithSink, type TestService } from './helpers/service.js';
@@ -142,7 +141,7 @@ describe('a provider quota', () => {
     } = await enrolledInOneStep();
     const state = await eventually(
       async () => {
-        const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).query<EnrolmentState>('state');
+        const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).query(stateQuery);
         return s.nextStep && Date.parse(s.nextStep.dueAt) > Date.now() + 60_000 && s;
       },
       { what: 'the step postponed' },
@@ -170,7 +169,7 @@ describe('the daily cap of a plan', () => {
     const waiting = (await Promise.all(enrolled.map((e) => fixture.enrolmentRow(e.id)))).find((e) => e.status === 'active')!;
     await eventually(
       async () => {
-        const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(waiting.id)).query<EnrolmentState>('state');
+        const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(waiting.id)).query(stateQuery);
         return s.nextStep && Date.parse(s.nextStep.dueAt) > Date.now();
       },
       { what: 'the third held to tomorrow' },

@@ -3,11 +3,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   log,
-  proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -15,85 +11,48 @@ import {
   workflowInfo,
   ActivityFailure,
 } from '@temporalio/workflow';
-import type { EnrolmentActivities, NextStepPlan } from '../activities/index.js';
-import type { EnrolmentStatus } from '../db/schema.js';
+import type { DatabaseActivities, NextStepPlan } from '../activities/index.js';
+import { isLive, REASONS, type EnrolmentStatus } from '../domain/enrolment-status.js';
+import {
+  bounceSignal,
+  controlUpdate,
+  DATABASE_RETRY,
+  isControlAction,
+  pauseSignal,
+  replySignal,
+  rescheduleSignal,
+  resumeSignal,
+  stateQuery,
+  stopSignal,
+  unsubscribeSignal,
+  type ControlAction,
+  type EnrolmentInput,
+  type EnrolmentState,
+} from './contract.js';
+import { sendingActivities } from './proxies.js';
 import { EnrolmentStatus as EnrolmentStatusKey } from './search-attributes.js';
+
+// Short database reads and writes run as local activities: in the worker, inside the workflow
+// task, with no round trip through the server. This halves the server's work per enrolment.
+const { planNextStep, recordStatus, recordReply } = proxyLocalActivities<DatabaseActivities>({
+  startToCloseTimeout: '30 seconds',
+  localRetryThreshold: '10 seconds',
+  retry: DATABASE_RETRY,
+});
+
+/** Continue-as-new well before Temporal's 51,200-event limit. */
+const HISTORY_BOUND = 5_000;
 
 /**
  * One enrolment of one lead in one sequence. The workflow sleeps until the next step is due,
  * sends it, and repeats until the steps run out or a signal ends it. The database mirrors every
  * status change (through activities) so the portal sees what the Temporal UI sees.
  */
-
-export type ControlAction = 'pause' | 'resume' | 'stop' | 'reply' | 'unsubscribe' | 'bounce';
-
-export interface EnrolmentInput {
-  enrolmentId: string;
-  /** Set by continue-as-new: what the previous run knew. */
-  carried?: CarriedState;
-  /** History length after which the run continues as new (tests set it low). */
-  historyBound?: number;
-}
-
-interface CarriedState {
-  enrolledAt: string;
-  status: EnrolmentStatus;
-  persistedStatus: EnrolmentStatus;
-  endedReason: string | null;
-  pendingReply: boolean;
-  sentCount: number;
-  lastStepId: string | null;
-  lastSentAt: string | null;
-}
-
-export interface EnrolmentState {
-  enrolmentId: string;
-  status: EnrolmentStatus;
-  endedReason: string | null;
-  sentCount: number;
-  lastStepId: string | null;
-  lastSentAt: string | null;
-  nextStep: { stepId: string; number: number; of: number; subject: string; dueAt: string } | null;
-}
-
-export const pauseSignal = defineSignal('pause');
-export const resumeSignal = defineSignal('resume');
-export const stopSignal = defineSignal<[{ reason?: string }?]>('stop');
-export const replySignal = defineSignal('reply');
-export const unsubscribeSignal = defineSignal('unsubscribe');
-export const bounceSignal = defineSignal('bounce');
-/** Steps or settings of the sequence changed: plan the next step again. */
-export const rescheduleSignal = defineSignal('reschedule');
-export const stateQuery = defineQuery<EnrolmentState>('state');
-/** Same effect as the signals, but answers once the new status is in the database. */
-export const controlUpdate = defineUpdate<EnrolmentState, [ControlAction]>('control');
-
-// Short database reads and writes run as local activities: in the worker, inside the workflow
-// task, with no round trip through the server. This halves the server's work per enrolment.
-const { planNextStep, recordStatus, recordReply } = proxyLocalActivities<EnrolmentActivities>({
-  startToCloseTimeout: '30 seconds',
-  localRetryThreshold: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
-});
-
-/**
- * Sending talks to the provider on its own task queue (`<queue>-sends`), whose rate limit the
- * server enforces across all workers. A bounded number of attempts (about three hours) lets a
- * broken provider fail the enrolment with a reason instead of retrying forever.
- */
-const sendActivities = () =>
-  proxyActivities<EnrolmentActivities>({
-    taskQueue: `${workflowInfo().taskQueue}-sends`,
-    startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 25 },
-  });
-
-/** Continue-as-new well before Temporal's 51,200-event limit. */
-const HISTORY_BOUND = 5_000;
-
 export async function enrolmentWorkflow(input: EnrolmentInput): Promise<EnrolmentState> {
   const { enrolmentId } = input;
-  const { sendStep } = sendActivities();
+  // Sending talks to the provider on the rate-limited sends queue, with a bounded number of
+  // attempts: a broken provider fails the enrolment with a reason instead of retrying forever.
+  const { sendStep } = sendingActivities();
   const carried = input.carried;
   // Times come from the workflow's clock, so a replay, a restart or a time-skipping test all
   // see the same schedule. The first step's delay counts from the enrolment.
@@ -108,7 +67,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   let plan: NextStepPlan | undefined;
   let planStale = true;
 
-  const live = () => status === 'active' || status === 'paused';
+  const live = () => isLive(status);
   const end = (to: EnrolmentStatus, reason: string) => {
     if (!live()) return;
     status = to;
@@ -123,14 +82,14 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         if (status === 'paused') status = 'active';
         break;
       case 'stop':
-        return end('stopped', 'stopped by a user');
+        return end('stopped', REASONS.stoppedByUser);
       case 'reply':
         if (live()) pendingReply = true;
         break;
       case 'unsubscribe':
-        return end('unsubscribed', 'the lead unsubscribed');
+        return end('unsubscribed', REASONS.unsubscribed);
       case 'bounce':
-        return end('bounced', 'the email address bounced');
+        return end('bounced', REASONS.bounced);
     }
   };
   const state = (): EnrolmentState => ({
@@ -175,9 +134,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     },
     {
       validator: (action) => {
-        if (!['pause', 'resume', 'stop', 'reply', 'unsubscribe', 'bounce'].includes(action)) {
-          throw new Error(`unknown action ${action}`);
-        }
+        if (!isControlAction(action)) throw new Error(`unknown action ${action}`);
       },
     },
   );
@@ -188,7 +145,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       const onReply = await recordReply({ enrolmentId });
       pendingReply = false; // only now: an update waiting on this reply must see its outcome
       if (live()) {
-        if (onReply === 'stop') end('replied', 'the lead replied');
+        if (onReply === 'stop') end('replied', REASONS.replied);
         else if (onReply === 'pause') status = 'paused';
       }
     }
@@ -218,7 +175,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         continue;
       }
       if (!plan.next) {
-        end('completed', 'all steps sent');
+        end('completed', REASONS.allStepsSent);
         continue;
       }
     }

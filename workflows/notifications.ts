@@ -1,22 +1,20 @@
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { EnrolmentActivities } from '../activities/index.js';
+import { proxyActivities } from '@temporalio/workflow';
+import type { DatabaseActivities } from '../activities/index.js';
+import { PORTAL_WEBHOOK_RETRY } from './contract.js';
+import { sendingActivities } from './proxies.js';
 import type { PortalEvent } from '../activities/portal-webhook.js';
 
 /** Forwards a reply to the user's mailbox; sending goes through the rate-limited sends queue. */
 export async function replyForwardWorkflow({ inboundId }: { inboundId: string }): Promise<{ forwarded: boolean; reason?: string }> {
-  const { forwardReply } = proxyActivities<EnrolmentActivities>({
-    taskQueue: `${workflowInfo().taskQueue}-sends`,
-    startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 25 },
-  });
+  const { forwardReply } = sendingActivities();
   return forwardReply({ inboundId });
 }
 
 /** Delivers one signed webhook to the portal, retrying with backoff for about a day. */
 export async function portalWebhookWorkflow(event: PortalEvent): Promise<unknown> {
-  const { deliverPortalWebhook } = proxyActivities<EnrolmentActivities>({
+  const { deliverPortalWebhook } = proxyActivities<DatabaseActivities>({
     startToCloseTimeout: '15 seconds',
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', maximumAttempts: 35 },
+    retry: PORTAL_WEBHOOK_RETRY,
   });
   return deliverPortalWebhook(event);
 }

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { and, eq, isNotNull, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
-import { renderMessage } from '../../activities/send-email.js';
+import { REFUSAL_MESSAGES } from '../../domain/enrolment-rules.js';
+import { renderMessage } from '../../domain/render-message.js';
+import { suppressionOf } from '../../domain/suppression.js';
+import { startOneOffEmail } from '../../temporal/client.js';
 import { dailyCapReached } from '../../db/daily-sends.js';
 import { leads, messages, oneOffEmails, steps, testEmails } from '../../db/schema.js';
 import { testRecipient } from '../../domain/sender.js';
@@ -169,9 +172,8 @@ export function emailRoutes(deps: AppDeps): Router {
       .from(leads)
       .where(and(eq(leads.id, id), eq(leads.accountId, account.id)));
     if (!lead) throw notFound('Lead');
-    if (!lead.email) throw new ApiError(422, 'no_email', 'the lead has no email address', 'leadId');
-    if (lead.unsubscribedAt) throw new ApiError(422, 'unsubscribed', 'the lead has unsubscribed', 'leadId');
-    if (lead.bouncedAt) throw new ApiError(422, 'bounced', "the lead's email address bounced", 'leadId');
+    const suppression = suppressionOf(lead);
+    if (suppression) throw new ApiError(422, suppression, REFUSAL_MESSAGES[suppression], 'leadId');
     const [oneOff] = await db
       .insert(oneOffEmails)
       .values({
@@ -182,12 +184,7 @@ export function emailRoutes(deps: AppDeps): Router {
         replyToken: randomBytes(12).toString('hex'),
       })
       .returning();
-    await deps.temporal.workflow.start('oneOffEmailWorkflow', {
-      workflowId: `one-off-${oneOff!.id}`,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args: [{ oneOffId: oneOff!.id }],
-      staticSummary: `One-off email to ${lead.email}: ${input.subject.slice(0, 80)}`,
-    });
+    await startOneOffEmail(deps, oneOff!.id, `One-off email to ${lead.email}: ${input.subject.slice(0, 80)}`);
     res.status(202).json({ id: oneOff!.id, leadId: lead.id, status: oneOff!.status, subject: oneOff!.subject });
   });
 

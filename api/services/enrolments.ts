@@ -1,20 +1,21 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { LRUCache } from 'lru-cache';
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import type { Account } from '../../db/accounts.js';
 import { rowsOf, type Db } from '../../db/client.js';
 import { enrolmentBatches, enrolmentEvents, enrolments, leads, sequences } from '../../db/schema.js';
-import { enrolRefusal, REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
+import { enrolRefusal, REFUSAL_MESSAGES, sequenceRefusal, type EnrolRefusal } from '../../domain/enrolment-rules.js';
+import { isLive } from '../../domain/enrolment-status.js';
+import { isLiveEnrolment, recordReplyRow } from '../../db/enrolment-queries.js';
 import { missingMergeFields, requiredMergeFields } from '../../domain/merge-fields.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
-import { mergeContextOf } from '../../activities/enrolment-context.js';
-import { enrolmentWorkflowId } from '../../workflows/ids.js';
-import type { ControlAction, EnrolmentState } from '../../workflows/enrolment.js';
+import { mergeContextOf } from '../../domain/render-message.js';
+import { updateEnrolment } from '../../temporal/client.js';
+import type { ControlAction, EnrolmentState } from '../../workflows/contract.js';
 import { ApiError, notFound } from '../errors.js';
 import { liveSteps, type Sequence } from './sequences.js';
-import { recordReplyRow } from './inbound.js';
 import { startEnrolmentWorkflows } from './workflow-starter.js';
 
 export type EnrolResult =
@@ -58,9 +59,9 @@ export async function enrolLeads(
     const previous = await answeredBatch(deps, account.id, request);
     if (previous) return previous;
   }
-  if (sequence.status === 'archived') return leadIds.map((id) => skipped(id, 'sequence_archived'));
   const stepRows = await liveSteps(db, sequence.id);
-  if (stepRows.length === 0) return leadIds.map((id) => skipped(id, 'sequence_has_no_steps'));
+  const closed = sequenceRefusal({ status: sequence.status, liveStepCount: stepRows.length });
+  if (closed) return leadIds.map((id) => skipped(id, closed));
   const required = [...new Set(stepRows.flatMap((s) => [...requiredMergeFields(s.subject), ...requiredMergeFields(s.body)]))];
 
   const uniqueIds = [...new Set(leadIds)];
@@ -81,7 +82,7 @@ export async function enrolLeads(
         db
           .select({ leadId: enrolments.leadId, sequenceId: enrolments.sequenceId })
           .from(enrolments)
-          .where(and(inArray(enrolments.leadId, ids), inArray(enrolments.status, ['active', 'paused']))),
+          .where(and(inArray(enrolments.leadId, ids), isLiveEnrolment())),
       ),
     )
   ).flat();
@@ -93,7 +94,7 @@ export async function enrolLeads(
     const [row] = await db
       .select({ n: count() })
       .from(enrolments)
-      .where(and(eq(enrolments.accountId, account.id), inArray(enrolments.status, ['active', 'paused'])));
+      .where(and(eq(enrolments.accountId, account.id), isLiveEnrolment()));
     capacity = Math.max(0, account.limits.maxActiveEnrolments - (row?.n ?? 0));
   }
 
@@ -101,34 +102,24 @@ export async function enrolLeads(
   const results: EnrolResult[] = [];
   const accepted: { result: EnrolResult & { status: 'enrolled' }; lead: (typeof leadRows)[number] }[] = [];
   for (const leadId of leadIds) {
-    if (seen.has(leadId)) {
-      results.push(skipped(leadId, 'duplicate_in_request'));
-      continue;
-    }
-    seen.add(leadId);
     const lead = leadById.get(leadId);
-    if (!lead) {
-      results.push(skipped(leadId, 'lead_not_found'));
-      continue;
-    }
-    const missing = missingMergeFields(required, mergeContextOf(lead, account));
+    const missing = lead ? missingMergeFields(required, mergeContextOf(lead, account)) : [];
     const refusal = enrolRefusal({
-      leadEmail: lead.email,
-      leadUnsubscribed: !!lead.unsubscribedAt,
-      leadBounced: !!lead.bouncedAt,
+      duplicateInRequest: seen.has(leadId),
+      lead,
       activeInThisSequence: inThis.has(leadId),
       activeInOtherSequence: inOther.has(leadId),
       allowParallelEnrolment: account.allowParallelEnrolment,
       missingFields: missing,
+      capacityLeft: capacity - accepted.length,
     });
+    seen.add(leadId);
     if (refusal) {
       results.push(skipped(leadId, refusal, refusal === 'missing_merge_fields' ? missing : undefined));
-    } else if (accepted.length >= capacity) {
-      results.push(skipped(leadId, 'plan_limit_active_enrolments'));
     } else {
       const result = { leadId, status: 'enrolled' as const, enrolmentId: randomUUID() };
       results.push(result);
-      accepted.push({ result, lead });
+      accepted.push({ result, lead: lead! });
     }
   }
 
@@ -296,7 +287,7 @@ export async function controlEnrolment(
   if (action === 'reply') {
     await recordReplyRow(deps.db, account.id, enrolmentId, { source: 'api' });
   }
-  if (enrolment.status !== 'active' && enrolment.status !== 'paused') {
+  if (!isLive(enrolment.status)) {
     if (action === 'reply') return { accepted: true };
     throw new ApiError(409, 'enrolment_ended', `The enrolment has ended (${enrolment.status}); enrol the lead again instead`);
   }
@@ -318,23 +309,10 @@ export async function controlEnrolment(
       },
     ]);
   }
-  const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
-  try {
-    const state = await deps.temporal.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
-      handle.executeUpdate<EnrolmentState, [ControlAction]>('control', { args: [action] }),
-    );
-    forgetStatusCounts(enrolment.sequenceId);
-    return { accepted: true, state };
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError || /already completed|workflow execution already/i.test(String((error as Error).message))) {
-      throw new ApiError(409, 'enrolment_ended', 'The enrolment has ended; enrol the lead again instead');
-    }
-    if (/deadline/i.test(String((error as Error).message))) {
-      forgetStatusCounts(enrolment.sequenceId);
-      return { accepted: true };
-    }
-    throw error;
-  }
+  const result = await updateEnrolment(deps, enrolmentId, action, UPDATE_DEADLINE_MS);
+  if (result.outcome === 'ended') throw new ApiError(409, 'enrolment_ended', 'The enrolment has ended; enrol the lead again instead');
+  forgetStatusCounts(enrolment.sequenceId);
+  return result.outcome === 'applied' ? { accepted: true, state: result.state } : { accepted: true };
 }
 
 /**

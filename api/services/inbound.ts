@@ -1,5 +1,5 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
+import { and, eq, or, sql } from 'drizzle-orm';
 import { Resend } from 'resend';
 import { notifyPortal } from '../../activities/portal-webhook.js';
 import type { Config } from '../../config.js';
@@ -23,7 +23,8 @@ import { webhookEventsTotal } from '../../metrics.js';
 import { ApiError } from '../errors.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import type { Logger } from '../../logger.js';
-import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import { signalEnrolment, startReplyForward } from '../../temporal/client.js';
+import { isLiveEnrolment, recordReplyRow, replyUnhandledSql } from '../../db/enrolment-queries.js';
 import { bounceLead, unsubscribeLead } from './suppression.js';
 
 export interface InboundDeps {
@@ -450,16 +451,7 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
 async function afterInbound(deps: InboundDeps, inbound: typeof inboundMessages.$inferSelect): Promise<void> {
   if (inbound.isAutoReply) return;
   if (inbound.sender !== 'other' && inbound.enrolmentId) await signalUnhandledReply(deps, inbound.enrolmentId);
-  try {
-    await deps.temporal.workflow.start('replyForwardWorkflow', {
-      workflowId: `reply-forward-${inbound.id}`,
-      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-      args: [{ inboundId: inbound.id }],
-      staticSummary: `Forward the email from ${inbound.fromEmail || 'an unknown sender'} to the user`,
-    });
-  } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-  }
+  await startReplyForward(deps, inbound.id, `Forward the email from ${inbound.fromEmail || 'an unknown sender'} to the user`);
   await notifyPortal(
     deps,
     inbound.accountId,
@@ -477,20 +469,6 @@ async function afterInbound(deps: InboundDeps, inbound: typeof inboundMessages.$
 }
 
 /**
- * Writes a reply to PostgreSQL (once per reply: a second one counts only after a resume). Runs
- * before the workflow is told, so a send racing the reply sees it under its lock and holds.
- */
-export async function recordReplyRow(db: Db, accountId: string, enrolmentId: string, detail: Record<string, unknown>) {
-  const updated = await db
-    .update(enrolments)
-    .set({ repliedAt: new Date() })
-    .where(and(eq(enrolments.id, enrolmentId), sql`(${enrolments.repliedAt} is null or ${enrolments.resumedAt} > ${enrolments.repliedAt})`))
-    .returning({ status: enrolments.status });
-  if (updated.length) await db.insert(enrolmentEvents).values({ accountId, enrolmentId, type: 'reply', detail });
-  return updated[0]?.status;
-}
-
-/**
  * Signals `reply` to an enrolment whose recorded reply is not handled yet (live, replied since its
  * last resume): a second call, or one after the workflow handled it, changes nothing.
  */
@@ -498,17 +476,7 @@ async function signalUnhandledReply(deps: InboundDeps, enrolmentId: string): Pro
   const [pending] = await deps.db
     .select({ id: enrolments.id })
     .from(enrolments)
-    .where(
-      and(
-        eq(enrolments.id, enrolmentId),
-        inArray(enrolments.status, ['active', 'paused']),
-        sql`${enrolments.repliedAt} is not null and (${enrolments.resumedAt} is null or ${enrolments.repliedAt} > ${enrolments.resumedAt})`,
-      ),
-    );
+    .where(and(eq(enrolments.id, enrolmentId), isLiveEnrolment(), replyUnhandledSql()));
   if (!pending) return;
-  try {
-    await deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId)).signal('reply');
-  } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-  }
+  await signalEnrolment(deps, enrolmentId, 'reply');
 }

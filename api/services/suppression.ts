@@ -1,11 +1,12 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
+import { and, eq, isNull } from 'drizzle-orm';
+import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import pLimit from 'p-limit';
 import { notifyPortal } from '../../activities/portal-webhook.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { enrolmentEvents, enrolments, leads } from '../../db/schema.js';
-import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import { signalEnrolment } from '../../temporal/client.js';
 
 interface Deps {
   db: Db;
@@ -28,24 +29,14 @@ async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounc
   const live = await deps.db
     .select({ id: enrolments.id, accountId: enrolments.accountId })
     .from(enrolments)
-    .where(and(eq(enrolments.leadId, leadId), inArray(enrolments.status, ['active', 'paused'])));
+    .where(and(eq(enrolments.leadId, leadId), isLiveEnrolment()));
   // Once per suppression: a repeated call (a redelivered event, a recovery re-run) signals the
   // live enrolments again but writes no second timeline entry.
   if (live.length && updated.length) {
     await deps.db.insert(enrolmentEvents).values(live.map((e) => ({ accountId: e.accountId, enrolmentId: e.id, type: kind, detail })));
   }
   const limit = pLimit(16);
-  await Promise.all(
-    live.map((e) =>
-      limit(async () => {
-        try {
-          await deps.temporal.workflow.getHandle(enrolmentWorkflowId(e.id)).signal(kind);
-        } catch (error) {
-          if (!(error instanceof WorkflowNotFoundError)) throw error;
-        }
-      }),
-    ),
-  );
+  await Promise.all(live.map((e) => limit(() => signalEnrolment(deps, e.id, kind))));
   const first = updated[0];
   if (first) {
     await notifyPortal(

@@ -1,23 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import pLimit from 'p-limit';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { enrolments, leads, sequences } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
-import type { BroadcastInput } from '../../workflows/sequence-broadcast.js';
-import { enrolmentWorkflowId } from '../../workflows/ids.js';
-import { AccountId, EnrolmentStatus, LeadId, SequenceId } from '../../workflows/search-attributes.js';
-
-export interface StartableEnrolment {
-  id: string;
-  accountId: string;
-  sequenceId: string;
-  leadId: string;
-  leadEmail: string | null;
-  sequenceName: string;
-}
+import { startEnrolment, startSequenceBroadcast, type StartableEnrolment } from '../../temporal/client.js';
+import type { BroadcastInput } from '../../workflows/contract.js';
 
 const IN_FLIGHT = 48;
 const MARK_EVERY = 500;
@@ -59,28 +49,11 @@ export async function startEnrolmentWorkflows(
           return;
         }
         try {
-          await deps.temporal.workflow.start('enrolmentWorkflow', {
-            workflowId: enrolmentWorkflowId(row.id),
-            // An enrolment runs once. A retried request or the sweeper may start it again after
-            // it has already finished (its start was never recorded): that must not run it anew.
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-            args: [{ enrolmentId: row.id }],
-            typedSearchAttributes: [
-              { key: AccountId, value: row.accountId },
-              { key: SequenceId, value: row.sequenceId },
-              { key: LeadId, value: row.leadId },
-              { key: EnrolmentStatus, value: 'active' },
-            ],
-            staticSummary: `${row.leadEmail ?? 'lead ' + row.leadId} in '${row.sequenceName}'`,
-            staticDetails: `Enrolment ${row.id} · lead ${row.leadId} · sequence ${row.sequenceId} · account ${row.accountId}`,
-          });
+          await startEnrolment(deps, row);
         } catch (error) {
-          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
-            deferred++;
-            firstError ??= error;
-            return;
-          }
+          deferred++;
+          firstError ??= error;
+          return;
         }
         started.push(row.id);
         startedCount++;
@@ -144,12 +117,5 @@ export function runPendingStartSweeper(deps: { db: Db; temporal: Client; config:
 
 /** Sequence-wide actions travel through a durable broadcast workflow. */
 export async function broadcastToSequence(deps: { temporal: Client; config: Config }, input: BroadcastInput): Promise<string> {
-  const workflowId = `broadcast-${input.sequenceId}-${input.signal}-${randomUUID()}`;
-  await deps.temporal.workflow.start('sequenceBroadcastWorkflow', {
-    workflowId,
-    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-    args: [input],
-    staticSummary: `${input.signal} every live enrolment of sequence ${input.sequenceId}`,
-  });
-  return workflowId;
+  return startSequenceBroadcast(deps, input, randomUUID());
 }

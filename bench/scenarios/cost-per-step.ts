@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import { enrolmentWorkflowId } from '../../workflows/contract.js';
 import { startBenchEnvironment } from '../environment.js';
 import { round, until } from '../stats.js';
 import { createSequence, enrolAll, importLeads } from './common.js';

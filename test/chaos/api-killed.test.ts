@@ -1,7 +1,7 @@
 import { and, count, countDistinct, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolments } from '../../db/schema.js';
-import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import { enrolmentWorkflowId } from '../../workflows/contract.js';
 import { spawnApi } from '../helpers/api-process.js';
 import { assertExactlyOnce, chaosSize, importLeads, recordFigures, sequenceEmails, waitForEnrolments } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';

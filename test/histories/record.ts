@@ -3,7 +3,7 @@ import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrolmentWorkflowId } from '../../workflows/ids.js';
+import { enrolmentWorkflowId } from '../../workflows/contract.js';
 import { asNewAccount } from '../helpers/fixtures.js';
 import { eventually, type TestService } from '../helpers/service.js';
 import { startTimeSkippingService } from '../helpers/time-skipping.js';

@@ -1,0 +1,41 @@
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { LIVE_ENROLMENT_STATUSES } from '../domain/enrolment-status.js';
+import type { Db } from './client.js';
+import { enrolmentEvents, enrolments, type EnrolmentStatus } from './schema.js';
+
+// The product rules of domain/ that queries need in SQL, written once. Each has its twin in
+// domain/ and a test that both agree (test/rules.test.ts).
+
+/** The enrolment is live: active or paused. */
+export const isLiveEnrolment = (): SQL => inArray(enrolments.status, [...LIVE_ENROLMENT_STATUSES]);
+
+/** A reply waits to be acted on: `replyUnhandled` in domain/suppression.ts. */
+export const replyUnhandledSql = (): SQL =>
+  sql`(${enrolments.repliedAt} is not null and (${enrolments.resumedAt} is null or ${enrolments.repliedAt} > ${enrolments.resumedAt}))`;
+
+/** A new reply may be recorded: none yet, or the last one was followed by a resume. */
+export const replyMayBeRecordedSql = (): SQL => sql`(${enrolments.repliedAt} is null or ${enrolments.resumedAt} > ${enrolments.repliedAt})`;
+
+/** The live enrolments of one lead. */
+export const liveEnrolmentsOfLead = (leadId: string): SQL => and(eq(enrolments.leadId, leadId), isLiveEnrolment())!;
+
+/**
+ * Writes a reply to PostgreSQL, once per reply (a second one counts only after a resume), with
+ * its timeline event. The API records it before the workflow is told, so a send racing the reply
+ * sees it under its lock and holds; the workflow's own record (a signalled reply) finds it done.
+ * Returns the enrolment's status when this call recorded it.
+ */
+export async function recordReplyRow(
+  db: Db,
+  accountId: string,
+  enrolmentId: string,
+  detail: Record<string, unknown>,
+): Promise<EnrolmentStatus | undefined> {
+  const updated = await db
+    .update(enrolments)
+    .set({ repliedAt: new Date() })
+    .where(and(eq(enrolments.id, enrolmentId), replyMayBeRecordedSql()))
+    .returning({ status: enrolments.status });
+  if (updated.length) await db.insert(enrolmentEvents).values({ accountId, enrolmentId, type: 'reply', detail });
+  return updated[0]?.status;
+}

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Account } from '../db/accounts.js';
+import type { leads } from '../db/schema.js';
+import { composeOffThread } from './compose-pool.js';
+import type { MergeContext } from './merge-fields.js';
+import { fromHeader } from './sender.js';
+import { unsubscribeToken } from './unsubscribe-token.js';
+
+// An email to a lead as it is stored and sent, whichever path sends it: a sequence step
+// (activities/send-email.ts), a one-off email (activities/send-one-off.ts), or a test copy
+// (api/routes/emails.ts).
+
+type Lead = typeof leads.$inferSelect;
+
+/** What a template may see of a lead; previews pass sample data of the same shape. */
+export type MergeableLead = Pick<Lead, 'firstName' | 'lastName' | 'email' | 'company' | 'title' | 'phone' | 'customFields'>;
+
+export function mergeContextOf(lead: MergeableLead, account: Account): MergeContext {
+  return {
+    lead: {
+      first_name: lead.firstName,
+      last_name: lead.lastName,
+      full_name: [lead.firstName, lead.lastName].filter(Boolean).join(' '),
+      email: lead.email ?? '',
+      company: lead.company,
+      title: lead.title,
+      phone: lead.phone,
+    },
+    custom: lead.customFields,
+    sender: {
+      name: account.senderName,
+      email: account.senderEmail ?? '',
+      company: account.companyName,
+      signature: account.signature,
+    },
+  };
+}
+
+/** Links and headers every email carries: unsubscribe (RFC 8058 one-click) and reply routing. */
+export function envelopeFor(config: Config, messageId: string, replyToken: string) {
+  const token = unsubscribeToken(config.UNSUBSCRIBE_SECRET, messageId);
+  const unsubscribeUrl = `${config.PUBLIC_BASE_URL}/u/${token}`;
+  return {
+    unsubscribeUrl,
+    replyTo: `r-${replyToken}@${config.INBOUND_DOMAIN}`,
+    headers: {
+      // Our own id, so a reply's In-Reply-To/References can name the message it answers.
+      'X-Entity-Ref-ID': messageId,
+      'Message-ID': `<${messageId}@${config.INBOUND_DOMAIN}>`,
+      'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:unsubscribe@${config.INBOUND_DOMAIN}?subject=unsubscribe%20${token}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+    },
+  };
+}
+
+/**
+ * Renders an email to a lead exactly as it will be stored and sent: a fresh message id, its
+ * unsubscribe link and headers, the From line and the branded body.
+ */
+export async function renderMessage(
+  config: Config,
+  input: {
+    subject: string;
+    body: string;
+    replyToken: string;
+    lead: MergeableLead;
+    account: Account;
+  },
+) {
+  const id = randomUUID();
+  const envelope = envelopeFor(config, id, input.replyToken);
+  const composed = await composeOffThread({
+    subject: input.subject,
+    body: input.body,
+    merge: mergeContextOf(input.lead, input.account),
+    branding: brandingOf(input.account),
+    unsubscribeUrl: envelope.unsubscribeUrl,
+  });
+  return {
+    id,
+    fromEmail: fromHeader(input.account, config.PLATFORM_FROM_EMAIL),
+    replyTo: envelope.replyTo,
+    headers: envelope.headers,
+    ...composed,
+  };
+}
+
+export function brandingOf(account: Account) {
+  return {
+    senderName: account.senderName || account.name,
+    companyName: account.companyName,
+    postalAddress: account.postalAddress,
+    logoUrl: account.logoUrl,
+    brandColor: account.brandColor,
+    signature: account.signature,
+  };
+}

@@ -1,0 +1,114 @@
+import type { RetryPolicy } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { EnrolmentStatus } from '../domain/enrolment-status.js';
+
+// The contract between the workflows and everything that talks to them: the API and activities
+// (through temporal/workflow-client.ts) and the worker (temporal/worker.ts). Workflow-safe: it
+// imports nothing but the SDK's definitions and types. Renaming a signal here is a compile error
+// in every caller, and the replay tests (test/replay.test.ts) catch a change to the wire names.
+
+// ── Workflow ids: one execution per thing, so a retried start is refused, never run twice. ──
+
+export const enrolmentWorkflowId = (enrolmentId: string) => `enrolment-${enrolmentId}`;
+export const oneOffEmailWorkflowId = (oneOffId: string) => `one-off-${oneOffId}`;
+export const replyForwardWorkflowId = (inboundId: string) => `reply-forward-${inboundId}`;
+export const portalWebhookWorkflowId = (eventId: string) => `portal-webhook-${eventId}`;
+/** A broadcast is one request's action; `unique` tells two identical requests apart. */
+export const broadcastWorkflowId = (sequenceId: string, signal: BroadcastSignal, unique: string) =>
+  `broadcast-${sequenceId}-${signal}-${unique}`;
+
+// ── Task queues ──
+
+/**
+ * Activities that talk to the email provider run on `<queue>-sends`, whose rate limit the
+ * Temporal server enforces across every worker. Which activities those are is decided by their
+ * type (`SendingActivities` in activities/index.ts), so a workflow and the worker cannot disagree.
+ */
+export const sendsTaskQueue = (taskQueue: string) => `${taskQueue}-sends`;
+
+// ── Retry policies ──
+
+/** Sending: a bounded number of attempts (about three hours), so a broken provider fails the
+ * enrolment with a reason instead of retrying forever. */
+export const SEND_RETRY: RetryPolicy = {
+  initialInterval: '5 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '10 minutes',
+  maximumAttempts: 25,
+};
+export const SEND_TIMEOUT = '30 seconds';
+/** Short database reads and writes (local activities): PostgreSQL away for a few minutes is waited out. */
+export const DATABASE_RETRY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 30,
+};
+/** Paging through a sequence's enrolments to signal them. */
+export const BROADCAST_PAGE_RETRY: RetryPolicy = { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 };
+/** A portal webhook: retried with backoff for about a day. */
+export const PORTAL_WEBHOOK_RETRY: RetryPolicy = {
+  initialInterval: '5 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 hour',
+  maximumAttempts: 35,
+};
+
+// ── The enrolment workflow's messages ──
+
+/** What a person, a reply or a provider event can do to a live enrolment. */
+export const CONTROL_ACTIONS = ['pause', 'resume', 'stop', 'reply', 'unsubscribe', 'bounce'] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+export const isControlAction = (action: unknown): action is ControlAction => CONTROL_ACTIONS.includes(action as ControlAction);
+
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const stopSignal = defineSignal<[{ reason?: string }?]>('stop');
+export const replySignal = defineSignal('reply');
+export const unsubscribeSignal = defineSignal('unsubscribe');
+export const bounceSignal = defineSignal('bounce');
+/** Steps or settings of the sequence changed: plan the next step again. */
+export const rescheduleSignal = defineSignal('reschedule');
+
+export const stateQuery = defineQuery<EnrolmentState>('state');
+/** Same effect as the signals, but answers once the new status is in the database. */
+export const controlUpdate = defineUpdate<EnrolmentState, [ControlAction]>('control');
+
+/** What a sequence-wide action carries to every live enrolment. */
+export const BROADCAST_SIGNALS = ['pause', 'resume', 'stop', 'reschedule'] as const;
+export type BroadcastSignal = (typeof BROADCAST_SIGNALS)[number];
+
+export interface EnrolmentInput {
+  enrolmentId: string;
+  /** Set by continue-as-new: what the previous run knew. */
+  carried?: CarriedState;
+  /** History length after which the run continues as new (tests set it low). */
+  historyBound?: number;
+}
+
+export interface CarriedState {
+  enrolledAt: string;
+  status: EnrolmentStatus;
+  persistedStatus: EnrolmentStatus;
+  endedReason: string | null;
+  pendingReply: boolean;
+  sentCount: number;
+  lastStepId: string | null;
+  lastSentAt: string | null;
+}
+
+export interface EnrolmentState {
+  enrolmentId: string;
+  status: EnrolmentStatus;
+  endedReason: string | null;
+  sentCount: number;
+  lastStepId: string | null;
+  lastSentAt: string | null;
+  nextStep: { stepId: string; number: number; of: number; subject: string; dueAt: string } | null;
+}
+
+export interface BroadcastInput {
+  sequenceId: string;
+  signal: BroadcastSignal;
+  reason?: string;
+}
