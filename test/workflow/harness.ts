@@ -1,0 +1,238 @@
+import { existsSync } from 'node:fs';
+import { Context } from '@temporalio/activity';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { DatabaseActivities, NextStepPlan, SendingActivities, SendOutcome } from '../../activities/index.js';
+import type { OnReplyAction } from '../../db/schema.js';
+import { temporalTestServerPath } from '../../temporal/binaries.js';
+import { workflowsPath } from '../../temporal/worker.js';
+import { enrolmentWorkflowId, sendsTaskQueue } from '../../workflows/contract.js';
+import { enrolmentWorkflow } from '../../workflows/enrolment.js';
+import { searchAttributes } from '../../workflows/search-attributes.js';
+
+// The fast layer: the workflows on Temporal's time-skipping test server with every activity a
+// plain function that records its calls. No PostgreSQL, no API, no provider. One environment and
+// one pair of workers per test file (as temporal/worker.ts splits them: workflows and database
+// activities on the main queue, sending activities on `<queue>-sends`); each test scripts its own
+// fake enrolment, found by the enrolment id every activity receives.
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+export const TASK_QUEUE = 'workflow-layer';
+
+type PlanInput = Parameters<DatabaseActivities['planNextStep']>[0];
+type SendInput = Parameters<SendingActivities['sendStep']>[0];
+type StatusInput = Parameters<DatabaseActivities['recordStatus']>[0];
+
+/** One activity call as the stub saw it, with the run it came from (continue-as-new starts a new one). */
+export type Call =
+  | { activity: 'planNextStep'; input: PlanInput; runId: string }
+  | { activity: 'sendStep'; input: SendInput; runId: string }
+  | { activity: 'recordStatus'; input: StatusInput; runId: string }
+  | { activity: 'recordReply'; input: { enrolmentId: string }; runId: string };
+
+export interface Script {
+  /** The plan for the nth call (0-based); by default the fake sequence's next unsent step. */
+  plan?(input: PlanInput, n: number, fake: FakeEnrolment): NextStepPlan | Promise<NextStepPlan>;
+  /** The outcome of the nth send; by default sent. A thrown error fails the activity. */
+  send?(input: SendInput, n: number, fake: FakeEnrolment): SendOutcome | Promise<SendOutcome>;
+  /** What the sequence does on a reply (`sequences.on_reply`). */
+  onReply?: OnReplyAction;
+  /** Runs inside recordStatus before it returns. */
+  onStatus?(input: StatusInput, fake: FakeEnrolment): void | Promise<void>;
+}
+
+let counter = 0;
+
+/**
+ * A fake enrolment in a fake sequence whose steps are due `delays[i]` after the previous email
+ * (the first after the enrolment), planned from `previousAt` as the real planNextStep does.
+ */
+export class FakeEnrolment {
+  readonly id = `e${Date.now().toString(36)}-${++counter}`;
+  readonly calls: Call[] = [];
+  readonly sentStepIds: string[] = [];
+  /** What planNextStep answered, in order. */
+  readonly plans: NextStepPlan[] = [];
+  handle?: WorkflowHandleWithFirstExecutionRunId<typeof enrolmentWorkflow>;
+
+  constructor(
+    readonly delays: number[],
+    readonly script: Script = {},
+  ) {}
+
+  stepId = (index: number) => `${this.id}-step-${index + 1}`;
+
+  /** What the real planNextStep answers for a sequence with these delays: the first step not sent. */
+  nextUnsent(previousAt: string): NextStepPlan {
+    const index = this.delays.findIndex((_, i) => !this.sentStepIds.includes(this.stepId(i)));
+    if (index < 0) return { next: null };
+    const dueAt = new Date(Date.parse(previousAt) + this.delays[index]!).toISOString();
+    return {
+      next: {
+        stepId: this.stepId(index),
+        number: index + 1,
+        of: this.delays.length,
+        subject: `Subject ${index + 1}`,
+        dueAt,
+        summary: `Step ${index + 1} of ${this.delays.length} due ${dueAt}`,
+      },
+    };
+  }
+
+  callsOf<A extends Call['activity']>(activity: A): Extract<Call, { activity: A }>[] {
+    return this.calls.filter((c): c is Extract<Call, { activity: A }> => c.activity === activity);
+  }
+  /**
+   * The status writes, in order. A local activity runs at least once: when a workflow task fails
+   * (a signal arriving as the run completes makes the server refuse the completion) its local
+   * activities run again on the retry, so the same write may be seen twice in a row. recordStatus
+   * is idempotent, and a repeat in a row is folded here.
+   */
+  statusWrites = () =>
+    this.callsOf('recordStatus')
+      .map((c) => c.input)
+      .filter((input, i, all) => i === 0 || JSON.stringify(input) !== JSON.stringify(all[i - 1]));
+  /** The statuses written to the database, in order (a repeated write folded, as above). */
+  statuses = () => this.statusWrites().map((input) => input.status);
+  sends = () => this.callsOf('sendStep').map((c) => c.input);
+}
+
+const fakes = new Map<string, FakeEnrolment>();
+const runIdOf = () => Context.current().info.workflowExecution?.runId ?? '';
+const fakeOf = (enrolmentId: string) => {
+  const fake = fakes.get(enrolmentId);
+  if (!fake) throw new Error(`no fake enrolment ${enrolmentId}`);
+  return fake;
+};
+
+/** The activities the enrolment workflow calls, as stubs that record and answer from the script. */
+export const enrolmentActivityStubs = {
+  async planNextStep(input: PlanInput): Promise<NextStepPlan> {
+    const fake = fakeOf(input.enrolmentId);
+    const n = fake.callsOf('planNextStep').length;
+    fake.calls.push({ activity: 'planNextStep', input, runId: runIdOf() });
+    const plan = fake.script.plan ? await fake.script.plan(input, n, fake) : fake.nextUnsent(input.previousAt);
+    fake.plans.push(plan);
+    return plan;
+  },
+  async recordStatus(input: StatusInput): Promise<void> {
+    const fake = fakeOf(input.enrolmentId);
+    fake.calls.push({ activity: 'recordStatus', input, runId: runIdOf() });
+    await fake.script.onStatus?.(input, fake);
+  },
+  async recordReply(input: { enrolmentId: string }): Promise<OnReplyAction> {
+    const fake = fakeOf(input.enrolmentId);
+    fake.calls.push({ activity: 'recordReply', input, runId: runIdOf() });
+    return fake.script.onReply ?? 'stop';
+  },
+  async sendStep(input: SendInput): Promise<SendOutcome> {
+    const fake = fakeOf(input.enrolmentId);
+    const n = fake.callsOf('sendStep').length;
+    fake.calls.push({ activity: 'sendStep', input, runId: runIdOf() });
+    const outcome: SendOutcome = fake.script.send
+      ? await fake.script.send(input, n, fake)
+      : { outcome: 'sent', messageId: `m-${input.stepId}`, sentAt: input.now };
+    if (outcome.outcome === 'sent') fake.sentStepIds.push(input.stepId);
+    return outcome;
+  },
+};
+
+export interface WorkflowLayer {
+  env: TestWorkflowEnvironment;
+  /** Starts the enrolment workflow for a fake enrolment. */
+  enrol(fake: FakeEnrolment, options?: { historyBound?: number }): Promise<WorkflowHandleWithFirstExecutionRunId<typeof enrolmentWorkflow>>;
+  /** Terminates the workflows still running (between tests: skipped time is global to the environment). */
+  terminateRunning(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function quietRuntime() {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { forward: {} } } });
+  } catch {
+    // Already installed in this process: keep it.
+  }
+}
+
+/** The workflow code: the bundle the global setup built once per run, else bundled from source. */
+function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  let codePath: string | undefined;
+  try {
+    codePath = inject('workflowBundlePath');
+  } catch {
+    codePath = undefined;
+  }
+  return codePath && existsSync(codePath) ? { workflowBundle: { codePath } } : { workflowsPath };
+}
+
+/**
+ * The time-skipping environment with the two workers, running until `stop()`. Extra activities
+ * (the broadcast's, the one-off's) join the stubs on their queue.
+ */
+export async function startWorkflowLayer(
+  extra: { database?: Partial<DatabaseActivities>; sending?: Partial<SendingActivities> } = {},
+): Promise<WorkflowLayer> {
+  quietRuntime();
+  const path = temporalTestServerPath();
+  if (!path) throw new Error('temporal-test-server not found: run `npm run setup` or set TEMPORAL_TEST_SERVER_PATH');
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(
+      searchAttributes.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
+  });
+  const { planNextStep, recordStatus, recordReply, sendStep } = enrolmentActivityStubs;
+  const [main, sends] = await Promise.all([
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      ...workflowCode(),
+      activities: { planNextStep, recordStatus, recordReply, ...extra.database },
+    }),
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: sendsTaskQueue(TASK_QUEUE),
+      activities: { sendStep, ...extra.sending },
+    }),
+  ]);
+  const running = Promise.all([main.run(), sends.run()]);
+  const started: WorkflowHandleWithFirstExecutionRunId[] = [];
+  return {
+    env,
+    async enrol(fake, options = {}) {
+      fakes.set(fake.id, fake);
+      fake.handle = await env.client.workflow.start(enrolmentWorkflow, {
+        taskQueue: TASK_QUEUE,
+        workflowId: enrolmentWorkflowId(fake.id),
+        args: [{ enrolmentId: fake.id, ...options }],
+      });
+      started.push(fake.handle);
+      return fake.handle;
+    },
+    async terminateRunning() {
+      await Promise.all(started.splice(0).map((handle) => handle.terminate('test over').catch(() => undefined)));
+    },
+    async stop() {
+      for (const worker of [main, sends]) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
+}
+
+/** Polls until `predicate` holds (a workflow reaching a point; never a measure of time). */
+export async function until<T>(predicate: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await predicate();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
