@@ -3,12 +3,9 @@ import type { Client } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import type { Mailer } from '../activities/mailer.js';
-import type { Config } from '../config.js';
-import type { Database } from '../db/client.js';
-import type { Logger } from '../logger.js';
 import { httpDuration, metricsText, registerEnrolmentGauge } from '../metrics.js';
 import { requireApiKey } from './auth.js';
+import type { AppDeps } from './deps.js';
 import { apiKeyRateLimit, clientIpRateLimit } from './rate-limit.js';
 import { ApiError, errorHandler, methodNotAllowed, unknownRoute } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -27,16 +24,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { rejectUnstorableText, requireJsonBody } from './validate.js';
 import { sequenceRoutes } from './routes/sequences.js';
 
-export interface AppDeps {
-  config: Config;
-  database: Database;
-  temporal: Client;
-  logger: Logger;
-  /** Used only for test emails; sequence emails go through the worker. */
-  mailer: Mailer;
-  /** Where this process's Temporal SDK exports its metrics, when the worker runs here too. */
-  temporalMetricsPort?: number;
-}
+export type { AppDeps };
 
 /** Express "trust proxy" from TRUST_PROXY: true/false, a hop count, or addresses and subnets. */
 function trustProxySetting(value: string): boolean | number | string {

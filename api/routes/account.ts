@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { lookupAll, webhookDestinationPolicy } from '../../activities/portal-webhook.js';
 import { accounts } from '../../db/schema.js';
 import { checkWebhookDestination } from '../../domain/webhook-destination.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { nonBlank, timezone } from '../schemas/common.js';
 import { parse } from '../validate.js';

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import express, { Router } from 'express';
 import helmet from 'helmet';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { openApiDocument } from '../openapi.js';
 
 const swaggerUiDir = createRequire(import.meta.url)('swagger-ui-dist').getAbsoluteFSPath() as string;

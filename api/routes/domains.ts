@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { Resend } from 'resend';
 import { z } from 'zod';
 import { accounts } from '../../db/schema.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { domainRecordSchema } from '../schemas/responses.js';
 import { parse } from '../validate.js';

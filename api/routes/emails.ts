@@ -11,7 +11,7 @@ import { leads, messages, oneOffEmails, steps, testEmails } from '../../db/schem
 import { testRecipient } from '../../domain/sender.js';
 import { MAX_BODY_LENGTH } from '../schemas/sequences.js';
 import { renderFor } from '../services/render-queue.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
 import { idParams, pageQuery, uuidParam } from '../schemas/common.js';

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { z } from 'zod';
 import { and, asc, desc, eq } from 'drizzle-orm';
 import { enrolmentEvents, enrolments, leads, messages } from '../../db/schema.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { enrolmentDtoColumns, toEnrolmentDto, toLeadDto } from '../dto.js';
 import { ApiError } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';

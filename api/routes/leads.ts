@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { and, eq, ilike, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { leads } from '../../db/schema.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { toLeadDto } from '../dto.js';
 import { ApiError, notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';

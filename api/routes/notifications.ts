@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { and, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { notifications } from '../../db/schema.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
 import { cursorParam, idParams } from '../schemas/common.js';

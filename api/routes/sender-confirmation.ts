@@ -4,7 +4,7 @@ import escapeHtml from 'escape-html';
 import { dailyCapReached } from '../../db/daily-sends.js';
 import { accounts, testEmails } from '../../db/schema.js';
 import { senderConfirmationToken, tokenAccountId, verifySenderConfirmationToken } from '../../domain/sender-confirmation-token.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { unsubscribePage } from '../pages/unsubscribe-page.js';
 

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { sequences, steps } from '../../db/schema.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
 import { idParams, pageQuery, uuidParam } from '../schemas/common.js';

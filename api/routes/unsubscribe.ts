@@ -2,7 +2,7 @@ import express, { Router, type Response } from 'express';
 import { eq } from 'drizzle-orm';
 import { accounts, leads, messages } from '../../db/schema.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { unsubscribePage } from '../pages/unsubscribe-page.js';
 import { unsubscribeLead } from '../services/suppression.js';
 

@@ -5,7 +5,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
 import { boundMimeHead } from '../../domain/inbound.js';
 import type { Logger } from '../../logger.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { handleInboundEmail, receiveWebhookEvent, type EmailEvent, type InboundEmail } from '../services/inbound.js';
 
