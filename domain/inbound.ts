@@ -1,3 +1,5 @@
+import { parseAddressHeader } from 'mailparser';
+
 /**
  * Rules for email coming back to us: which enrolment a reply belongs to, and whether it is a
  * person answering or a machine (out-of-office, auto-responders), which is not a reply.
@@ -39,12 +41,32 @@ export function referencedMessageIds(headers: Record<string, string | undefined>
 }
 
 /**
+ * The keyword of an RFC 3834 `Auto-Submitted` value, without its comments and parameters
+ * (`no; x=y (why)` is `no`); an empty value is taken as `no`, as no header at all is.
+ */
+function autoSubmittedKeyword(value: string): string {
+  let keyword = '';
+  let comment = 0;
+  let escaped = false;
+  for (const ch of value) {
+    if (escaped) escaped = false;
+    else if (comment && ch === '\\') escaped = true;
+    else if (ch === '(') comment++;
+    else if (comment && ch === ')') comment--;
+    else if (comment) continue;
+    else if (ch === ';') break;
+    else keyword += ch;
+  }
+  return keyword.trim().toLowerCase() || 'no';
+}
+
+/**
  * Auto-replies (RFC 3834 `Auto-Submitted`, Microsoft's and others' headers, precedence) and the
  * usual out-of-office subjects are recorded but do not count as replies.
  */
 export function isAutoReply(headers: Record<string, string | undefined>, subject: string): boolean {
   const h = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), (v ?? '').toLowerCase().trim()]));
-  if (h['auto-submitted'] && h['auto-submitted'] !== 'no') return true;
+  if (autoSubmittedKeyword(h['auto-submitted'] ?? '') !== 'no') return true;
   if ('x-autoreply' in h || 'x-autorespond' in h || 'x-autoresponder' in h) return true;
   if (h['x-auto-response-suppress'] && /all|oof|autoreply/.test(h['x-auto-response-suppress'])) return true;
   if (['auto_reply', 'bulk', 'junk', 'list'].includes(h['precedence'] ?? '')) return true;
@@ -105,10 +127,86 @@ export function storableLine(value: unknown, max: number): string {
     .replace(/\p{Cs}/gu, '');
 }
 
-/** The bare address in `Name <a@b>` or `a@b`, lowercased and bounded ('' when there is none). */
+/** The most of a From field read at all: a longer one is no sender's (and is not parsed). */
+const FROM_FIELD_MAX = 4 * INBOUND_LIMITS.address;
+
+/**
+ * Whether a From field is one plain mailbox: quoted strings and comments (nested, with
+ * backslash escapes) all closed; at most one angle-addr outside them, followed by nothing but
+ * comments and white space; without one, a single word (the addr-spec) outside comments. Two
+ * angle-addrs in one mailbox, or an address after another one, are not something two readers
+ * agree on (which one would a receiving server have checked?), so such a field names nobody.
+ * One pass, no regular expression: linear in the (bounded) length.
+ */
+function isOneMailbox(field: string): boolean {
+  let quoted = false;
+  let comment = 0;
+  let escaped = false;
+  let angles = 0;
+  let inAngle = false;
+  let words = 0;
+  let inWord = false;
+  let afterAngle = false;
+  for (const ch of field) {
+    if (escaped) {
+      escaped = false;
+      continue;
+    }
+    if (quoted) {
+      if (ch === '\\') escaped = true;
+      else if (ch === '"') quoted = false;
+      continue;
+    }
+    if (comment) {
+      if (ch === '\\') escaped = true;
+      else if (ch === '(') comment++;
+      else if (ch === ')') comment--;
+      continue;
+    }
+    if (ch === '(') {
+      comment = 1;
+      inWord = false;
+      continue;
+    }
+    if (inAngle) {
+      if (ch === '"') quoted = true;
+      else if (ch === '>') inAngle = false;
+      continue;
+    }
+    if (ch === ' ' || ch === '\t') {
+      inWord = false;
+      continue;
+    }
+    if (afterAngle) return false; // text after the angle-addr
+    if (ch === '<') {
+      if (++angles > 1) return false;
+      inAngle = true;
+      afterAngle = true;
+      continue;
+    }
+    if (ch === '>') return false;
+    if (ch === '"') quoted = true;
+    if (!inWord) words++;
+    inWord = true;
+  }
+  if (quoted || comment || inAngle || escaped) return false;
+  return angles === 1 || words === 1;
+}
+
+/**
+ * The bare address of the one mailbox in a From field (`Name <a@b>`, `"Name" <a@b>`, `a@b (Name)`
+ * or `a@b`), lowercased and bounded; '' when there is none, or more than one, or the field is
+ * longer than FROM_FIELD_MAX or not plain (see isOneMailbox). A display name is never read for an
+ * address, however it is quoted or encoded: `"Ann <ann@acme.test>" <mallory@evil.test>` is
+ * mallory's. Parsed by mailparser's address parser (RFC 5322 quoting, comments, groups, RFC 2047
+ * encoded words, which may not stand for an address).
+ */
 export function senderAddress(value: unknown): string {
-  const line = storableLine(value, 4 * INBOUND_LIMITS.address);
-  const address = (/<([^<>]*)>/.exec(line)?.[1] ?? line).trim().toLowerCase();
+  const line = storableLine(value, FROM_FIELD_MAX + 1);
+  if (!line || line.length > FROM_FIELD_MAX || !isOneMailbox(line)) return '';
+  const mailboxes = parseAddressHeader(line, { flatten: true, decodePunycode: false }).value;
+  if (mailboxes.length !== 1) return '';
+  const address = (mailboxes[0]?.address ?? '').trim().toLowerCase();
   return address.length <= INBOUND_LIMITS.address ? address : '';
 }
 
@@ -145,7 +243,8 @@ export function boundedHeaders(headers: unknown): Record<string, string> {
   for (const [rawName, rawValue] of entries) {
     if (count >= INBOUND_LIMITS.headerCount) break;
     const name = storableLine(rawName, INBOUND_LIMITS.headerName).toLowerCase();
-    if (!name || name in kept || name === '__proto__') continue;
+    // Own keys only: `in` would see Object.prototype and drop `constructor` or `toString`.
+    if (!name || Object.hasOwn(kept, name) || name === '__proto__') continue;
     const value = Array.isArray(rawValue)
       ? rawValue.slice(0, 20).map(String).join(' ')
       : typeof rawValue === 'string'
@@ -298,8 +397,13 @@ export function senderRelation(from: string, leadEmail: string | null | undefine
   return 'other';
 }
 
-/** The forward's subject: the inbound one on one line (no CR/LF or controls), `Re:` once. */
+/**
+ * The forward's subject: the inbound one on one line (no CR/LF or controls), `Re:` once, and at
+ * most INBOUND_LIMITS.subject characters with that prefix.
+ */
 export function forwardSubject(subject: string): string {
-  const line = storableLine(subject, INBOUND_LIMITS.subject) || '(no subject)';
-  return /^re:/i.test(line) ? line : `Re: ${line}`;
+  const line = storableLine(subject, INBOUND_LIMITS.subject);
+  if (/^re:/i.test(line)) return line;
+  const prefix = 'Re: ';
+  return `${prefix}${storableLine(subject, INBOUND_LIMITS.subject - prefix.length) || '(no subject)'}`;
 }

@@ -12,7 +12,7 @@ export function fromHeader(
   },
   platformFromEmail: string,
 ): string {
-  const name = (account.senderName || account.name).replace(/["\\\r\n<>]/g, '').trim();
+  const name = (account.senderName || account.name).replace(NOT_IN_DISPLAY_NAME, '').trim();
   let address = platformFromEmail;
   if (account.sendingDomain && account.sendingDomainVerifiedAt) {
     const domain = account.sendingDomain.toLowerCase();
@@ -22,12 +22,32 @@ export function fromHeader(
   return name ? `"${name}" <${address}>` : address;
 }
 
+// What never goes into the quoted display name: what would end the quoted string or open an
+// address (`"`, `\`, `<`, `>`), every control character (C0 with CR/LF/TAB, DEL, C1 with NEL),
+// Unicode's line and paragraph separators, the bidirectional embeddings, overrides and isolates
+// (they make a name read as something else), and unpaired surrogates.
+const NOT_IN_DISPLAY_NAME = /["\\<>]|\p{Cc}|\p{Zl}|\p{Zp}|[\u202A-\u202E\u2066-\u2069]|\p{Cs}/gu;
+
+/** RFC 5321 4.5.3.1.1: a local part is at most 64 octets (ASCII here, so characters). */
+const LOCAL_PART_MAX = 64;
+
+// Latin letters NFKD does not split into a base letter and a mark.
+const LATIN_LETTERS: Record<string, string> = { ß: 'ss', æ: 'ae', œ: 'oe', ø: 'o', ł: 'l', đ: 'd', ð: 'd', þ: 'th', ı: 'i' };
+
+/**
+ * The local part made from a name: accents dropped (`Zoë Müller` is `zoe.muller`), every other
+ * run of what is not an ASCII letter or digit one dot, no dot at either end, at most 64.
+ */
 const localPart = (name: string) =>
   name
     .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
     .toLowerCase()
+    .replace(/[ßæœøłđðþı]/g, (letter) => LATIN_LETTERS[letter] ?? letter)
     .replace(/[^a-z0-9]+/g, '.')
-    .replace(/^\.+|\.+$/g, '');
+    .replace(/^\.+|\.+$/g, '')
+    .slice(0, LOCAL_PART_MAX)
+    .replace(/\.+$/, '');
 
 /** Resend tags allow ASCII letters, digits, `_` and `-` only. */
 export function providerTags(ids: Record<string, string | null | undefined>): { name: string; value: string }[] {

@@ -9,6 +9,7 @@ import {
   referencedMessageIds,
   replyTokenFrom,
   senderAddress,
+  senderRelation,
   storableJson,
   unsubscribeTokenFromMailto,
 } from '../../domain/inbound.js';
@@ -134,6 +135,8 @@ describe('an auto-reply (out-of-office, auto-responder)', () => {
     [{ precedence: ' Junk ' }],
     [{ Precedence: 'list' }],
     [{ Precedence: 'auto_reply' }],
+    [{ 'Auto-Submitted': 'auto-replied; owner-email="ann@acme.test"' }],
+    [{ 'Auto-Submitted': 'auto-generated (no; not a person)' }],
   ])('is told by its headers: %o', (headers) => {
     expect(isAutoReply(headers, 'Re: Step 1')).toBe(true);
   });
@@ -145,6 +148,11 @@ describe('an auto-reply (out-of-office, auto-responder)', () => {
     [{ 'X-Auto-Response-Suppress': 'DR' }],
     [{ Precedence: 'first-class' }],
     [{ 'Auto-Submitted': undefined }],
+    // RFC 3834 allows parameters and comments after the keyword
+    [{ 'Auto-Submitted': 'no; x=y' }],
+    [{ 'Auto-Submitted': 'No ; reason="person"' }],
+    [{ 'Auto-Submitted': 'no (a person wrote this; really)' }],
+    [{ 'Auto-Submitted': '(comment) no' }],
   ])('is not a reply with headers %o and a person’s subject', (headers) => {
     expect(isAutoReply(headers, 'Re: Step 1')).toBe(false);
   });
@@ -228,6 +236,20 @@ describe('hostile input to the storing rules', () => {
     expect([senderAddress('Mallory <>'), senderAddress(42), senderAddress(undefined)]).toEqual(['', '', '']);
   });
 
+  it('a header named like an Object.prototype member (constructor, toString, hasOwnProperty) is kept', () => {
+    const kept = boundedHeaders({ constructor: 'a', toString: 'b', hasOwnProperty: 'c', valueOf: 'd', Subject: 'hi' });
+    expect(kept).toEqual({ constructor: 'a', tostring: 'b', hasownproperty: 'c', valueof: 'd', subject: 'hi' });
+    expect(boundedHeaders([{ key: 'Constructor', value: 'x' }])).toEqual({ constructor: 'x' });
+  });
+
+  it(`a forward's subject is at most ${INBOUND_LIMITS.subject} characters, Re: included, and cuts no surrogate pair in half`, () => {
+    expect(forwardSubject('s'.repeat(5_000))).toBe(`Re: ${'s'.repeat(INBOUND_LIMITS.subject - 4)}`);
+    expect(forwardSubject(`Re: ${'s'.repeat(5_000)}`)).toHaveLength(INBOUND_LIMITS.subject);
+    const emoji = forwardSubject('😀'.repeat(1_000));
+    expect(emoji.length).toBeLessThanOrEqual(INBOUND_LIMITS.subject);
+    expect(emoji).not.toMatch(/\p{Cs}/u);
+  });
+
   it('a forward of a subject that already says Fwd: gets Re: in front of it', () => {
     expect(forwardSubject('Fwd: Step 1')).toBe('Re: Fwd: Step 1');
     expect(forwardSubject('re:Step 1')).toBe('re:Step 1');
@@ -248,5 +270,88 @@ describe('the header block of a raw message (edge cases)', () => {
   it('lines that are no header field (no colon) are dropped when the head is rebuilt', () => {
     const { message } = boundMimeHead(Buffer.from('Subject: a\r\nnot a field\r\nFrom: b@c.test\r\n\r\nbody'), { headOnly: true });
     expect(message.toString('latin1')).toBe('Subject: a\r\nFrom: b@c.test\r\n\r\n');
+  });
+});
+
+describe('the sender address: the one mailbox of From, never its display name', () => {
+  const LEAD = 'ann@acme.test';
+
+  it.each([
+    ['a quoted display name holding the lead’s address', '"Ann <ann@acme.test>" <mallory@evil.test>'],
+    ['an escaped quote inside the quoted name', '"Ann \\" <ann@acme.test>" <mallory@evil.test>'],
+    ['a backslash escaping the closing quote', '"Ann \\\\" <mallory@evil.test>'],
+    ['a comment holding the lead’s address', '(Ann <ann@acme.test>) <mallory@evil.test>'],
+    ['nested comments', '(a (b <ann@acme.test>) c) <mallory@evil.test>'],
+    ['an escaped parenthesis in a comment', '(a \\) <ann@acme.test>) <mallory@evil.test>'],
+    ['a comment after a bare address', 'mallory@evil.test (Ann <ann@acme.test>)'],
+    ['an encoded-word display name that decodes to the lead’s address', '=?utf-8?B?QW5uIDxhbm5AYWNtZS50ZXN0Pg==?= <mallory@evil.test>'],
+    ['a quoted local part holding the lead’s address', '"ann@acme.test"@evil.test'],
+    ['a quoted local part holding a closing bracket', '<"ann@acme.test>"@evil.test>'],
+  ])('is the real address for %s', (_what, from) => {
+    expect(senderAddress(from)).not.toBe(LEAD);
+    expect(senderRelation(from, LEAD)).toBe('other');
+  });
+
+  it('is mallory’s address, not the one in the quoted or commented display name', () => {
+    expect(senderAddress('"Ann <ann@acme.test>" <Mallory@Evil.test>')).toBe('mallory@evil.test');
+    expect(senderAddress('"Ann \\" <ann@acme.test>" <mallory@evil.test>')).toBe('mallory@evil.test');
+    expect(senderAddress('(a (b <ann@acme.test>) c) <mallory@evil.test>')).toBe('mallory@evil.test');
+    expect(senderAddress('mallory@evil.test (Ann <ann@acme.test>)')).toBe('mallory@evil.test');
+  });
+
+  it.each([
+    ['a plain display name', 'Ann Smith <Ann@Acme.test>'],
+    ['a quoted one', '"Smith, Ann" <ann@acme.test>'],
+    ['a quoted one with an escaped quote', '"Ann \\"the lead\\" Smith" <ann@acme.test>'],
+    ['a comment after the brackets', 'Ann <ann@acme.test> (work)'],
+    ['an encoded-word name', '=?utf-8?Q?Ann_M=C3=BCller?= <ann@acme.test>'],
+    ['a bare address', 'ann@acme.test'],
+    ['a bare address with a comment', 'ann@acme.test (Ann Smith)'],
+    ['brackets alone', '<ann@acme.test>'],
+    ['an unquoted comma in the name (sloppy, but common)', 'Smith, Ann <ann@acme.test>'],
+    ['a folded header', 'Ann Smith\r\n <ann@acme.test>'],
+  ])('is the lead’s for %s', (_what, from) => {
+    expect(senderAddress(from)).toBe(LEAD);
+    expect(senderRelation(from, LEAD)).toBe('lead');
+  });
+
+  it.each([
+    ['two mailboxes, the lead’s first', 'Ann <ann@acme.test>, Mallory <mallory@evil.test>'],
+    ['two mailboxes, the lead’s last', 'Mallory <mallory@evil.test>, Ann <ann@acme.test>'],
+    ['two bare addresses', 'mallory@evil.test,ann@acme.test'],
+    ['two angle-addrs in one mailbox', '<mallory@evil.test> <ann@acme.test>'],
+    ['two angle-addrs, the lead’s first', 'Ann <ann@acme.test> <mallory@evil.test>'],
+    ['text after the angle-addr', '<mallory@evil.test> ann@acme.test'],
+    ['two addresses without brackets', 'mallory@evil.test ann@acme.test'],
+    ['a name and an address without brackets', 'Ann ann@acme.test'],
+    ['a single-quoted “name” (no quoting in RFC 5322)', "'Ann <ann@acme.test>' <mallory@evil.test>"],
+    ['a group', 'Friends: ann@acme.test;'],
+    ['an unterminated quoted string', '"Ann <ann@acme.test>'],
+    ['an unterminated comment', '(Ann <ann@acme.test>'],
+    ['an unclosed angle-addr', 'Ann <ann@acme.test'],
+    ['a stray closing bracket', 'ann@acme.test>'],
+    ['an encoded word as the address', '<=?utf-8?B?YW5uQGFjbWUudGVzdA==?=>'],
+    ['no address at all', 'not an address'],
+    ['undisclosed recipients', 'undisclosed-recipients:;'],
+  ])('is none for %s', (_what, from) => {
+    expect(senderAddress(from)).toBe('');
+    expect(senderRelation(from, LEAD)).toBe('other');
+  });
+
+  it(`is none for a field longer than ${4 * INBOUND_LIMITS.address} characters, even with the lead’s address at its end`, () => {
+    expect(senderAddress(`"${'a'.repeat(2_000)}" <ann@acme.test>`)).toBe('');
+    expect(senderAddress(`"${'a'.repeat(4 * INBOUND_LIMITS.address - 20)}" <ann@acme.test>`)).toBe(LEAD);
+  });
+
+  it('reads a hostile megabyte in bounded time, whatever it is made of', () => {
+    const started = performance.now();
+    for (const unit of ['"', '(', '<', '\\', 'a@', '"a",', '(<', '" <a@b.test> "', ' ']) {
+      const from = `${unit.repeat(Math.ceil((1024 * 1024) / unit.length))} <ann@acme.test>`;
+      expect(senderRelation(from, LEAD)).toBe('other');
+    }
+    for (const unit of ['"', '(', '<', '\\', 'a@', '"a",', '(<', '" ', ' ']) {
+      senderAddress(unit.repeat(Math.floor((4 * INBOUND_LIMITS.address) / unit.length)));
+    }
+    expect(performance.now() - started).toBeLessThan(500);
   });
 });

@@ -71,6 +71,57 @@ describe('the From line', () => {
   });
 });
 
+describe('the From line, made from names of every kind', () => {
+  const at = (senderName: string, name = 'Acme Ltd') =>
+    fromHeader(account({ senderName, name, sendingDomain: 'acme.test', sendingDomainVerifiedAt: verified }), PLATFORM);
+  const localOf = (from: string) => /<([^@<>]*)@acme\.test>$/.exec(from)?.[1];
+
+  it('drops the accents of the name rather than turning them into dots', () => {
+    expect(at('Zoë Müller')).toBe('"Zoë Müller" <zoe.muller@acme.test>');
+    expect(at('François Lefèvre-Dürr')).toBe('"François Lefèvre-Dürr" <francois.lefevre.durr@acme.test>');
+    // composed or decomposed, the same address
+    expect(localOf(at('Zoe\u0308 Mu\u0308ller'))).toBe('zoe.muller');
+  });
+
+  it('spells out the Latin letters that have no accent to drop', () => {
+    expect(localOf(at('Jürgen Straße'))).toBe('jurgen.strasse');
+    expect(localOf(at('Søren Łukasz Æsir'))).toBe('soren.lukasz.aesir');
+  });
+
+  it('makes a local part of at most 64 characters (RFC 5321), not ending in a dot', () => {
+    const long = localOf(at('Annabelle '.repeat(20)))!;
+    expect(long.length).toBeLessThanOrEqual(64);
+    expect(long).toMatch(/^[a-z0-9]+(\.[a-z0-9]+)*$/);
+    expect(localOf(at(`${'a'.repeat(63)} b`))).toBe('a'.repeat(63));
+    expect(localOf(at('x'.repeat(500)))).toBe('x'.repeat(64));
+  });
+
+  it.each([
+    ['NUL', '\u0000'],
+    ['a C0 control', '\u0007'],
+    ['a tab', '\t'],
+    ['DEL', '\u007f'],
+    ['NEL (U+0085)', '\u0085'],
+    ['another C1 control', '\u009b'],
+    ['the line separator U+2028', '\u2028'],
+    ['the paragraph separator U+2029', '\u2029'],
+    ['a right-to-left override', '\u202e'],
+    ['a bidirectional isolate', '\u2067'],
+    ['an unpaired surrogate', '\ud800'],
+  ])('keeps %s out of the display name', (_what, character) => {
+    const from = at(`Ann${character}Smith${character}`);
+    expect(from).toBe('"AnnSmith" <annsmith@acme.test>');
+  });
+
+  it('keeps what a name may hold: letters of any script, emoji (joined ones too), spaces', () => {
+    expect(at('山田 太郎 👩‍💻')).toBe('"山田 太郎 👩‍💻" <hello@acme.test>');
+  });
+
+  it('is the bare address when the name is nothing but controls and separators', () => {
+    expect(at('\u0000\u0085\u2028\u2029', '')).toBe('hello@acme.test');
+  });
+});
+
 describe('the tags the provider gets', () => {
   it('are the ids that are set, by name', () => {
     expect(providerTags({ account_id: 'a1', sequence_id: null, step_id: undefined, lead_id: '', enrolment_id: 'e-1' })).toEqual([
