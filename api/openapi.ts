@@ -127,6 +127,9 @@ const accountSchema = z.object({
 });
 const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
 const enrolmentDetailSchema = enrolmentSchema.extend({
+  replyTo: z
+    .string()
+    .describe('Where the lead’s replies to this enrolment go: the reply address its emails carry (support staff look it up here)'),
   lead: leadSchema,
   messages: z.array(enrolmentMessageSchema),
   timeline: z.array(timelineEventSchema),

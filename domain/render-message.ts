@@ -37,13 +37,16 @@ export function mergeContextOf(lead: MergeableLead, account: Account): MergeCont
   };
 }
 
+/** The address a lead's reply to this enrolment (or one-off email) goes to: it routes the reply back. */
+export const replyAddress = (config: Pick<Config, 'INBOUND_DOMAIN'>, replyToken: string) => `r-${replyToken}@${config.INBOUND_DOMAIN}`;
+
 /** Links and headers every email carries: unsubscribe (RFC 8058 one-click) and reply routing. */
 export function envelopeFor(config: Config, messageId: string, replyToken: string) {
   const token = unsubscribeToken(config.UNSUBSCRIBE_SECRET, messageId);
   const unsubscribeUrl = `${config.PUBLIC_BASE_URL}/u/${token}`;
   return {
     unsubscribeUrl,
-    replyTo: `r-${replyToken}@${config.INBOUND_DOMAIN}`,
+    replyTo: replyAddress(config, replyToken),
     headers: {
       // Our own id, so a reply's In-Reply-To/References can name the message it answers.
       'X-Entity-Ref-ID': messageId,

@@ -140,6 +140,19 @@ describe('pausing, resuming and stopping one enrolment', () => {
     expect(res.body.timeline.map((e: { type: string }) => e.type)).toEqual(['enrolled', 'email_sent', 'status_changed']);
     expect(res.body.messages).toHaveLength(1);
   });
+
+  it('names the reply address its emails carry, for support staff', async () => {
+    const { api, createSequence, createLead, enrolLead, waitForStatus } = await asNewAccount(service);
+    const sequence = await createSequence();
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    await waitForStatus(enrolment.id, 'completed');
+    const { messages } = await import('../db/schema.js');
+    const { eq } = await import('drizzle-orm');
+    const [sent] = await service.database.db.select().from(messages).where(eq(messages.enrolmentId, enrolment.id));
+    const res = await api('GET', `/v1/enrolments/${enrolment.id}`);
+    expect(res.body.replyTo).toMatch(new RegExp(`^r-[0-9a-f]+@${service.config.INBOUND_DOMAIN.replaceAll('.', '\\.')}$`));
+    expect(res.body.replyTo).toBe(sent!.replyTo);
+  });
 });
 
 describe('an enrolment whose workflow never started (the API died after committing it)', () => {
@@ -186,6 +199,29 @@ describe('a reply marked through the API', () => {
 });
 
 describe('listing a sequence’s enrolments', () => {
+  it('answers the page and its counts from one snapshot, even right after a sequence-wide pause', async () => {
+    const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    for (let i = 0; i < 3; i++) await enrolLead(sequence.id, (await createLead()).id);
+    // Counted while all three are active: an answer cached from now must not outlive the pause.
+    expect((await api('GET', `/v1/sequences/${sequence.id}/enrolments`)).body.counts).toEqual({ active: 3 });
+    await api('POST', `/v1/sequences/${sequence.id}/pause`);
+    const answers: { data: { status: string }[]; counts: Record<string, number> }[] = [];
+    await eventually(
+      async () => {
+        const { body } = await api('GET', `/v1/sequences/${sequence.id}/enrolments`);
+        answers.push(body);
+        return body.data.every((e: { status: string }) => e.status === 'paused');
+      },
+      { what: 'every enrolment paused' },
+    );
+    for (const answer of answers) {
+      const listed: Record<string, number> = {};
+      for (const e of answer.data) listed[e.status] = (listed[e.status] ?? 0) + 1;
+      expect(answer.counts).toEqual(listed);
+    }
+  });
+
   it('filters by status, pages, and counts per status', async () => {
     const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
     const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
@@ -204,19 +240,31 @@ describe('listing a sequence’s enrolments', () => {
     expect(paused.body.data.map((e: { id: string }) => e.id)).toEqual([ids[0]]);
   });
 
-  /** One enrolment waiting in a sequence, its first page's counts, and a status change made as a worker makes it. */
+  /**
+   * One enrolment waiting in a sequence, its counts (the sequence's, cached for a couple of
+   * seconds; and the list's, from the list's own snapshot), and a status change made as a
+   * worker makes it.
+   */
   async function oneWaitingEnrolment() {
     const { api, createSequence, createLead, enrolLead } = await asNewAccount(service);
     const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
     const enrolment = await enrolLead(sequence.id, (await createLead()).id);
     return {
-      counts: async () => (await api('GET', `/v1/sequences/${sequence.id}/enrolments`)).body.counts,
+      counts: async () => (await api('GET', `/v1/sequences/${sequence.id}`)).body.enrolmentCounts,
+      listCounts: async () => (await api('GET', `/v1/sequences/${sequence.id}/enrolments`)).body.counts,
       // Straight to the database, not through this API process.
       completeElsewhere: () => service.database.db.update(enrolments).set({ status: 'completed' }).where(eq(enrolments.id, enrolment.id)),
     };
   }
 
-  it('shows a status change made elsewhere (a worker, another API process) within two seconds', async () => {
+  it('lists a status change made elsewhere (a worker, another API process) at once', async () => {
+    const { counts, listCounts, completeElsewhere } = await oneWaitingEnrolment();
+    expect(await counts()).toEqual({ active: 1 });
+    await completeElsewhere();
+    expect(await listCounts()).toEqual({ completed: 1 });
+  });
+
+  it('shows a status change made elsewhere in the sequence’s counts within two seconds', async () => {
     const { counts, completeElsewhere } = await oneWaitingEnrolment();
     expect(await counts()).toEqual({ active: 1 });
     await completeElsewhere();
@@ -226,7 +274,7 @@ describe('listing a sequence’s enrolments', () => {
     });
   });
 
-  it('answers counts older than two seconds at once and counts again for the next request', async () => {
+  it('answers the sequence’s counts older than two seconds at once and counts again for the next request', async () => {
     const { counts, completeElsewhere } = await oneWaitingEnrolment();
     expect(await counts()).toEqual({ active: 1 });
     await completeElsewhere();

@@ -1,14 +1,11 @@
 import { Router } from 'express';
 import type { z } from 'zod';
-import { and, asc, desc, eq } from 'drizzle-orm';
-import { enrolmentEvents, enrolments, leads, messages } from '../../db/schema.js';
 import type { AppDeps } from '../deps.js';
-import { enrolmentDtoColumns, toEnrolmentDto, toLeadDto } from '../dto.js';
+import { toEnrolmentDto, toLeadDto } from '../dto.js';
 import { ApiError } from '../errors.js';
-import { keyset, pageOf } from '../pagination.js';
 import { idParams } from '../schemas/common.js';
 import { enrolManySchema, enrolmentListQuery, enrolOneSchema } from '../schemas/enrolments.js';
-import { controlEnrolment, enrolLeads, findEnrolment, statusCounts } from '../services/enrolments.js';
+import { controlEnrolment, enrolLeads, enrolmentDetail, findEnrolment, listSequenceEnrolments } from '../services/enrolments.js';
 import { findSequence } from '../services/sequences.js';
 import { enrolmentMessageSchema } from '../schemas/responses.js';
 import { parse } from '../validate.js';
@@ -46,32 +43,9 @@ export function enrolmentRoutes(deps: AppDeps): Router {
 
   router.get('/sequences/:id/enrolments', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const { status, limit, cursor } = parse(enrolmentListQuery, req.query, 'query');
+    const query = parse(enrolmentListQuery, req.query, 'query');
     await findSequence(db, res.locals.account, id);
-    const { where, orderBy } = keyset(cursor, enrolments.enrolledAt, enrolments.id, 'desc');
-    // Counts describe the whole sequence, not a page: they come with the first page only, so
-    // paging through 10,000 enrolments does not aggregate all of them on every request.
-    // The page is chosen from enrolments alone, then joined to its leads: a plan made without
-    // fresh statistics (a big sequence just enrolled) otherwise joins all 10,000 before sorting.
-    const pageOfEnrolments = db
-      .select(enrolmentDtoColumns)
-      .from(enrolments)
-      .where(and(eq(enrolments.sequenceId, id), status ? eq(enrolments.status, status) : undefined, where))
-      .orderBy(...orderBy)
-      .limit(limit + 1)
-      .as('page');
-    const [rows, counts] = await Promise.all([
-      db
-        .select({
-          enrolment: pageOfEnrolments._.selectedFields,
-          lead: { id: leads.id, email: leads.email, firstName: leads.firstName, lastName: leads.lastName },
-        })
-        .from(pageOfEnrolments)
-        .innerJoin(leads, eq(leads.id, pageOfEnrolments.leadId))
-        .orderBy(desc(pageOfEnrolments.enrolledAt), desc(pageOfEnrolments.id)),
-      cursor ? undefined : statusCounts(db, id),
-    ]);
-    const { page, nextCursor } = pageOf(rows, limit, (r) => ({ at: r.enrolment.enrolledAt, id: r.enrolment.id }));
+    const { page, counts, nextCursor } = await listSequenceEnrolments(db, id, query);
     res.json({
       data: page.map((r) => ({ ...toEnrolmentDto(r.enrolment), lead: r.lead })),
       ...(counts ? { counts } : {}),
@@ -81,38 +55,20 @@ export function enrolmentRoutes(deps: AppDeps): Router {
 
   router.get('/enrolments/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const enrolment = await findEnrolment(db, res.locals.account, id);
-    // Independent reads: one round trip's wait, not three.
-    const [[lead], events, sent] = await Promise.all([
-      db.select().from(leads).where(eq(leads.id, enrolment.leadId)),
-      db.select().from(enrolmentEvents).where(eq(enrolmentEvents.enrolmentId, id)).orderBy(asc(enrolmentEvents.createdAt)),
-      db
-        .select({
-          id: messages.id,
-          stepId: messages.stepId,
-          subject: messages.subject,
-          status: messages.status,
-          sentAt: messages.sentAt,
-          deliveredAt: messages.deliveredAt,
-          firstOpenedAt: messages.firstOpenedAt,
-          firstClickedAt: messages.firstClickedAt,
-        })
-        .from(messages)
-        .where(eq(messages.enrolmentId, id))
-        .orderBy(asc(messages.createdAt)),
-    ]);
+    const detail = await enrolmentDetail(services, res.locals.account, id);
     const iso = (d: Date | null) => d?.toISOString() ?? null;
     res.json({
-      ...toEnrolmentDto(enrolment),
-      lead: toLeadDto(lead!),
-      messages: sent.map((m) => ({
+      ...toEnrolmentDto(detail.enrolment),
+      replyTo: detail.replyTo,
+      lead: toLeadDto(detail.lead),
+      messages: detail.messages.map((m) => ({
         ...m,
         sentAt: iso(m.sentAt),
         deliveredAt: iso(m.deliveredAt),
         firstOpenedAt: iso(m.firstOpenedAt),
         firstClickedAt: iso(m.firstClickedAt),
       })) satisfies z.input<typeof enrolmentMessageSchema>[],
-      timeline: events.map((e) => ({
+      timeline: detail.events.map((e) => ({
         type: e.type,
         at: e.createdAt.toISOString(),
         ...(e.fromStatus ? { from: e.fromStatus } : {}),

@@ -1,17 +1,19 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { LRUCache } from 'lru-cache';
-import { and, count, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Account } from '../../db/accounts.js';
 import { rowsOf, type Db } from '../../db/client.js';
-import { enrolmentBatches, enrolmentEvents, enrolments, leads, sequences } from '../../db/schema.js';
+import { enrolmentBatches, enrolmentEvents, enrolments, leads, messages, sequences, type EnrolmentStatus } from '../../db/schema.js';
 import { enrolRefusal, REFUSAL_MESSAGES, sequenceRefusal, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { isLive } from '../../domain/enrolment-status.js';
 import { isLiveEnrolment, recordReplyRow } from '../../db/enrolment-queries.js';
 import { missingMergeFields, requiredMergeFields } from '../../domain/merge-fields.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
-import { mergeContextOf } from '../../domain/render-message.js';
+import { mergeContextOf, replyAddress } from '../../domain/render-message.js';
+import { enrolmentDtoColumns } from '../dto.js';
+import { keyset, pageOf } from '../pagination.js';
 import { updateEnrolment } from '../../temporal/client.js';
 import type { ControlAction, EnrolmentState } from '../../workflows/contract.js';
 import { ApiError, notFound } from '../errors.js';
@@ -261,6 +263,74 @@ async function resumeStarts(deps: Deps, batchId: string) {
   );
 }
 
+/**
+ * A page of a sequence's enrolments, with their leads, and on the first page the counts per
+ * status. Read in one snapshot (a read-only repeatable-read transaction), so the page and the
+ * counts never contradict each other: a list of three paused enrolments never comes with
+ * `{active: 3}` right after a sequence-wide pause. The fresh counts replace the cached ones.
+ */
+export async function listSequenceEnrolments(
+  db: Db,
+  sequenceId: string,
+  query: { status?: EnrolmentStatus; limit: number; cursor?: { at: Date; id: string } },
+) {
+  const { where, orderBy } = keyset(query.cursor, enrolments.enrolledAt, enrolments.id, 'desc');
+  return db.transaction(
+    async (tx) => {
+      // The page is chosen from enrolments alone, then joined to its leads: a plan made without
+      // fresh statistics (a big sequence just enrolled) otherwise joins all 10,000 before sorting.
+      const pageOfEnrolments = tx
+        .select(enrolmentDtoColumns)
+        .from(enrolments)
+        .where(and(eq(enrolments.sequenceId, sequenceId), query.status ? eq(enrolments.status, query.status) : undefined, where))
+        .orderBy(...orderBy)
+        .limit(query.limit + 1)
+        .as('page');
+      const rows = await tx
+        .select({
+          enrolment: pageOfEnrolments._.selectedFields,
+          lead: { id: leads.id, email: leads.email, firstName: leads.firstName, lastName: leads.lastName },
+        })
+        .from(pageOfEnrolments)
+        .innerJoin(leads, eq(leads.id, pageOfEnrolments.leadId))
+        .orderBy(desc(pageOfEnrolments.enrolledAt), desc(pageOfEnrolments.id));
+      // Counts describe the whole sequence, not a page: they come with the first page only, so
+      // paging through 10,000 enrolments does not aggregate all of them on every request.
+      const counts = query.cursor ? undefined : await countByStatus(tx as unknown as Db, sequenceId);
+      if (counts) countsCache.set(sequenceId, { byStatus: counts, countedAt: Date.now() });
+      const { page, nextCursor } = pageOf(rows, query.limit, (r) => ({ at: r.enrolment.enrolledAt, id: r.enrolment.id }));
+      return { page, counts, nextCursor };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
+}
+
+/** One enrolment with its lead, timeline and messages, and the address its replies go to. */
+export async function enrolmentDetail(deps: { db: Db; config: Pick<Config, 'INBOUND_DOMAIN'> }, account: Account, id: string) {
+  const { db } = deps;
+  const enrolment = await findEnrolment(db, account, id);
+  // Independent reads: one round trip's wait, not three.
+  const [[lead], events, sent] = await Promise.all([
+    db.select().from(leads).where(eq(leads.id, enrolment.leadId)),
+    db.select().from(enrolmentEvents).where(eq(enrolmentEvents.enrolmentId, id)).orderBy(asc(enrolmentEvents.createdAt)),
+    db
+      .select({
+        id: messages.id,
+        stepId: messages.stepId,
+        subject: messages.subject,
+        status: messages.status,
+        sentAt: messages.sentAt,
+        deliveredAt: messages.deliveredAt,
+        firstOpenedAt: messages.firstOpenedAt,
+        firstClickedAt: messages.firstClickedAt,
+      })
+      .from(messages)
+      .where(eq(messages.enrolmentId, id))
+      .orderBy(asc(messages.createdAt)),
+  ]);
+  return { enrolment, lead: lead!, events, messages: sent, replyTo: replyAddress(deps.config, enrolment.replyToken) };
+}
+
 export async function findEnrolment(db: Db, account: Account, id: string) {
   const [row] = await db
     .select()
@@ -340,15 +410,17 @@ const countsCache = new LRUCache<string, Counted, Db>({
   // A write dropping the answer while a count is under way must not fail the requests waiting
   // for that count (they get it, as a read racing a write); it is just not kept.
   ignoreFetchAbort: true,
-  fetchMethod: async (sequenceId, _stale, { context: db }) => {
-    const rows = await db
-      .select({ status: enrolments.status, n: count() })
-      .from(enrolments)
-      .where(eq(enrolments.sequenceId, sequenceId))
-      .groupBy(enrolments.status);
-    return { byStatus: Object.fromEntries(rows.map((r) => [r.status, r.n])), countedAt: Date.now() };
-  },
+  fetchMethod: async (sequenceId, _stale, { context: db }) => ({ byStatus: await countByStatus(db, sequenceId), countedAt: Date.now() }),
 });
+
+async function countByStatus(db: Db, sequenceId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .select({ status: enrolments.status, n: count() })
+    .from(enrolments)
+    .where(eq(enrolments.sequenceId, sequenceId))
+    .groupBy(enrolments.status);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
 
 export async function statusCounts(db: Db, sequenceId: string): Promise<Record<string, number>> {
   const counted = (await countsCache.fetch(sequenceId, { context: db }))!;
