@@ -1,4 +1,4 @@
-import { and, asc, count, eq, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
@@ -6,12 +6,15 @@ import { sequences, steps } from '../../db/schema.js';
 import { checkTemplateOffThread } from '../../domain/compose-pool.js';
 import { TemplateError } from '../../domain/merge-fields.js';
 import { ApiError, notFound } from '../errors.js';
-import type { sequenceCreateSchema, stepInputSchema } from '../schemas/sequences.js';
+import type { sequenceCreateSchema, sequencePatchSchema, stepInputSchema, stepPatchSchema } from '../schemas/sequences.js';
+import { keyset, pageOf } from '../pagination.js';
 import { renderFor } from './render-queue.js';
+import { REASONS } from '../../domain/enrolment-status.js';
 
 export type Sequence = typeof sequences.$inferSelect;
 export type Step = typeof steps.$inferSelect;
 type StepInput = z.infer<typeof stepInputSchema>;
+type SequenceAction = 'pause' | 'resume' | 'archive';
 
 /**
  * A step's templates are checked when it is saved: unknown merge tags, tags a template may not
@@ -153,4 +156,113 @@ export function toSequenceDto(sequence: Sequence, stepRows: Step[]) {
     createdAt: sequence.createdAt.toISOString(),
     updatedAt: sequence.updatedAt.toISOString(),
   };
+}
+
+/** A page of the account's sequences, newest first, each with its live steps in order. */
+export async function listSequences(db: Db, account: Account, query: { limit: number; cursor?: { at: Date; id: string } }) {
+  const { where, orderBy } = keyset(query.cursor, sequences.createdAt, sequences.id, 'desc');
+  const rows = await db
+    .select()
+    .from(sequences)
+    .where(and(eq(sequences.accountId, account.id), where))
+    .orderBy(...orderBy)
+    .limit(query.limit + 1);
+  const { page, nextCursor } = pageOf(rows, query.limit, (s) => ({ at: s.createdAt, id: s.id }));
+  const stepRows = page.length
+    ? await db
+        .select()
+        .from(steps)
+        .where(
+          and(
+            inArray(
+              steps.sequenceId,
+              page.map((s) => s.id),
+            ),
+            isNull(steps.deletedAt),
+          ),
+        )
+    : [];
+  const stepsOf = (sequenceId: string) => stepRows.filter((st) => st.sequenceId === sequenceId).sort((a, b) => a.position - b.position);
+  return { page: page.map((sequence) => ({ sequence, steps: stepsOf(sequence.id) })), nextCursor };
+}
+
+/** Changes a sequence's name, on-reply action or send window; true when waiting enrolments must re-plan. */
+export async function updateSequence(db: Db, sequence: Sequence, patch: z.infer<typeof sequencePatchSchema>) {
+  assertEditable(sequence);
+  const [updated] = await db
+    .update(sequences)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(eq(sequences.id, sequence.id))
+    .returning();
+  return { sequence: updated!, replan: patch.sendWindow !== undefined };
+}
+
+/** The status a sequence-wide action leaves the sequence in, and what it tells every live enrolment. */
+export function sequenceActionEffect(action: SequenceAction) {
+  return {
+    status: action === 'pause' ? ('paused' as const) : action === 'resume' ? ('active' as const) : ('archived' as const),
+    signal: action === 'archive' ? ('stop' as const) : action,
+    reason: action === 'archive' ? REASONS.sequenceArchived : undefined,
+  };
+}
+
+/**
+ * Pause, resume or archive a sequence. Its status is the durable truth (a workflow planning its
+ * next step reads it); the caller then broadcasts the signal so every live enrolment follows at once.
+ */
+export async function setSequenceStatus(db: Db, sequence: Sequence, action: SequenceAction): Promise<Sequence> {
+  assertEditable(sequence);
+  const { status } = sequenceActionEffect(action);
+  const [updated] = await db
+    .update(sequences)
+    .set({ status, updatedAt: new Date(), ...(action === 'archive' ? { archivedAt: new Date() } : {}) })
+    .where(eq(sequences.id, sequence.id))
+    .returning();
+  return updated!;
+}
+
+export async function updateStep(db: Db, account: Account, sequence: Sequence, stepId: string, patch: z.infer<typeof stepPatchSchema>) {
+  assertEditable(sequence);
+  await checkStepTemplates(account.id, [patch]);
+  const [step] = await db
+    .update(steps)
+    .set({
+      ...(patch.subject !== undefined ? { subject: patch.subject } : {}),
+      ...(patch.body !== undefined ? { body: patch.body } : {}),
+      ...(patch.delay ? { delayAmount: patch.delay.amount, delayUnit: patch.delay.unit } : {}),
+      updatedAt: new Date(),
+    })
+    .where(and(eq(steps.id, stepId), eq(steps.sequenceId, sequence.id), isNull(steps.deletedAt)))
+    .returning();
+  if (!step) throw notFound('Step');
+  return step;
+}
+
+/** Kept, not erased: sent messages point at it, and its position marks the place. */
+export async function deleteStep(db: Db, sequence: Sequence, stepId: string): Promise<void> {
+  assertEditable(sequence);
+  const [step] = await db
+    .update(steps)
+    .set({ deletedAt: new Date() })
+    .where(and(eq(steps.id, stepId), eq(steps.sequenceId, sequence.id), isNull(steps.deletedAt)))
+    .returning();
+  if (!step) throw notFound('Step');
+}
+
+/** Puts the steps in the order given, which must name every live step exactly once. */
+export async function reorderSteps(db: Db, sequence: Sequence, stepIds: string[]): Promise<Step[]> {
+  assertEditable(sequence);
+  const current = await liveSteps(db, sequence.id);
+  const same =
+    current.length === stepIds.length && new Set(stepIds).size === stepIds.length && current.every((s) => stepIds.includes(s.id));
+  if (!same) throw new ApiError(422, 'step_order_mismatch', 'stepIds must list every step of the sequence exactly once', 'stepIds');
+  await db.transaction(async (tx) => {
+    for (const [index, stepId] of stepIds.entries()) {
+      await tx
+        .update(steps)
+        .set({ position: index + 1, updatedAt: new Date() })
+        .where(eq(steps.id, stepId));
+    }
+  });
+  return liveSteps(db, sequence.id);
 }
