@@ -13,11 +13,10 @@ import { accounts } from '../db/schema.js';
 import { startPortalWebhook } from '../temporal/client.js';
 import { checkWebhookUrl, resolvedAddressesProblem, type DestinationPolicy, type LookupAll } from '../domain/webhook-destination.js';
 
-/**
- * Outbound webhooks to the portal: reply, bounce, unsubscribe, enrolment ended. Signed the
- * Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 with the
- * account's secret) and delivered by a workflow that retries for a day, so none is lost.
- */
+// Outbound webhooks to the portal: reply, bounce, unsubscribe, enrolment ended. Signed the
+// Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 with the
+// account's secret) and delivered by a workflow that retries for a day, so none is lost.
+
 export type PortalEventType = 'reply.received' | 'lead.bounced' | 'lead.unsubscribed' | 'enrolment.ended';
 
 export interface PortalEvent {

@@ -1,4 +1,5 @@
-/** Small numeric summaries for benchmark results. */
+// Small numeric summaries for benchmark results.
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);

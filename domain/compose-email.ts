@@ -7,11 +7,10 @@ import { LRUCache } from 'lru-cache';
 import { renderTemplate, type MergeContext } from './merge-fields.js';
 import escapeHtml from 'escape-html';
 
-/**
- * Turns a step (Markdown with Liquid merge tags) into the email a lead receives: an HTML part in
- * the account's branded, responsive MJML layout and a plain-text part. Pure and deterministic:
- * the same inputs give the same bytes, which a retry under the same idempotency key needs.
- */
+// Turns a step (Markdown with Liquid merge tags) into the email a lead receives: an HTML part in
+// the account's branded, responsive MJML layout and a plain-text part. Pure and deterministic:
+// the same inputs give the same bytes, which a retry under the same idempotency key needs.
+
 export interface Branding {
   senderName: string;
   companyName: string;
@@ -27,9 +26,8 @@ export interface ComposedEmail {
   text: string;
 }
 
-// markdown-it, not marked: marked's emphasis parsing is quadratic (a body of 49,000 "_a" held
-// the thread for 11 s; markdown-it takes 80 ms) and its blockquotes recurse until the stack
-// overflows. Raw HTML is off: a body is Markdown, and text that looks like a tag stays text.
+// markdown-it, not marked: marked's emphasis parsing is quadratic (bench/README.md, "Figures
+// behind the code") and its blockquotes recurse until the stack overflows. Raw HTML is off: a body is Markdown, and text that looks like a tag stays text.
 const markdown = new MarkdownIt({ html: false, linkify: false, breaks: true, typographer: false });
 
 const SANITIZE: sanitizeHtml.IOptions = {
@@ -134,7 +132,7 @@ async function mjmlToHtml(source: string): Promise<string> {
 }
 
 /**
- * MJML is most of the cost of an email (about 5 ms of CPU on the worker's one thread), and the
+ * MJML is most of the cost of an email (bench/README.md, "Figures behind the code"), and the
  * layout depends on the account's branding only. So it is rendered once per branding with a
  * marker in each slot, and each email fills the markers in. MJML passes the slots' contents
  * through untouched (title, preview, mj-text and href hold them verbatim), which

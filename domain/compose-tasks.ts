@@ -1,10 +1,9 @@
 import { composeEmail, type ComposedEmail } from './compose-email.js';
 import { assertKnownMergeTags, TemplateError } from './merge-fields.js';
 
-/**
- * What the compose threads do (compose-thread.mjs loads this module; compose-pool.ts sends the
- * work). A template's own fault comes back as data: an Error's class does not cross a thread.
- */
+// What the compose threads do (compose-thread.mjs loads this module; compose-pool.ts sends the
+// work). A template's own fault comes back as data: an Error's class does not cross a thread.
+
 export type TaskAnswer<T> = { ok: T } | { templateError: { message: string; tag?: string; code: TemplateError['code'] } };
 
 function asAnswer(error: unknown): TaskAnswer<never> {

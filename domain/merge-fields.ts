@@ -1,11 +1,10 @@
 import { Liquid, type Template } from 'liquidjs';
 
-/**
- * Merge tags in subjects and bodies are Liquid: `{{ first_name }}`,
- * `{{ first_name | default: "there" }}`, `{{ custom.plan }}`, `{{ sender.name }}`.
- * Templates only ever see the fields below: a tag cannot reach anything else of the lead, the
- * account or the process.
- */
+// Merge tags in subjects and bodies are Liquid: `{{ first_name }}`,
+// `{{ first_name | default: "there" }}`, `{{ custom.plan }}`, `{{ sender.name }}`.
+// Templates only ever see the fields below: a tag cannot reach anything else of the lead, the
+// account or the process.
+
 export const LEAD_FIELDS = ['first_name', 'last_name', 'full_name', 'email', 'company', 'title', 'phone'] as const;
 export const SENDER_FIELDS = ['name', 'email', 'company', 'signature'] as const;
 

@@ -1,10 +1,8 @@
 import { DateTime } from 'luxon';
 import type { DelayUnit, SendWindow } from '../db/schema.js';
 
-/**
- * When a step is due. All rules are pure: the same inputs give the same instant, so the workflow
- * can re-plan at any time (after an edit, a resume, a restart) and get a consistent answer.
- */
+// When a step is due. All rules are pure: the same inputs give the same instant, so the workflow
+// can re-plan at any time (after an edit, a resume, a restart) and get a consistent answer.
 
 export const MAX_DELAY_MINUTES = 365 * 24 * 60;
 

@@ -1,9 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/**
- * The link that proves an account reads its sender mailbox: `<accountId>.<expiry>.<signature>`,
- * signed over the address itself, so changing the address makes every earlier link worthless.
- */
+// The link that proves an account reads its sender mailbox: `<accountId>.<expiry>.<signature>`,
+// signed over the address itself, so changing the address makes every earlier link worthless.
+
 export const CONFIRMATION_LIFETIME_MS = 48 * 3600 * 1000;
 
 const sign = (secret: string, accountId: string, email: string, expires: number) =>

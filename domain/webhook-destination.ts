@@ -1,15 +1,14 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
-/**
- * Where the service may send a portal webhook. The URL is the tenant's, so it must not become a
- * way into our own network (server-side request forgery): only public unicast addresses, no
- * credentials in the URL, https in production, and never a cloud metadata endpoint. The address
- * ranges come from ipaddr.js; this module only decides which of them are acceptable.
- *
- * The URL is checked when it is saved and again when each delivery connects (a name can resolve
- * elsewhere by then); both use the rules here.
- */
+// Where the service may send a portal webhook. The URL is the tenant's, so it must not become a
+// way into our own network (server-side request forgery): only public unicast addresses, no
+// credentials in the URL, https in production, and never a cloud metadata endpoint. The address
+// ranges come from ipaddr.js; this module only decides which of them are acceptable.
+//
+// The URL is checked when it is saved and again when each delivery connects (a name can resolve
+// elsewhere by then); both use the rules here.
+
 export interface DestinationPolicy {
   /** https only (production). */
   requireHttps: boolean;

@@ -1,10 +1,9 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-/**
- * What operators filter on in the Temporal UI, e.g.
- * `EnrolmentStatus = "paused" AND SequenceId = "…"`. Registered on the dev server by `npm start`
- * and on a cluster with `temporal operator search-attribute create` (see RUNBOOK.md).
- */
+// What operators filter on in the Temporal UI, e.g.
+// `EnrolmentStatus = "paused" AND SequenceId = "…"`. Registered on the dev server by `npm start`
+// and on a cluster with `temporal operator search-attribute create` (see RUNBOOK.md).
+
 export const AccountId = defineSearchAttributeKey('AccountId', SearchAttributeType.KEYWORD);
 export const SequenceId = defineSearchAttributeKey('SequenceId', SearchAttributeType.KEYWORD);
 export const LeadId = defineSearchAttributeKey('LeadId', SearchAttributeType.KEYWORD);

@@ -1,9 +1,8 @@
 import escapeHtml from 'escape-html';
 
-/**
- * The small pages a lead sees after clicking "Unsubscribe": branded with the sender's company,
- * readable without CSS, usable by keyboard and screen reader. Every value is escaped.
- */
+// The small pages a lead sees after clicking "Unsubscribe": branded with the sender's company,
+// readable without CSS, usable by keyboard and screen reader. Every value is escaped.
+
 export interface PageBranding {
   companyName: string;
   logoUrl: string | null;

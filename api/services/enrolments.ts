@@ -386,9 +386,9 @@ export async function controlEnrolment(
 }
 
 /**
- * Enrolments per status in a sequence. The aggregate reads every enrolment of the sequence (about
- * 8 ms of PostgreSQL at 10,000, 50–70 ms at 100,000), which a list polled by several people would
- * pay on every request. So one answer serves a sequence for two seconds; after that the next
+ * Enrolments per status in a sequence, as GET /v1/sequences/{id} shows them. The aggregate reads
+ * every enrolment of the sequence (its cost by size: bench/README.md, "Figures behind the code"),
+ * which a page polled by several people would pay on every request. So one answer serves a sequence for two seconds; after that the next
  * request still gets it at once and starts a fresh count in the background, which concurrent
  * requests share: a polled list never waits for the aggregate. Answers older than 30 seconds are
  * dropped, so a sequence nobody looked at for a while is counted afresh. This process's own

@@ -4,15 +4,14 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { ComposeUnavailable } from '../../domain/compose-pool.js';
 import { ApiError } from '../errors.js';
 
-/**
- * Renders the API does for an account (checking templates when steps are saved, previews, test
- * sends) go one at a time per account, and each account may keep the renderer busy at most a
- * quarter of the time: after a render of d ms, its next one waits 3·d ms. Emails are composed
- * off the main thread (domain/compose-pool.ts), but the machine's cores are shared: without the
- * duty cycle one account previewing its heaviest template in a loop keeps a core busy, and every
- * other account's requests slow down. Past MAX_WAITING_RENDERS the account is told to slow down
- * rather than queued without end.
- */
+// Renders the API does for an account (checking templates when steps are saved, previews, test
+// sends) go one at a time per account, and each account may keep the renderer busy at most a
+// quarter of the time: after a render of d ms, its next one waits 3·d ms. Emails are composed
+// off the main thread (domain/compose-pool.ts), but the machine's cores are shared: without the
+// duty cycle one account previewing its heaviest template in a loop keeps a core busy, and every
+// other account's requests slow down. Past MAX_WAITING_RENDERS the account is told to slow down
+// rather than queued without end.
+
 export const MAX_WAITING_RENDERS = 8;
 export const RENDER_DUTY_CYCLE = 0.25;
 
