@@ -1,18 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { mailerFor } from './activities/index.js';
-import { createApp } from './api/app.js';
-import { runPendingStartSweeper } from './api/services/workflow-starter.js';
+import { composeService } from './composition.js';
 import { loadConfigOrExit } from './config.js';
 import { createAccount } from './db/accounts.js';
-import { openDatabase } from './db/client.js';
 import { accounts } from './db/schema.js';
-import { createLogger } from './logger.js';
-import { connectClient } from './temporal/client.js';
-import { startDevServer } from './temporal/dev-server.js';
-import { installTemporalLogging } from './temporal/runtime.js';
-import { createEnrolmentWorkers } from './temporal/worker.js';
 
 /**
  * `npm start`: the whole service in one process for a laptop. API, worker, and (unless
@@ -20,32 +11,19 @@ import { createEnrolmentWorkers } from './temporal/worker.js';
  * embedded database when DATABASE_URL is unset. Ctrl-C stops all of it.
  */
 const startedAt = Date.now();
-const config = loadConfigOrExit();
-const dataDirForSecrets = path.resolve(config.DATA_DIR);
-mkdirSync(dataDirForSecrets, { recursive: true });
-if (!process.env.UNSUBSCRIBE_SECRET) {
-  // A laptop needs no secret configured: one is made on first start and kept with the data.
-  const secretFile = path.join(dataDirForSecrets, 'unsubscribe-secret');
-  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  config.UNSUBSCRIBE_SECRET = readFileSync(secretFile, 'utf8').trim();
-}
-const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? true });
-const temporalMetricsPort = config.TEMPORAL_METRICS_PORT ?? 9465;
-installTemporalLogging(logger, { metricsPort: temporalMetricsPort });
-const dataDir = dataDirForSecrets;
-
-const devServer = config.TEMPORAL_ADDRESS
-  ? undefined
-  : await startDevServer({
-      dbFile: path.join(dataDir, 'temporal.db'),
-      port: config.TEMPORAL_DEV_PORT,
-      uiPort: config.TEMPORAL_UI_PORT,
-      cliPath: config.TEMPORAL_CLI_PATH,
-    });
-const temporalAddress = config.TEMPORAL_ADDRESS ?? devServer!.address;
-
-const database = await openDatabase({ url: config.DATABASE_URL, dataDir });
-await database.migrate();
+// A laptop needs no UNSUBSCRIBE_SECRET configured: one is made on first start and kept in DATA_DIR.
+const config = loadConfigOrExit(undefined, { persistDevelopmentSecret: true });
+const service = await composeService(config, {
+  api: true,
+  worker: true,
+  devServer: true,
+  prettyLogs: true,
+  // The API's /metrics appends the SDK's worker metrics from here.
+  temporalMetricsPort: 9465,
+});
+const { database, devServer, temporalAddress } = service;
+const dataDir = path.resolve(config.DATA_DIR);
+mkdirSync(dataDir, { recursive: true });
 
 // First start: a development account whose key scripts can read from DATA_DIR/dev-api-key.
 const keyFile = path.join(dataDir, 'dev-api-key');
@@ -56,18 +34,7 @@ if (anyAccount.length === 0 || !existsSync(keyFile)) {
 }
 const apiKey = readFileSync(keyFile, 'utf8').trim();
 
-const temporal = await connectClient(temporalAddress, config.TEMPORAL_NAMESPACE);
-const workers = await createEnrolmentWorkers({
-  address: temporalAddress,
-  namespace: config.TEMPORAL_NAMESPACE,
-  taskQueue: config.TEMPORAL_TASK_QUEUE,
-  deps: { db: database.db, mailer: mailerFor(config, logger), config, logger, temporal },
-  sendRatePerSecond: config.SEND_RATE_PER_SECOND,
-});
-const app = createApp({ config, database, temporal, logger, mailer: mailerFor(config, logger), temporalMetricsPort });
-const stopSweeper = runPendingStartSweeper({ db: database.db, temporal, config, logger });
-const server = app.listen(config.PORT, config.HOST);
-await new Promise((resolve) => server.once('listening', resolve));
+await service.listen();
 
 const line = (label: string, value: string) => `  ${label.padEnd(14)}${value}`;
 process.stdout.write(
@@ -91,14 +58,8 @@ process.stdout.write(
   ].join('\n'),
 );
 
-// The worker handles SIGINT/SIGTERM itself (it drains in-flight activities); the rest follows.
-await workers.run();
-logger.info('stopping');
-stopSweeper();
-server.close();
-server.closeAllConnections();
-await workers.connection.close();
-await temporal.connection.close();
-await database.close();
-await devServer?.stop();
+// The workers handle SIGINT/SIGTERM themselves (they drain in-flight activities); the rest follows.
+await service.untilStopped();
+service.logger.info('stopping');
+await service.close();
 process.exit(0);

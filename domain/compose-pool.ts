@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { processSettings } from '../config.js';
 import type { ComposedEmail, composeEmail } from './compose-email.js';
 import type { TaskAnswer } from './compose-tasks.js';
 import { TemplateError } from './merge-fields.js';
@@ -28,7 +29,7 @@ function composePool(): Piscina {
   pool ??= new Piscina({
     filename: new URL('./compose-thread.mjs', import.meta.url).href,
     // One core is left to the event loop (and, on a small machine, to PostgreSQL and Temporal).
-    maxThreads: Number(process.env.COMPOSE_THREADS) || Math.max(1, availableParallelism() - 1),
+    maxThreads: processSettings().COMPOSE_THREADS ?? Math.max(1, availableParallelism() - 1),
     minThreads: 1,
     idleTimeout: 60_000,
     // A render that somehow grows without bound ends its own thread, not the process.
