@@ -1,125 +1,29 @@
 import { Router } from 'express';
-import { and, eq, ilike, or, sql } from 'drizzle-orm';
-import { z } from 'zod';
-import { leads } from '../../db/schema.js';
 import type { AppDeps } from '../deps.js';
 import { toLeadDto } from '../dto.js';
-import { ApiError, notFound } from '../errors.js';
-import { keyset, pageOf } from '../pagination.js';
 import { idParams } from '../schemas/common.js';
 import { leadImportSchema, leadInputSchema, leadListQuery, leadPatchSchema } from '../schemas/leads.js';
+import { createLead, findLead, importLeads, listLeads, updateLead } from '../services/leads.js';
 import { parse } from '../validate.js';
 
-const isUniqueViolation = (error: unknown) =>
-  (error as { code?: string })?.code === '23505' || (error as { cause?: { code?: string } })?.cause?.code === '23505';
-const duplicateEmail = () => new ApiError(409, 'lead_exists', 'A lead with this email address already exists', 'email');
-
 export function leadRoutes(deps: AppDeps): Router {
-  const { db } = deps.database;
+  const services = { db: deps.database.db };
   const router = Router();
 
   router.post('/leads', async (req, res) => {
     const input = parse(leadInputSchema, req.body);
-    try {
-      const [lead] = await db
-        .insert(leads)
-        .values({ ...input, accountId: res.locals.account.id })
-        .returning();
-      res.status(201).json(toLeadDto(lead!));
-    } catch (error) {
-      if (isUniqueViolation(error)) throw duplicateEmail();
-      throw error;
-    }
+    res.status(201).json(toLeadDto(await createLead(services, res.locals.account, input)));
   });
 
   // Import: creates new leads and updates existing ones (matched by email); each row answers alone.
   router.post('/leads/import', async (req, res) => {
     const { leads: rows } = parse(leadImportSchema, req.body);
-    const accountId = res.locals.account.id;
-    const results: (
-      { index: number; status: 'created' | 'updated'; id: string } | { index: number; status: 'invalid'; field?: string; message: string }
-    )[] = [];
-    const valid: { index: number; value: z.infer<typeof leadInputSchema> }[] = [];
-    const seenEmails = new Set<string>();
-    rows.forEach((row, index) => {
-      const parsed = leadInputSchema.safeParse(row);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        results.push({ index, status: 'invalid', field: issue.path.join('.') || undefined, message: issue.message });
-      } else if (parsed.data.email && seenEmails.has(parsed.data.email)) {
-        results.push({ index, status: 'invalid', field: 'email', message: 'this email appears earlier in the import' });
-      } else {
-        if (parsed.data.email) seenEmails.add(parsed.data.email);
-        valid.push({ index, value: parsed.data });
-      }
-    });
-    await db.transaction(async (tx) => {
-      for (let i = 0; i < valid.length; i += 1_000) {
-        const part = valid.slice(i, i + 1_000);
-        const withEmail = part.filter((p) => p.value.email);
-        const withoutEmail = part.filter((p) => !p.value.email);
-        if (withEmail.length) {
-          const upserted = await tx
-            .insert(leads)
-            .values(withEmail.map((p) => ({ ...p.value, accountId })))
-            .onConflictDoUpdate({
-              target: [leads.accountId, leads.email],
-              set: {
-                firstName: sql`excluded.first_name`,
-                lastName: sql`excluded.last_name`,
-                company: sql`excluded.company`,
-                title: sql`excluded.title`,
-                phone: sql`excluded.phone`,
-                timezone: sql`coalesce(excluded.timezone, ${leads.timezone})`,
-                customFields: sql`${leads.customFields} || excluded.custom_fields`,
-                updatedAt: new Date(),
-              },
-            })
-            .returning({ id: leads.id, email: leads.email, created: sql<boolean>`(xmax = 0)` });
-          const byEmail = new Map(upserted.map((u) => [u.email, u]));
-          for (const p of withEmail) {
-            const row = byEmail.get(p.value.email!)!;
-            results.push({ index: p.index, status: row.created ? 'created' : 'updated', id: row.id });
-          }
-        }
-        if (withoutEmail.length) {
-          const inserted = await tx
-            .insert(leads)
-            .values(withoutEmail.map((p) => ({ ...p.value, email: null, accountId })))
-            .returning({ id: leads.id });
-          withoutEmail.forEach((p, j) => results.push({ index: p.index, status: 'created', id: inserted[j]!.id }));
-        }
-      }
-    });
-    results.sort((a, b) => a.index - b.index);
-    const tally = (s: string) => results.filter((r) => r.status === s).length;
-    res.json({ created: tally('created'), updated: tally('updated'), invalid: tally('invalid'), results });
+    res.json(await importLeads(services, res.locals.account, rows));
   });
 
   router.get('/leads', async (req, res) => {
-    const { search, limit, cursor } = parse(leadListQuery, req.query, 'query');
-    const { where, orderBy } = keyset(cursor, leads.createdAt, leads.id, 'asc');
-    const pattern = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
-    const rows = await db
-      .select()
-      .from(leads)
-      .where(
-        and(
-          eq(leads.accountId, res.locals.account.id),
-          pattern
-            ? or(
-                ilike(leads.email, pattern),
-                ilike(leads.firstName, pattern),
-                ilike(leads.lastName, pattern),
-                ilike(leads.company, pattern),
-              )
-            : undefined,
-          where,
-        ),
-      )
-      .orderBy(...orderBy)
-      .limit(limit + 1);
-    const { page, nextCursor } = pageOf(rows, limit, (l) => ({ at: l.createdAt, id: l.id }));
+    const query = parse(leadListQuery, req.query, 'query');
+    const { page, nextCursor } = await listLeads(services, res.locals.account, query);
     res.json({
       data: page.map(toLeadDto),
       nextCursor,
@@ -128,29 +32,13 @@ export function leadRoutes(deps: AppDeps): Router {
 
   router.get('/leads/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const [lead] = await db
-      .select()
-      .from(leads)
-      .where(and(eq(leads.id, id), eq(leads.accountId, res.locals.account.id)));
-    if (!lead) throw notFound('Lead');
-    res.json(toLeadDto(lead));
+    res.json(toLeadDto(await findLead(services, res.locals.account, id)));
   });
 
   router.patch('/leads/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const patch = parse(leadPatchSchema, req.body);
-    try {
-      const [lead] = await db
-        .update(leads)
-        .set({ ...patch, updatedAt: new Date() })
-        .where(and(eq(leads.id, id), eq(leads.accountId, res.locals.account.id)))
-        .returning();
-      if (!lead) throw notFound('Lead');
-      res.json(toLeadDto(lead));
-    } catch (error) {
-      if (isUniqueViolation(error)) throw duplicateEmail();
-      throw error;
-    }
+    res.json(toLeadDto(await updateLead(services, res.locals.account, id, patch)));
   });
 
   return router;
