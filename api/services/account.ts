@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import type { z } from 'zod';
+import { lookupAll, webhookDestinationPolicy } from '../../activities/portal-webhook.js';
+import type { Config } from '../../config.js';
+import type { Account } from '../../db/accounts.js';
+import type { Db } from '../../db/client.js';
+import { accounts } from '../../db/schema.js';
+import { checkWebhookDestination } from '../../domain/webhook-destination.js';
+import { ApiError } from '../errors.js';
+import type { accountPatchSchema } from '../routes/account.js';
+
+// The account's own settings: sender, branding, limits, and the portal webhook (its URL, checked
+// against our own network, and the signing secret it is issued and rotated).
+
+interface Deps {
+  db: Db;
+  config: Pick<Config, 'NODE_ENV' | 'PORTAL_WEBHOOK_ALLOW_PRIVATE'>;
+}
+
+const newPortalWebhookSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
+/** After a rotation the previous secret keeps signing this long, so the portal can switch over. */
+export const PREVIOUS_SECRET_GRACE_MS = 24 * 3600 * 1000;
+
+/**
+ * Changes the account's settings. Returns the updated row, and the portal webhook's signing
+ * secret when this change issued it (it is shown in that answer only).
+ */
+export async function updateAccount(
+  { db, config }: Deps,
+  account: Account,
+  patch: z.infer<typeof accountPatchSchema>,
+): Promise<{ account: Account; newSecret?: string }> {
+  if (patch.portalWebhookUrl) {
+    // Our server makes these requests: the URL must not lead into our own network (SSRF).
+    const verdict = await checkWebhookDestination(patch.portalWebhookUrl, webhookDestinationPolicy(config), lookupAll);
+    if (!verdict.ok) {
+      throw new ApiError(
+        422,
+        verdict.unresolvable ? 'webhook_url_unresolvable' : 'webhook_url_not_allowed',
+        `portalWebhookUrl ${verdict.reason}`,
+        'portalWebhookUrl',
+      );
+    }
+  }
+  // A new sender address has to be proven again before mail goes to it.
+  const senderChanged = patch.senderEmail !== undefined && patch.senderEmail !== account.senderEmail;
+  // A portal webhook gets its signing secret when first set; it is shown in this answer only.
+  const newSecret = patch.portalWebhookUrl && !account.portalWebhookSecret ? newPortalWebhookSecret() : undefined;
+  const [updated] = await db
+    .update(accounts)
+    .set({
+      ...patch,
+      ...(senderChanged ? { senderEmailConfirmedAt: null } : {}),
+      ...(newSecret ? { portalWebhookSecret: newSecret } : {}),
+      updatedAt: new Date(),
+    })
+    .where(eq(accounts.id, account.id))
+    .returning();
+  return { account: updated!, ...(newSecret ? { newSecret } : {}) };
+}
+
+/**
+ * A new signing secret, shown in this answer only. The one it replaces keeps signing (beside the
+ * new one) for 24 hours, so the portal can deploy the new secret without losing a webhook.
+ */
+export async function rotatePortalWebhookSecret(
+  { db }: Pick<Deps, 'db'>,
+  account: Account,
+): Promise<{ portalWebhookSecret: string; previousSecretExpiresAt: Date | null }> {
+  const now = new Date();
+  const secret = newPortalWebhookSecret();
+  // The row's own current secret becomes the previous one, in one statement: of two rotations
+  // at once, the later demotes the secret the earlier just made (one previous secret is kept).
+  const [rotated] = await db
+    .update(accounts)
+    .set({
+      portalWebhookSecret: secret,
+      portalWebhookPreviousSecret: sql`${accounts.portalWebhookSecret}`,
+      portalWebhookPreviousSecretExpiresAt: sql`case when ${accounts.portalWebhookSecret} is null then null else ${new Date(now.getTime() + PREVIOUS_SECRET_GRACE_MS).toISOString()}::timestamptz end`,
+      updatedAt: now,
+    })
+    .where(eq(accounts.id, account.id))
+    .returning({ previousSecretExpiresAt: accounts.portalWebhookPreviousSecretExpiresAt });
+  return { portalWebhookSecret: secret, previousSecretExpiresAt: rotated?.previousSecretExpiresAt ?? null };
+}
