@@ -1,14 +1,9 @@
 import { Router } from 'express';
-import { and, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
-import { notifications } from '../../db/schema.js';
 import type { AppDeps } from '../deps.js';
-import { notFound } from '../errors.js';
-import { keyset, pageOf } from '../pagination.js';
 import { cursorParam, idParams } from '../schemas/common.js';
-import { sequenceStats } from '../services/stats.js';
-import { findSequence } from '../services/sequences.js';
-import type { notificationSchema, statsSchema } from '../schemas/responses.js';
+import type { notificationSchema } from '../schemas/responses.js';
+import { listNotifications, markNotificationRead } from '../services/notifications.js';
 import { parse } from '../validate.js';
 
 export const notificationQuery = z.object({
@@ -28,23 +23,14 @@ export const notificationQuery = z.object({
 });
 
 export function notificationRoutes(deps: AppDeps): Router {
-  const { db } = deps.database;
+  const services = { db: deps.database.db };
   const router = Router();
 
   router.get('/notifications', async (req, res) => {
-    const { unread, limit, cursor } = parse(notificationQuery, req.query, 'query');
-    const { where, orderBy } = keyset(cursor, notifications.createdAt, notifications.id, 'desc');
-    const accountId = res.locals.account.id;
-    const rows = await db
-      .select()
-      .from(notifications)
-      .where(and(eq(notifications.accountId, accountId), unread ? isNull(notifications.readAt) : undefined, where))
-      .orderBy(...orderBy)
-      .limit(limit + 1);
-    const { page, nextCursor } = pageOf(rows, limit, (n) => ({ at: n.createdAt, id: n.id }));
-    const unreadRows = await db.$count(notifications, and(eq(notifications.accountId, accountId), isNull(notifications.readAt)));
+    const query = parse(notificationQuery, req.query, 'query');
+    const { unread, page, nextCursor } = await listNotifications(services, res.locals.account, query);
     res.json({
-      unread: unreadRows,
+      unread,
       data: page.map(
         (n) =>
           ({
@@ -64,19 +50,8 @@ export function notificationRoutes(deps: AppDeps): Router {
 
   router.post('/notifications/:id/read', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const [row] = await db
-      .update(notifications)
-      .set({ readAt: new Date() })
-      .where(and(eq(notifications.id, id), eq(notifications.accountId, res.locals.account.id)))
-      .returning();
-    if (!row) throw notFound('Notification');
+    const row = await markNotificationRead(services, res.locals.account, id);
     res.json({ id: row.id, read: true });
-  });
-
-  router.get('/sequences/:id/stats', async (req, res) => {
-    const { id } = parse(idParams, req.params, 'params');
-    await findSequence(db, res.locals.account, id);
-    res.json((await sequenceStats(db, id)) satisfies z.input<typeof statsSchema>);
   });
 
   return router;

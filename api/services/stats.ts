@@ -1,5 +1,10 @@
 import { sql } from 'drizzle-orm';
+import type { Account } from '../../db/accounts.js';
 import { rowsOf, type Db } from '../../db/client.js';
+import { findSequence } from './sequences.js';
+
+// Statistics of a sequence's emails: what was sent, delivered, opened, clicked, replied to,
+// bounced and unsubscribed from, per step and for the whole sequence, with their rates.
 
 export interface Counts {
   sent: number;
@@ -93,4 +98,10 @@ export async function sequenceStats(db: Db, sequenceId: string) {
       ...withRates(counts),
     })),
   };
+}
+
+/** The statistics of one of the account's sequences (404 when it is not the account's). */
+export async function statsOfSequence({ db }: { db: Db }, account: Account, sequenceId: string) {
+  await findSequence(db, account, sequenceId);
+  return sequenceStats(db, sequenceId);
 }
