@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { apiClient, startService, testConfig, type TestService } from './helpers/service.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, startService, testConfig, testDatabaseUrl, type TestService } from './helpers/service.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 let service: TestService;
 let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
 
 beforeAll(async () => {
-  const direct = new URL(inject('databaseUrl'));
+  const direct = new URL(await testDatabaseUrl());
   proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) });
   const viaProxy = new URL(direct);
   viaProxy.port = String(proxy.port);

@@ -1,9 +1,8 @@
-import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertExactlyOnce, chaosSize, enrolAll, importLeads, recordFigures, sequenceEmails, waitForEnrolments } from '../helpers/chaos.js';
 import { asNewAccount } from '../helpers/fixtures.js';
 import type { ResendSink } from '../helpers/resend-sink.js';
-import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from '../helpers/service.js';
+import { eventually, startServiceWithSink, testDatabaseUrl, type ServiceWithSink, type TestService } from '../helpers/service.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { spawnWorker } from '../helpers/worker-process.js';
 
@@ -20,7 +19,7 @@ let worker: ReturnType<typeof spawnWorker> | undefined;
 beforeAll(async () => {
   // Every connection of the API and the worker goes through a proxy the test can cut, as if
   // the database server had gone away.
-  const direct = new URL(inject('databaseUrl'));
+  const direct = new URL(await testDatabaseUrl());
   proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
   const proxied = new URL(direct);
   proxied.hostname = '127.0.0.1';

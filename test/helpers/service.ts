@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
@@ -12,6 +12,7 @@ import { openDatabase, type Database } from '../../db/client.js';
 import { createLogger, type Logger } from '../../logger.js';
 import { installTemporalLogging } from '../../temporal/runtime.js';
 import { createEnrolmentWorkers, type EnrolmentWorkers } from '../../temporal/worker.js';
+import { createDatabaseFromTemplate } from './database.js';
 import { startResendSink, type ResendSink } from './resend-sink.js';
 
 /**
@@ -35,13 +36,53 @@ export const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silen
 const defaultLogger = logger;
 installTemporalLogging(logger);
 
-/** Config for a test file: the run's database and dev server, its own task queue. */
+// A test file whose vitest has died (killed, or cut short by `timeout`) stops too, instead of
+// running on unseen for as long as its test does, with its workers, on a machine others share.
+// (`process.ppid` is read once at start in Node 20, so the parent is asked whether it still exists.)
+if (process.env.VITEST) {
+  const parent = process.ppid;
+  setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch (error) {
+      // (vitest turns process.exit in a test file into an error.)
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') process.kill(process.pid, 'SIGKILL');
+    }
+  }, 5_000).unref();
+}
+
+let fileDatabase: Promise<string> | undefined;
+
+/**
+ * This test file's own PostgreSQL database, a copy of the run's migrated template made on first
+ * use (vitest runs each file in a process of its own). Files run side by side, and some of what
+ * the service does reads a whole database: the pending-start sweep starts every enrolment that
+ * has no workflow yet, so on a shared database one file's sweep would start another's.
+ */
+export function testDatabaseUrl(): Promise<string> {
+  return (fileDatabase ??= (async () => {
+    const { inject } = await import('vitest');
+    const adminUrl = inject('adminDatabaseUrl');
+    const template = new URL(inject('templateDatabaseUrl')).pathname.slice(1);
+    const name = `${template.replace(/_template$/, '')}_f${process.pid}_${randomBytes(3).toString('hex')}`;
+    const { default: postgres } = await import('postgres');
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      await createDatabaseFromTemplate(admin, name, template);
+    } finally {
+      await admin.end();
+    }
+    return adminUrl.replace(/\/[^/]*$/, `/${name}`);
+  })());
+}
+
+/** Config for a test file: its own database, the run's dev server, its own task queue. */
 export async function testConfig(overrides: Record<string, string> = {}): Promise<Config> {
   // Imported here so benchmarks can use this module outside vitest.
   const { inject } = await import('vitest');
   return loadConfig({
     NODE_ENV: 'test',
-    DATABASE_URL: inject('databaseUrl'),
+    DATABASE_URL: 'DATABASE_URL' in overrides ? overrides.DATABASE_URL : await testDatabaseUrl(),
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     UNSUBSCRIBE_SECRET: 'test-unsubscribe-secret-0123456789abcdef',
