@@ -4,7 +4,9 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createDatabaseActivities, createSendingActivities, type ActivityDeps } from '../activities/index.js';
 import { sendsTaskQueue } from '../workflows/contract.js';
 
-const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+// workflows/index.ts beside this module's own source, or dist/workflows/index.js when compiled.
+const thisModule = fileURLToPath(import.meta.url);
+const workflowsPath = path.join(path.dirname(thisModule), '..', 'workflows', `index${path.extname(thisModule)}`);
 
 export interface EnrolmentWorkers {
   workers: Worker[];
