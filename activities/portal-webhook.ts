@@ -1,63 +1,25 @@
-import { randomUUID } from 'node:crypto';
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { Agent, fetch } from 'undici';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { accounts } from '../db/schema.js';
-import { startPortalWebhook } from '../temporal/client.js';
-import { checkWebhookUrl, resolvedAddressesProblem, type DestinationPolicy, type LookupAll } from '../domain/webhook-destination.js';
+import {
+  checkWebhookUrl,
+  lookupAll,
+  resolvedAddressesProblem,
+  webhookDestinationPolicy,
+  type DestinationPolicy,
+  type LookupAll,
+} from '../domain/webhook-destination.js';
+import type { PortalEvent } from '../workflows/contract.js';
 
 // Outbound webhooks to the portal: reply, bounce, unsubscribe, enrolment ended. Signed the
 // Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 with the
-// account's secret) and delivered by a workflow that retries for a day, so none is lost.
-
-export type PortalEventType = 'reply.received' | 'lead.bounced' | 'lead.unsubscribed' | 'enrolment.ended';
-
-export interface PortalEvent {
-  id: string;
-  type: PortalEventType;
-  accountId: string;
-  createdAt: string;
-  data: Record<string, unknown>;
-}
-
-/** Starts delivery when the account has a portal webhook URL. Called from the API and activities. */
-export async function notifyPortal(
-  deps: { db: Db; temporal: Client; config: Config },
-  accountId: string,
-  type: PortalEventType,
-  data: Record<string, unknown>,
-  dedupeKey?: string,
-): Promise<void> {
-  const [account] = await deps.db.select({ url: accounts.portalWebhookUrl }).from(accounts).where(eq(accounts.id, accountId));
-  if (!account?.url) return;
-  const event: PortalEvent = { id: dedupeKey ?? randomUUID(), type, accountId, createdAt: new Date().toISOString(), data };
-  await startPortalWebhook(deps, event, `${type} → portal of account ${accountId}`);
-}
-
-/** The destination rules of this deployment: https only in production, private addresses only when allowed. */
-export function webhookDestinationPolicy(config: Pick<Config, 'NODE_ENV' | 'PORTAL_WEBHOOK_ALLOW_PRIVATE'>): DestinationPolicy {
-  return { requireHttps: config.NODE_ENV === 'production', allowPrivate: config.PORTAL_WEBHOOK_ALLOW_PRIVATE };
-}
-
-/**
- * Every address of a name, or an error after DNS_DEADLINE_MS: a tenant's name under a nameserver
- * that never answers must not keep a request (or a delivery) waiting for the resolver's timeouts.
- */
-const DNS_DEADLINE_MS = 5_000;
-export const lookupAll: LookupAll = (hostname) =>
-  Promise.race([
-    dnsLookup(hostname, { all: true, verbatim: true }),
-    sleep(DNS_DEADLINE_MS, undefined, { ref: false }).then(() => {
-      throw Object.assign(new Error(`${hostname} did not resolve within ${DNS_DEADLINE_MS / 1000} s`), { code: 'ETIMEOUT' });
-    }),
-  ]);
+// account's secret) and delivered by a workflow that retries for a day, so none is lost. Events
+// are started by notifyPortal (temporal/portal-events.ts).
 
 /** A destination the rules refuse: the delivery fails for good (retrying would not change it). */
 export class DestinationRefusedError extends Error {

@@ -4,7 +4,7 @@ import { enrolmentEvents, enrolments, leads, sequences, type EnrolmentStatus, ty
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { notifyPortal } from './portal-webhook.js';
+import { notifyPortal } from '../temporal/portal-events.js';
 import { recordReplyRow } from '../db/enrolment-queries.js';
 import { isLive } from '../domain/enrolment-status.js';
 

@@ -1,5 +1,8 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import ipaddr from 'ipaddr.js';
+import type { Config } from '../config.js';
 
 // Where the service may send a portal webhook. The URL is the tenant's, so it must not become a
 // way into our own network (server-side request forgery): only public unicast addresses, no
@@ -132,3 +135,21 @@ export async function checkWebhookDestination(raw: string, policy: DestinationPo
   const problem = resolvedAddressesProblem(checked.hostname, addresses, policy);
   return problem ? { ok: false, reason: `must not point at ${problem}` } : { ok: true, url: checked.url };
 }
+
+/** The destination rules of this deployment: https only in production, private addresses only when allowed. */
+export function webhookDestinationPolicy(config: Pick<Config, 'NODE_ENV' | 'PORTAL_WEBHOOK_ALLOW_PRIVATE'>): DestinationPolicy {
+  return { requireHttps: config.NODE_ENV === 'production', allowPrivate: config.PORTAL_WEBHOOK_ALLOW_PRIVATE };
+}
+
+/**
+ * Every address of a name, or an error after DNS_DEADLINE_MS: a tenant's name under a nameserver
+ * that never answers must not keep a request (or a delivery) waiting for the resolver's timeouts.
+ */
+const DNS_DEADLINE_MS = 5_000;
+export const lookupAll: LookupAll = (hostname) =>
+  Promise.race([
+    dnsLookup(hostname, { all: true, verbatim: true }),
+    sleep(DNS_DEADLINE_MS, undefined, { ref: false }).then(() => {
+      throw Object.assign(new Error(`${hostname} did not resolve within ${DNS_DEADLINE_MS / 1000} s`), { code: 'ETIMEOUT' });
+    }),
+  ]);

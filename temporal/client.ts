@@ -5,7 +5,6 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
-import type { PortalEvent } from '../activities/portal-webhook.js';
 import type { Config } from '../config.js';
 import {
   bounceSignal,
@@ -24,6 +23,7 @@ import {
   type BroadcastInput,
   type ControlAction,
   type EnrolmentState,
+  type PortalEvent,
 } from '../workflows/contract.js';
 import { enrolmentWorkflow } from '../workflows/enrolment.js';
 import { replyForwardWorkflow, portalWebhookWorkflow } from '../workflows/notifications.js';

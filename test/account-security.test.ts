@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notifyPortal } from '../activities/portal-webhook.js';
+import { notifyPortal } from '../temporal/portal-events.js';
 import { accounts } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { eventually, startService, type TestService } from './helpers/service.js';

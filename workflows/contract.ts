@@ -112,3 +112,14 @@ export interface BroadcastInput {
   signal: BroadcastSignal;
   reason?: string;
 }
+
+/** What the portal is told (activities/portal-webhook.ts delivers it, signed). */
+export type PortalEventType = 'reply.received' | 'lead.bounced' | 'lead.unsubscribed' | 'enrolment.ended';
+
+export interface PortalEvent {
+  id: string;
+  type: PortalEventType;
+  accountId: string;
+  createdAt: string;
+  data: Record<string, unknown>;
+}

@@ -2,7 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { DatabaseActivities } from '../activities/index.js';
 import { PORTAL_WEBHOOK_RETRY } from './contract.js';
 import { sendingActivities } from './proxies.js';
-import type { PortalEvent } from '../activities/portal-webhook.js';
+import type { PortalEvent } from './contract.js';
 
 /** Forwards a reply to the user's mailbox; sending goes through the rate-limited sends queue. */
 export async function replyForwardWorkflow({ inboundId }: { inboundId: string }): Promise<{ forwarded: boolean; reason?: string }> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import type { z } from 'zod';
-import { lookupAll, webhookDestinationPolicy } from '../../activities/portal-webhook.js';
+import { lookupAll, webhookDestinationPolicy } from '../../domain/webhook-destination.js';
 import type { Config } from '../../config.js';
 import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';

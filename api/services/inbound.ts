@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { and, eq, or, sql } from 'drizzle-orm';
 import { Resend } from 'resend';
-import { notifyPortal } from '../../activities/portal-webhook.js';
+import { notifyPortal } from '../../temporal/portal-events.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { enrolmentEvents, enrolments, inboundMessages, leads, messages, notifications, sequences, webhookEvents } from '../../db/schema.js';

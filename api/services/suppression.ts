@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { and, eq, isNull } from 'drizzle-orm';
 import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import pLimit from 'p-limit';
-import { notifyPortal } from '../../activities/portal-webhook.js';
+import { notifyPortal } from '../../temporal/portal-events.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { enrolmentEvents, enrolments, leads } from '../../db/schema.js';

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PortalEvent } from '../../activities/portal-webhook.js';
+import type { PortalEvent } from '../../workflows/contract.js';
 import type { OneOffOutcome } from '../../activities/send-one-off.js';
 import type { BroadcastInput } from '../../workflows/contract.js';
 import { portalWebhookWorkflow, replyForwardWorkflow } from '../../workflows/notifications.js';
