@@ -95,6 +95,8 @@ export interface CarriedState {
   sentCount: number;
   lastStepId: string | null;
   lastSentAt: string | null;
+  /** The step the run was told to send later (daily cap, provider quota), and until when. */
+  postponed?: { stepId: string; until: string; reason: string };
 }
 
 export interface EnrolmentState {

@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -25,6 +26,7 @@ import {
   stateQuery,
   stopSignal,
   unsubscribeSignal,
+  type CarriedState,
   type ControlAction,
   type EnrolmentInput,
   type EnrolmentState,
@@ -66,6 +68,16 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   let lastSentAt = carried?.lastSentAt ?? null;
   let plan: NextStepPlan | undefined;
   let planStale = true;
+  // The postponement of the step the plan holds, kept apart from it so that continue-as-new can
+  // carry it: a new run plans again, and would otherwise send a step that was told to wait.
+  let postponed: NonNullable<CarriedState['postponed']> | null = null;
+  // Only ever set by a run that continued as new with a postponement, so histories written before
+  // there was such a field never take this path: the workflow input is the version marker here,
+  // and no patch is needed.
+  let carriedPostponement: NonNullable<CarriedState['postponed']> | null = carried?.postponed ?? null;
+  // An update waits for its status to be recorded, so a run that must continue as new while one
+  // waits goes round the loop first to record it (see the history bound below).
+  let continueAsNewOnceSettled = false;
 
   const live = () => isLive(status);
   const end = (to: EnrolmentStatus, reason: string) => {
@@ -92,6 +104,8 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         return end('bounced', REASONS.bounced);
     }
   };
+  // Queries and update answers only: neither is a command, and an update's answer in a history is
+  // not compared on replay (core matches update events by id), so this needs no patch.
   const state = (): EnrolmentState => ({
     enrolmentId,
     status,
@@ -100,7 +114,8 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     lastStepId,
     lastSentAt,
     nextStep:
-      plan?.next && live()
+      // A stale plan's step is the one just sent (or one an edit has moved): not what comes next.
+      plan?.next && live() && !planStale
         ? {
             stepId: plan.next.stepId,
             number: plan.next.number,
@@ -115,8 +130,13 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   setHandler(pauseSignal, () => apply('pause'));
   setHandler(resumeSignal, () => apply('resume'));
   setHandler(stopSignal, (args) => {
+    const wasLive = live();
     apply('stop');
-    if (args?.reason && status === 'stopped') endedReason = args.reason;
+    if (!args?.reason || status !== 'stopped') return;
+    // Only the stop that ends the enrolment names why. Runs from before this rule let a later stop
+    // rename it, and may have written that name to the database: on replay they keep doing so.
+    // patched() is asked only for such a later stop, so ordinary histories carry no marker.
+    if (wasLive || !patched('stop-reason-from-the-ending-stop')) endedReason = args.reason;
   });
   setHandler(replySignal, () => apply('reply'));
   setHandler(unsubscribeSignal, () => apply('unsubscribe'));
@@ -139,6 +159,24 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     },
   );
 
+  const continueAsNewWithState = () =>
+    continueAsNew<typeof enrolmentWorkflow>({
+      enrolmentId,
+      historyBound: input.historyBound,
+      carried: {
+        enrolledAt,
+        status,
+        persistedStatus,
+        endedReason,
+        pendingReply,
+        sentCount,
+        lastStepId,
+        lastSentAt,
+        // Only a postponement of the step the plan still holds: once sent or planned again, it is spent.
+        ...(postponed && !planStale ? { postponed } : {}),
+      },
+    });
+
   while (true) {
     // 1. Mirror any change of status (from a signal, an update or a send outcome) to the database.
     if (pendingReply) {
@@ -157,6 +195,11 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       continue; // a signal may have arrived during the write
     }
     if (!live()) break;
+    if (continueAsNewOnceSettled) {
+      // Settled by now: the loop does not get here with a status or a reply left to record.
+      await condition(allHandlersFinished);
+      await continueAsNewWithState();
+    }
 
     if (status === 'paused') {
       setCurrentDetails(`Paused. ${sentCount} email(s) sent.`);
@@ -168,6 +211,16 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     if (planStale || !plan) {
       planStale = false;
       plan = await planNextStep({ enrolmentId, previousAt: lastSentAt ?? enrolledAt });
+      postponed = null;
+      if (carriedPostponement && plan.next) {
+        // The previous run's postponement holds for the step it was about, no longer for another.
+        const { stepId, until, reason } = carriedPostponement;
+        if (plan.next.stepId === stepId && Date.parse(until) > Date.parse(plan.next.dueAt)) {
+          postponed = carriedPostponement;
+          plan = { ...plan, next: { ...plan.next, dueAt: until, summary: `${plan.next.summary} (postponed: ${reason})` } };
+        }
+      }
+      carriedPostponement = null;
       if (plan.adoptStatus && plan.adoptStatus !== status) {
         // The database knows better (a sequence-wide pause or a suppression that reached it first).
         if (plan.adoptStatus === 'paused') status = 'paused';
@@ -214,6 +267,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       case 'postponed':
         // Daily cap or provider quota: the step waits, it is never dropped.
         plan = { ...plan, next: { ...next, dueAt: outcome.until, summary: `${next.summary} (postponed: ${outcome.reason})` } };
+        postponed = { stepId: next.stepId, until: outcome.until, reason: outcome.reason };
         break;
       case 'not_sendable':
         if (outcome.status === 'paused') status = 'paused';
@@ -226,14 +280,18 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     }
 
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.historyBound ?? HISTORY_BOUND)) {
+      // An update that arrived during the send waits for its status to be recorded, which only
+      // the top of the loop does: waiting for it here would wait for ever. Go round first. Runs
+      // from before this rule waited here (until a signal undid the change), and on replay they
+      // still must. patched() is asked only in this case, so ordinary histories carry no marker.
+      if (!settled() && !allHandlersFinished() && patched('continue-as-new-once-settled')) {
+        continueAsNewOnceSettled = true;
+        continue;
+      }
       // Signals that arrive meanwhile are not lost: the server refuses to close a run that has
       // unhandled signals, and this code runs again with them applied.
       await condition(allHandlersFinished);
-      await continueAsNew<typeof enrolmentWorkflow>({
-        enrolmentId,
-        historyBound: input.historyBound,
-        carried: { enrolledAt, status, persistedStatus, endedReason, pendingReply, sentCount, lastStepId, lastSentAt },
-      });
+      await continueAsNewWithState();
     }
   }
 

@@ -1,7 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ControlAction } from '../../workflows/contract.js';
+import type { ControlAction, EnrolmentState } from '../../workflows/contract.js';
 import {
   bounceSignal,
   controlUpdate,
@@ -118,6 +118,21 @@ describe('the state query', () => {
     });
   });
 
+  it('shows no next step for an enrolment paused during a send, not the step just sent', async () => {
+    const { fake, handle } = await enrolled([0, DAY], {
+      send: async (input, n, self) => {
+        if (n === 0) await self.handle!.signal(pauseSignal);
+        return { outcome: 'sent', messageId: 'm', sentAt: input.now };
+      },
+    });
+    await recorded(fake, 'paused');
+    // What comes next is planned after the resume; until then the plan is the step already sent.
+    expect(await handle.query(stateQuery)).toMatchObject({ status: 'paused', sentCount: 1, lastStepId: fake.stepId(0), nextStep: null });
+    await handle.signal(resumeSignal);
+    expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 2 });
+    expect(fake.sends().map((s) => s.stepId)).toEqual([fake.stepId(0), fake.stepId(1)]);
+  });
+
   it('still shows the step a paused enrolment will resume to', async () => {
     const { fake, handle } = await enrolled([0, 2 * DAY]);
     await waiting(fake, 1);
@@ -199,6 +214,48 @@ describe('an enrolment that is stopped', () => {
     await handle.signal(stopSignal, { reason: 'the deal closed' });
     expect(await handle.result()).toMatchObject({ status: 'stopped', endedReason: 'the deal closed' });
     expect(fake.statusWrites().map((w) => w.reason)).toEqual(['the deal closed']);
+  });
+
+  it('keeps the reason of the stop that ended it when another stop follows the write', async () => {
+    const { fake, handle } = await enrolled([0, DAY], {
+      onStatus: async (input, self) => {
+        if (input.status === 'stopped' && self.callsOf('recordStatus').length === 1) {
+          await self.handle!.signal(stopSignal, { reason: 'archived' });
+        }
+      },
+    });
+    await waiting(fake, 1);
+    await handle.signal(stopSignal, { reason: 'the deal closed' });
+    expect(await handle.result()).toMatchObject({ status: 'stopped', endedReason: 'the deal closed' });
+    expect(fake.statusWrites().map((w) => w.reason)).toEqual(['the deal closed']);
+  });
+
+  it('keeps the reason of the stop that ended it when another stop comes before the write', async () => {
+    const { fake, handle } = await enrolled([0, DAY], {
+      send: async (input, n, self) => {
+        if (n === 0) {
+          await self.handle!.signal(stopSignal, { reason: 'the deal closed' });
+          await self.handle!.signal(stopSignal, { reason: 'archived' });
+        }
+        return { outcome: 'sent', messageId: 'm', sentAt: input.now };
+      },
+    });
+    expect(await handle.result()).toMatchObject({ status: 'stopped', endedReason: 'the deal closed', sentCount: 1 });
+    expect(fake.statusWrites()).toEqual([{ enrolmentId: fake.id, status: 'stopped', reason: 'the deal closed' }]);
+  });
+
+  it('keeps "stopped by a user" when a stop with a reason follows one without', async () => {
+    const { fake, handle } = await enrolled([0, DAY], {
+      send: async (input, n, self) => {
+        if (n === 0) {
+          await self.handle!.signal(stopSignal);
+          await self.handle!.signal(stopSignal, { reason: 'archived' });
+        }
+        return { outcome: 'sent', messageId: 'm', sentAt: input.now };
+      },
+    });
+    expect(await handle.result()).toMatchObject({ status: 'stopped', endedReason: 'stopped by a user' });
+    expect(fake.statusWrites().map((w) => w.reason)).toEqual(['stopped by a user']);
   });
 
   it('can be stopped while paused', async () => {
@@ -589,5 +646,93 @@ describe('an enrolment past its history bound', () => {
     expect(fake.callsOf('recordReply')).toHaveLength(1);
     expect(reply!.runId).not.toBe(handle.firstExecutionRunId);
     expect(fake.sends()).toHaveLength(1);
+  });
+
+  it('keeps a postponement across continue-as-new: the next run waits until the time given', async () => {
+    let until6h = '';
+    const { fake, handle } = await enrolled(
+      [0],
+      {
+        send: (input, n) => {
+          if (n > 0) return { outcome: 'sent', messageId: 'm', sentAt: input.now };
+          until6h = new Date(Date.parse(input.now) + 6 * HOUR).toISOString();
+          return { outcome: 'postponed', until: until6h, reason: 'the daily cap is reached' };
+        },
+      },
+      { historyBound: 1 },
+    );
+    await planned(fake, 2);
+    await layer.env.sleep(5 * HOUR);
+    expect(fake.sends()).toHaveLength(1);
+    const state = await until(async () => {
+      const s = await handle.query(stateQuery);
+      return s.nextStep?.dueAt === until6h && s;
+    }, 'the postponed due time in the next run');
+    expect(state).toMatchObject({ status: 'active', sentCount: 0, nextStep: { stepId: fake.stepId(0) } });
+    expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 1 });
+    const [postponed, retried] = fake.callsOf('sendStep');
+    expect(retried!.runId).not.toBe(postponed!.runId);
+    expect(retried!.input.stepId).toBe(fake.stepId(0));
+    expect(Date.parse(retried!.input.now)).toBeGreaterThanOrEqual(Date.parse(until6h));
+    expect(Date.parse(retried!.input.now)).toBeLessThan(Date.parse(until6h) + MINUTE);
+  });
+
+  it('answers a pause update accepted during the bound-crossing send once recorded, then continues as new, paused', async () => {
+    let answer: Promise<EnrolmentState | Error> | undefined;
+    const { fake, handle } = await enrolled(
+      [0, DAY],
+      {
+        send: async (input, n, self) => {
+          if (n === 0) {
+            answer = self.handle!.executeUpdate(controlUpdate, { args: ['pause'] }).catch((error: Error) => error);
+            await until(async () => (await self.handle!.query(stateQuery)).status === 'paused', 'the pause applied');
+          }
+          return { outcome: 'sent', messageId: 'm', sentAt: input.now };
+        },
+      },
+      { historyBound: 1 },
+    );
+    let answered: EnrolmentState | Error | undefined;
+    await until(() => answer !== undefined, 'the update sent');
+    void answer!.then((a) => (answered = a));
+    await until(() => answered, 'the update answered');
+    expect(answered).toMatchObject({ status: 'paused', sentCount: 1, nextStep: null });
+    expect(fake.statusWrites()).toEqual([{ enrolmentId: fake.id, status: 'paused', reason: null }]);
+    // Recorded by the run that accepted the update: the answer waits for the write.
+    expect(fake.callsOf('recordStatus')[0]!.runId).toBe(handle.firstExecutionRunId);
+    const first = layer.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+    await until(async () => (await first.describe()).status.name === 'CONTINUED_AS_NEW', 'the first run continued as new');
+    expect(await handle.query(stateQuery)).toMatchObject({ status: 'paused', sentCount: 1 });
+    await layer.env.sleep(2 * DAY);
+    expect(fake.sends()).toHaveLength(1);
+    await handle.signal(resumeSignal);
+    expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 2 });
+    expect(fake.sends().map((s) => s.stepId)).toEqual([fake.stepId(0), fake.stepId(1)]);
+    expect(fake.statuses()).toEqual(['paused', 'active', 'completed']);
+  });
+
+  it('answers a stop update accepted during the bound-crossing send with the ending, and ends', async () => {
+    let answer: Promise<EnrolmentState | Error> | undefined;
+    const { fake, handle } = await enrolled(
+      [0, DAY],
+      {
+        send: async (input, n, self) => {
+          if (n === 0) {
+            answer = self.handle!.executeUpdate(controlUpdate, { args: ['stop'] }).catch((error: Error) => error);
+            await until(async () => (await self.handle!.query(stateQuery)).status === 'stopped', 'the stop applied');
+          }
+          return { outcome: 'sent', messageId: 'm', sentAt: input.now };
+        },
+      },
+      { historyBound: 1 },
+    );
+    let answered: EnrolmentState | Error | undefined;
+    await until(() => answer !== undefined, 'the update sent');
+    void answer!.then((a) => (answered = a));
+    await until(() => answered, 'the update answered');
+    expect(answered).toMatchObject({ status: 'stopped', endedReason: 'stopped by a user', sentCount: 1, nextStep: null });
+    expect(await handle.result()).toMatchObject({ status: 'stopped', sentCount: 1 });
+    expect(fake.sends()).toHaveLength(1);
+    expect(fake.statuses()).toEqual(['stopped']);
   });
 });

@@ -160,7 +160,7 @@ function quietRuntime() {
 }
 
 /** The workflow code: the bundle the global setup built once per run, else bundled from source. */
-function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+export function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   let codePath: string | undefined;
   try {
     codePath = inject('workflowBundlePath');
