@@ -14,7 +14,17 @@ import {
   unsubscribeSignal,
 } from '../../workflows/contract.js';
 import { EnrolmentStatus as EnrolmentStatusKey } from '../../workflows/search-attributes.js';
-import { DAY, FakeEnrolment, HOUR, MINUTE, startWorkflowLayer, until, type Script, type WorkflowLayer } from './harness.js';
+import {
+  controlDuringFirstSend,
+  DAY,
+  FakeEnrolment,
+  HOUR,
+  MINUTE,
+  startWorkflowLayer,
+  until,
+  type Script,
+  type WorkflowLayer,
+} from './harness.js';
 
 // Every branch of workflows/enrolment.ts, with the activities stubbed (see harness.ts). Time is
 // the test server's: days pass when a test awaits a result or calls env.sleep.
@@ -678,23 +688,11 @@ describe('an enrolment past its history bound', () => {
   });
 
   it('answers a pause update accepted during the bound-crossing send once recorded, then continues as new, paused', async () => {
-    let answer: Promise<EnrolmentState | Error> | undefined;
-    const { fake, handle } = await enrolled(
-      [0, DAY],
-      {
-        send: async (input, n, self) => {
-          if (n === 0) {
-            answer = self.handle!.executeUpdate(controlUpdate, { args: ['pause'] }).catch((error: Error) => error);
-            await until(async () => (await self.handle!.query(stateQuery)).status === 'paused', 'the pause applied');
-          }
-          return { outcome: 'sent', messageId: 'm', sentAt: input.now };
-        },
-      },
-      { historyBound: 1 },
-    );
+    const during = controlDuringFirstSend('pause', 'paused');
+    const { fake, handle } = await enrolled([0, DAY], during.script, { historyBound: 1 });
     let answered: EnrolmentState | Error | undefined;
-    await until(() => answer !== undefined, 'the update sent');
-    void answer!.then((a) => (answered = a));
+    await until(() => during.answer() !== undefined, 'the update sent');
+    void during.answer()!.then((a) => (answered = a));
     await until(() => answered, 'the update answered');
     expect(answered).toMatchObject({ status: 'paused', sentCount: 1, nextStep: null });
     expect(fake.statusWrites()).toEqual([{ enrolmentId: fake.id, status: 'paused', reason: null }]);
@@ -712,23 +710,11 @@ describe('an enrolment past its history bound', () => {
   });
 
   it('answers a stop update accepted during the bound-crossing send with the ending, and ends', async () => {
-    let answer: Promise<EnrolmentState | Error> | undefined;
-    const { fake, handle } = await enrolled(
-      [0, DAY],
-      {
-        send: async (input, n, self) => {
-          if (n === 0) {
-            answer = self.handle!.executeUpdate(controlUpdate, { args: ['stop'] }).catch((error: Error) => error);
-            await until(async () => (await self.handle!.query(stateQuery)).status === 'stopped', 'the stop applied');
-          }
-          return { outcome: 'sent', messageId: 'm', sentAt: input.now };
-        },
-      },
-      { historyBound: 1 },
-    );
+    const during = controlDuringFirstSend('stop', 'stopped');
+    const { fake, handle } = await enrolled([0, DAY], during.script, { historyBound: 1 });
     let answered: EnrolmentState | Error | undefined;
-    await until(() => answer !== undefined, 'the update sent');
-    void answer!.then((a) => (answered = a));
+    await until(() => during.answer() !== undefined, 'the update sent');
+    void during.answer()!.then((a) => (answered = a));
     await until(() => answered, 'the update answered');
     expect(answered).toMatchObject({ status: 'stopped', endedReason: 'stopped by a user', sentCount: 1, nextStep: null });
     expect(await handle.result()).toMatchObject({ status: 'stopped', sentCount: 1 });

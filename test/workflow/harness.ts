@@ -9,7 +9,15 @@ import type { DatabaseActivities, NextStepPlan, SendingActivities, SendOutcome }
 import type { OnReplyAction } from '../../db/schema.js';
 import { temporalTestServerPath } from '../../temporal/binaries.js';
 import { workflowsPath } from '../../temporal/worker.js';
-import { enrolmentWorkflowId, sendsTaskQueue } from '../../workflows/contract.js';
+import {
+  controlUpdate,
+  enrolmentWorkflowId,
+  sendsTaskQueue,
+  stateQuery,
+  type ControlAction,
+  type EnrolmentState,
+} from '../../workflows/contract.js';
+import type { EnrolmentStatus } from '../../domain/enrolment-status.js';
 import { enrolmentWorkflow } from '../../workflows/enrolment.js';
 import { searchAttributes } from '../../workflows/search-attributes.js';
 
@@ -235,4 +243,23 @@ export async function until<T>(predicate: () => T | Promise<T>, what: string, ti
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * A script whose first send applies `action` through the control update and waits until the
+ * workflow shows it, then sends: the update is accepted while the send is in flight (with a low
+ * history bound, the send that crosses it). `answer()` is the update's answer, or its error.
+ */
+export function controlDuringFirstSend(action: ControlAction, applied: EnrolmentStatus) {
+  let answer: Promise<EnrolmentState | Error> | undefined;
+  const script: Script = {
+    send: async (input, n, self) => {
+      if (n === 0) {
+        answer = self.handle!.executeUpdate(controlUpdate, { args: [action] }).catch((error: Error) => error);
+        await until(async () => (await self.handle!.query(stateQuery)).status === applied, `the ${action} applied`);
+      }
+      return { outcome: 'sent', messageId: 'm', sentAt: input.now };
+    },
+  };
+  return { script, answer: () => answer };
 }

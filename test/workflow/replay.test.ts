@@ -3,8 +3,18 @@ import path from 'node:path';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controlUpdate, resumeSignal, stateQuery, stopSignal, type EnrolmentState } from '../../workflows/contract.js';
-import { DAY, FakeEnrolment, HOUR, startWorkflowLayer, until, workflowCode, type Script, type WorkflowLayer } from './harness.js';
+import { resumeSignal, stopSignal } from '../../workflows/contract.js';
+import {
+  controlDuringFirstSend,
+  DAY,
+  FakeEnrolment,
+  HOUR,
+  startWorkflowLayer,
+  until,
+  workflowCode,
+  type Script,
+  type WorkflowLayer,
+} from './harness.js';
 
 /**
  * The enrolment workflow's rare paths, the ones a fix puts behind `patched()`, as histories
@@ -52,25 +62,13 @@ describe.runIf(process.env.RECORD_HISTORIES)('recording the rare paths', () => {
   }
 
   it('a pause update accepted during the send that crosses the history bound, then a resume', async () => {
-    let answer: Promise<EnrolmentState | Error> | undefined;
-    const { fake, handle } = await enrolled(
-      [0, DAY],
-      {
-        send: async (input, n, self) => {
-          if (n === 0) {
-            answer = self.handle!.executeUpdate(controlUpdate, { args: ['pause'] }).catch((error: Error) => error);
-            await until(async () => (await self.handle!.query(stateQuery)).status === 'paused', 'the pause applied');
-          }
-          return { outcome: 'sent', messageId: 'm', sentAt: input.now };
-        },
-      },
-      1,
-    );
-    await until(() => fake.sends().length === 1 && answer !== undefined, 'the send');
+    const during = controlDuringFirstSend('pause', 'paused');
+    const { fake, handle } = await enrolled([0, DAY], during.script, 1);
+    await until(() => fake.sends().length === 1 && during.answer() !== undefined, 'the send');
     await layer.env.sleep(HOUR);
     // Before the fix the update waits for ever, until a resume makes the status the recorded one again.
     await handle.signal(resumeSignal);
-    await answer;
+    await during.answer();
     await handle.result();
     await save('pause-update-at-the-bound', handle.workflowId, handle.firstExecutionRunId);
   });
