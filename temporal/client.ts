@@ -84,8 +84,17 @@ export async function startEnrolment(deps: TemporalDeps, row: StartableEnrolment
   }
 }
 
+const SIGNALS_WITHOUT_ARGUMENTS = {
+  pause: pauseSignal,
+  resume: resumeSignal,
+  reschedule: rescheduleSignal,
+  reply: replySignal,
+  unsubscribe: unsubscribeSignal,
+  bounce: bounceSignal,
+} as const;
+
 /** The signals anything outside the workflow sends to an enrolment, by the action's name. */
-export type EnrolmentSignal = 'pause' | 'resume' | 'stop' | 'reschedule' | 'reply' | 'unsubscribe' | 'bounce';
+export type EnrolmentSignal = keyof typeof SIGNALS_WITHOUT_ARGUMENTS | 'stop';
 
 /**
  * Signals an enrolment's workflow. Returns false when there is no running workflow to signal
@@ -100,29 +109,8 @@ export async function signalEnrolment(
 ): Promise<boolean> {
   const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
   try {
-    switch (signal) {
-      case 'stop':
-        await (options.reason ? handle.signal(stopSignal, { reason: options.reason }) : handle.signal(stopSignal));
-        break;
-      case 'pause':
-        await handle.signal(pauseSignal);
-        break;
-      case 'resume':
-        await handle.signal(resumeSignal);
-        break;
-      case 'reschedule':
-        await handle.signal(rescheduleSignal);
-        break;
-      case 'reply':
-        await handle.signal(replySignal);
-        break;
-      case 'unsubscribe':
-        await handle.signal(unsubscribeSignal);
-        break;
-      case 'bounce':
-        await handle.signal(bounceSignal);
-        break;
-    }
+    if (signal === 'stop') await (options.reason ? handle.signal(stopSignal, { reason: options.reason }) : handle.signal(stopSignal));
+    else await handle.signal(SIGNALS_WITHOUT_ARGUMENTS[signal]);
     return true;
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return false;
