@@ -47,6 +47,7 @@ export default defineConfig({
     minWorkers: 1,
     sequence: { sequencer: LongestFirst },
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/helpers/orphan-guard.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,

@@ -36,21 +36,6 @@ export const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silen
 const defaultLogger = logger;
 installTemporalLogging(logger);
 
-// A test file whose vitest has died (killed, or cut short by `timeout`) stops too, instead of
-// running on unseen for as long as its test does, with its workers, on a machine others share.
-// (`process.ppid` is read once at start in Node 20, so the parent is asked whether it still exists.)
-if (process.env.VITEST) {
-  const parent = process.ppid;
-  setInterval(() => {
-    try {
-      process.kill(parent, 0);
-    } catch (error) {
-      // (vitest turns process.exit in a test file into an error.)
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') process.kill(process.pid, 'SIGKILL');
-    }
-  }, 5_000).unref();
-}
-
 let fileDatabase: Promise<string> | undefined;
 
 /**
