@@ -31,6 +31,17 @@ export default tseslint.config(
     },
   },
   {
+    // The API contract lives in api/schemas/: routes, services and the OpenAPI assembler import
+    // its schemas rather than build their own (a type from zod, such as z.input, is fine).
+    files: ['api/routes/**/*.ts', 'api/services/**/*.ts', 'api/openapi.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'zod', message: 'Schemas live in api/schemas/<concept>.ts', allowTypeImports: true }] },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },

@@ -1,29 +1,61 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
-import { accountPatchSchema } from './routes/account.js';
-import { domainSchema } from './routes/domains.js';
-import { oneOffSchema, previewSchema, testSendSchema } from './routes/emails.js';
-import { notificationQuery } from './routes/notifications.js';
 import { errorBodySchema } from './errors.js';
-import { pageQuery, uuidParam } from './schemas/common.js';
-import { enrolManySchema, enrolmentListQuery, enrolmentSchema, enrolOneSchema, enrolResultSchema } from './schemas/enrolments.js';
-import { MAX_BULK, leadImportSchema, leadInputSchema, leadListQuery, leadPatchSchema, leadSchema } from './schemas/leads.js';
 import {
-  domainStatusSchema,
-  enrolmentLeadSummarySchema,
-  enrolmentMessageSchema,
-  importAnswerSchema,
-  notificationSchema,
+  accountPatchSchema,
+  accountSchema,
+  confirmationTokenParams,
+  portalWebhookSecretSchema,
+  senderConfirmationSentSchema,
+  senderConfirmedSchema,
+} from './schemas/account.js';
+import {
+  idParams,
+  jsonObject,
+  pageQuery,
+  rateLimitHeaders,
+  rateLimitHeadersIfRateLimited,
+  stepParams,
+  textBody,
+} from './schemas/common.js';
+import { domainSchema, domainStatusSchema } from './schemas/domains.js';
+import {
   oneOffAcceptedSchema,
-  oneOffSchema as oneOffAnswerSchema,
-  outboxItemSchema,
-  readinessSchema,
-  statsSchema,
-  timelineEventSchema,
-  webhookAnswerSchema,
-} from './schemas/responses.js';
+  oneOffInputSchema,
+  oneOffSchema,
+  outboxPageSchema,
+  previewSchema,
+  renderedSchema,
+  testSendAnswerSchema,
+  testSendSchema,
+} from './schemas/emails.js';
 import {
+  bulkResultSchema,
+  enrolManySchema,
+  enrolmentDetailSchema,
+  enrolmentListQuery,
+  enrolmentPageSchema,
+  enrolmentSchema,
+  enrolOneSchema,
+  idempotencyKeyHeader,
+} from './schemas/enrolments.js';
+import { livenessSchema, readinessSchema } from './schemas/health.js';
+import { resendEventSchema, resendSignatureHeaders, webhookAnswerSchema } from './schemas/inbound.js';
+import {
+  importAnswerSchema,
+  leadImportDocSchema,
+  leadInputSchema,
+  leadListQuery,
+  leadPageSchema,
+  leadPatchSchema,
+  leadSchema,
+} from './schemas/leads.js';
+import { notificationPageSchema, notificationQuery, notificationReadSchema } from './schemas/notifications.js';
+import {
+  sequenceBroadcastSchema,
   sequenceCreateSchema,
+  sequenceDetailSchema,
+  sequencePageSchema,
   sequencePatchSchema,
   sequenceSchema,
   stepInputSchema,
@@ -31,10 +63,13 @@ import {
   stepPatchSchema,
   stepSchema,
 } from './schemas/sequences.js';
+import { statsSchema } from './schemas/stats.js';
+import { oneClickForm, unsubscribeTokenParams } from './schemas/unsubscribe.js';
 
 /**
- * The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with.
- * test/openapi.test.ts fails when a route of the app is missing here.
+ * The OpenAPI 3.1 document, assembled from the zod schemas in api/schemas/ that the routes validate
+ * with and type their answers by: this file holds no schema of its own, only how each operation is
+ * described. test/openapi.test.ts fails when a route of the app is missing here.
  */
 const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
 const ok = (schema: z.ZodType, description = 'OK') => ({ description, ...json(schema) });
@@ -45,44 +80,19 @@ const standardErrors = {
   '404': error('Not found, or not this account’s'),
   '429': {
     description: 'Over the API key’s rate limit (rate_limited); retry after Retry-After seconds',
-    headers: z.object({
-      'Retry-After': z.string().regex(/^\d+$/).describe('Seconds until the window resets'),
-      RateLimit: z.string().describe('IETF draft-8 RateLimit: remaining requests and seconds to reset'),
-      'RateLimit-Policy': z.string().describe('IETF draft-8 RateLimit-Policy: the limit and its window'),
-    }),
+    headers: rateLimitHeaders,
     ...json(errorBodySchema),
   },
 };
-const loose = z.record(z.string(), z.unknown());
 const TEMPLATE_REFUSALS =
   'A template refused, the field naming the step (steps.N.subject, steps.N.body): unknown_merge_tag, invalid_template (a tag or filter emails may not use, or over the render limits), template_too_complex (more merge tags than allowed)';
 /** A 429 that is not (only) the key's rate limit: the limiter's headers come with rate_limited alone. */
 const refused429 = (description: string) => ({
   description,
-  headers: z.object({
-    'Retry-After': z.string().regex(/^\d+$/).optional().describe('With rate_limited: seconds until the window resets'),
-    RateLimit: z.string().optional().describe('With the API key rate limit on: remaining requests and seconds to reset'),
-    'RateLimit-Policy': z.string().optional().describe('With the API key rate limit on: the limit and its window'),
-  }),
+  headers: rateLimitHeadersIfRateLimited,
   ...json(errorBodySchema),
 });
 const renderBusy = refused429('render_busy (this account has too many renders waiting) or rate_limited');
-const page = (item: z.ZodType) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
-const idPath = z.object({ id: uuidParam });
-const tokenPath = z.object({
-  token: z
-    .string()
-    .regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{32}$/)
-    .describe('<message id>.<signature> from the email'),
-});
-const confirmationTokenPath = z.object({
-  token: z
-    .string()
-    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.\d{1,12}\.[A-Za-z0-9_-]{32}$/)
-    .describe('<account id>.<expiry>.<signature> from the confirmation email'),
-});
-const stepPath = z.object({ id: uuidParam, stepId: uuidParam });
-
 // A JSON body can also be too large or in an encoding the parser refuses.
 const bodyErrors = {
   '413': error('The body is larger than the limit (payload_too_large)'),
@@ -101,57 +111,12 @@ const op = (
 const body = (schema: z.ZodType) => ({ requestBody: { required: true, ...json(schema) } });
 const optionalBody = (schema: z.ZodType) => ({ requestBody: { required: false, ...json(schema) } });
 
-const accountSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  timezone: z.string(),
-  allowParallelEnrolment: z.boolean(),
-  plan: z.string(),
-  limits: z.object({
-    maxSequences: z.number().nullable(),
-    maxStepsPerSequence: z.number().nullable(),
-    maxActiveEnrolments: z.number().nullable(),
-    maxEmailsPerDay: z.number().nullable(),
-  }),
-  senderName: z.string(),
-  senderEmail: z.string().nullable(),
-  signature: z.string(),
-  companyName: z.string(),
-  postalAddress: z.string(),
-  logoUrl: z.string().nullable(),
-  brandColor: z.string(),
-  portalWebhookUrl: z.string().nullable(),
-  sendingDomain: z.string().nullable(),
-  sendingDomainVerified: z.boolean(),
-  portalWebhookSecret: z.string().optional(),
-});
-const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
-const enrolmentDetailSchema = enrolmentSchema.extend({
-  replyTo: z
-    .string()
-    .describe('Where the lead’s replies to this enrolment go: the reply address its emails carry (support staff look it up here)'),
-  lead: leadSchema,
-  messages: z.array(enrolmentMessageSchema),
-  timeline: z.array(timelineEventSchema),
-});
-const bulkResultSchema = z.object({ enrolled: z.number().int(), skipped: z.number().int(), results: z.array(enrolResultSchema) });
-// Rows are validated one by one (an invalid row is answered, not fatal), each as a lead,
-// so the document says a row may be anything: an invalid one is answered in `results`, not refused.
-const leadImportDocSchema = leadImportSchema.extend({
-  leads: z
-    .array(
-      z.union([leadInputSchema, z.unknown().describe('A row that is not a lead: answered as invalid in results, the other rows imported')]),
-    )
-    .min(1)
-    .max(MAX_BULK),
-});
-const countsSchema = z.record(z.string(), z.number().int());
 const providerErrors = {
   '422': error('The email provider refused (email_provider_error)'),
   '502': error('The email provider failed to answer (email_provider_error)'),
   '503': error('No RESEND_API_KEY on the server (email_provider_not_configured)'),
 };
-const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
+const html = (description: string) => ({ description, content: { 'text/html': { schema: textBody } } });
 /** The endpoints without an API key are limited per client IP (WEBHOOK_/UNSUBSCRIBE_RATE_LIMIT_PER_MINUTE). */
 const perIpLimit = {
   '429': { ...standardErrors['429'], description: 'Over the per-client-IP rate limit (rate_limited); retry after Retry-After seconds' },
@@ -219,7 +184,7 @@ const enrolmentLinks = linksTo(
 const emailLinks = linksTo([['GetEmail', '/v1/emails/{id}', 'get']], { id: '$response.body#/id' });
 
 const paths: ZodOpenApiPathsObject = {
-  '/healthz': { get: { summary: 'The process is up', tags: ['Health'], responses: { '200': ok(z.object({ status: z.literal('ok') })) } } },
+  '/healthz': { get: { summary: 'The process is up', tags: ['Health'], responses: { '200': ok(livenessSchema) } } },
   '/readyz': {
     get: {
       summary: 'Database and Temporal reachable',
@@ -233,20 +198,20 @@ const paths: ZodOpenApiPathsObject = {
         'Prometheus metrics (all accounts): `Authorization: Bearer <METRICS_TOKEN>`; not served on the API port without METRICS_TOKEN',
       tags: ['Health'],
       responses: {
-        '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+        '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: textBody } } },
         '401': error('Missing or wrong metrics token (unauthorized)'),
         '404': error('METRICS_TOKEN is not set: scrape the worker’s METRICS_PORT (route_not_found)'),
       },
     },
   },
-  '/openapi.json': { get: { summary: 'This document', tags: ['Docs'], responses: { '200': ok(loose) } } },
+  '/openapi.json': { get: { summary: 'This document', tags: ['Docs'], responses: { '200': ok(jsonObject) } } },
   '/docs': { get: { summary: 'Readable API documentation', tags: ['Docs'], responses: { '200': html('Swagger UI') } } },
   '/webhooks/resend': {
     post: {
       summary: 'Resend webhook events (Svix-signed)',
       tags: ['Inbound'],
-      requestParams: { header: z.object({ 'svix-id': z.string(), 'svix-timestamp': z.string(), 'svix-signature': z.string() }) },
-      ...body(z.object({ type: z.string(), created_at: z.string().optional(), data: loose })),
+      requestParams: { header: resendSignatureHeaders },
+      ...body(resendEventSchema),
       responses: {
         '200': ok(webhookAnswerSchema),
         '400': error('Not JSON, or not a Resend event'),
@@ -265,7 +230,7 @@ const paths: ZodOpenApiPathsObject = {
       tags: ['Inbound'],
       description:
         'The secret is checked before the body is read. Whatever the message holds it is recorded (text cleaned of what PostgreSQL cannot store, every field bounded); one the parser refuses is recorded from its headers. The sender field of the reply (lead, lead_domain, other) decides whether it applies the sequence’s onReply.',
-      requestBody: { required: true, content: { 'message/rfc822': { schema: z.string() } } },
+      requestBody: { required: true, content: { 'message/rfc822': { schema: textBody } } },
       responses: {
         '200': ok(webhookAnswerSchema),
         '400': error('Empty body'),
@@ -280,15 +245,15 @@ const paths: ZodOpenApiPathsObject = {
     get: {
       summary: 'Unsubscribe confirmation page',
       tags: ['Unsubscribe'],
-      requestParams: { path: tokenPath },
+      requestParams: { path: unsubscribeTokenParams },
       responses: { '200': html('Confirmation page'), '400': html('Invalid link'), '410': html('Expired link'), ...perIpLimit },
     },
     post: {
       summary: 'Unsubscribe (page button or RFC 8058 one-click)',
       tags: ['Unsubscribe'],
-      requestParams: { path: tokenPath },
+      requestParams: { path: unsubscribeTokenParams },
       requestBody: {
-        content: { 'application/x-www-form-urlencoded': { schema: z.object({ 'List-Unsubscribe': z.literal('One-Click').optional() }) } },
+        content: { 'application/x-www-form-urlencoded': { schema: oneClickForm } },
       },
       responses: { '200': html('Unsubscribed'), '400': html('Invalid link'), '410': html('Expired link'), ...perIpLimit },
     },
@@ -297,7 +262,7 @@ const paths: ZodOpenApiPathsObject = {
     get: {
       summary: 'Sender address confirmation page (the link in the confirmation email)',
       tags: ['Account'],
-      requestParams: { path: confirmationTokenPath },
+      requestParams: { path: confirmationTokenParams },
       responses: {
         '200': html('Confirmation page'),
         '400': html('Invalid link, or the address changed since'),
@@ -308,7 +273,7 @@ const paths: ZodOpenApiPathsObject = {
     post: {
       summary: 'Confirm the sender address (the page’s button)',
       tags: ['Account'],
-      requestParams: { path: confirmationTokenPath },
+      requestParams: { path: confirmationTokenParams },
       responses: {
         '200': html('Confirmed'),
         '400': html('Invalid link, or the address changed since'),
@@ -335,8 +300,8 @@ const paths: ZodOpenApiPathsObject = {
       'Account',
       {
         responses: {
-          '200': ok(z.object({ to: z.string(), confirmed: z.literal(true) }), 'Already confirmed'),
-          '202': ok(z.object({ to: z.string(), confirmed: z.literal(false), providerId: z.string() }), 'Link sent'),
+          '200': ok(senderConfirmedSchema, 'Already confirmed'),
+          '202': ok(senderConfirmationSentSchema, 'Link sent'),
           '422': error('no_sender_email'),
           '429': refused429(
             'confirmation_recently_sent (one link per ten minutes), daily_cap_reached (the confirmation email counts against the daily cap) or rate_limited',
@@ -351,15 +316,7 @@ const paths: ZodOpenApiPathsObject = {
       'Account',
       {
         responses: {
-          '200': ok(
-            z.object({
-              portalWebhookSecret: z.string(),
-              previousSecretExpiresAt: z.iso
-                .datetime()
-                .nullable()
-                .describe('Until when the previous secret also signs (null: there was none)'),
-            }),
-          ),
+          '200': ok(portalWebhookSecretSchema),
           '415': error('A Content-Type other than JSON (unsupported_media_type): this request takes no body'),
         },
       },
@@ -384,15 +341,15 @@ const paths: ZodOpenApiPathsObject = {
         '429': renderBusy,
       },
     }),
-    get: op('List sequences', 'Sequences', { requestParams: { query: pageQuery }, responses: { '200': ok(page(sequenceSchema)) } }),
+    get: op('List sequences', 'Sequences', { requestParams: { query: pageQuery }, responses: { '200': ok(sequencePageSchema) } }),
   },
   '/v1/sequences/{id}': {
     get: op('A sequence with its steps and enrolment counts', 'Sequences', {
-      requestParams: { path: idPath },
-      responses: { '200': ok(sequenceSchema.extend({ enrolmentCounts: countsSchema })) },
+      requestParams: { path: idParams },
+      responses: { '200': ok(sequenceDetailSchema) },
     }),
     patch: op('Rename, change on-reply or send window', 'Sequences', {
-      requestParams: { path: idPath },
+      requestParams: { path: idParams },
       ...body(sequencePatchSchema),
       responses: { '200': ok(sequenceSchema), '409': error('Archived') },
     }),
@@ -405,8 +362,8 @@ const paths: ZodOpenApiPathsObject = {
           `${action === 'archive' ? 'Archive (stop every enrolment)' : action === 'pause' ? 'Pause every enrolment' : 'Resume every enrolment'}`,
           'Sequences',
           {
-            requestParams: { path: idPath },
-            responses: { '202': ok(sequenceSchema.extend({ broadcastId: z.string() })), '409': error('Archived') },
+            requestParams: { path: idParams },
+            responses: { '202': ok(sequenceBroadcastSchema), '409': error('Archived') },
           },
         ),
       },
@@ -414,7 +371,7 @@ const paths: ZodOpenApiPathsObject = {
   ),
   '/v1/sequences/{id}/steps': {
     post: op('Add a step', 'Steps', {
-      requestParams: { path: idPath },
+      requestParams: { path: idParams },
       ...body(stepInputSchema),
       responses: {
         '201': { ...ok(stepSchema), links: stepLinks },
@@ -426,35 +383,35 @@ const paths: ZodOpenApiPathsObject = {
   },
   '/v1/sequences/{id}/steps/order': {
     put: op('Reorder the steps', 'Steps', {
-      requestParams: { path: idPath },
+      requestParams: { path: idParams },
       ...body(stepOrderSchema),
       responses: { '200': ok(sequenceSchema), '409': error('Archived'), '422': error('Not every step listed once') },
     }),
   },
   '/v1/sequences/{id}/steps/{stepId}': {
     patch: op('Edit a step', 'Steps', {
-      requestParams: { path: stepPath },
+      requestParams: { path: stepParams },
       ...body(stepPatchSchema),
       responses: { '200': ok(stepSchema), '409': error('Archived'), '422': error(TEMPLATE_REFUSALS), '429': renderBusy },
     }),
     delete: op('Delete a step', 'Steps', {
-      requestParams: { path: stepPath },
+      requestParams: { path: stepParams },
       responses: { '204': { description: 'Deleted' }, '409': error('Archived') },
     }),
   },
   '/v1/sequences/{id}/steps/{stepId}/preview': {
     post: op('Render a step for a lead or sample data', 'Steps', {
-      requestParams: { path: stepPath },
+      requestParams: { path: stepParams },
       ...optionalBody(previewSchema),
       responses: { '200': ok(renderedSchema), '422': error('The step cannot be rendered (invalid_template)'), '429': renderBusy },
     }),
   },
   '/v1/sequences/{id}/steps/{stepId}/test': {
     post: op('Send a test email of a step to the user', 'Steps', {
-      requestParams: { path: stepPath },
+      requestParams: { path: stepParams },
       ...optionalBody(testSendSchema),
       responses: {
-        '202': ok(z.object({ to: z.string(), providerId: z.string() })),
+        '202': ok(testSendAnswerSchema),
         '422': error(
           'Test copies go only to the account’s confirmed sender address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed or bounced), or the step cannot be rendered (invalid_template)',
         ),
@@ -464,13 +421,13 @@ const paths: ZodOpenApiPathsObject = {
   },
   '/v1/sequences/{id}/stats': {
     get: op('Per-step and per-sequence statistics', 'Sequences', {
-      requestParams: { path: idPath },
+      requestParams: { path: idParams },
       responses: { '200': ok(statsSchema) },
     }),
   },
   '/v1/sequences/{id}/enrolments': {
     post: op('Enrol one lead', 'Enrolments', {
-      requestParams: { path: idPath },
+      requestParams: { path: idParams },
       ...body(enrolOneSchema),
       responses: {
         '201': { ...ok(enrolmentSchema), links: enrolmentLinks },
@@ -479,17 +436,9 @@ const paths: ZodOpenApiPathsObject = {
       },
     }),
     get: op('List a sequence’s enrolments with counts per status', 'Enrolments', {
-      requestParams: { path: idPath, query: enrolmentListQuery },
+      requestParams: { path: idParams, query: enrolmentListQuery },
       responses: {
-        '200': ok(
-          page(enrolmentSchema.extend({ lead: enrolmentLeadSummarySchema })).extend({
-            counts: countsSchema
-              .optional()
-              .describe(
-                'Enrolments per status in the whole sequence (every status filter aside); on the first page only, a request without a cursor',
-              ),
-          }),
-        ),
+        '200': ok(enrolmentPageSchema),
       },
     }),
   },
@@ -498,14 +447,8 @@ const paths: ZodOpenApiPathsObject = {
       description:
         'With an Idempotency-Key, a retried or concurrent request answers the first request’s result (concurrent ones wait for it); the same key with a different request is refused.',
       requestParams: {
-        path: idPath,
-        header: z.object({
-          'idempotency-key': z
-            .string()
-            .regex(/^[\x21-\x7e]{1,200}$/)
-            .optional()
-            .describe('1-200 visible ASCII characters'),
-        }),
+        path: idParams,
+        header: idempotencyKeyHeader,
       },
       ...body(enrolManySchema),
       responses: {
@@ -516,7 +459,7 @@ const paths: ZodOpenApiPathsObject = {
   },
   '/v1/enrolments/{id}': {
     get: op('An enrolment with its timeline', 'Enrolments', {
-      requestParams: { path: idPath },
+      requestParams: { path: idParams },
       responses: { '200': ok(enrolmentDetailSchema) },
     }),
   },
@@ -525,7 +468,7 @@ const paths: ZodOpenApiPathsObject = {
       `/v1/enrolments/{id}/${action}`,
       {
         post: op(action === 'reply' ? 'Mark replied' : `${action[0]!.toUpperCase()}${action.slice(1)} one enrolment`, 'Enrolments', {
-          requestParams: { path: idPath },
+          requestParams: { path: idParams },
           responses: {
             '200': ok(enrolmentSchema, 'Done; the database has the new status'),
             '202': ok(enrolmentSchema, 'Accepted; the workflow applies it shortly'),
@@ -540,23 +483,23 @@ const paths: ZodOpenApiPathsObject = {
       ...body(leadInputSchema),
       responses: { '201': { ...ok(leadSchema), links: leadLinks }, '409': error('Email already used') },
     }),
-    get: op('List and search leads', 'Leads', { requestParams: { query: leadListQuery }, responses: { '200': ok(page(leadSchema)) } }),
+    get: op('List and search leads', 'Leads', { requestParams: { query: leadListQuery }, responses: { '200': ok(leadPageSchema) } }),
   },
   '/v1/leads/import': {
     post: op('Import up to 10,000 leads', 'Leads', { ...body(leadImportDocSchema), responses: { '200': ok(importAnswerSchema) } }),
   },
   '/v1/leads/{id}': {
-    get: op('A lead', 'Leads', { requestParams: { path: idPath }, responses: { '200': ok(leadSchema) } }),
+    get: op('A lead', 'Leads', { requestParams: { path: idParams }, responses: { '200': ok(leadSchema) } }),
     patch: op('Update a lead', 'Leads', {
-      requestParams: { path: idPath },
+      requestParams: { path: idParams },
       ...body(leadPatchSchema),
       responses: { '200': ok(leadSchema), '409': error('Email already used') },
     }),
   },
   '/v1/leads/{id}/emails': {
     post: op('Send a one-off email', 'Emails', {
-      requestParams: { path: idPath },
-      ...body(oneOffSchema),
+      requestParams: { path: idParams },
+      ...body(oneOffInputSchema),
       responses: {
         '202': { ...ok(oneOffAcceptedSchema), links: emailLinks },
         '422': error('Suppressed lead (no_email, unsubscribed, bounced), or ' + TEMPLATE_REFUSALS),
@@ -565,24 +508,24 @@ const paths: ZodOpenApiPathsObject = {
     }),
   },
   '/v1/emails/{id}': {
-    get: op('A one-off email’s status', 'Emails', { requestParams: { path: idPath }, responses: { '200': ok(oneOffAnswerSchema) } }),
+    get: op('A one-off email’s status', 'Emails', { requestParams: { path: idParams }, responses: { '200': ok(oneOffSchema) } }),
   },
   '/v1/outbox': {
     get: op('Emails stored for this account, newest first', 'Emails', {
       requestParams: { query: pageQuery },
-      responses: { '200': ok(page(outboxItemSchema).extend({ delivery: z.enum(['resend', 'local-outbox']) })) },
+      responses: { '200': ok(outboxPageSchema) },
     }),
   },
   '/v1/notifications': {
     get: op('Notifications (replies), with the unread count', 'Notifications', {
       requestParams: { query: notificationQuery },
-      responses: { '200': ok(page(notificationSchema).extend({ unread: z.number().int() })) },
+      responses: { '200': ok(notificationPageSchema) },
     }),
   },
   '/v1/notifications/{id}/read': {
     post: op('Mark a notification read', 'Notifications', {
-      requestParams: { path: idPath },
-      responses: { '200': ok(z.object({ id: z.uuid(), read: z.boolean() })) },
+      requestParams: { path: idParams },
+      responses: { '200': ok(notificationReadSchema) },
     }),
   },
 };

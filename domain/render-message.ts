@@ -9,7 +9,7 @@ import { unsubscribeToken } from './unsubscribe-token.js';
 
 // An email to a lead as it is stored and sent, whichever path sends it: a sequence step
 // (activities/send-email.ts), a one-off email (activities/send-one-off.ts), or a test copy
-// (api/routes/emails.ts).
+// (api/services/emails.ts).
 
 type Lead = typeof leads.$inferSelect;
 

@@ -2,10 +2,11 @@ import { request } from 'node:http';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
+import { accountSchema } from '../api/schemas/account.js';
 import { ENROLMENT_EVENT_TYPES, ENROLMENT_STATUSES } from '../db/schema.js';
 import { REFUSAL_MESSAGES } from '../domain/enrolment-rules.js';
 import { launchBrowser } from './helpers/browser.js';
-import { apiClient, logger, startService, type TestService } from './helpers/service.js';
+import { apiClient, createTestAccount, logger, startService, type TestService } from './helpers/service.js';
 
 let service: TestService;
 beforeAll(async () => {
@@ -102,6 +103,16 @@ describe('the OpenAPI document', () => {
     expect(skipped.properties.reason.enum.sort()).toEqual(Object.keys(REFUSAL_MESSAGES).sort());
     // Links for the stateful phase.
     expect(Object.keys(doc.paths['/v1/sequences'].post.responses['201'].links)).toContain('GetSequence');
+  });
+
+  it('answers the account with exactly the fields its schema documents', async () => {
+    const { apiKey } = await createTestAccount(service);
+    const res = await apiClient(service.baseUrl, apiKey)('GET', '/v1/account');
+    expect(res.status).toBe(200);
+    const parsed = accountSchema.strict().safeParse(res.body);
+    expect(parsed.error?.issues ?? []).toEqual([]);
+    const documented = Object.keys(accountSchema.shape).filter((key) => key !== 'portalWebhookSecret');
+    expect(Object.keys(res.body).sort()).toEqual(documented.sort());
   });
 
   it('answers a method a path does not have with 405 and the Allow header of that path', async () => {

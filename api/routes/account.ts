@@ -1,31 +1,14 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Account } from '../../db/accounts.js';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { nonBlank, timezone } from '../schemas/common.js';
+import { accountPatchSchema, accountSchema, portalWebhookSecretSchema } from '../schemas/account.js';
 import { rotatePortalWebhookSecret, updateAccount } from '../services/account.js';
 import { parse } from '../validate.js';
 
-export const accountPatchSchema = z
-  .object({
-    name: z.string().trim().min(1).max(200).meta(nonBlank),
-    timezone,
-    allowParallelEnrolment: z.boolean(),
-    senderName: z.string().trim().max(200),
-    senderEmail: z.email().nullable(),
-    signature: z.string().max(5000),
-    companyName: z.string().trim().max(200),
-    postalAddress: z.string().trim().max(500),
-    logoUrl: z.url({ protocol: /^https$/ }).nullable(),
-    brandColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #2563eb'),
-    portalWebhookUrl: z.url({ protocol: /^https?$/ }).nullable(),
-  })
-  .partial()
-  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
-  .meta({ override: { minProperties: 1 } });
-
-function toAccountDto(a: Account) {
+function toAccountDto(a: Account): z.input<typeof accountSchema> {
   return {
     id: a.id,
     name: a.name,
@@ -50,13 +33,13 @@ export function accountRoutes(deps: AppDeps): Router {
   const services = { db: deps.database.db, config: deps.config };
   const router = Router();
   router.get('/account', (_req, res) => {
-    res.json(toAccountDto(res.locals.account));
+    answer(res, 200, accountSchema, toAccountDto(res.locals.account));
   });
   router.patch('/account', async (req, res) => {
     const patch = parse(accountPatchSchema, req.body);
     const { account, newSecret } = await updateAccount(services, res.locals.account, patch);
     // The portal webhook's signing secret, when this change issued it: shown in this answer only.
-    res.json({ ...toAccountDto(account), ...(newSecret ? { portalWebhookSecret: newSecret } : {}) });
+    answer(res, 200, accountSchema, { ...toAccountDto(account), ...(newSecret ? { portalWebhookSecret: newSecret } : {}) });
   });
   // A new signing secret, shown in this answer only. The one it replaces keeps signing (beside the
   // new one) for 24 hours, so the portal can deploy the new secret without losing a webhook.
@@ -67,7 +50,10 @@ export function accountRoutes(deps: AppDeps): Router {
       throw new ApiError(415, 'unsupported_media_type', `This request takes no body; send none, or JSON (got ${req.get('content-type')})`);
     }
     const { portalWebhookSecret, previousSecretExpiresAt } = await rotatePortalWebhookSecret(services, res.locals.account);
-    res.json({ portalWebhookSecret, previousSecretExpiresAt: previousSecretExpiresAt?.toISOString() ?? null });
+    answer(res, 200, portalWebhookSecretSchema, {
+      portalWebhookSecret,
+      previousSecretExpiresAt: previousSecretExpiresAt?.toISOString() ?? null,
+    });
   });
   return router;
 }

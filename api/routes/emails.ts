@@ -1,18 +1,19 @@
 import { Router } from 'express';
-import { z } from 'zod';
-import { MAX_BODY_LENGTH } from '../schemas/sequences.js';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
-import { idParams, pageQuery, uuidParam } from '../schemas/common.js';
-import type { oneOffSchema as oneOffAnswerSchema, outboxItemSchema } from '../schemas/responses.js';
+import { idParams, pageQuery, stepParams } from '../schemas/common.js';
+import {
+  oneOffAcceptedSchema,
+  oneOffInputSchema,
+  oneOffSchema,
+  outboxPageSchema,
+  previewSchema,
+  renderedSchema,
+  testSendAnswerSchema,
+  testSendSchema,
+} from '../schemas/emails.js';
 import { findOneOffEmail, listOutbox, previewStep, sendOneOffEmail, sendTestEmail } from '../services/emails.js';
 import { parse } from '../validate.js';
-
-export const oneOffSchema = z.object({
-  subject: z.string().trim().min(1).max(998),
-  body: z.string().min(1).max(MAX_BODY_LENGTH),
-});
-export const previewSchema = z.object({ leadId: z.uuid().optional() });
-export const testSendSchema = z.object({ to: z.email().optional() });
 
 export function emailRoutes(deps: AppDeps): Router {
   const services = { db: deps.database.db, temporal: deps.temporal, config: deps.config, mailer: deps.mailer };
@@ -22,39 +23,35 @@ export function emailRoutes(deps: AppDeps): Router {
   router.get('/outbox', async (req, res) => {
     const query = parse(pageQuery, req.query, 'query');
     const { delivery, page, nextCursor } = await listOutbox(services, res.locals.account, query);
-    res.json({
+    answer(res, 200, outboxPageSchema, {
       delivery,
-      data: page.map(
-        (m) =>
-          ({
-            id: m.id,
-            enrolmentId: m.enrolmentId,
-            stepId: m.stepId,
-            leadId: m.leadId,
-            from: m.fromEmail,
-            to: m.toEmail,
-            replyTo: m.replyTo,
-            subject: m.subject,
-            html: m.html,
-            text: m.text,
-            headers: m.headers,
-            status: m.status,
-            failureReason: m.failureReason,
-            sentAt: m.sentAt?.toISOString() ?? null,
-            createdAt: m.createdAt.toISOString(),
-          }) satisfies z.input<typeof outboxItemSchema>,
-      ),
+      data: page.map((m) => ({
+        id: m.id,
+        enrolmentId: m.enrolmentId,
+        stepId: m.stepId,
+        leadId: m.leadId,
+        from: m.fromEmail,
+        to: m.toEmail,
+        replyTo: m.replyTo,
+        subject: m.subject,
+        html: m.html,
+        text: m.text,
+        headers: m.headers,
+        status: m.status,
+        failureReason: m.failureReason,
+        sentAt: m.sentAt?.toISOString() ?? null,
+        createdAt: m.createdAt.toISOString(),
+      })),
       nextCursor,
     });
   });
 
   // Preview: render a step for a lead (or sample data) exactly as it would be sent; nothing is sent.
-  const stepParams = idParams.extend({ stepId: uuidParam });
   router.post('/sequences/:id/steps/:stepId/preview', async (req, res) => {
     const { id, stepId } = parse(stepParams, req.params, 'params');
     const { leadId } = parse(previewSchema, req.body ?? {});
     const rendered = await previewStep(services, res.locals.account, id, stepId, leadId);
-    res.json({ from: rendered.fromEmail, subject: rendered.subject, html: rendered.html, text: rendered.text });
+    answer(res, 200, renderedSchema, { from: rendered.fromEmail, subject: rendered.subject, html: rendered.html, text: rendered.text });
   });
 
   // A test copy of a step to the account's own confirmed address (sample data, marked [Test]),
@@ -62,28 +59,28 @@ export function emailRoutes(deps: AppDeps): Router {
   router.post('/sequences/:id/steps/:stepId/test', async (req, res) => {
     const { id, stepId } = parse(stepParams, req.params, 'params');
     const { to } = parse(testSendSchema, req.body ?? {});
-    res.status(202).json(await sendTestEmail(services, res.locals.account, id, stepId, to));
+    answer(res, 202, testSendAnswerSchema, await sendTestEmail(services, res.locals.account, id, stepId, to));
   });
 
   // One-off email to a lead, outside any sequence, sent durably by its own workflow.
   router.post('/leads/:id/emails', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const input = parse(oneOffSchema, req.body);
+    const input = parse(oneOffInputSchema, req.body);
     const oneOff = await sendOneOffEmail(services, res.locals.account, id, input);
-    res.status(202).json({ id: oneOff.id, leadId: oneOff.leadId, status: oneOff.status, subject: oneOff.subject });
+    answer(res, 202, oneOffAcceptedSchema, { id: oneOff.id, leadId: oneOff.leadId, status: oneOff.status, subject: oneOff.subject });
   });
 
   router.get('/emails/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const oneOff = await findOneOffEmail(services, res.locals.account, id);
-    res.json({
+    answer(res, 200, oneOffSchema, {
       id: oneOff.id,
       leadId: oneOff.leadId,
       subject: oneOff.subject,
       status: oneOff.status,
       reason: oneOff.reason,
       createdAt: oneOff.createdAt.toISOString(),
-    } satisfies z.input<typeof oneOffAnswerSchema>);
+    });
   });
 
   return router;

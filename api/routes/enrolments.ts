@@ -1,13 +1,23 @@
 import { Router } from 'express';
 import type { z } from 'zod';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
 import { toEnrolmentDto, toLeadDto } from '../dto.js';
 import { ApiError } from '../errors.js';
 import { idParams } from '../schemas/common.js';
-import { enrolManySchema, enrolmentListQuery, enrolOneSchema } from '../schemas/enrolments.js';
+import {
+  bulkResultSchema,
+  enrolManySchema,
+  enrolmentDetailSchema,
+  enrolmentListQuery,
+  enrolmentPageSchema,
+  enrolmentSchema,
+  enrolOneSchema,
+  idempotencyKeyHeader,
+  type timelineEventSchema,
+} from '../schemas/enrolments.js';
 import { controlEnrolment, enrolLeads, enrolmentDetail, findEnrolment, listSequenceEnrolments } from '../services/enrolments.js';
 import { findSequence } from '../services/sequences.js';
-import { enrolmentMessageSchema } from '../schemas/responses.js';
 import { parse } from '../validate.js';
 
 export function enrolmentRoutes(deps: AppDeps): Router {
@@ -25,20 +35,20 @@ export function enrolmentRoutes(deps: AppDeps): Router {
       throw new ApiError(status, result.reason, result.message, 'leadId');
     }
     const enrolment = await findEnrolment(db, res.locals.account, result.enrolmentId);
-    res.status(201).json(toEnrolmentDto(enrolment));
+    answer(res, 201, enrolmentSchema, toEnrolmentDto(enrolment));
   });
 
   router.post('/sequences/:id/enrolments/bulk', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const { leadIds } = parse(enrolManySchema, req.body);
     const idempotencyKey = req.get('idempotency-key');
-    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
+    if (!idempotencyKeyHeader.safeParse({ 'idempotency-key': idempotencyKey }).success) {
       throw new ApiError(400, 'validation_error', 'Idempotency-Key must be 1-200 visible ASCII characters', 'Idempotency-Key');
     }
     const sequence = await findSequence(db, res.locals.account, id);
     const results = await enrolLeads(services, res.locals.account, sequence, leadIds, idempotencyKey);
     const enrolled = results.filter((r) => r.status === 'enrolled').length;
-    res.json({ enrolled, skipped: results.length - enrolled, results });
+    answer(res, 200, bulkResultSchema, { enrolled, skipped: results.length - enrolled, results });
   });
 
   router.get('/sequences/:id/enrolments', async (req, res) => {
@@ -46,7 +56,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
     const query = parse(enrolmentListQuery, req.query, 'query');
     await findSequence(db, res.locals.account, id);
     const { page, counts, nextCursor } = await listSequenceEnrolments(db, id, query);
-    res.json({
+    answer(res, 200, enrolmentPageSchema, {
       data: page.map((r) => ({ ...toEnrolmentDto(r.enrolment), lead: r.lead })),
       ...(counts ? { counts } : {}),
       nextCursor,
@@ -57,7 +67,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
     const { id } = parse(idParams, req.params, 'params');
     const detail = await enrolmentDetail(services, res.locals.account, id);
     const iso = (d: Date | null) => d?.toISOString() ?? null;
-    res.json({
+    answer(res, 200, enrolmentDetailSchema, {
       ...toEnrolmentDto(detail.enrolment),
       replyTo: detail.replyTo,
       lead: toLeadDto(detail.lead),
@@ -67,14 +77,16 @@ export function enrolmentRoutes(deps: AppDeps): Router {
         deliveredAt: iso(m.deliveredAt),
         firstOpenedAt: iso(m.firstOpenedAt),
         firstClickedAt: iso(m.firstClickedAt),
-      })) satisfies z.input<typeof enrolmentMessageSchema>[],
+      })),
+      // Entries are answered as stored: their details are JSON each writer shapes by its type, so
+      // the type system cannot follow them here; the fuzz suite's response check (test/api-fuzz.test.ts) holds them to the document.
       timeline: detail.events.map((e) => ({
         type: e.type,
         at: e.createdAt.toISOString(),
         ...(e.fromStatus ? { from: e.fromStatus } : {}),
         ...(e.toStatus ? { to: e.toStatus } : {}),
         ...e.detail,
-      })),
+      })) as z.input<typeof timelineEventSchema>[],
     });
   });
 
@@ -84,7 +96,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
       const { state } = await controlEnrolment(services, res.locals.account, id, action);
       const enrolment = await findEnrolment(db, res.locals.account, id);
       // 200 when the new status is already in the database; 202 when the workflow has it queued.
-      res.status(state ? 200 : 202).json(toEnrolmentDto(enrolment));
+      answer(res, state ? 200 : 202, enrolmentSchema, toEnrolmentDto(enrolment));
     });
   }
 

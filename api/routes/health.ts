@@ -1,5 +1,7 @@
 import { Router } from 'express';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
+import { livenessSchema, readinessSchema } from '../schemas/health.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -14,7 +16,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export function healthRoutes({ database, temporal }: AppDeps): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    answer(res, 200, livenessSchema, { status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
     const checks: Record<string, () => Promise<unknown>> = {
@@ -32,7 +34,7 @@ export function healthRoutes({ database, temporal }: AppDeps): Router {
       }),
     );
     const failing = results.filter(([, r]) => r.status === 'down').map(([name]) => name);
-    res.status(failing.length ? 503 : 200).json({
+    answer(res, failing.length ? 503 : 200, readinessSchema, {
       status: failing.length ? 'unavailable' : 'ready',
       ...(failing.length ? { failing } : {}),
       checks: Object.fromEntries(results),

@@ -1,8 +1,17 @@
 import { Router } from 'express';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
 import { toLeadDto } from '../dto.js';
 import { idParams } from '../schemas/common.js';
-import { leadImportSchema, leadInputSchema, leadListQuery, leadPatchSchema } from '../schemas/leads.js';
+import {
+  importAnswerSchema,
+  leadImportSchema,
+  leadInputSchema,
+  leadListQuery,
+  leadPageSchema,
+  leadPatchSchema,
+  leadSchema,
+} from '../schemas/leads.js';
 import { createLead, findLead, importLeads, listLeads, updateLead } from '../services/leads.js';
 import { parse } from '../validate.js';
 
@@ -12,33 +21,30 @@ export function leadRoutes(deps: AppDeps): Router {
 
   router.post('/leads', async (req, res) => {
     const input = parse(leadInputSchema, req.body);
-    res.status(201).json(toLeadDto(await createLead(services, res.locals.account, input)));
+    answer(res, 201, leadSchema, toLeadDto(await createLead(services, res.locals.account, input)));
   });
 
   // Import: creates new leads and updates existing ones (matched by email); each row answers alone.
   router.post('/leads/import', async (req, res) => {
     const { leads: rows } = parse(leadImportSchema, req.body);
-    res.json(await importLeads(services, res.locals.account, rows));
+    answer(res, 200, importAnswerSchema, await importLeads(services, res.locals.account, rows));
   });
 
   router.get('/leads', async (req, res) => {
     const query = parse(leadListQuery, req.query, 'query');
     const { page, nextCursor } = await listLeads(services, res.locals.account, query);
-    res.json({
-      data: page.map(toLeadDto),
-      nextCursor,
-    });
+    answer(res, 200, leadPageSchema, { data: page.map(toLeadDto), nextCursor });
   });
 
   router.get('/leads/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    res.json(toLeadDto(await findLead(services, res.locals.account, id)));
+    answer(res, 200, leadSchema, toLeadDto(await findLead(services, res.locals.account, id)));
   });
 
   router.patch('/leads/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const patch = parse(leadPatchSchema, req.body);
-    res.json(toLeadDto(await updateLead(services, res.locals.account, id, patch)));
+    answer(res, 200, leadSchema, toLeadDto(await updateLead(services, res.locals.account, id, patch)));
   });
 
   return router;

@@ -1,5 +1,7 @@
 import express, { Router, type Response } from 'express';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
+import { senderConfirmationSchema } from '../schemas/account.js';
 import { unsubscribePage } from '../pages/unsubscribe-page.js';
 import { confirmSenderEmail, requestSenderConfirmation, resolveConfirmationLink } from '../services/sender-confirmation.js';
 
@@ -12,8 +14,8 @@ export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
   const services = { db: deps.database.db, config: deps.config, mailer: deps.mailer };
   const router = Router();
   router.post('/account/sender-email/confirmation', async (_req, res) => {
-    const answer = await requestSenderConfirmation(services, res.locals.account);
-    res.status(answer.confirmed ? 200 : 202).json(answer);
+    const confirmation = await requestSenderConfirmation(services, res.locals.account);
+    answer(res, confirmation.confirmed ? 200 : 202, senderConfirmationSchema, confirmation);
   });
   return router;
 }

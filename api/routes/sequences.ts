@@ -1,7 +1,19 @@
 import { Router } from 'express';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
-import { idParams, pageQuery, uuidParam } from '../schemas/common.js';
-import { sequenceCreateSchema, sequencePatchSchema, stepInputSchema, stepOrderSchema, stepPatchSchema } from '../schemas/sequences.js';
+import { idParams, pageQuery, stepParams } from '../schemas/common.js';
+import {
+  sequenceBroadcastSchema,
+  sequenceCreateSchema,
+  sequenceDetailSchema,
+  sequencePageSchema,
+  sequencePatchSchema,
+  sequenceSchema,
+  stepInputSchema,
+  stepOrderSchema,
+  stepPatchSchema,
+  stepSchema,
+} from '../schemas/sequences.js';
 import { statusCounts } from '../services/enrolments.js';
 import {
   addStep,
@@ -30,19 +42,22 @@ export function sequenceRoutes(deps: AppDeps): Router {
   router.post('/sequences', async (req, res) => {
     const input = parse(sequenceCreateSchema, req.body);
     const { sequence, steps: created } = await createSequence(db, res.locals.account, input);
-    res.status(201).json(toSequenceDto(sequence, created));
+    answer(res, 201, sequenceSchema, toSequenceDto(sequence, created));
   });
 
   router.get('/sequences', async (req, res) => {
     const query = parse(pageQuery, req.query, 'query');
     const { page, nextCursor } = await listSequences(db, res.locals.account, query);
-    res.json({ data: page.map((s) => toSequenceDto(s.sequence, s.steps)), nextCursor });
+    answer(res, 200, sequencePageSchema, { data: page.map((s) => toSequenceDto(s.sequence, s.steps)), nextCursor });
   });
 
   router.get('/sequences/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const sequence = await findSequence(db, res.locals.account, id);
-    res.json({ ...toSequenceDto(sequence, await liveSteps(db, id)), enrolmentCounts: await statusCounts(db, id) });
+    answer(res, 200, sequenceDetailSchema, {
+      ...toSequenceDto(sequence, await liveSteps(db, id)),
+      enrolmentCounts: await statusCounts(db, id),
+    });
   });
 
   router.patch('/sequences/:id', async (req, res) => {
@@ -50,7 +65,7 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const patch = parse(sequencePatchSchema, req.body);
     const { sequence, replan } = await updateSequence(db, await findSequence(db, res.locals.account, id), patch);
     if (replan) await reschedule(id);
-    res.json(toSequenceDto(sequence, await liveSteps(db, id)));
+    answer(res, 200, sequenceSchema, toSequenceDto(sequence, await liveSteps(db, id)));
   });
 
   // Sequence-wide actions: the sequence's status is the durable truth; the broadcast makes
@@ -61,7 +76,7 @@ export function sequenceRoutes(deps: AppDeps): Router {
       const updated = await setSequenceStatus(db, await findSequence(db, res.locals.account, id), action);
       const { signal, reason } = sequenceActionEffect(action);
       const broadcastId = await broadcastToSequence(deps, { sequenceId: id, signal, reason });
-      res.status(202).json({ ...toSequenceDto(updated, await liveSteps(db, id)), broadcastId });
+      answer(res, 202, sequenceBroadcastSchema, { ...toSequenceDto(updated, await liveSteps(db, id)), broadcastId });
     });
   }
 
@@ -71,16 +86,15 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const sequence = await findSequence(db, res.locals.account, id);
     const step = await addStep(db, res.locals.account, sequence, input);
     await reschedule(id);
-    res.status(201).json(toStepDto(step));
+    answer(res, 201, stepSchema, toStepDto(step));
   });
 
-  const stepParams = idParams.extend({ stepId: uuidParam });
   router.patch('/sequences/:id/steps/:stepId', async (req, res) => {
     const { id, stepId } = parse(stepParams, req.params, 'params');
     const patch = parse(stepPatchSchema, req.body);
     const step = await updateStep(db, res.locals.account, await findSequence(db, res.locals.account, id), stepId, patch);
     await reschedule(id);
-    res.json(toStepDto(step));
+    answer(res, 200, stepSchema, toStepDto(step));
   });
 
   router.delete('/sequences/:id/steps/:stepId', async (req, res) => {
@@ -96,7 +110,7 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const sequence = await findSequence(db, res.locals.account, id);
     const ordered = await reorderSteps(db, sequence, stepIds);
     await reschedule(id);
-    res.json(toSequenceDto(sequence, ordered));
+    answer(res, 200, sequenceSchema, toSequenceDto(sequence, ordered));
   });
 
   return router;

@@ -1,8 +1,8 @@
 import { Router } from 'express';
-import type { z } from 'zod';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
 import { idParams } from '../schemas/common.js';
-import type { statsSchema } from '../schemas/responses.js';
+import { statsSchema } from '../schemas/stats.js';
 import { statsOfSequence } from '../services/stats.js';
 import { parse } from '../validate.js';
 
@@ -12,7 +12,7 @@ export function statsRoutes(deps: AppDeps): Router {
 
   router.get('/sequences/:id/stats', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    res.json((await statsOfSequence(services, res.locals.account, id)) satisfies z.input<typeof statsSchema>);
+    answer(res, 200, statsSchema, await statsOfSequence(services, res.locals.account, id));
   });
 
   return router;

@@ -2,11 +2,12 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
 import { simpleParser, type ParsedMail, type SimpleParserOptions } from 'mailparser';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { z } from 'zod';
 import { boundMimeHead } from '../../domain/inbound.js';
 import type { Logger } from '../../logger.js';
+import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
+import { resendEventSchema, webhookAnswerSchema } from '../schemas/inbound.js';
 import { handleInboundEmail, receiveWebhookEvent, type EmailEvent, type InboundEmail } from '../services/inbound.js';
 
 /** The largest raw MIME message read (providers cap inbound mail at 25–35 MB); larger is a 413. */
@@ -64,12 +65,6 @@ async function parseMime(raw: Buffer, logger: Logger): Promise<InboundEmail> {
   };
 }
 
-const eventSchema = z.object({
-  type: z.string().min(1),
-  created_at: z.string().optional(),
-  data: z.record(z.string(), z.unknown()).default({}),
-});
-
 /**
  * What comes back from the email world. Public routes (no API key): each proves itself by a
  * signature (Resend webhooks) or a shared secret (raw MIME from another inbound provider).
@@ -105,18 +100,18 @@ export function webhookRoutes(deps: AppDeps): Router {
     } catch {
       throw new ApiError(400, 'validation_error', 'The body is not JSON');
     }
-    const parsed = eventSchema.safeParse(json);
+    const parsed = resendEventSchema.safeParse(json);
     if (!parsed.success) throw new ApiError(400, 'validation_error', 'Not a Resend event');
     const event = parsed.data as EmailEvent;
 
     // Each event id is applied once, however many deliveries of it arrive at once (see the service).
     const result = await receiveWebhookEvent(inboundDeps, id, event);
     if ('duplicate' in result) {
-      res.json({ received: true, duplicate: true });
+      answer(res, 200, webhookAnswerSchema, { received: true, duplicate: true });
       return;
     }
     req.log?.info({ eventId: id, type: event.type, outcome: result.outcome }, 'webhook event');
-    res.json({ received: true, outcome: result.outcome });
+    answer(res, 200, webhookAnswerSchema, { received: true, outcome: result.outcome });
   });
 
   // Raw MIME from any other inbound provider (Postmark, Mailgun, SES → HTTP). The secret is
@@ -137,7 +132,7 @@ export function webhookRoutes(deps: AppDeps): Router {
     if (!Buffer.isBuffer(req.body) || req.body.length === 0)
       throw new ApiError(400, 'validation_error', 'Send the raw MIME message as the body');
     const outcome = await handleInboundEmail(inboundDeps, await parseMime(req.body, deps.logger));
-    res.json({ received: true, outcome });
+    answer(res, 200, webhookAnswerSchema, { received: true, outcome });
   });
 
   return router;

@@ -3,6 +3,7 @@ import { isValidTimezone } from '../../domain/schedule.js';
 
 export const uuidParam = z.uuid({ message: 'must be an id (UUID)' });
 export const idParams = z.object({ id: uuidParam });
+export const stepParams = z.object({ id: uuidParam, stepId: uuidParam });
 
 /** Trimmed, then at least one character: the document says "a character that is not white space". */
 export const nonBlank = { override: { pattern: '[^\\s\\ufeff]' } };
@@ -57,3 +58,23 @@ export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: cursorParam.optional(),
 });
+
+/** A page of a list: `nextCursor` is null on the last one. */
+export const page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
+
+/** What the API key rate limit answers with (IETF draft-8 headers, and Retry-After on a 429). */
+export const rateLimitHeaders = z.object({
+  'Retry-After': z.string().regex(/^\d+$/).describe('Seconds until the window resets'),
+  RateLimit: z.string().describe('IETF draft-8 RateLimit: remaining requests and seconds to reset'),
+  'RateLimit-Policy': z.string().describe('IETF draft-8 RateLimit-Policy: the limit and its window'),
+});
+/** The same on a 429 that may be another refusal: the limiter's headers come with rate_limited alone. */
+export const rateLimitHeadersIfRateLimited = z.object({
+  'Retry-After': z.string().regex(/^\d+$/).optional().describe('With rate_limited: seconds until the window resets'),
+  RateLimit: z.string().optional().describe('With the API key rate limit on: remaining requests and seconds to reset'),
+  'RateLimit-Policy': z.string().optional().describe('With the API key rate limit on: the limit and its window'),
+});
+
+/** A body that is not JSON (an HTML page, Prometheus text, a raw MIME message), and any JSON object. */
+export const textBody = z.string();
+export const jsonObject = z.record(z.string(), z.unknown());

@@ -1,15 +1,26 @@
 import { z } from 'zod';
-import { ENROLMENT_STATUSES } from '../../db/schema.js';
+import { ENROLMENT_STATUSES, ON_REPLY_ACTIONS, type EnrolmentEventType } from '../../db/schema.js';
 import { REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
-import { cursorParam } from './common.js';
-import { MAX_BULK } from './leads.js';
+import { cursorParam, page } from './common.js';
+import { MAX_BULK, leadSchema } from './leads.js';
+
+const iso = z.iso.datetime();
+const enrolmentStatus = z.enum(ENROLMENT_STATUSES);
 
 export const enrolOneSchema = z.object({ leadId: z.uuid() });
 export const enrolManySchema = z.object({
   leadIds: z.array(z.uuid()).min(1).max(MAX_BULK, `at most ${MAX_BULK} leads per request`),
 });
+/** `Idempotency-Key` of a bulk enrolment: a retried request answers the first one's result. */
+export const idempotencyKeyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,200}$/)
+    .optional()
+    .describe('1-200 visible ASCII characters'),
+});
 export const enrolmentListQuery = z.object({
-  status: z.enum(ENROLMENT_STATUSES).optional(),
+  status: enrolmentStatus.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: cursorParam.optional(),
 });
@@ -25,17 +36,92 @@ export const enrolResultSchema = z.discriminatedUnion('status', [
   }),
 ]);
 
+export const bulkResultSchema = z.object({ enrolled: z.number().int(), skipped: z.number().int(), results: z.array(enrolResultSchema) });
+
 export const enrolmentSchema = z.object({
   id: z.uuid(),
   sequenceId: z.uuid(),
   leadId: z.uuid(),
-  status: z.enum(ENROLMENT_STATUSES),
+  status: enrolmentStatus,
   lastStepId: z.uuid().nullable(),
-  lastSentAt: z.iso.datetime().nullable(),
+  lastSentAt: iso.nullable(),
   nextStepId: z.uuid().nullable(),
-  nextDueAt: z.iso.datetime().nullable(),
-  repliedAt: z.iso.datetime().nullable(),
+  nextDueAt: iso.nullable(),
+  repliedAt: iso.nullable(),
   endedReason: z.string().nullable(),
-  enrolledAt: z.iso.datetime(),
-  endedAt: z.iso.datetime().nullable(),
+  enrolledAt: iso,
+  endedAt: iso.nullable(),
+});
+
+/** Enrolments per status (every status a key, zero included). */
+export const enrolmentCountsSchema = z.record(z.string(), z.number().int());
+
+export const enrolmentLeadSummarySchema = z.object({
+  id: z.uuid(),
+  email: z.string().nullable(),
+  firstName: z.string(),
+  lastName: z.string(),
+});
+export const enrolmentPageSchema = page(enrolmentSchema.extend({ lead: enrolmentLeadSummarySchema })).extend({
+  counts: enrolmentCountsSchema
+    .optional()
+    .describe(
+      'Enrolments per status in the whole sequence (every status filter aside); on the first page only, a request without a cursor',
+    ),
+});
+
+export const enrolmentMessageSchema = z.object({
+  id: z.uuid(),
+  stepId: z.uuid().nullable(),
+  subject: z.string(),
+  status: z.string(),
+  sentAt: iso.nullable(),
+  deliveredAt: iso.nullable(),
+  firstOpenedAt: iso.nullable(),
+  firstClickedAt: iso.nullable(),
+});
+/**
+ * A timeline entry: its type (one of ENROLMENT_EVENT_TYPES), when, and the details that type is
+ * written with (activities/, api/services/), each typed. Entries are answered as stored.
+ */
+const entry = <T extends EnrolmentEventType, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.object({ type: z.literal(type), at: iso, ...shape });
+const emailEvent = { messageId: z.uuid() };
+const bounceDetail = z
+  .object({ type: z.string().optional(), subType: z.string().optional(), message: z.string().optional() })
+  .catchall(z.unknown())
+  .describe('The provider’s bounce object');
+const senderRelation = z.enum(['lead', 'lead_domain', 'other']);
+export const timelineEventSchema = z.discriminatedUnion('type', [
+  entry('enrolled', { to: z.literal('active') }),
+  entry('status_changed', { from: enrolmentStatus, to: enrolmentStatus, reason: z.string().optional() }),
+  entry('email_sent', { stepId: z.uuid(), messageId: z.uuid(), subject: z.string() }),
+  entry('email_delivered', emailEvent),
+  entry('email_delayed', emailEvent),
+  entry('email_clicked', { ...emailEvent, link: z.string().optional() }),
+  entry('email_bounced', { ...emailEvent, bounce: bounceDetail }),
+  entry('email_soft_bounced', { ...emailEvent, bounce: bounceDetail }),
+  entry('email_suppressed', emailEvent),
+  entry('email_complained', emailEvent),
+  entry('email_failed', { ...emailEvent, reason: z.string().optional() }),
+  entry('reply', {
+    source: z.enum(['api', 'email']).optional().describe('Marked replied through the API, or an email'),
+    onReply: z.enum(ON_REPLY_ACTIONS).optional(),
+    inboundId: z.uuid().optional(),
+    from: z.string().optional().describe('Who wrote, when not the lead’s own address'),
+    sender: senderRelation.optional(),
+  }),
+  entry('auto_reply', { inboundId: z.uuid(), subject: z.string(), from: z.string(), sender: senderRelation }),
+  entry('reply_from_other_address', { inboundId: z.uuid(), from: z.string(), subject: z.string() }),
+  entry('unsubscribe', { source: z.string() }),
+  entry('bounce', { reason: z.string() }),
+]);
+
+export const enrolmentDetailSchema = enrolmentSchema.extend({
+  replyTo: z
+    .string()
+    .describe('Where the lead’s replies to this enrolment go: the reply address its emails carry (support staff look it up here)'),
+  lead: leadSchema,
+  messages: z.array(enrolmentMessageSchema),
+  timeline: z.array(timelineEventSchema),
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CUSTOM_FIELD_MAX_LENGTH, isCustomFieldName } from '../../domain/merge-fields.js';
-import { cursorParam, timezone } from './common.js';
+import { cursorParam, page, timezone } from './common.js';
 
 const field = (max = 200) => z.string().trim().max(max);
 
@@ -51,6 +51,27 @@ export const leadImportSchema = z.object({
   leads: z.array(z.unknown()).min(1).max(MAX_BULK, `at most ${MAX_BULK} leads per request`),
 });
 
+// Rows are validated one by one (an invalid row is answered, not fatal), each as a lead, so the
+// document says a row may be anything: an invalid one is answered in `results`, not refused.
+export const leadImportDocSchema = leadImportSchema.extend({
+  leads: z
+    .array(
+      z.union([leadInputSchema, z.unknown().describe('A row that is not a lead: answered as invalid in results, the other rows imported')]),
+    )
+    .min(1)
+    .max(MAX_BULK),
+});
+export const importResultSchema = z.discriminatedUnion('status', [
+  z.object({ index: z.number().int(), status: z.enum(['created', 'updated']), id: z.uuid() }),
+  z.object({ index: z.number().int(), status: z.literal('invalid'), field: z.string().optional(), message: z.string() }),
+]);
+export const importAnswerSchema = z.object({
+  created: z.number().int(),
+  updated: z.number().int(),
+  invalid: z.number().int(),
+  results: z.array(importResultSchema),
+});
+
 export const leadListQuery = z.object({
   search: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -72,3 +93,4 @@ export const leadSchema = z.object({
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });
+export const leadPageSchema = page(leadSchema);

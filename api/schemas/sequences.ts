@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DELAY_UNITS, ON_REPLY_ACTIONS } from '../../db/schema.js';
-import { nonBlank } from './common.js';
+import { nonBlank, page } from './common.js';
+import { enrolmentCountsSchema } from './enrolments.js';
 import { MAX_DELAY_MINUTES, delayInMinutes } from '../../domain/schedule.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM');
@@ -90,3 +91,7 @@ export const sequenceSchema = z.object({
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });
+export const sequenceDetailSchema = sequenceSchema.extend({ enrolmentCounts: enrolmentCountsSchema });
+/** A sequence-wide pause, resume or archive: accepted, and carried out by the broadcast workflow it names. */
+export const sequenceBroadcastSchema = sequenceSchema.extend({ broadcastId: z.string() });
+export const sequencePageSchema = page(sequenceSchema);

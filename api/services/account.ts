@@ -8,7 +8,7 @@ import type { Db } from '../../db/client.js';
 import { accounts } from '../../db/schema.js';
 import { checkWebhookDestination } from '../../domain/webhook-destination.js';
 import { ApiError } from '../errors.js';
-import type { accountPatchSchema } from '../routes/account.js';
+import type { accountPatchSchema } from '../schemas/account.js';
 
 // The account's own settings: sender, branding, limits, and the portal webhook (its URL, checked
 // against our own network, and the signing secret it is issued and rotated).

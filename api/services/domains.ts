@@ -6,7 +6,7 @@ import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
 import { accounts } from '../../db/schema.js';
 import { ApiError } from '../errors.js';
-import type { domainRecordSchema } from '../schemas/responses.js';
+import type { domainRecordSchema } from '../schemas/domains.js';
 
 // Custom sending domains, through Resend's domains API: add one, show the DNS records to set,
 // check verification. Until it is verified, emails go from the platform address.

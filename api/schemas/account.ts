@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { nonBlank, timezone } from './common.js';
+
+export const accountPatchSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).meta(nonBlank),
+    timezone,
+    allowParallelEnrolment: z.boolean(),
+    senderName: z.string().trim().max(200),
+    senderEmail: z.email().nullable(),
+    signature: z.string().max(5000),
+    companyName: z.string().trim().max(200),
+    postalAddress: z.string().trim().max(500),
+    logoUrl: z.url({ protocol: /^https$/ }).nullable(),
+    brandColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #2563eb'),
+    portalWebhookUrl: z.url({ protocol: /^https?$/ }).nullable(),
+  })
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
+  .meta({ override: { minProperties: 1 } });
+
+export const accountSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  timezone: z.string(),
+  allowParallelEnrolment: z.boolean(),
+  plan: z.string(),
+  limits: z.object({
+    maxSequences: z.number().nullable(),
+    maxStepsPerSequence: z.number().nullable(),
+    maxActiveEnrolments: z.number().nullable(),
+    maxEmailsPerDay: z.number().nullable(),
+  }),
+  senderName: z.string(),
+  senderEmail: z.string().nullable(),
+  signature: z.string(),
+  companyName: z.string(),
+  postalAddress: z.string(),
+  logoUrl: z.string().nullable(),
+  brandColor: z.string(),
+  portalWebhookUrl: z.string().nullable(),
+  sendingDomain: z.string().nullable(),
+  sendingDomainVerified: z.boolean(),
+  portalWebhookSecret: z.string().optional().describe('Only in the answer of the change that issued it'),
+});
+
+export const portalWebhookSecretSchema = z.object({
+  portalWebhookSecret: z.string(),
+  previousSecretExpiresAt: z.iso.datetime().nullable().describe('Until when the previous secret also signs (null: there was none)'),
+});
+
+/** The two answers of asking for a sender confirmation: 200 already confirmed, 202 link sent. */
+export const senderConfirmedSchema = z.object({ to: z.string(), confirmed: z.literal(true) });
+export const senderConfirmationSentSchema = z.object({ to: z.string(), confirmed: z.literal(false), providerId: z.string() });
+export const senderConfirmationSchema = z.discriminatedUnion('confirmed', [senderConfirmedSchema, senderConfirmationSentSchema]);
+
+/** `/confirm-sender/{token}`: the link in the confirmation email. */
+export const confirmationTokenParams = z.object({
+  token: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.\d{1,12}\.[A-Za-z0-9_-]{32}$/)
+    .describe('<account id>.<expiry>.<signature> from the confirmation email'),
+});

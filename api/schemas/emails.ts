@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { MAX_BODY_LENGTH } from './sequences.js';
+import { page } from './common.js';
+
+const iso = z.iso.datetime();
+
+/** A one-off email to one lead: its template follows the rules of a step's. */
+export const oneOffInputSchema = z.object({
+  subject: z.string().trim().min(1).max(998),
+  body: z.string().min(1).max(MAX_BODY_LENGTH),
+});
+const oneOffStatus = z.enum(['queued', 'sent', 'suppressed', 'failed']);
+export const oneOffAcceptedSchema = z.object({ id: z.uuid(), leadId: z.uuid(), status: oneOffStatus, subject: z.string() });
+export const oneOffSchema = oneOffAcceptedSchema.extend({ reason: z.string().nullable(), createdAt: iso });
+
+/** Preview and test send of a step. */
+export const previewSchema = z.object({ leadId: z.uuid().optional() });
+export const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
+export const testSendSchema = z.object({ to: z.email().optional() });
+export const testSendAnswerSchema = z.object({ to: z.string(), providerId: z.string() });
+
+export const outboxItemSchema = z.object({
+  id: z.uuid(),
+  enrolmentId: z.uuid().nullable(),
+  stepId: z.uuid().nullable(),
+  leadId: z.uuid(),
+  from: z.string(),
+  to: z.string(),
+  replyTo: z.string().nullable(),
+  subject: z.string(),
+  html: z.string(),
+  text: z.string(),
+  headers: z.record(z.string(), z.string()),
+  status: z.string(),
+  failureReason: z.string().nullable(),
+  sentAt: iso.nullable(),
+  createdAt: iso,
+});
+export const outboxPageSchema = page(outboxItemSchema).extend({ delivery: z.enum(['resend', 'local-outbox']) });
