@@ -43,6 +43,16 @@ export const ENROLMENT_EVENT_TYPES = [
 export type EnrolmentEventType = (typeof ENROLMENT_EVENT_TYPES)[number];
 
 export type SequenceStatus = 'active' | 'paused' | 'archived';
+/**
+ * An email's way out: stored as `sending` before the provider is called (the exactly-once guard),
+ * `sent` when it accepted, then `delivered` or `bounced` from its webhooks, or `failed`.
+ * `queued` is the column's default, which no writer leaves.
+ */
+export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'bounced', 'failed'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+/** What a notification tells the user about: a reply, or a reply from someone other than the lead. */
+export const NOTIFICATION_TYPES = ['reply', 'reply_from_other_address'] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 export const DELAY_UNITS = ['minutes', 'hours', 'days', 'business_days'] as const;
 export type DelayUnit = (typeof DELAY_UNITS)[number];
@@ -274,7 +284,7 @@ export const messages = pgTable(
     tags: jsonb('tags').$type<{ name: string; value: string }[]>().notNull().default([]),
     /** One-off emails route replies through their own token; sequence emails use the enrolment's. */
     replyToken: text('reply_token'),
-    status: text('status').notNull().default('queued'),
+    status: text('status').$type<MessageStatus>().notNull().default('queued'),
     providerId: text('provider_id'),
     failureReason: text('failure_reason'),
     sentAt: timestamp('sent_at', { withTimezone: true }),
@@ -364,7 +374,7 @@ export const notifications = pgTable(
   {
     id: id(),
     accountId: accountId(),
-    type: text('type').notNull(),
+    type: text('type').$type<NotificationType>().notNull(),
     enrolmentId: uuid('enrolment_id').references(() => enrolments.id, { onDelete: 'cascade' }),
     leadId: uuid('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
     title: text('title').notNull(),

@@ -72,7 +72,7 @@ describe('a test copy of a step', () => {
       limits: { maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: 2 },
     });
     const lead = await createLead();
-    for (const status of ['delivered', 'bounced']) {
+    for (const status of ['delivered', 'bounced'] as const) {
       await service.database.db.insert(messages).values({
         accountId: account.id,
         leadId: lead.id,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MESSAGE_STATUSES } from '../../db/schema.js';
 import { MAX_BODY_LENGTH } from './sequences.js';
 import { page } from './common.js';
 
@@ -31,7 +32,7 @@ export const outboxItemSchema = z.object({
   html: z.string(),
   text: z.string(),
   headers: z.record(z.string(), z.string()),
-  status: z.string(),
+  status: z.enum(MESSAGE_STATUSES),
   failureReason: z.string().nullable(),
   sentAt: iso.nullable(),
   createdAt: iso,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENROLMENT_STATUSES, ON_REPLY_ACTIONS, type EnrolmentEventType } from '../../db/schema.js';
+import { ENROLMENT_STATUSES, MESSAGE_STATUSES, ON_REPLY_ACTIONS, type EnrolmentEventType } from '../../db/schema.js';
 import { REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { cursorParam, page } from './common.js';
 import { MAX_BULK, leadSchema } from './leads.js';
@@ -74,7 +74,7 @@ export const enrolmentMessageSchema = z.object({
   id: z.uuid(),
   stepId: z.uuid().nullable(),
   subject: z.string(),
-  status: z.string(),
+  status: z.enum(MESSAGE_STATUSES),
   sentAt: iso.nullable(),
   deliveredAt: iso.nullable(),
   firstOpenedAt: iso.nullable(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NOTIFICATION_TYPES } from '../../db/schema.js';
 import { cursorParam, page } from './common.js';
 
 export const notificationQuery = z.object({
@@ -19,7 +20,7 @@ export const notificationQuery = z.object({
 
 export const notificationSchema = z.object({
   id: z.uuid(),
-  type: z.string(),
+  type: z.enum(NOTIFICATION_TYPES),
   title: z.string(),
   body: z.string(),
   enrolmentId: z.uuid().nullable(),
