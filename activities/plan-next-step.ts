@@ -25,10 +25,13 @@ export function createPlanNextStep({ db }: { db: Db }) {
   return async function planNextStep({
     enrolmentId,
     previousAt,
+    notBefore,
   }: {
     enrolmentId: string;
     /** When the previous email went (or the enrolment began), by the workflow's clock. */
     previousAt: string;
+    /** No step before then: the enrolment was waiting for the lead's return (out of office). */
+    notBefore?: string;
   }): Promise<NextStepPlan> {
     const ctx = await loadEnrolmentContext(db, enrolmentId);
     if (!ctx) return { adoptStatus: 'failed', reason: REASONS.enrolmentGone, next: null };
@@ -51,6 +54,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
       delay: { amount: ctx.next.delayAmount, unit: ctx.next.delayUnit },
       window: sequence.sendWindow,
       zone: ctx.zone,
+      ...(notBefore ? { notBefore: new Date(notBefore) } : {}),
     });
     await db.update(enrolments).set({ nextStepId: ctx.next.id, nextDueAt: dueAt }).where(eq(enrolments.id, enrolmentId));
     const number = ctx.steps.findIndex((s) => s.id === ctx.next!.id) + 1;

@@ -11,10 +11,20 @@ import { isLive } from '../domain/enrolment-status.js';
 /** Mirrors a status the workflow decided into PostgreSQL, with a timeline event. Idempotent. */
 export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Client; config: Config }) {
   const { db, logger } = deps;
-  return async function recordStatus(input: { enrolmentId: string; status: EnrolmentStatus; reason: string | null }): Promise<void> {
+  return async function recordStatus(input: {
+    enrolmentId: string;
+    status: EnrolmentStatus;
+    reason: string | null;
+    /** Given once an out-of-office is in play: the date the enrolment waits for, or null (no longer). */
+    pausedUntil?: string | null;
+  }): Promise<void> {
     const changed = await db.transaction(async (tx) => {
       const [current] = await tx.select().from(enrolments).where(eq(enrolments.id, input.enrolmentId)).for('update');
-      if (!current || current.status === input.status) return undefined;
+      if (!current) return undefined;
+      const pausedUntil = input.status === 'paused' && input.pausedUntil ? new Date(input.pausedUntil) : null;
+      // A second out-of-office moves the date of a wait without changing the status.
+      const untilMoved = input.pausedUntil !== undefined && current.pausedUntil?.getTime() !== pausedUntil?.getTime();
+      if (current.status === input.status && !untilMoved) return undefined;
       const now = new Date();
       const final = !isLive(input.status);
       await tx
@@ -24,6 +34,7 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
           updatedAt: now,
           ...(final ? { endedAt: now, endedReason: input.reason, nextStepId: null, nextDueAt: null } : {}),
           ...(input.status === 'active' && current.status === 'paused' ? { resumedAt: now } : {}),
+          ...(input.pausedUntil !== undefined || input.status !== 'paused' ? { pausedUntil } : {}),
         })
         .where(eq(enrolments.id, input.enrolmentId));
       await tx.insert(enrolmentEvents).values({
@@ -32,8 +43,9 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
         type: 'status_changed',
         fromStatus: current.status,
         toStatus: input.status,
-        detail: input.reason ? { reason: input.reason } : {},
+        detail: { ...(input.reason ? { reason: input.reason } : {}), ...(pausedUntil ? { until: pausedUntil.toISOString() } : {}) },
       });
+      if (current.status === input.status) return undefined;
       // A suppression signalled straight from the CLI still suppresses the lead account-wide.
       if (input.status === 'unsubscribed') {
         await tx

@@ -202,6 +202,8 @@ export const enrolments = pgTable(
     endedReason: text('ended_reason'),
     repliedAt: timestamp('replied_at', { withTimezone: true }),
     resumedAt: timestamp('resumed_at', { withTimezone: true }),
+    /** Paused until then, waiting for the lead's return from an out-of-office; null for any other pause. */
+    pausedUntil: timestamp('paused_until', { withTimezone: true }),
     workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
     batchId: uuid('batch_id'),
     enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),

@@ -21,6 +21,8 @@ export const REASONS = {
   bounced: 'the email address bounced',
   noEmail: 'the lead has no email address',
   replied: 'the lead replied',
+  outOfOffice: 'the lead is out of office',
+  backFromOutOfOffice: 'the lead is back from out of office',
   sequenceArchived: 'the sequence was archived',
   sequencePaused: 'the sequence is paused',
   allStepsSent: 'all steps sent',

@@ -69,9 +69,21 @@ export function nextWindowOpening(at: Date, window: SendWindow | null | undefine
   return at; // unreachable with a non-empty day list
 }
 
-/** Due time of a step: the delay counts from the previous send (or enrolment), then the window applies. */
-export function stepDueAt(input: { previousAt: Date; delay: Delay; window: SendWindow | null | undefined; zone: string }): Date {
-  return nextWindowOpening(addDelay(input.previousAt, input.delay, input.zone), input.window, input.zone);
+/**
+ * Due time of a step: the delay counts from the previous send (or enrolment), then the window
+ * applies. `notBefore` (the end of an out-of-office wait) holds a step that fell due meanwhile
+ * until then, so it goes at the next window opening rather than at once at any hour.
+ */
+export function stepDueAt(input: {
+  previousAt: Date;
+  delay: Delay;
+  window: SendWindow | null | undefined;
+  zone: string;
+  notBefore?: Date;
+}): Date {
+  const due = addDelay(input.previousAt, input.delay, input.zone);
+  const held = input.notBefore && input.notBefore > due ? input.notBefore : due;
+  return nextWindowOpening(held, input.window, input.zone);
 }
 
 /** Start of the next calendar day in `zone`: when a send held back by a daily cap may go. */

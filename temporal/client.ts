@@ -12,6 +12,7 @@ import {
   controlUpdate,
   enrolmentWorkflowId,
   oneOffEmailWorkflowId,
+  outOfOfficeSignal,
   pauseSignal,
   portalWebhookWorkflowId,
   replyForwardWorkflowId,
@@ -94,7 +95,7 @@ const SIGNALS_WITHOUT_ARGUMENTS = {
 } as const;
 
 /** The signals anything outside the workflow sends to an enrolment, by the action's name. */
-export type EnrolmentSignal = keyof typeof SIGNALS_WITHOUT_ARGUMENTS | 'stop';
+export type EnrolmentSignal = keyof typeof SIGNALS_WITHOUT_ARGUMENTS | 'stop' | 'outOfOffice';
 
 /**
  * Signals an enrolment's workflow. Returns false when there is no running workflow to signal
@@ -105,12 +106,15 @@ export async function signalEnrolment(
   deps: Pick<TemporalDeps, 'temporal'>,
   enrolmentId: string,
   signal: EnrolmentSignal,
-  options: { reason?: string } = {},
+  options: { reason?: string; until?: Date } = {},
 ): Promise<boolean> {
   const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
   try {
     if (signal === 'stop') await (options.reason ? handle.signal(stopSignal, { reason: options.reason }) : handle.signal(stopSignal));
-    else await handle.signal(SIGNALS_WITHOUT_ARGUMENTS[signal]);
+    else if (signal === 'outOfOffice') {
+      if (!options.until) throw new Error('an out-of-office signal needs the date the lead is back');
+      await handle.signal(outOfOfficeSignal, { until: options.until.toISOString() });
+    } else await handle.signal(SIGNALS_WITHOUT_ARGUMENTS[signal]);
     return true;
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return false;

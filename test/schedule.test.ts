@@ -73,6 +73,29 @@ describe('a send window', () => {
     expect(due.toISOString()).toBe('2026-10-26T08:00:00.000Z');
   });
 
+  it('holds a step that fell due during an out-of-office wait until the wait ends, then its window', () => {
+    // Due on Tuesday; the lead is back on Friday 13 at midnight: the step goes at 09:00 that day.
+    const due = stepDueAt({
+      previousAt: at('2026-11-09T10:00:00', 'Europe/Paris'),
+      delay: { amount: 1, unit: 'days' },
+      window: weekdays9to5,
+      zone: 'Europe/Paris',
+      notBefore: at('2026-11-13T00:00:00', 'Europe/Paris'),
+    });
+    expect(inZone(due, 'Europe/Paris')).toBe('2026-11-13T09:00:00+01:00');
+  });
+
+  it('leaves a step due after the out-of-office wait where its delay puts it', () => {
+    const due = stepDueAt({
+      previousAt: at('2026-11-09T10:00:00', 'Europe/Paris'),
+      delay: { amount: 7, unit: 'days' },
+      window: weekdays9to5,
+      zone: 'Europe/Paris',
+      notBefore: at('2026-11-13T00:00:00', 'Europe/Paris'),
+    });
+    expect(inZone(due, 'Europe/Paris')).toBe('2026-11-16T10:00:00+01:00');
+  });
+
   it('with no window lets every time through', () => {
     const t = at('2026-11-28T03:00:00Z');
     expect(nextWindowOpening(t, null, 'UTC')).toEqual(t);

@@ -67,6 +67,11 @@ export const stopSignal = defineSignal<[{ reason?: string }?]>('stop');
 export const replySignal = defineSignal('reply');
 export const unsubscribeSignal = defineSignal('unsubscribe');
 export const bounceSignal = defineSignal('bounce');
+/**
+ * The lead is away (an out-of-office reply): a live, active enrolment waits until `until`, then
+ * resumes by itself. A manual pause or resume, or a real reply, ends the wait.
+ */
+export const outOfOfficeSignal = defineSignal<[{ until: string }]>('outOfOffice');
 /** Steps or settings of the sequence changed: plan the next step again. */
 export const rescheduleSignal = defineSignal('reschedule');
 
@@ -97,6 +102,11 @@ export interface CarriedState {
   lastSentAt: string | null;
   /** The step the run was told to send later (daily cap, provider quota), and until when. */
   postponed?: { stepId: string; until: string; reason: string };
+  /** Paused until the lead is back from an out-of-office, and what the database knows of it. */
+  awayUntil?: string | null;
+  persistedAwayUntil?: string | null;
+  /** Back from an out-of-office at this time: the next step is not due before it. */
+  notBefore?: string;
 }
 
 export interface EnrolmentState {
@@ -106,6 +116,8 @@ export interface EnrolmentState {
   sentCount: number;
   lastStepId: string | null;
   lastSentAt: string | null;
+  /** Paused until then, waiting for the lead's return (out of office); null for any other pause. */
+  pausedUntil: string | null;
   nextStep: { stepId: string; number: number; of: number; subject: string; dueAt: string } | null;
 }
 

@@ -19,6 +19,7 @@ import {
   controlUpdate,
   DATABASE_RETRY,
   isControlAction,
+  outOfOfficeSignal,
   pauseSignal,
   replySignal,
   rescheduleSignal,
@@ -78,20 +79,31 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   // An update waits for its status to be recorded, so a run that must continue as new while one
   // waits goes round the loop first to record it (see the history bound below).
   let continueAsNewOnceSettled = false;
+  // Paused until the lead is back from an out-of-office. Only the outOfOffice signal sets it, so
+  // histories from before that signal never take its paths: the signal is the version marker.
+  let awayUntil: string | null = carried?.awayUntil ?? null;
+  let persistedAwayUntil: string | null = carried?.persistedAwayUntil ?? null;
+  // Why a live enrolment changed status, when the change has a reason (an out-of-office).
+  let liveReason: string | null = null;
+  // When the lead came back: a step that fell due meanwhile waits for its window from then on.
+  let notBefore: string | null = carried?.notBefore ?? null;
 
   const live = () => isLive(status);
   const end = (to: EnrolmentStatus, reason: string) => {
     if (!live()) return;
     status = to;
     endedReason = reason;
+    awayUntil = null;
   };
   const apply = (action: ControlAction) => {
     switch (action) {
       case 'pause':
         if (status === 'active') status = 'paused';
+        awayUntil = null; // a person's pause waits for a person, not for a date
         break;
       case 'resume':
         if (status === 'paused') status = 'active';
+        awayUntil = null;
         break;
       case 'stop':
         return end('stopped', REASONS.stoppedByUser);
@@ -113,6 +125,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     sentCount,
     lastStepId,
     lastSentAt,
+    pausedUntil: status === 'paused' ? awayUntil : null,
     nextStep:
       // A stale plan's step is the one just sent (or one an edit has moved): not what comes next.
       plan?.next && live() && !planStale
@@ -125,7 +138,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
           }
         : null,
   });
-  const settled = () => status === persistedStatus && !pendingReply;
+  const settled = () => status === persistedStatus && awayUntil === persistedAwayUntil && !pendingReply;
 
   setHandler(pauseSignal, () => apply('pause'));
   setHandler(resumeSignal, () => apply('resume'));
@@ -141,6 +154,15 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   setHandler(replySignal, () => apply('reply'));
   setHandler(unsubscribeSignal, () => apply('unsubscribe'));
   setHandler(bounceSignal, () => apply('bounce'));
+  setHandler(outOfOfficeSignal, ({ until }) => {
+    // Only an enrolment that would send waits: a person's pause stays a person's to lift. A later
+    // out-of-office moves the date; one already past changes nothing.
+    if (Date.parse(until) <= Date.now()) return;
+    if (status === 'active' || (status === 'paused' && awayUntil)) {
+      status = 'paused';
+      awayUntil = until;
+    }
+  });
   setHandler(rescheduleSignal, () => {
     planStale = true;
   });
@@ -174,6 +196,8 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         lastSentAt,
         // Only a postponement of the step the plan still holds: once sent or planned again, it is spent.
         ...(postponed && !planStale ? { postponed } : {}),
+        ...(awayUntil || persistedAwayUntil ? { awayUntil, persistedAwayUntil } : {}),
+        ...(notBefore ? { notBefore } : {}),
       },
     });
 
@@ -185,13 +209,27 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       if (live()) {
         if (onReply === 'stop') end('replied', REASONS.replied);
         else if (onReply === 'pause') status = 'paused';
+        // A real reply says the lead is back: no more waiting for the out-of-office date (with
+        // onReply pause the enrolment stays paused, now until a person resumes it).
+        if (awayUntil) {
+          if (onReply === 'continue') status = 'active';
+          awayUntil = null;
+          liveReason = null;
+        }
       }
     }
-    if (status !== persistedStatus) {
+    if (status !== persistedStatus || awayUntil !== persistedAwayUntil) {
       const to = status;
-      await recordStatus({ enrolmentId, status: to, reason: endedReason });
+      const until = awayUntil;
+      const reason = endedReason ?? (until ? REASONS.outOfOffice : liveReason);
+      // The field is sent only once an out-of-office has been in play, so that every other
+      // status change records exactly what it did before there were out-of-office waits.
+      const away = until !== null || persistedAwayUntil !== null ? { pausedUntil: until } : {};
+      await recordStatus({ enrolmentId, status: to, reason, ...away });
+      if (to !== persistedStatus) upsertSearchAttributes([{ key: EnrolmentStatusKey, value: to }]);
       persistedStatus = to;
-      upsertSearchAttributes([{ key: EnrolmentStatusKey, value: to }]);
+      persistedAwayUntil = until;
+      liveReason = null;
       continue; // a signal may have arrived during the write
     }
     if (!live()) break;
@@ -201,6 +239,23 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       await continueAsNewWithState();
     }
 
+    if (status === 'paused' && awayUntil) {
+      // Out of office: wait for the date the lead named, then carry on by ourselves.
+      const until = awayUntil;
+      const summary = `Waiting for the lead's return (out of office) until ${until}`;
+      setCurrentDetails(`${summary}. ${sentCount} email(s) sent.`);
+      const waitMs = Date.parse(until) - Date.now();
+      const interrupted =
+        waitMs > 0 && (await condition(() => status !== 'paused' || pendingReply || awayUntil !== until, waitMs, { summary }));
+      if (!interrupted && status === 'paused' && awayUntil === until) {
+        status = 'active';
+        awayUntil = null;
+        liveReason = REASONS.backFromOutOfOffice;
+        notBefore = until;
+        planStale = true;
+      }
+      continue;
+    }
     if (status === 'paused') {
       setCurrentDetails(`Paused. ${sentCount} email(s) sent.`);
       await condition(() => status !== 'paused' || pendingReply);
@@ -210,7 +265,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     // 2. Know the next step and when it is due. Re-planned after every send and every edit.
     if (planStale || !plan) {
       planStale = false;
-      plan = await planNextStep({ enrolmentId, previousAt: lastSentAt ?? enrolledAt });
+      plan = await planNextStep({ enrolmentId, previousAt: lastSentAt ?? enrolledAt, ...(notBefore ? { notBefore } : {}) });
       postponed = null;
       if (carriedPostponement && plan.next) {
         // The previous run's postponement holds for the step it was about, no longer for another.
@@ -260,6 +315,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     switch (outcome.outcome) {
       case 'sent':
         sentCount++;
+        notBefore = null;
         lastStepId = next.stepId;
         lastSentAt = new Date().toISOString();
         planStale = true;

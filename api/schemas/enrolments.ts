@@ -48,6 +48,9 @@ export const enrolmentSchema = z.object({
   nextStepId: z.uuid().nullable(),
   nextDueAt: iso.nullable(),
   repliedAt: iso.nullable(),
+  pausedUntil: iso
+    .nullable()
+    .describe('Paused until then, waiting for the lead’s return from an out-of-office; it resumes by itself. Null for any other pause'),
   endedReason: z.string().nullable(),
   enrolledAt: iso,
   endedAt: iso.nullable(),
@@ -94,7 +97,12 @@ const bounceDetail = z
 const senderRelation = z.enum(['lead', 'lead_domain', 'other']);
 export const timelineEventSchema = z.discriminatedUnion('type', [
   entry('enrolled', { to: z.literal('active') }),
-  entry('status_changed', { from: enrolmentStatus, to: enrolmentStatus, reason: z.string().optional() }),
+  entry('status_changed', {
+    from: enrolmentStatus,
+    to: enrolmentStatus,
+    reason: z.string().optional(),
+    until: iso.optional().describe('A wait for the lead’s return from an out-of-office: until when'),
+  }),
   entry('email_sent', { stepId: z.uuid(), messageId: z.uuid(), subject: z.string() }),
   entry('email_delivered', emailEvent),
   entry('email_delayed', emailEvent),

@@ -95,6 +95,7 @@ describe('an enrolment in a three-step sequence', () => {
       sentCount: 3,
       lastStepId: fake.stepId(2),
       lastSentAt: expect.any(String),
+      pausedUntil: null,
       nextStep: null,
     });
     expect(fake.statusWrites()).toEqual([{ enrolmentId: fake.id, status: 'completed', reason: 'all steps sent' }]);
@@ -124,6 +125,7 @@ describe('the state query', () => {
       sentCount: 1,
       lastStepId: fake.stepId(0),
       lastSentAt: fake.callsOf('planNextStep')[1]!.input.previousAt,
+      pausedUntil: null,
       nextStep: { stepId: fake.stepId(1), number: 2, of: 2, subject: 'Subject 2', dueAt: fake.plans[1]!.next!.dueAt },
     });
   });

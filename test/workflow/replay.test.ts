@@ -3,7 +3,7 @@ import path from 'node:path';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resumeSignal, stopSignal } from '../../workflows/contract.js';
+import { outOfOfficeSignal, replySignal, resumeSignal, stopSignal } from '../../workflows/contract.js';
 import {
   controlDuringFirstSend,
   DAY,
@@ -100,5 +100,32 @@ describe.runIf(process.env.RECORD_HISTORIES)('recording the rare paths', () => {
     );
     await handle.result();
     await save('postponed-at-the-bound', handle.workflowId, handle.firstExecutionRunId);
+  });
+
+  it('out-of-office waits: one ends by itself, one is carried across the history bound, one ends with a reply', async () => {
+    const { fake, handle } = await enrolled(
+      [0, DAY, DAY, 20 * DAY],
+      {
+        onReply: 'continue',
+        send: async (input, n, self) => {
+          // During the second send (crossing the bound): a wait the next run must carry.
+          if (n === 1) await self.handle!.signal(outOfOfficeSignal, { until: new Date(Date.parse(input.now) + 4 * DAY).toISOString() });
+          return { outcome: 'sent', messageId: `m-${input.stepId}`, sentAt: input.now };
+        },
+      },
+      1,
+    );
+    await until(() => fake.sends().length === 1 && fake.plans.length === 2, 'the first send');
+    await handle.signal(outOfOfficeSignal, { until: new Date((await layer.env.currentTimeMs()) + 3 * DAY).toISOString() });
+    await until(() => fake.statuses().includes('paused'), 'the first wait recorded');
+    await layer.env.sleep(4 * DAY); // the first wait ends, the second send carries the second wait
+    await until(() => fake.sends().length === 2, 'the second send');
+    await layer.env.sleep(6 * DAY); // the second wait ends in the next run
+    await until(() => fake.sends().length === 3 && fake.plans.length === 5, 'the third send and the next plan');
+    await handle.signal(outOfOfficeSignal, { until: new Date((await layer.env.currentTimeMs()) + 9 * DAY).toISOString() });
+    await until(() => fake.statuses().filter((s) => s === 'paused').length === 3, 'the third wait recorded');
+    await handle.signal(replySignal);
+    await handle.result();
+    await save('out-of-office-waits', handle.workflowId, handle.firstExecutionRunId);
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "enrolments" ADD COLUMN "paused_until" timestamp with time zone;
