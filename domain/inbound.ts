@@ -60,19 +60,41 @@ function autoSubmittedKeyword(value: string): string {
   return keyword.trim().toLowerCase() || 'no';
 }
 
+/** What told an email apart as automatic: a header (`name: value`, value cut) or the subject's opening words. */
+export interface AutoReplySignal {
+  kind: 'header' | 'subject';
+  matched: string;
+}
+
+const headerSignal = (name: string, value: string): AutoReplySignal => ({
+  kind: 'header',
+  matched: `${name}: ${value.slice(0, 60)}`.trim(),
+});
+
 /**
  * Auto-replies (RFC 3834 `Auto-Submitted`, Microsoft's and others' headers, precedence) and the
- * usual out-of-office subjects are recorded but do not count as replies.
+ * usual out-of-office subjects are recorded but do not count as replies. Answers the first rule
+ * that told, so that a classification can say why (domain/reply-classification.ts), or null.
  */
-export function isAutoReply(headers: Record<string, string | undefined>, subject: string): boolean {
+export function autoReplySignal(headers: Record<string, string | undefined>, subject: string): AutoReplySignal | null {
   const h = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), (v ?? '').toLowerCase().trim()]));
-  if (autoSubmittedKeyword(h['auto-submitted'] ?? '') !== 'no') return true;
-  if ('x-autoreply' in h || 'x-autorespond' in h || 'x-autoresponder' in h) return true;
-  if (h['x-auto-response-suppress'] && /all|oof|autoreply/.test(h['x-auto-response-suppress'])) return true;
-  if (['auto_reply', 'bulk', 'junk', 'list'].includes(h['precedence'] ?? '')) return true;
-  return /^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheitsnotiz|réponse automatique|autosvar|away from (my|the) (desk|office))/i.test(
-    subject.trim(),
-  );
+  if (autoSubmittedKeyword(h['auto-submitted'] ?? '') !== 'no') return headerSignal('auto-submitted', h['auto-submitted'] ?? '');
+  for (const name of ['x-autoreply', 'x-autorespond', 'x-autoresponder'])
+    if (Object.hasOwn(h, name)) return headerSignal(name, h[name] ?? '');
+  const suppress = h['x-auto-response-suppress'];
+  if (suppress && /all|oof|autoreply/.test(suppress)) return headerSignal('x-auto-response-suppress', suppress);
+  const precedence = h['precedence'] ?? '';
+  if (['auto_reply', 'bulk', 'junk', 'list'].includes(precedence)) return headerSignal('precedence', precedence);
+  const opening =
+    /^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheitsnotiz|réponse automatique|autosvar|away from (my|the) (desk|office))/i.exec(
+      subject.trim(),
+    );
+  return opening ? { kind: 'subject', matched: opening[0] } : null;
+}
+
+/** Whether an email is automatic (see autoReplySignal). */
+export function isAutoReply(headers: Record<string, string | undefined>, subject: string): boolean {
+  return autoReplySignal(headers, subject) !== null;
 }
 
 // ---------------------------------------------------------------------------------------------
