@@ -18,6 +18,7 @@ import { enrolmentRoutes } from './routes/enrolments.js';
 import { healthRoutes } from './routes/health.js';
 import { leadRoutes } from './routes/leads.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { inboundEmailRoutes } from './routes/inbound-emails.js';
 import { statsRoutes } from './routes/stats.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -151,6 +152,7 @@ export function createApp(deps: AppDeps): Express {
     enrolmentRoutes(deps),
     emailRoutes(deps),
     notificationRoutes(deps),
+    inboundEmailRoutes(deps),
     statsRoutes(deps),
   );
   app.use('/v1', authed);

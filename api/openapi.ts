@@ -40,7 +40,14 @@ import {
   idempotencyKeyHeader,
 } from './schemas/enrolments.js';
 import { livenessSchema, readinessSchema } from './schemas/health.js';
-import { resendEventSchema, resendSignatureHeaders, webhookAnswerSchema } from './schemas/inbound.js';
+import {
+  classificationCorrectedSchema,
+  classificationCorrectionSchema,
+  inboundEmailSchema,
+  resendEventSchema,
+  resendSignatureHeaders,
+  webhookAnswerSchema,
+} from './schemas/inbound.js';
 import {
   importAnswerSchema,
   leadImportDocSchema,
@@ -520,6 +527,21 @@ const paths: ZodOpenApiPathsObject = {
     get: op('Notifications (replies), with the unread count', 'Notifications', {
       requestParams: { query: notificationQuery },
       responses: { '200': ok(notificationPageSchema) },
+    }),
+  },
+  '/v1/inbound-emails/{id}': {
+    get: op('An email that came back to a reply address: how it was read (class, evidence) and what was done', 'Inbound', {
+      requestParams: { path: idParams },
+      responses: { '200': ok(inboundEmailSchema) },
+    }),
+  },
+  '/v1/inbound-emails/{id}/classification': {
+    post: op('Correct how an inbound email was read ("this was a real reply", "out of office until …", "not an unsubscribe")', 'Inbound', {
+      description:
+        'The email then follows the policy of the corrected class as far as what already happened allows: an enrolment that ended stays ended; an unsubscription is lifted only when this email made it. The correction is on the enrolment’s timeline and sent to the portal (inbound.corrected).',
+      requestParams: { path: idParams },
+      ...body(classificationCorrectionSchema),
+      responses: { '200': ok(classificationCorrectedSchema) },
     }),
   },
   '/v1/notifications/{id}/read': {

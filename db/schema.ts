@@ -16,6 +16,8 @@ const accountId = () =>
 
 import type { EnrolmentStatus } from '../domain/enrolment-status.js';
 // The statuses, and which of them are live, are a product rule: domain/enrolment-status.ts.
+import type { InboundAction } from '../domain/inbound-policy.js';
+import type { ClassificationEvidence, InboundClass } from '../domain/reply-classification.js';
 export { ENROLMENT_STATUSES, LIVE_ENROLMENT_STATUSES, type EnrolmentStatus } from '../domain/enrolment-status.js';
 
 /**
@@ -37,6 +39,10 @@ export const ENROLMENT_EVENT_TYPES = [
   'reply',
   'auto_reply',
   'reply_from_other_address',
+  'out_of_office',
+  'unsubscribe_request',
+  'bounce_notice',
+  'classification_corrected',
   'unsubscribe',
   'bounce',
 ] as const;
@@ -50,8 +56,8 @@ export type SequenceStatus = 'active' | 'paused' | 'archived';
  */
 export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'bounced', 'failed'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
-/** What a notification tells the user about: a reply, or a reply from someone other than the lead. */
-export const NOTIFICATION_TYPES = ['reply', 'reply_from_other_address'] as const;
+/** What a notification tells the user about: an inbound email by its class (a plain auto-reply notifies no one). */
+export const NOTIFICATION_TYPES = ['reply', 'reply_from_other_address', 'out_of_office', 'unsubscribe_request', 'bounce_notice'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 export const DELAY_UNITS = ['minutes', 'hours', 'days', 'business_days'] as const;
@@ -132,6 +138,8 @@ export const sequences = pgTable(
     status: text('status').$type<SequenceStatus>().notNull().default('active'),
     onReply: text('on_reply').$type<OnReplyAction>().notNull().default('stop'),
     sendWindow: jsonb('send_window').$type<SendWindow | null>(),
+    /** How long an enrolment waits after an out-of-office reply that names no return date. */
+    outOfOfficeDays: integer('out_of_office_days').notNull().default(7),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     archivedAt: timestamp('archived_at', { withTimezone: true }),
@@ -366,6 +374,17 @@ export const inboundMessages = pgTable(
      * colleague at the lead's domain) or `other` (anyone else: shown as such, never a reply by itself).
      */
     sender: text('sender').$type<'lead' | 'lead_domain' | 'other'>().notNull().default('lead'),
+    /** What it is (domain/reply-classification.ts), why, and what the service did about it (domain/inbound-policy.ts). */
+    classification: text('classification').$type<InboundClass>().notNull().default('reply'),
+    evidence: jsonb('evidence').$type<ClassificationEvidence | null>(),
+    /** An out-of-office's return day as written (yyyy-MM-dd in the lead's zone), when one was read. */
+    returnDate: text('return_date'),
+    action: text('action').$type<InboundAction>().notNull().default('on_reply'),
+    /** Until when the enrolment waits for the lead's return (an out-of-office). */
+    resumesAt: timestamp('resumes_at', { withTimezone: true }),
+    /** A user's correction: the class the service gave first, and when it was corrected. */
+    correctedFrom: text('corrected_from').$type<InboundClass>(),
+    correctedAt: timestamp('corrected_at', { withTimezone: true }),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('inbound_messages_enrolment_idx').on(t.enrolmentId), uniqueIndex('inbound_messages_provider_idx').on(t.providerId)],

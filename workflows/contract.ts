@@ -128,7 +128,8 @@ export interface BroadcastInput {
 }
 
 /** What the portal is told (activities/portal-webhook.ts delivers it, signed). */
-export type PortalEventType = 'reply.received' | 'lead.bounced' | 'lead.unsubscribed' | 'enrolment.ended';
+export type PortalEventType =
+  'reply.received' | 'inbound.classified' | 'inbound.corrected' | 'lead.bounced' | 'lead.unsubscribed' | 'enrolment.ended';
 
 export interface PortalEvent {
   id: string;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ENROLMENT_STATUSES, MESSAGE_STATUSES, ON_REPLY_ACTIONS, type EnrolmentEventType } from '../../db/schema.js';
 import { REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
+import { INBOUND_ACTIONS, INBOUND_CLASSES } from '../../domain/inbound-policy.js';
 import { cursorParam, page } from './common.js';
 import { MAX_BULK, leadSchema } from './leads.js';
 
@@ -95,6 +96,19 @@ const bounceDetail = z
   .catchall(z.unknown())
   .describe('The provider’s bounce object');
 const senderRelation = z.enum(['lead', 'lead_domain', 'other']);
+export const inboundClassSchema = z.enum(INBOUND_CLASSES);
+export const inboundActionSchema = z.enum(INBOUND_ACTIONS);
+export const evidenceSchema = z
+  .object({ kind: z.enum(['header', 'subject', 'body', 'sender']), matched: z.string() })
+  .describe('What decided the class: the header (name: value), the phrase in the subject or body, or who wrote');
+/** How the service read an inbound email, and what it did: on every entry an inbound email writes. */
+const classified = { class: inboundClassSchema, evidence: evidenceSchema, action: inboundActionSchema };
+/** Entries written before inbound emails were classified carry no class. */
+const classifiedBefore = {
+  class: inboundClassSchema.optional(),
+  evidence: evidenceSchema.optional(),
+  action: inboundActionSchema.optional(),
+};
 export const timelineEventSchema = z.discriminatedUnion('type', [
   entry('enrolled', { to: z.literal('active') }),
   entry('status_changed', {
@@ -118,10 +132,32 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
     inboundId: z.uuid().optional(),
     from: z.string().optional().describe('Who wrote, when not the lead’s own address'),
     sender: senderRelation.optional(),
+    ...classifiedBefore,
   }),
-  entry('auto_reply', { inboundId: z.uuid(), subject: z.string(), from: z.string(), sender: senderRelation }),
-  entry('reply_from_other_address', { inboundId: z.uuid(), from: z.string(), subject: z.string() }),
-  entry('unsubscribe', { source: z.string() }),
+  entry('auto_reply', { inboundId: z.uuid(), subject: z.string(), from: z.string(), sender: senderRelation, ...classifiedBefore }),
+  entry('reply_from_other_address', { inboundId: z.uuid(), from: z.string(), subject: z.string(), ...classifiedBefore }),
+  entry('out_of_office', {
+    inboundId: z.uuid(),
+    subject: z.string(),
+    from: z.string(),
+    sender: senderRelation,
+    returnDate: z.iso.date().optional().describe('The return day the reply named, in the lead’s zone'),
+    until: iso
+      .optional()
+      .describe('Until when the enrolment waits (the next business day after the return day, or the sequence’s outOfOfficeDays)'),
+    ...classified,
+  }),
+  entry('unsubscribe_request', { inboundId: z.uuid(), subject: z.string(), from: z.string(), ...classified }),
+  entry('bounce_notice', { inboundId: z.uuid(), subject: z.string(), from: z.string(), ...classified }),
+  entry('classification_corrected', {
+    inboundId: z.uuid(),
+    previousClass: inboundClassSchema,
+    class: inboundClassSchema,
+    action: inboundActionSchema,
+    effect: z.string().describe('What the correction did, in words'),
+    until: iso.optional(),
+  }),
+  entry('unsubscribe', { source: z.string(), inboundId: z.uuid().optional() }),
   entry('bounce', { reason: z.string() }),
 ]);
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { evidenceSchema, inboundActionSchema, inboundClassSchema } from './enrolments.js';
 
 /** What comes back from the email world: Resend's webhook events and raw MIME from another provider. */
 export const resendEventSchema = z.object({
@@ -12,4 +13,42 @@ export const webhookAnswerSchema = z.object({
   received: z.literal(true),
   duplicate: z.literal(true).optional(),
   outcome: z.string().optional(),
+});
+
+/** An email that came back to a reply address, as the service read it (and a user corrected it). */
+export const inboundEmailSchema = z.object({
+  id: z.uuid(),
+  enrolmentId: z.uuid().nullable(),
+  leadId: z.uuid().nullable(),
+  from: z.string(),
+  subject: z.string(),
+  text: z.string(),
+  sender: z.enum(['lead', 'lead_domain', 'other']),
+  receivedAt: z.iso.datetime(),
+  class: inboundClassSchema,
+  evidence: evidenceSchema.nullable(),
+  action: inboundActionSchema,
+  returnDate: z.iso.date().nullable().describe('An out-of-office’s return day, in the lead’s zone'),
+  resumesAt: z.iso.datetime().nullable().describe('Until when the enrolment waits for the lead’s return'),
+  correctedFrom: inboundClassSchema.nullable().describe('The class the service gave, when a user corrected it'),
+  correctedAt: z.iso.datetime().nullable(),
+});
+
+export const classificationCorrectionSchema = z
+  .object({
+    class: inboundClassSchema.describe('What the email really was'),
+    returnDate: z.iso
+      .date()
+      .optional()
+      .describe(
+        'With out_of_office: the day the lead is back (the enrolment resumes the next business day); without, the one read from the email or the sequence’s outOfOfficeDays',
+      ),
+  })
+  .refine((c) => c.returnDate === undefined || c.class === 'out_of_office', {
+    message: 'returnDate goes with class out_of_office only',
+    path: ['returnDate'],
+  });
+
+export const classificationCorrectedSchema = inboundEmailSchema.extend({
+  effect: z.string().describe('What the correction did, in words (what already happened may stay: an enrolment that ended stays ended)'),
 });

@@ -51,10 +51,19 @@ export const stepPatchSchema = stepInputSchema
   .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
   .meta(atLeastOne);
 
+/** Days an enrolment waits after an out-of-office reply that names no return date. */
+const outOfOfficeDays = z
+  .number()
+  .int()
+  .min(1)
+  .max(60)
+  .describe('Days to wait after an out-of-office reply that names no return date (with a date: until the next business day after it)');
+
 export const sequenceCreateSchema = z.object({
   name: z.string().trim().min(1).max(200).meta(nonBlank),
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
+  outOfOfficeDays: outOfOfficeDays.default(7),
   steps: z
     .array(stepInputSchema)
     .max(MAX_STEPS_PER_REQUEST, `at most ${MAX_STEPS_PER_REQUEST} steps per request; add more with POST /v1/sequences/{id}/steps`)
@@ -65,6 +74,7 @@ export const sequencePatchSchema = z
     name: z.string().trim().min(1).max(200).meta(nonBlank),
     onReply: z.enum(ON_REPLY_ACTIONS),
     sendWindow: sendWindowSchema.nullable(),
+    outOfOfficeDays,
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
@@ -87,6 +97,7 @@ export const sequenceSchema = z.object({
   status: z.enum(['active', 'paused', 'archived']),
   onReply: z.enum(ON_REPLY_ACTIONS),
   sendWindow: z.object({ days: z.array(z.number()), start: z.string(), end: z.string() }).nullable(),
+  outOfOfficeDays: z.number().int(),
   steps: z.array(stepSchema),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

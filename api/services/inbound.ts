@@ -4,12 +4,25 @@ import { Resend } from 'resend';
 import { notifyPortal } from '../../temporal/portal-events.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { enrolmentEvents, enrolments, inboundMessages, leads, messages, notifications, sequences, webhookEvents } from '../../db/schema.js';
+import {
+  accounts,
+  enrolmentEvents,
+  enrolments,
+  inboundMessages,
+  leads,
+  messages,
+  notifications,
+  sequences,
+  webhookEvents,
+  type EnrolmentEventType,
+  type NotificationType,
+} from '../../db/schema.js';
+import { DEFAULT_OUT_OF_OFFICE_DAYS, describeAction, inboundAction, outOfOfficeUntil } from '../../domain/inbound-policy.js';
+import { classifyInbound, type InboundClass } from '../../domain/reply-classification.js';
 import {
   boundedHeaders,
   boundedRecipients,
   INBOUND_LIMITS,
-  isAutoReply,
   referencedMessageIds,
   replyTokenFrom,
   senderAddress,
@@ -361,8 +374,26 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
   }
 
   const [lead] = leadId ? await db.select().from(leads).where(eq(leads.id, leadId)) : [];
+  const [context] = await db
+    .select({ timezone: accounts.timezone, outOfOfficeDays: sequences.outOfOfficeDays, sequenceName: sequences.name })
+    .from(accounts)
+    .leftJoin(enrolments, enrolmentId ? eq(enrolments.id, enrolmentId) : sql`false`)
+    .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+    .where(eq(accounts.id, accountId));
+  const zone = lead?.timezone ?? context?.timezone ?? 'UTC';
+  const receivedAt = new Date();
   const sender = senderRelation(email.from, lead?.email);
-  const autoReply = isAutoReply(email.headers, email.subject);
+  const classified = classifyInbound({ ...email, leadEmail: lead?.email, receivedAt, timeZone: zone });
+  const action = inboundAction(classified.class, sender);
+  const resumesAt =
+    action === 'wait_for_return'
+      ? outOfOfficeUntil({
+          returnDate: classified.returnDate,
+          receivedAt,
+          timeZone: zone,
+          defaultDays: context?.outOfOfficeDays ?? DEFAULT_OUT_OF_OFFICE_DAYS,
+        })
+      : null;
   const [inbound] = await db
     .insert(inboundMessages)
     .values({
@@ -374,8 +405,14 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       fromEmail: email.from,
       subject: email.subject,
       text: email.text,
-      isAutoReply: autoReply,
+      isAutoReply: AUTOMATIC_CLASSES.includes(classified.class),
       sender,
+      classification: classified.class,
+      evidence: classified.evidence,
+      returnDate: classified.returnDate ?? null,
+      action,
+      resumesAt,
+      receivedAt,
     })
     .onConflictDoNothing()
     .returning();
@@ -383,47 +420,61 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
     const [first] = email.providerId ? await db.select().from(inboundMessages).where(eq(inboundMessages.providerId, email.providerId)) : [];
     return { outcome: 'already received', after: first ? () => afterInbound(deps, first) : undefined };
   }
-  if (autoReply) {
-    if (enrolmentId)
-      await db.insert(enrolmentEvents).values({
-        accountId,
-        enrolmentId,
-        type: 'auto_reply',
-        detail: { inboundId: inbound.id, subject: email.subject, from: email.from, sender },
-      });
-    return { outcome: 'auto-reply recorded' };
-  }
 
   const leadName = [lead?.firstName, lead?.lastName].filter(Boolean).join(' ') || lead?.email || 'the lead';
-  if (sender === 'other') {
-    const [sequence] = enrolmentId
-      ? await db
-          .select({ name: sequences.name })
-          .from(enrolments)
-          .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-          .where(eq(enrolments.id, enrolmentId))
-      : [];
-    const writer = inbound.fromEmail || 'someone without a From address';
-    if (enrolmentId) {
-      await db.insert(enrolmentEvents).values({
-        accountId,
-        enrolmentId,
-        type: 'reply_from_other_address',
-        detail: { inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject },
-      });
-    }
-    await db.insert(notifications).values({
+  const writer = inbound.fromEmail || 'someone without a From address';
+  const where = context?.sequenceName ? `sequence "${context.sequenceName}"` : 'email';
+  const readAs = `Read as ${CLASS_WORDS[classified.class]} (${classified.evidence.kind}: ${classified.evidence.matched}); ${describeAction(action, resumesAt ? { at: resumesAt, zone } : null)}.`;
+  const classDetail = { class: classified.class, evidence: classified.evidence, action };
+  const notify = (type: NotificationType, title: string) =>
+    db.insert(notifications).values({
       accountId,
-      type: 'reply_from_other_address',
+      type,
       enrolmentId,
       leadId,
-      title: storableLine(
-        `${writer} wrote to the reply address of ${leadName}'s ${sequence ? `sequence "${sequence.name}"` : 'email'}`,
-        500,
-      ),
-      body: `Not from ${lead?.email ?? 'the lead'}'s address: the sequence goes on as before.\n\n${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
+      title: storableLine(title, 500),
+      body: `${readAs}\n\n${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
     });
-    return { outcome: 'reply from another address recorded', after: () => afterInbound(deps, inbound) };
+  const onTimeline = async (type: EnrolmentEventType, detail: Record<string, unknown>) => {
+    if (enrolmentId)
+      await db
+        .insert(enrolmentEvents)
+        .values({ accountId, enrolmentId, type, detail: { inboundId: inbound.id, ...detail, ...classDetail } });
+  };
+
+  switch (classified.class) {
+    case 'out_of_office':
+      await onTimeline('out_of_office', {
+        subject: email.subject,
+        from: email.from,
+        sender,
+        ...(classified.returnDate ? { returnDate: classified.returnDate } : {}),
+        ...(resumesAt ? { until: resumesAt.toISOString() } : {}),
+      });
+      await notify('out_of_office', `${leadName} is out of office`);
+      return { outcome: 'out-of-office recorded', after: () => afterInbound(deps, inbound) };
+    case 'auto_reply':
+      // Ticket systems and "we got your message": on the timeline and to the portal, but no
+      // notification, which would be noise for every sequence that reaches a help desk.
+      await onTimeline('auto_reply', { subject: email.subject, from: email.from, sender });
+      return { outcome: 'auto-reply recorded', after: () => afterInbound(deps, inbound) };
+    case 'bounce_notice':
+      await onTimeline('bounce_notice', { subject: email.subject, from: email.from });
+      await notify('bounce_notice', `A delivery notice about ${leadName}'s ${where}`);
+      return { outcome: 'bounce notice recorded', after: () => afterInbound(deps, inbound) };
+    case 'from_other_address':
+      await onTimeline('reply_from_other_address', { from: inbound.fromEmail, subject: inbound.subject });
+      await notify('reply_from_other_address', `${writer} wrote to the reply address of ${leadName}'s ${where}`);
+      return { outcome: 'reply from another address recorded', after: () => afterInbound(deps, inbound) };
+    case 'unsubscribe_request':
+      if (action === 'unsubscribe_lead') {
+        await onTimeline('unsubscribe_request', { subject: email.subject, from: email.from });
+        await notify('unsubscribe_request', `${leadName} asked to be removed`);
+        return { outcome: 'unsubscribe request: lead unsubscribed', after: () => afterInbound(deps, inbound) };
+      }
+      break; // a colleague asking: a reply
+    case 'reply':
+      break;
   }
 
   if (enrolmentId)
@@ -431,41 +482,75 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       source: 'email',
       inboundId: inbound.id,
       ...(sender === 'lead_domain' ? { from: inbound.fromEmail, sender } : {}),
+      ...classDetail,
     });
-  await db.insert(notifications).values({
-    accountId,
-    type: 'reply',
-    enrolmentId,
-    leadId,
-    title: storableLine(sender === 'lead' ? `${leadName} replied` : `${inbound.fromEmail} (at ${leadName}'s domain) replied`, 500),
-    body: `${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
-  });
+  await notify('reply', sender === 'lead' ? `${leadName} replied` : `${inbound.fromEmail} (at ${leadName}'s domain) replied`);
   return { outcome: 'reply recorded', after: () => afterInbound(deps, inbound) };
 }
 
+/** The classes of mail a machine writes: kept apart from replies in `is_auto_reply`. */
+const AUTOMATIC_CLASSES: InboundClass[] = ['out_of_office', 'auto_reply', 'bounce_notice'];
+const CLASS_WORDS: Record<InboundClass, string> = {
+  reply: 'a reply',
+  out_of_office: 'an out-of-office reply',
+  auto_reply: 'an automatic reply',
+  unsubscribe_request: 'a request to be removed',
+  bounce_notice: 'a delivery notice from a mail server',
+  from_other_address: 'an email from someone other than the lead',
+};
+
 /**
- * After an inbound email committed: tell the workflow (a reply from the lead or the lead's
- * domain), forward it to the user, notify the portal. Each is idempotent, so running it twice
- * (a redelivery after a crash) changes nothing.
+ * After an inbound email committed: apply its action outside the database (signal the workflow,
+ * unsubscribe the lead), forward what a person wrote to the user, tell the portal. Each is
+ * idempotent, so running it twice (a redelivery after a crash) changes nothing.
  */
 async function afterInbound(deps: InboundDeps, inbound: typeof inboundMessages.$inferSelect): Promise<void> {
-  if (inbound.isAutoReply) return;
-  if (inbound.sender !== 'other' && inbound.enrolmentId) await signalUnhandledReply(deps, inbound.enrolmentId);
-  await startReplyForward(deps, inbound.id, `Forward the email from ${inbound.fromEmail || 'an unknown sender'} to the user`);
-  await notifyPortal(
-    deps,
-    inbound.accountId,
-    'reply.received',
-    {
-      enrolmentId: inbound.enrolmentId,
-      leadId: inbound.leadId,
-      inboundId: inbound.id,
-      from: inbound.fromEmail,
-      subject: inbound.subject,
-      sender: inbound.sender,
-    },
-    `reply-${inbound.id}`,
-  );
+  const { enrolmentId } = inbound;
+  switch (inbound.action) {
+    case 'on_reply':
+      if (inbound.sender !== 'other' && enrolmentId) await signalUnhandledReply(deps, enrolmentId);
+      break;
+    case 'wait_for_return':
+      if (enrolmentId && inbound.resumesAt) await signalOutOfOffice(deps, enrolmentId, inbound.resumesAt);
+      break;
+    case 'unsubscribe_lead':
+      if (inbound.leadId) await unsubscribeLead(deps, inbound.leadId, 'reply', { inboundId: inbound.id });
+      break;
+    case 'record_only':
+      break;
+  }
+  // What a person wrote reaches the user's mailbox; what a machine wrote stays in the portal.
+  if (!inbound.isAutoReply) {
+    await startReplyForward(deps, inbound.id, `Forward the email from ${inbound.fromEmail || 'an unknown sender'} to the user`);
+  }
+  const common = { enrolmentId, leadId: inbound.leadId, inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject };
+  if (inbound.action === 'on_reply' || inbound.classification === 'from_other_address') {
+    await notifyPortal(deps, inbound.accountId, 'reply.received', { ...common, sender: inbound.sender }, `reply-${inbound.id}`);
+  }
+  await notifyPortal(deps, inbound.accountId, 'inbound.classified', { ...common, ...classificationOf(inbound) }, `inbound-${inbound.id}`);
+}
+
+/** The class of an inbound email, its evidence and what was done: for the portal and the API. */
+export function classificationOf(inbound: typeof inboundMessages.$inferSelect) {
+  return {
+    class: inbound.classification,
+    evidence: inbound.evidence,
+    action: inbound.action,
+    returnDate: inbound.returnDate,
+    resumesAt: inbound.resumesAt?.toISOString() ?? null,
+    correctedFrom: inbound.correctedFrom,
+    correctedAt: inbound.correctedAt?.toISOString() ?? null,
+  };
+}
+
+/** Tells a live enrolment the lead is away until `until` (the workflow ignores it unless it would send). */
+async function signalOutOfOffice(deps: InboundDeps, enrolmentId: string, until: Date): Promise<void> {
+  const [live] = await deps.db
+    .select({ id: enrolments.id })
+    .from(enrolments)
+    .where(and(eq(enrolments.id, enrolmentId), isLiveEnrolment()));
+  if (!live || until.getTime() <= Date.now()) return;
+  await signalEnrolment(deps, enrolmentId, 'outOfOffice', { until });
 }
 
 /**

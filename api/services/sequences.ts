@@ -6,7 +6,14 @@ import { sequences, steps } from '../../db/schema.js';
 import { checkTemplateOffThread } from '../../domain/compose-pool.js';
 import { TemplateError } from '../../domain/merge-fields.js';
 import { ApiError, notFound } from '../errors.js';
-import type { sequenceCreateSchema, sequencePatchSchema, stepInputSchema, stepPatchSchema } from '../schemas/sequences.js';
+import type {
+  sequenceCreateSchema,
+  sequencePatchSchema,
+  sequenceSchema,
+  stepInputSchema,
+  stepPatchSchema,
+  stepSchema,
+} from '../schemas/sequences.js';
 import { keyset, pageOf } from '../pagination.js';
 import { renderFor } from './render-queue.js';
 import { REASONS } from '../../domain/enrolment-status.js';
@@ -93,7 +100,13 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
   return db.transaction(async (tx) => {
     const [sequence] = await tx
       .insert(sequences)
-      .values({ accountId: account.id, name: input.name, onReply: input.onReply, sendWindow: input.sendWindow })
+      .values({
+        accountId: account.id,
+        name: input.name,
+        onReply: input.onReply,
+        sendWindow: input.sendWindow,
+        outOfOfficeDays: input.outOfOfficeDays,
+      })
       .returning();
     const created = input.steps.length
       ? await tx
@@ -134,7 +147,7 @@ export async function addStep(db: Db, account: Account, sequence: Sequence, inpu
   return step!;
 }
 
-export function toStepDto(step: Step) {
+export function toStepDto(step: Step): z.input<typeof stepSchema> {
   return {
     id: step.id,
     position: step.position,
@@ -145,13 +158,14 @@ export function toStepDto(step: Step) {
   };
 }
 
-export function toSequenceDto(sequence: Sequence, stepRows: Step[]) {
+export function toSequenceDto(sequence: Sequence, stepRows: Step[]): z.input<typeof sequenceSchema> {
   return {
     id: sequence.id,
     name: sequence.name,
     status: sequence.status,
     onReply: sequence.onReply,
     sendWindow: sequence.sendWindow ?? null,
+    outOfOfficeDays: sequence.outOfOfficeDays,
     steps: stepRows.map(toStepDto),
     createdAt: sequence.createdAt.toISOString(),
     updatedAt: sequence.updatedAt.toISOString(),

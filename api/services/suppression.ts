@@ -51,5 +51,6 @@ async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounc
 }
 
 /** Idempotent: a second unsubscribe changes nothing and answers false. */
-export const unsubscribeLead = (deps: Deps, leadId: string, source: string) => suppress(deps, leadId, 'unsubscribe', { source });
+export const unsubscribeLead = (deps: Deps, leadId: string, source: string, detail: Record<string, unknown> = {}) =>
+  suppress(deps, leadId, 'unsubscribe', { source, ...detail });
 export const bounceLead = (deps: Deps, leadId: string, reason: string) => suppress(deps, leadId, 'bounce', { reason });
