@@ -307,6 +307,9 @@ const ESSENTIAL_HEADERS = new Set([
   'x-autoresponder',
   'x-auto-response-suppress',
   'precedence',
+  // Those that say a message is a delivery notice (domain/reply-classification.ts).
+  'x-failed-recipients',
+  'x-ms-exchange-message-is-ndr',
 ]);
 
 /**

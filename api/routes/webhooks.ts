@@ -32,6 +32,24 @@ const PARSER_OPTIONS: SimpleParserOptions = {
 };
 
 /**
+ * A header as one line. mailparser splits structured ones (Content-Type) into a value and its
+ * parameters: the parameters are kept, as the classification reads them (multipart/report's
+ * report-type says a message is a delivery notice).
+ */
+function headerLine(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(headerLine).join(' ');
+  if (value && typeof value === 'object' && 'value' in value) {
+    const { value: main, params } = value as { value?: unknown; params?: Record<string, unknown> };
+    const extra = Object.entries(params ?? {})
+      .filter(([name]) => name !== 'boundary')
+      .map(([name, param]) => `; ${name}="${String(param).replace(/["\\]/g, '')}"`);
+    return `${String(main ?? '')}${extra.join('')}`;
+  }
+  return String(value ?? '');
+}
+
+/**
  * A raw MIME message as an inbound email. Its top-level header block is bounded first (see
  * boundMimeHead); a message the parser still refuses (too many parts, a part's header too large,
  * broken structure) is read from its header block alone, with a note in place of its text: a
@@ -52,9 +70,7 @@ async function parseMime(raw: Buffer, logger: Logger): Promise<InboundEmail> {
   const addresses = (value: typeof mail.to) =>
     (Array.isArray(value) ? value : value ? [value] : []).flatMap((a) => a.value.map((v) => v.address ?? ''));
   const headers: Record<string, string> = {};
-  for (const [key, value] of mail.headers)
-    headers[key] =
-      typeof value === 'string' ? value : Array.isArray(value) ? value.join(' ') : String((value as { value?: unknown })?.value ?? value);
+  for (const [key, value] of mail.headers) headers[key] = headerLine(value);
   return {
     providerId: mail.messageId ?? null,
     from: mail.from?.value[0]?.address ?? '',
