@@ -48,8 +48,10 @@ export function toLeadDto(l: typeof leads.$inferSelect) {
     phone: l.phone,
     timezone: l.timezone,
     customFields: l.customFields,
+    companyId: l.companyId,
     unsubscribedAt: iso(l.unsubscribedAt),
     bouncedAt: iso(l.bouncedAt),
+    doNotContactAt: iso(l.doNotContactAt),
     createdAt: l.createdAt.toISOString(),
     updatedAt: l.updatedAt.toISOString(),
   };

@@ -65,6 +65,18 @@ export type DelayUnit = (typeof DELAY_UNITS)[number];
 
 export const ON_REPLY_ACTIONS = ['stop', 'pause', 'continue'] as const;
 export type OnReplyAction = (typeof ON_REPLY_ACTIONS)[number];
+/** What a reply from one lead does to the live enrolments of the lead's colleagues (same company). */
+export const ON_COLLEAGUE_REPLY_ACTIONS = ['nothing', 'pause', 'stop'] as const;
+export type OnColleagueReplyAction = (typeof ON_COLLEAGUE_REPLY_ACTIONS)[number];
+/** Where those colleagues' enrolments are looked for: this sequence, or every sequence of the account. */
+export const COLLEAGUE_SCOPES = ['sequence', 'account'] as const;
+export type ColleagueScope = (typeof COLLEAGUE_SCOPES)[number];
+/** The portal's own events about a lead (POST /v1/leads/:id/events); a sequence says which stop or pause it. */
+export const LEAD_EVENT_NAMES = ['meeting_booked', 'deal_won', 'deal_lost', 'do_not_contact'] as const;
+export interface LeadEventRules {
+  stop: string[];
+  pause: string[];
+}
 
 /** Days are ISO weekdays (1 = Monday … 7 = Sunday); times are "HH:MM" in the lead's zone. */
 export interface SendWindow {
@@ -137,6 +149,13 @@ export const sequences = pgTable(
     name: text('name').notNull(),
     status: text('status').$type<SequenceStatus>().notNull().default('active'),
     onReply: text('on_reply').$type<OnReplyAction>().notNull().default('stop'),
+    onColleagueReply: text('on_colleague_reply').$type<OnColleagueReplyAction>().notNull().default('nothing'),
+    colleagueScope: text('colleague_scope').$type<ColleagueScope>().notNull().default('sequence'),
+    /** Which portal events about a lead stop or pause its enrolments in this sequence (HubSpot and lemlist stop on a booked meeting). */
+    leadEventRules: jsonb('lead_event_rules')
+      .$type<LeadEventRules>()
+      .notNull()
+      .default({ stop: ['meeting_booked', 'deal_won', 'deal_lost'], pause: [] }),
     sendWindow: jsonb('send_window').$type<SendWindow | null>(),
     /** How long an enrolment waits after an out-of-office reply that names no return date. */
     outOfOfficeDays: integer('out_of_office_days').notNull().default(7),
@@ -181,12 +200,43 @@ export const leads = pgTable(
     phone: text('phone').notNull().default(''),
     timezone: text('timezone'),
     customFields: jsonb('custom_fields').$type<Record<string, string>>().notNull().default({}),
+    /** The portal's id for the lead's company, when it sets one: it decides who the lead's colleagues are. */
+    companyId: text('company_id'),
+    /**
+     * Who the lead's colleagues are (domain/company.ts): `id:<companyId>`, else `domain:<registrable
+     * email domain>`, null for a free-mail address or no email. Written with every change of either.
+     */
+    companyKey: text('company_key'),
     unsubscribedAt: timestamp('unsubscribed_at', { withTimezone: true }),
     bouncedAt: timestamp('bounced_at', { withTimezone: true }),
+    /** The portal said never to contact this lead (do_not_contact): suppressed account-wide. */
+    doNotContactAt: timestamp('do_not_contact_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('leads_account_email_idx').on(t.accountId, t.email), index('leads_account_created_idx').on(t.accountId, t.createdAt)],
+  (t) => [
+    uniqueIndex('leads_account_email_idx').on(t.accountId, t.email),
+    index('leads_account_created_idx').on(t.accountId, t.createdAt),
+    index('leads_account_company_idx').on(t.accountId, t.companyKey),
+  ],
+);
+
+/** What the portal told us about a lead (a meeting booked, a deal won…), once per event key. */
+export const leadEvents = pgTable(
+  'lead_events',
+  {
+    id: id(),
+    accountId: accountId(),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** The portal's id of the event: the same key again is the same event (a retried request). */
+    eventKey: text('event_key').notNull(),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('lead_events_account_key_idx').on(t.accountId, t.eventKey), index('lead_events_lead_idx').on(t.leadId)],
 );
 
 export const enrolments = pgTable(

@@ -26,6 +26,7 @@ describe('migrations', () => {
       'enrolment_events',
       'enrolments',
       'inbound_messages',
+      'lead_events',
       'leads',
       'messages',
       'notifications',

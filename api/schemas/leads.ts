@@ -38,6 +38,16 @@ export const leadInputSchema = z.object({
   phone: field(50).default(''),
   timezone: timezone.nullable().optional(),
   customFields: customFieldsSchema.default({}),
+  companyId: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .nullable()
+    .optional()
+    .describe(
+      'The portal’s id of the lead’s company: leads with the same one are colleagues (otherwise: the same email domain, free mail aside)',
+    ),
 });
 export const leadPatchSchema = leadInputSchema
   .partial()
@@ -88,8 +98,10 @@ export const leadSchema = z.object({
   phone: z.string(),
   timezone: z.string().nullable(),
   customFields: z.record(z.string(), z.string()),
+  companyId: z.string().nullable(),
   unsubscribedAt: z.iso.datetime().nullable(),
   bouncedAt: z.iso.datetime().nullable(),
+  doNotContactAt: z.iso.datetime().nullable().describe('The portal said never to contact this lead (event do_not_contact)'),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });

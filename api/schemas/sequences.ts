@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DELAY_UNITS, ON_REPLY_ACTIONS } from '../../db/schema.js';
+import { COLLEAGUE_SCOPES, DELAY_UNITS, LEAD_EVENT_NAMES, ON_COLLEAGUE_REPLY_ACTIONS, ON_REPLY_ACTIONS } from '../../db/schema.js';
 import { nonBlank, page } from './common.js';
 import { enrolmentCountsSchema } from './enrolments.js';
 import { MAX_DELAY_MINUTES, delayInMinutes } from '../../domain/schedule.js';
@@ -59,11 +59,36 @@ const outOfOfficeDays = z
   .max(60)
   .describe('Days to wait after an out-of-office reply that names no return date (with a date: until the next business day after it)');
 
+const onColleagueReply = z
+  .enum(ON_COLLEAGUE_REPLY_ACTIONS)
+  .describe(
+    'What a reply from one lead does to the live enrolments of the lead’s colleagues (same company id, else same email domain, free mail aside)',
+  );
+const colleagueScope = z
+  .enum(COLLEAGUE_SCOPES)
+  .describe('Where those colleagues’ enrolments are: this sequence, or every sequence of the account');
+/** A portal event's name: one of ours, or the portal's own (letters, digits, _ . -). */
+export const leadEventName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be an event name such as meeting_booked (lower-case letters, digits, _ . -)')
+  .describe(`${LEAD_EVENT_NAMES.join(', ')}, or a name of the portal's own`);
+const leadEventRules = z
+  .object({
+    stop: z.array(leadEventName).max(50),
+    pause: z.array(leadEventName).max(50),
+  })
+  .refine((r) => !r.stop.some((name) => r.pause.includes(name)), { message: 'an event either stops or pauses, not both', path: ['pause'] })
+  .describe('Which portal events about a lead (POST /v1/leads/{id}/events) stop or pause its enrolment in this sequence');
+const DEFAULT_LEAD_EVENT_RULES = { stop: ['meeting_booked', 'deal_won', 'deal_lost'], pause: [] };
+
 export const sequenceCreateSchema = z.object({
   name: z.string().trim().min(1).max(200).meta(nonBlank),
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
   outOfOfficeDays: outOfOfficeDays.default(7),
+  onColleagueReply: onColleagueReply.default('nothing'),
+  colleagueScope: colleagueScope.default('sequence'),
+  leadEventRules: leadEventRules.default(DEFAULT_LEAD_EVENT_RULES),
   steps: z
     .array(stepInputSchema)
     .max(MAX_STEPS_PER_REQUEST, `at most ${MAX_STEPS_PER_REQUEST} steps per request; add more with POST /v1/sequences/{id}/steps`)
@@ -75,6 +100,9 @@ export const sequencePatchSchema = z
     onReply: z.enum(ON_REPLY_ACTIONS),
     sendWindow: sendWindowSchema.nullable(),
     outOfOfficeDays,
+    onColleagueReply,
+    colleagueScope,
+    leadEventRules,
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
@@ -98,6 +126,9 @@ export const sequenceSchema = z.object({
   onReply: z.enum(ON_REPLY_ACTIONS),
   sendWindow: z.object({ days: z.array(z.number()), start: z.string(), end: z.string() }).nullable(),
   outOfOfficeDays: z.number().int(),
+  onColleagueReply: z.enum(ON_COLLEAGUE_REPLY_ACTIONS),
+  colleagueScope: z.enum(COLLEAGUE_SCOPES),
+  leadEventRules: z.object({ stop: z.array(z.string()), pause: z.array(z.string()) }),
   steps: z.array(stepSchema),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
 import { leads } from '../../db/schema.js';
+import { companyKeyOf } from '../../domain/company.js';
 import { ApiError, notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
 import { leadInputSchema, type leadListQuery, type leadPatchSchema } from '../schemas/leads.js';
@@ -28,7 +29,7 @@ export async function createLead({ db }: Deps, account: Account, input: LeadInpu
   try {
     const [lead] = await db
       .insert(leads)
-      .values({ ...input, accountId: account.id })
+      .values({ ...input, accountId: account.id, companyKey: companyKeyOf(input) })
       .returning();
     return lead!;
   } catch (error) {
@@ -63,7 +64,7 @@ export async function importLeads({ db }: Deps, account: Account, rows: unknown[
       if (withEmail.length) {
         const upserted = await tx
           .insert(leads)
-          .values(withEmail.map((p) => ({ ...p.value, accountId })))
+          .values(withEmail.map((p) => ({ ...p.value, accountId, companyKey: companyKeyOf(p.value) })))
           .onConflictDoUpdate({
             target: [leads.accountId, leads.email],
             set: {
@@ -74,6 +75,9 @@ export async function importLeads({ db }: Deps, account: Account, rows: unknown[
               phone: sql`excluded.phone`,
               timezone: sql`coalesce(excluded.timezone, ${leads.timezone})`,
               customFields: sql`${leads.customFields} || excluded.custom_fields`,
+              // A row without a company id keeps the lead's (and the key it gave); the email is the same.
+              companyId: sql`coalesce(excluded.company_id, ${leads.companyId})`,
+              companyKey: sql`case when excluded.company_id is null and ${leads.companyId} is not null then ${leads.companyKey} else excluded.company_key end`,
               updatedAt: new Date(),
             },
           })
@@ -87,7 +91,7 @@ export async function importLeads({ db }: Deps, account: Account, rows: unknown[
       if (withoutEmail.length) {
         const inserted = await tx
           .insert(leads)
-          .values(withoutEmail.map((p) => ({ ...p.value, email: null, accountId })))
+          .values(withoutEmail.map((p) => ({ ...p.value, email: null, accountId, companyKey: companyKeyOf({ ...p.value, email: null }) })))
           .returning({ id: leads.id });
         withoutEmail.forEach((p, j) => results.push({ index: p.index, status: 'created', id: inserted[j]!.id }));
       }
@@ -131,13 +135,20 @@ export async function findLead({ db }: Deps, account: Account, id: string): Prom
 
 export async function updateLead({ db }: Deps, account: Account, id: string, patch: z.infer<typeof leadPatchSchema>): Promise<Lead> {
   try {
-    const [lead] = await db
-      .update(leads)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(and(eq(leads.id, id), eq(leads.accountId, account.id)))
-      .returning();
-    if (!lead) throw notFound('Lead');
-    return lead;
+    return await db.transaction(async (tx) => {
+      const [current] = await tx
+        .select({ email: leads.email, companyId: leads.companyId })
+        .from(leads)
+        .where(and(eq(leads.id, id), eq(leads.accountId, account.id)))
+        .for('update');
+      if (!current) throw notFound('Lead');
+      const [lead] = await tx
+        .update(leads)
+        .set({ ...patch, companyKey: companyKeyOf({ ...current, ...patch }), updatedAt: new Date() })
+        .where(and(eq(leads.id, id), eq(leads.accountId, account.id)))
+        .returning();
+      return lead!;
+    });
   } catch (error) {
     if (isUniqueViolation(error)) throw duplicateEmail();
     throw error;

@@ -106,6 +106,9 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
         onReply: input.onReply,
         sendWindow: input.sendWindow,
         outOfOfficeDays: input.outOfOfficeDays,
+        onColleagueReply: input.onColleagueReply,
+        colleagueScope: input.colleagueScope,
+        leadEventRules: input.leadEventRules,
       })
       .returning();
     const created = input.steps.length
@@ -166,6 +169,9 @@ export function toSequenceDto(sequence: Sequence, stepRows: Step[]): z.input<typ
     onReply: sequence.onReply,
     sendWindow: sequence.sendWindow ?? null,
     outOfOfficeDays: sequence.outOfOfficeDays,
+    onColleagueReply: sequence.onColleagueReply,
+    colleagueScope: sequence.colleagueScope,
+    leadEventRules: sequence.leadEventRules,
     steps: stepRows.map(toStepDto),
     createdAt: sequence.createdAt.toISOString(),
     updatedAt: sequence.updatedAt.toISOString(),
