@@ -111,6 +111,7 @@ export async function signalEnrolment(
   const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
   try {
     if (signal === 'stop') await (options.reason ? handle.signal(stopSignal, { reason: options.reason }) : handle.signal(stopSignal));
+    else if (signal === 'pause' && options.reason) await handle.signal(pauseSignal, { reason: options.reason });
     else if (signal === 'outOfOffice') {
       if (!options.until) throw new Error('an out-of-office signal needs the date the lead is back');
       await handle.signal(outOfOfficeSignal, { until: options.until.toISOString() });

@@ -61,7 +61,8 @@ export const CONTROL_ACTIONS = ['pause', 'resume', 'stop', 'reply', 'unsubscribe
 export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 export const isControlAction = (action: unknown): action is ControlAction => CONTROL_ACTIONS.includes(action as ControlAction);
 
-export const pauseSignal = defineSignal('pause');
+/** A reason (a colleague replied, a portal event) goes on the timeline; a person's pause gives none. */
+export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
 export const resumeSignal = defineSignal('resume');
 export const stopSignal = defineSignal<[{ reason?: string }?]>('stop');
 export const replySignal = defineSignal('reply');

@@ -98,12 +98,16 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   const apply = (action: ControlAction) => {
     switch (action) {
       case 'pause':
-        if (status === 'active') status = 'paused';
+        if (status === 'active') {
+          status = 'paused';
+          liveReason = null;
+        }
         awayUntil = null; // a person's pause waits for a person, not for a date
         break;
       case 'resume':
         if (status === 'paused') status = 'active';
         awayUntil = null;
+        liveReason = null;
         break;
       case 'stop':
         return end('stopped', REASONS.stoppedByUser);
@@ -140,7 +144,13 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   });
   const settled = () => status === persistedStatus && awayUntil === persistedAwayUntil && !pendingReply;
 
-  setHandler(pauseSignal, () => apply('pause'));
+  setHandler(pauseSignal, (args) => {
+    const wasActive = status === 'active';
+    apply('pause');
+    // Only the pause that pauses says why; a pause without a reason (every history before there
+    // were reasons) records what it always did.
+    if (wasActive && args?.reason) liveReason = args.reason;
+  });
   setHandler(resumeSignal, () => apply('resume'));
   setHandler(stopSignal, (args) => {
     const wasLive = live();

@@ -197,6 +197,14 @@ describe('an enrolment that is paused', () => {
     expect(Date.parse(fake.sends()[1]!.now)).toBeLessThan(dueOf(fake, 1) + MINUTE);
   });
 
+  it('records the reason a pause gives (a colleague replied, a portal event)', async () => {
+    const { fake, handle } = await enrolled([0, DAY]);
+    await waiting(fake, 1);
+    await handle.signal(pauseSignal, { reason: 'a colleague replied: rita@acme.test' });
+    await recorded(fake, 'paused');
+    expect(fake.statusWrites()).toEqual([{ enrolmentId: fake.id, status: 'paused', reason: 'a colleague replied: rita@acme.test' }]);
+  });
+
   it('ignores a second pause, and a resume of an enrolment that is not paused', async () => {
     const { fake, handle } = await enrolled([0, DAY]);
     await waiting(fake, 1);
