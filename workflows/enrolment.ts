@@ -105,7 +105,16 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         awayUntil = null; // a person's pause waits for a person, not for a date
         break;
       case 'resume':
-        if (status === 'paused') status = 'active';
+        if (status === 'paused') {
+          status = 'active';
+          // A step that fell due during the pause goes at the next opening of its send window from
+          // now, not at once at any hour: plan again, not before now. Runs from before this rule
+          // sent it at once, and on replay they still must.
+          if (patched('resume-plans-again')) {
+            planStale = true;
+            notBefore = new Date().toISOString();
+          }
+        }
         awayUntil = null;
         liveReason = null;
         break;

@@ -167,7 +167,7 @@ describe('an enrolment that is paused', () => {
     expect((await handle.describe()).typedSearchAttributes.get(EnrolmentStatusKey)).toBe('paused');
   });
 
-  it('on resume records active and sends the overdue step at once, without planning again', async () => {
+  it('on resume records active, plans again not before now, and sends the overdue step at once (no window)', async () => {
     const { fake, handle } = await enrolled([0, DAY]);
     await waiting(fake, 1);
     await handle.signal(pauseSignal);
@@ -180,7 +180,8 @@ describe('an enrolment that is paused', () => {
     expect(fake.sends()[1]!.stepId).toBe(fake.stepId(1));
     expect(Date.parse(fake.sends()[1]!.now)).toBeGreaterThanOrEqual(resumedAt);
     expect(Date.parse(fake.sends()[1]!.now)).toBeLessThan(resumedAt + MINUTE);
-    expect(fake.plans.length).toBe(plansBefore);
+    const replan = fake.callsOf('planNextStep')[plansBefore]!.input;
+    expect(Date.parse(replan.notBefore!)).toBeGreaterThanOrEqual(resumedAt);
     expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 2 });
     expect(fake.statuses()).toEqual(['paused', 'active', 'completed']);
   });

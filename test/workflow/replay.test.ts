@@ -3,7 +3,7 @@ import path from 'node:path';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outOfOfficeSignal, replySignal, resumeSignal, stopSignal } from '../../workflows/contract.js';
+import { outOfOfficeSignal, pauseSignal, replySignal, resumeSignal, stopSignal } from '../../workflows/contract.js';
 import {
   controlDuringFirstSend,
   DAY,
@@ -127,5 +127,16 @@ describe.runIf(process.env.RECORD_HISTORIES)('recording the rare paths', () => {
     await handle.signal(replySignal);
     await handle.result();
     await save('out-of-office-waits', handle.workflowId, handle.firstExecutionRunId);
+  });
+
+  it('a resume after the next step fell due during the pause', async () => {
+    const { fake, handle } = await enrolled([0, DAY], {});
+    await until(() => fake.sends().length === 1 && fake.plans.length === 2, 'the first send');
+    await handle.signal(pauseSignal);
+    await until(() => fake.statuses().includes('paused'), 'the pause recorded');
+    await layer.env.sleep(3 * DAY);
+    await handle.signal(resumeSignal);
+    await handle.result();
+    await save('resume-after-due', handle.workflowId, handle.firstExecutionRunId);
   });
 });
