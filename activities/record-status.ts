@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { enrolmentEvents, enrolments, leads, sequences, type EnrolmentStatus, type OnReplyAction } from '../db/schema.js';
 import type { Client } from '@temporalio/client';
@@ -46,8 +46,10 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
         detail: { ...(input.reason ? { reason: input.reason } : {}), ...(pausedUntil ? { until: pausedUntil.toISOString() } : {}) },
       });
       if (current.status === input.status) return undefined;
-      // A suppression signalled straight from the CLI still suppresses the lead account-wide.
-      if (input.status === 'unsubscribed') {
+      // A suppression signalled straight from the CLI still suppresses the lead account-wide;
+      // not one whose cause a user has since corrected ("not an unsubscribe"): the signal was
+      // already on its way when the correction lifted the lead's unsubscription.
+      if (input.status === 'unsubscribed' && !(await unsubscribeCorrectedAway(tx as unknown as Db, current.id))) {
         await tx
           .update(leads)
           .set({ unsubscribedAt: now })
@@ -71,6 +73,23 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
       );
     }
   };
+}
+
+/** Whether a user corrected an unsubscribe request of this enrolment to another class. */
+async function unsubscribeCorrectedAway(db: Db, enrolmentId: string): Promise<boolean> {
+  const [corrected] = await db
+    .select({ id: enrolmentEvents.id })
+    .from(enrolmentEvents)
+    .where(
+      and(
+        eq(enrolmentEvents.enrolmentId, enrolmentId),
+        eq(enrolmentEvents.type, 'classification_corrected'),
+        sql`${enrolmentEvents.detail}->>'previousClass' = 'unsubscribe_request'`,
+        sql`${enrolmentEvents.detail}->>'class' <> 'unsubscribe_request'`,
+      ),
+    )
+    .limit(1);
+  return corrected !== undefined;
 }
 
 /** Records that the lead replied (once) and answers what the sequence does about it. */

@@ -45,6 +45,27 @@ export function inboundAction(inboundClass: InboundClass, sender: InboundSender)
   }
 }
 
+/**
+ * Whether an enrolment would wait for the lead's return: one that would send (active), or one
+ * already waiting (a later out-of-office moves the date). An enrolment that ended, or that a
+ * person (or a reply) paused, does not: for it an out-of-office is only recorded, and nothing
+ * says it will resume by itself.
+ */
+export function waitsForReturn(enrolment: { status: string; pausedUntil: Date | null } | null | undefined): boolean {
+  if (!enrolment) return false;
+  return enrolment.status === 'active' || (enrolment.status === 'paused' && enrolment.pausedUntil !== null);
+}
+
+/** The action as it applies to this enrolment: an out-of-office for one that would not wait only records. */
+export function actionFor(
+  inboundClass: InboundClass,
+  sender: InboundSender,
+  enrolment: { status: string; pausedUntil: Date | null } | null | undefined,
+): InboundAction {
+  const action = inboundAction(inboundClass, sender);
+  return action === 'wait_for_return' && !waitsForReturn(enrolment) ? 'record_only' : action;
+}
+
 /** Waits after an out-of-office that names no return date, by default (a sequence setting). */
 export const DEFAULT_OUT_OF_OFFICE_DAYS = 7;
 

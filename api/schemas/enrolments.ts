@@ -127,7 +127,10 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
   entry('email_complained', emailEvent),
   entry('email_failed', { ...emailEvent, reason: z.string().optional() }),
   entry('reply', {
-    source: z.enum(['api', 'email']).optional().describe('Marked replied through the API, or an email'),
+    source: z
+      .enum(['api', 'email', 'correction'])
+      .optional()
+      .describe('Marked replied through the API, an email, or a user’s correction of how an email was read'),
     onReply: z.enum(ON_REPLY_ACTIONS).optional(),
     inboundId: z.uuid().optional(),
     from: z.string().optional().describe('Who wrote, when not the lead’s own address'),

@@ -5,10 +5,16 @@ import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { recordReplyRow } from '../../db/enrolment-queries.js';
 import { accounts, enrolmentEvents, enrolments, inboundMessages, leads, sequences } from '../../db/schema.js';
-import { DEFAULT_OUT_OF_OFFICE_DAYS, describeAction, inboundAction, outOfOfficeUntil } from '../../domain/inbound-policy.js';
+import {
+  actionFor,
+  DEFAULT_OUT_OF_OFFICE_DAYS,
+  describeAction,
+  outOfOfficeUntil,
+  type InboundAction,
+} from '../../domain/inbound-policy.js';
 import type { InboundClass } from '../../domain/reply-classification.js';
 import type { Logger } from '../../logger.js';
-import { signalEnrolment } from '../../temporal/client.js';
+import { signalEnrolment, startReplyForward } from '../../temporal/client.js';
 import { notifyPortal } from '../../temporal/portal-events.js';
 import { ApiError } from '../errors.js';
 import { classificationOf } from './inbound.js';
@@ -72,8 +78,15 @@ export async function correctInboundClassification(
     .where(eq(accounts.id, account.id));
   const enrolment = context?.enrolment ?? null;
   const zone = context?.leadZone ?? account.timezone;
+  // A pause this email caused as a reply may become the wait for the lead's return.
+  const pausedByReply = enrolment?.status === 'paused' && before.action === 'on_reply';
   // The user's word is the class: "this was a real reply" applies onReply whoever wrote it.
-  const action = correction.class === 'reply' ? 'on_reply' : inboundAction(correction.class, before.sender);
+  const action: InboundAction =
+    correction.class === 'reply'
+      ? 'on_reply'
+      : pausedByReply && correction.class === 'out_of_office'
+        ? 'wait_for_return'
+        : actionFor(correction.class, before.sender, enrolment);
   const returnDate = correction.class === 'out_of_office' ? (correction.returnDate ?? before.returnDate) : null;
   const resumesAt =
     action === 'wait_for_return'
@@ -104,7 +117,13 @@ export async function correctInboundClassification(
       .where(eq(inboundMessages.id, before.id))
       .returning();
     if (action === 'on_reply' && enrolment) {
-      await recordReplyRow(tx as unknown as Db, account.id, enrolment.id, { source: 'correction', inboundId: before.id });
+      await recordReplyRow(tx as unknown as Db, account.id, enrolment.id, {
+        source: 'correction',
+        inboundId: before.id,
+        class: correction.class,
+        action,
+        ...(before.evidence ? { evidence: before.evidence } : {}),
+      });
     }
     return updated!;
   });
@@ -133,6 +152,10 @@ export async function correctInboundClassification(
     }
   } else if (action === 'unsubscribe_lead' && before.leadId) {
     await unsubscribeLead(deps, before.leadId, 'reply', { inboundId: before.id });
+  }
+  // What a person wrote reaches the user's mailbox: an email first read as a machine's was not forwarded.
+  if (before.isAutoReply && !inbound.isAutoReply) {
+    await startReplyForward(deps, before.id, `Forward the email from ${before.fromEmail || 'an unknown sender'} to the user`);
   }
   const effect = [describeAction(action, resumesAt ? { at: resumesAt, zone } : null), ...effects].join('; ');
 

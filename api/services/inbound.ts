@@ -17,7 +17,7 @@ import {
   type EnrolmentEventType,
   type NotificationType,
 } from '../../db/schema.js';
-import { DEFAULT_OUT_OF_OFFICE_DAYS, describeAction, inboundAction, outOfOfficeUntil } from '../../domain/inbound-policy.js';
+import { actionFor, DEFAULT_OUT_OF_OFFICE_DAYS, describeAction, outOfOfficeUntil } from '../../domain/inbound-policy.js';
 import { classifyInbound, type InboundClass } from '../../domain/reply-classification.js';
 import {
   boundedHeaders,
@@ -375,7 +375,13 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
 
   const [lead] = leadId ? await db.select().from(leads).where(eq(leads.id, leadId)) : [];
   const [context] = await db
-    .select({ timezone: accounts.timezone, outOfOfficeDays: sequences.outOfOfficeDays, sequenceName: sequences.name })
+    .select({
+      timezone: accounts.timezone,
+      outOfOfficeDays: sequences.outOfOfficeDays,
+      sequenceName: sequences.name,
+      status: enrolments.status,
+      pausedUntil: enrolments.pausedUntil,
+    })
     .from(accounts)
     .leftJoin(enrolments, enrolmentId ? eq(enrolments.id, enrolmentId) : sql`false`)
     .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
@@ -384,7 +390,7 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
   const receivedAt = new Date();
   const sender = senderRelation(email.from, lead?.email);
   const classified = classifyInbound({ ...email, leadEmail: lead?.email, receivedAt, timeZone: zone });
-  const action = inboundAction(classified.class, sender);
+  const action = actionFor(classified.class, sender, context?.status ? { status: context.status, pausedUntil: context.pausedUntil } : null);
   const resumesAt =
     action === 'wait_for_return'
       ? outOfOfficeUntil({
@@ -451,7 +457,10 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
         ...(classified.returnDate ? { returnDate: classified.returnDate } : {}),
         ...(resumesAt ? { until: resumesAt.toISOString() } : {}),
       });
-      await notify('out_of_office', `${leadName} is out of office`);
+      await notify(
+        'out_of_office',
+        sender === 'lead' ? `${leadName} is out of office` : `${writer} (at ${leadName}'s domain) is out of office`,
+      );
       return { outcome: 'out-of-office recorded', after: () => afterInbound(deps, inbound) };
     case 'auto_reply':
       // Ticket systems and "we got your message": on the timeline and to the portal, but no

@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../config.js';
-import { describeAction, inboundAction, INBOUND_CLASSES, outOfOfficeUntil } from '../../domain/inbound-policy.js';
+import { actionFor, describeAction, inboundAction, INBOUND_CLASSES, outOfOfficeUntil } from '../../domain/inbound-policy.js';
 import { envelopeFor } from '../../domain/render-message.js';
 
 const local = (at: Date, zone: string) => DateTime.fromJSDate(at, { zone }).toISO({ suppressMilliseconds: true });
@@ -28,6 +28,19 @@ describe('what the service does with an inbound email', () => {
   it('has an action for every class', () => {
     for (const c of INBOUND_CLASSES)
       expect(['on_reply', 'wait_for_return', 'unsubscribe_lead', 'record_only']).toContain(inboundAction(c, 'lead'));
+  });
+});
+
+describe('an out-of-office for an enrolment that would not wait', () => {
+  it('is only recorded when the enrolment has ended or a person paused it', () => {
+    expect(actionFor('out_of_office', 'lead', { status: 'completed', pausedUntil: null })).toBe('record_only');
+    expect(actionFor('out_of_office', 'lead', { status: 'paused', pausedUntil: null })).toBe('record_only');
+    expect(actionFor('out_of_office', 'lead', null)).toBe('record_only');
+  });
+
+  it('moves the date of an enrolment already waiting, and makes an active one wait', () => {
+    expect(actionFor('out_of_office', 'lead', { status: 'paused', pausedUntil: new Date() })).toBe('wait_for_return');
+    expect(actionFor('out_of_office', 'lead', { status: 'active', pausedUntil: null })).toBe('wait_for_return');
   });
 });
 
