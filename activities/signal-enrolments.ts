@@ -1,29 +1,47 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, ne } from 'drizzle-orm';
 import { isLiveEnrolment } from '../db/enrolment-queries.js';
 import pLimit from 'p-limit';
 import type { Db } from '../db/client.js';
-import { enrolments } from '../db/schema.js';
+import { enrolments, leads } from '../db/schema.js';
 import { signalEnrolment } from '../temporal/client.js';
 import type { BroadcastInput } from '../workflows/contract.js';
 
 const PAGE_SIZE = 1_000;
 const IN_FLIGHT = 64;
 
-/** Signals one page of a sequence's live enrolments; the broadcast workflow loops over pages. */
+/** Signals one page of the live enrolments a broadcast names; the broadcast workflow loops over pages. */
 export function createSignalEnrolmentPage({ db, temporal }: { db: Db; temporal: Client }) {
   return async function signalEnrolmentPage(
     input: BroadcastInput & { afterId: string | null },
   ): Promise<{ signalled: number; lastId: string | null }> {
-    const rows = await db
-      .select({ id: enrolments.id })
-      .from(enrolments)
-      .where(
-        and(eq(enrolments.sequenceId, input.sequenceId), isLiveEnrolment(), input.afterId ? gt(enrolments.id, input.afterId) : undefined),
-      )
-      .orderBy(asc(enrolments.id))
-      .limit(PAGE_SIZE);
+    const after = input.afterId ? gt(enrolments.id, input.afterId) : undefined;
+    const rows =
+      'colleaguesOf' in input
+        ? await db
+            .select({ id: enrolments.id })
+            .from(enrolments)
+            .innerJoin(leads, eq(leads.id, enrolments.leadId))
+            .where(
+              and(
+                eq(enrolments.accountId, input.colleaguesOf.accountId),
+                eq(leads.accountId, input.colleaguesOf.accountId),
+                eq(leads.companyKey, input.colleaguesOf.companyKey),
+                ne(enrolments.leadId, input.colleaguesOf.exceptLeadId),
+                input.colleaguesOf.sequenceId ? eq(enrolments.sequenceId, input.colleaguesOf.sequenceId) : undefined,
+                isLiveEnrolment(),
+                after,
+              ),
+            )
+            .orderBy(asc(enrolments.id))
+            .limit(PAGE_SIZE)
+        : await db
+            .select({ id: enrolments.id })
+            .from(enrolments)
+            .where(and(eq(enrolments.sequenceId, input.sequenceId), isLiveEnrolment(), after))
+            .orderBy(asc(enrolments.id))
+            .limit(PAGE_SIZE);
     const limit = pLimit(IN_FLIGHT);
     let signalled = 0;
     await Promise.all(

@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import {
   bounceSignal,
   broadcastWorkflowId,
+  colleagueBroadcastWorkflowId,
   controlUpdate,
   enrolmentWorkflowId,
   oneOffEmailWorkflowId,
@@ -21,7 +22,8 @@ import {
   resumeSignal,
   stopSignal,
   unsubscribeSignal,
-  type BroadcastInput,
+  type ColleagueBroadcast,
+  type SequenceBroadcast,
   type ControlAction,
   type EnrolmentState,
   type PortalEvent,
@@ -151,7 +153,7 @@ export async function updateEnrolment(
 }
 
 /** Starts the durable broadcast of a sequence-wide action; returns its workflow id. */
-export async function startSequenceBroadcast(deps: TemporalDeps, input: BroadcastInput, unique: string): Promise<string> {
+export async function startSequenceBroadcast(deps: TemporalDeps, input: SequenceBroadcast, unique: string): Promise<string> {
   const workflowId = broadcastWorkflowId(input.sequenceId, input.signal, unique);
   await deps.temporal.workflow.start(sequenceBroadcastWorkflow, {
     workflowId,
@@ -160,6 +162,23 @@ export async function startSequenceBroadcast(deps: TemporalDeps, input: Broadcas
     staticSummary: `${input.signal} every live enrolment of sequence ${input.sequenceId}`,
   });
   return workflowId;
+}
+
+/**
+ * Starts carrying a reply's effect to the lead's colleagues (the same fan-out as a sequence-wide
+ * action), once per inbound email: a second start for the same email does nothing.
+ */
+export async function startColleagueBroadcast(deps: TemporalDeps, inboundId: string, input: ColleagueBroadcast): Promise<void> {
+  try {
+    await deps.temporal.workflow.start(sequenceBroadcastWorkflow, {
+      workflowId: colleagueBroadcastWorkflowId(inboundId),
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      args: [input],
+      staticSummary: `${input.signal} the colleagues' enrolments: ${input.reason}`,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
 }
 
 /** Starts the workflow that sends a one-off email. */

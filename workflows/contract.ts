@@ -16,6 +16,8 @@ export const portalWebhookWorkflowId = (eventId: string) => `portal-webhook-${ev
 /** A broadcast is one request's action; `unique` tells two identical requests apart. */
 export const broadcastWorkflowId = (sequenceId: string, signal: BroadcastSignal, unique: string) =>
   `broadcast-${sequenceId}-${signal}-${unique}`;
+/** The fan-out of one inbound email to the lead's colleagues: once per email, however often it is handled. */
+export const colleagueBroadcastWorkflowId = (inboundId: string) => `colleagues-${inboundId}`;
 
 // ── Task queues ──
 
@@ -122,10 +124,28 @@ export interface EnrolmentState {
   nextStep: { stepId: string; number: number; of: number; subject: string; dueAt: string } | null;
 }
 
-export interface BroadcastInput {
+/**
+ * What a broadcast signals, and to which live enrolments: a sequence's, or the colleagues of a lead
+ * who replied (leads with the same company key, the lead aside; in one sequence or the account).
+ */
+export type BroadcastInput = SequenceBroadcast | ColleagueBroadcast;
+export interface SequenceBroadcast {
   sequenceId: string;
   signal: BroadcastSignal;
   reason?: string;
+}
+export interface ColleagueBroadcast {
+  colleaguesOf: ColleagueSelection;
+  signal: 'pause' | 'stop';
+  reason: string;
+}
+
+export interface ColleagueSelection {
+  accountId: string;
+  companyKey: string;
+  exceptLeadId: string;
+  /** Only this sequence's enrolments; without it, every sequence of the account. */
+  sequenceId?: string;
 }
 
 /** What the portal is told (activities/portal-webhook.ts delivers it, signed). */

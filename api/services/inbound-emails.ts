@@ -17,7 +17,7 @@ import type { Logger } from '../../logger.js';
 import { signalEnrolment, startReplyForward } from '../../temporal/client.js';
 import { notifyPortal } from '../../temporal/portal-events.js';
 import { ApiError } from '../errors.js';
-import { classificationOf } from './inbound.js';
+import { classificationOf, tellColleagues } from './inbound.js';
 import { unsubscribeLead } from './suppression.js';
 
 interface Deps {
@@ -144,6 +144,7 @@ export async function correctInboundClassification(
       await signalEnrolment(deps, enrolment.id, 'outOfOffice', { until: resumesAt });
     } else if (action === 'on_reply') {
       await signalEnrolment(deps, enrolment.id, 'reply');
+      await tellColleagues(deps, inbound);
     } else if (action === 'unsubscribe_lead' && before.leadId) {
       await unsubscribeLead(deps, before.leadId, 'reply', { inboundId: before.id });
     } else if (pausedByThis) {

@@ -36,7 +36,7 @@ import { webhookEventsTotal } from '../../metrics.js';
 import { ApiError } from '../errors.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import type { Logger } from '../../logger.js';
-import { signalEnrolment, startReplyForward } from '../../temporal/client.js';
+import { signalEnrolment, startColleagueBroadcast, startReplyForward } from '../../temporal/client.js';
 import { isLiveEnrolment, recordReplyRow, replyUnhandledSql } from '../../db/enrolment-queries.js';
 import { bounceLead, unsubscribeLead } from './suppression.js';
 
@@ -517,7 +517,10 @@ async function afterInbound(deps: InboundDeps, inbound: typeof inboundMessages.$
   const { enrolmentId } = inbound;
   switch (inbound.action) {
     case 'on_reply':
-      if (inbound.sender !== 'other' && enrolmentId) await signalUnhandledReply(deps, enrolmentId);
+      if (inbound.sender !== 'other' && enrolmentId) {
+        await signalUnhandledReply(deps, enrolmentId);
+        await tellColleagues(deps, inbound);
+      }
       break;
     case 'wait_for_return':
       if (enrolmentId && inbound.resumesAt) await signalOutOfOffice(deps, enrolmentId, inbound.resumesAt);
@@ -550,6 +553,37 @@ export function classificationOf(inbound: typeof inboundMessages.$inferSelect) {
     correctedFrom: inbound.correctedFrom,
     correctedAt: inbound.correctedAt?.toISOString() ?? null,
   };
+}
+
+/**
+ * A reply from someone at the lead's company reaches the company's other enrolments when the
+ * sequence says so (onColleagueReply pause or stop): through the broadcast workflow, a page at a
+ * time, once per inbound email. The company is the lead's (domain/company.ts); free mail has none.
+ */
+export async function tellColleagues(deps: InboundDeps, inbound: typeof inboundMessages.$inferSelect): Promise<void> {
+  if (!inbound.enrolmentId || !inbound.leadId) return;
+  const [row] = await deps.db
+    .select({
+      onColleagueReply: sequences.onColleagueReply,
+      colleagueScope: sequences.colleagueScope,
+      sequenceId: sequences.id,
+      companyKey: leads.companyKey,
+    })
+    .from(enrolments)
+    .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+    .innerJoin(leads, eq(leads.id, enrolments.leadId))
+    .where(eq(enrolments.id, inbound.enrolmentId));
+  if (!row || row.onColleagueReply === 'nothing' || !row.companyKey) return;
+  await startColleagueBroadcast(deps, inbound.id, {
+    colleaguesOf: {
+      accountId: inbound.accountId,
+      companyKey: row.companyKey,
+      exceptLeadId: inbound.leadId,
+      ...(row.colleagueScope === 'sequence' ? { sequenceId: row.sequenceId } : {}),
+    },
+    signal: row.onColleagueReply,
+    reason: storableLine(`a colleague replied: ${inbound.fromEmail || 'someone at the company'}`, 200),
+  });
 }
 
 /** Tells a live enrolment the lead is away until `until` (the workflow ignores it unless it would send). */

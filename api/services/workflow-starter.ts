@@ -7,7 +7,7 @@ import type { Db } from '../../db/client.js';
 import { enrolments, leads, sequences } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import { startEnrolment, startSequenceBroadcast, type StartableEnrolment } from '../../temporal/client.js';
-import type { BroadcastInput } from '../../workflows/contract.js';
+import type { SequenceBroadcast } from '../../workflows/contract.js';
 
 const IN_FLIGHT = 48;
 const MARK_EVERY = 500;
@@ -116,6 +116,6 @@ export function runPendingStartSweeper(deps: { db: Db; temporal: Client; config:
 }
 
 /** Sequence-wide actions travel through a durable broadcast workflow. */
-export async function broadcastToSequence(deps: { temporal: Client; config: Config }, input: BroadcastInput): Promise<string> {
+export async function broadcastToSequence(deps: { temporal: Client; config: Config }, input: SequenceBroadcast): Promise<string> {
   return startSequenceBroadcast(deps, input, randomUUID());
 }

@@ -36,9 +36,11 @@ beforeAll(async () => {
     },
     database: {
       async signalEnrolmentPage(input) {
-        const calls = pageCalls.get(input.sequenceId) ?? [];
-        pageCalls.set(input.sequenceId, [...calls, input]);
-        return pages.get(input.sequenceId)![calls.length]!;
+        // A sequence's broadcast, or a colleagues' one keyed by its company.
+        const key = 'sequenceId' in input ? input.sequenceId : input.colleaguesOf.companyKey;
+        const calls = pageCalls.get(key) ?? [];
+        pageCalls.set(key, [...calls, input]);
+        return pages.get(key)![calls.length]!;
       },
       async deliverPortalWebhook(event) {
         const n = webhookCalls.get(event.id) ?? 0;

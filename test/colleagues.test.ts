@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, inArray } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrolmentEvents, enrolments } from '../db/schema.js';
+import { asNewAccount } from './helpers/fixtures.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
+
+// A reply from one person at a company reaches their colleagues' enrolments when the sequence
+// says so (onColleagueReply, colleagueScope): issue 17, "Colleagues". The company is the portal's
+// company id, else the registrable email domain; free mail has none.
+
+let started: ServiceWithSink | undefined;
+let service: TestService;
+const inboundSecret = 'inbound-secret-for-colleague-tests';
+beforeAll(async () => {
+  ({ service } = started = await startServiceWithSink({ env: { INBOUND_MIME_SECRET: inboundSecret } }));
+});
+afterAll(() => started?.stop());
+
+type Fixture = Awaited<ReturnType<typeof asNewAccount>>;
+const twoSteps = [{ delay: { amount: 0, unit: 'minutes' } }, { delay: { amount: 3, unit: 'days' } }];
+
+async function sequenceWith(fixture: Fixture, settings: Record<string, unknown>) {
+  const sequence = await fixture.createSequence({ steps: twoSteps });
+  if (Object.keys(settings).length === 0) return sequence;
+  const patched = await fixture.api('PATCH', `/v1/sequences/${sequence.id}`, settings);
+  expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+  return sequence;
+}
+
+/** Imports `emails` as leads (with the given company ids) and enrols them all in `sequenceId`. */
+async function enrolMany(fixture: Fixture, sequenceId: string, emails: string[], companyIds: (string | undefined)[] = []) {
+  const imported = await fixture.api('POST', '/v1/leads/import', {
+    leads: emails.map((email, i) => ({ email, firstName: `Person ${i}`, ...(companyIds[i] ? { companyId: companyIds[i] } : {}) })),
+  });
+  expect(imported.status, JSON.stringify(imported.body)).toBe(200);
+  const leadIds: string[] = imported.body.results.map((r: { id: string }) => r.id);
+  const bulk = await fixture.api('POST', `/v1/sequences/${sequenceId}/enrolments/bulk`, { leadIds });
+  expect(bulk.body.enrolled).toBe(leadIds.length);
+  return bulk.body.results.map((r: { enrolmentId: string }) => r.enrolmentId) as string[];
+}
+
+/** The lead of `enrolmentId` answers its first email, as a person would (raw MIME). */
+async function replies(fixture: Fixture, enrolmentId: string, from: string) {
+  const { replyToken } = await fixture.enrolmentRow(enrolmentId);
+  const mime = [
+    `From: <${from}>`,
+    `To: r-${replyToken}@reply.example.com`,
+    'Subject: Re: your email',
+    `Message-ID: <${randomUUID()}@mail.test>`,
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'Thanks, we are talking to another vendor at the moment.',
+  ].join('\r\n');
+  const res = await fetch(`${service.baseUrl}/inbound/mime`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${inboundSecret}`, 'content-type': 'message/rfc822' },
+    body: mime,
+  });
+  expect(res.status).toBe(200);
+  expect(((await res.json()) as { outcome: string }).outcome).toBe('reply recorded');
+}
+
+const statusesOf = async (ids: string[]) =>
+  (
+    await service.database.db.select({ id: enrolments.id, status: enrolments.status }).from(enrolments).where(inArray(enrolments.id, ids))
+  ).map((r) => r.status);
+const allBecome = (ids: string[], status: string) =>
+  eventually(async () => (await statusesOf(ids)).every((s) => s === status), {
+    what: `${ids.length} enrolments to be ${status}`,
+    timeoutMs: 60_000,
+  });
+/** Long enough for a fan-out that was wrongly started to have reached them (it reaches 200 in well under this). */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 2_000));
+
+describe('a lead whose sequence stops colleagues on a reply', () => {
+  it('stops every live enrolment of the same company in the sequence, 200 of them, naming who replied', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'stop', onReply: 'stop' });
+    const emails = Array.from({ length: 201 }, (_, i) => `person${i}@sales.acme-${fixture.account.id.slice(0, 8)}.co.uk`);
+    const [replier, ...colleagues] = await enrolMany(fixture, sequence.id, emails);
+    await replies(fixture, replier!, emails[0]!);
+    await fixture.waitForStatus(replier!, 'replied');
+    await allBecome(colleagues, 'stopped');
+    const [one] = await service.database.db.select().from(enrolments).where(eq(enrolments.id, colleagues[17]!));
+    expect(one!.endedReason).toBe(`a colleague replied: ${emails[0]}`);
+  }, 120_000);
+
+  it('leaves people at other companies and at free-mail addresses alone', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'stop' });
+    const tag = fixture.account.id.slice(0, 8);
+    const [replier, gmailOne, gmailTwo, elsewhere] = await enrolMany(fixture, sequence.id, [
+      `rita@gmail.com`,
+      `bob-${tag}@gmail.com`,
+      `carol-${tag}@gmail.com`,
+      `dan@other-${tag}.com`,
+    ]);
+    await replies(fixture, replier!, 'rita@gmail.com');
+    await fixture.waitForStatus(replier!, 'replied');
+    await settle();
+    expect(await statusesOf([gmailOne!, gmailTwo!, elsewhere!])).toEqual(['active', 'active', 'active']);
+  });
+});
+
+describe('a sequence that pauses colleagues on a reply', () => {
+  it('pauses them with the reason on their timeline, and a resume carries on', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'pause' });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier, colleague] = await enrolMany(fixture, sequence.id, [`ann@${domain}`, `ben@${domain}`]);
+    await replies(fixture, replier!, `ann@${domain}`);
+    await fixture.waitForStatus(colleague!, 'paused');
+    const entries = await service.database.db
+      .select()
+      .from(enrolmentEvents)
+      .where(and(eq(enrolmentEvents.enrolmentId, colleague!), eq(enrolmentEvents.type, 'status_changed')));
+    expect(entries.map((e) => e.detail)).toContainEqual({ reason: `a colleague replied: ann@${domain}` });
+    expect((await fixture.api('POST', `/v1/enrolments/${colleague}/resume`)).status).toBeLessThan(300);
+    await fixture.waitForStatus(colleague!, 'active');
+  });
+});
+
+describe('the colleagues’ scope', () => {
+  it('is the sequence by default: the same company in another sequence goes on', async () => {
+    const fixture = await asNewAccount(service);
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const first = await sequenceWith(fixture, { onColleagueReply: 'stop' });
+    const second = await sequenceWith(fixture, { onColleagueReply: 'stop' });
+    const [replier] = await enrolMany(fixture, first.id, [`ann@${domain}`]);
+    const [elsewhere] = await enrolMany(fixture, second.id, [`ben@${domain}`]);
+    await replies(fixture, replier!, `ann@${domain}`);
+    await fixture.waitForStatus(replier!, 'replied');
+    await settle();
+    expect(await statusesOf([elsewhere!])).toEqual(['active']);
+  });
+
+  it('is every sequence of the account when the sequence says so', async () => {
+    const fixture = await asNewAccount(service);
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const first = await sequenceWith(fixture, { onColleagueReply: 'stop', colleagueScope: 'account' });
+    const second = await sequenceWith(fixture, {});
+    const [replier] = await enrolMany(fixture, first.id, [`ann@${domain}`]);
+    const [elsewhere] = await enrolMany(fixture, second.id, [`ben@${domain}`]);
+    await replies(fixture, replier!, `ann@${domain}`);
+    await fixture.waitForStatus(elsewhere!, 'stopped');
+  });
+});
+
+describe('the portal’s company id', () => {
+  it('makes colleagues of leads at different domains, and decides over the domain', async () => {
+    const fixture = await asNewAccount(service);
+    const tag = fixture.account.id.slice(0, 8);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'stop' });
+    const [replier, sameCompany, sameDomainOtherCompany] = await enrolMany(
+      fixture,
+      sequence.id,
+      [`ann@acme-${tag}.com`, `ben@acme-subsidiary-${tag}.de`, `cat@acme-${tag}.com`],
+      ['company-1', 'company-1', 'company-2'],
+    );
+    await replies(fixture, replier!, `ann@acme-${tag}.com`);
+    await fixture.waitForStatus(sameCompany!, 'stopped');
+    await settle();
+    expect(await statusesOf([sameDomainOtherCompany!])).toEqual(['active']);
+  });
+});
+
+describe('a sequence with the default setting', () => {
+  it('does nothing to colleagues', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await fixture.createSequence({ steps: twoSteps });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier, colleague] = await enrolMany(fixture, sequence.id, [`ann@${domain}`, `ben@${domain}`]);
+    await replies(fixture, replier!, `ann@${domain}`);
+    await fixture.waitForStatus(replier!, 'replied');
+    await settle();
+    expect(await statusesOf([colleague!])).toEqual(['active']);
+  });
+});
