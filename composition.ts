@@ -1,3 +1,4 @@
+import { databaseStatements } from './metrics.js';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -80,7 +81,7 @@ export async function composeService(config: Config, options: ComposeOptions): P
     if (devServer) closers.push(() => devServer.stop());
     const temporalAddress = config.TEMPORAL_ADDRESS ?? devServer?.address ?? 'localhost:7233';
 
-    const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, onQuery: () => databaseStatements.inc() });
     closers.push(() => database.close());
     await database.migrate();
 

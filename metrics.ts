@@ -18,6 +18,12 @@ export const httpDuration = new Histogram({
   registers: [registry],
 });
 
+export const databaseStatements = new Counter({
+  name: 'sequences_db_statements_total',
+  help: 'Statements sent to PostgreSQL, each a round trip (BEGIN and COMMIT of a transaction included)',
+  registers: [registry],
+});
+
 export const emailsSent = new Counter({
   name: 'sequences_emails_sent_total',
   help: 'Emails accepted by the provider, by kind (step, one_off, forward)',

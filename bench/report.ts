@@ -171,6 +171,9 @@ function markdown(r: BenchResults): string {
       `| Temporal history events per sent step (${c.enrolments} × 3-step enrolments) | ${c.historyEventsPerStep} | ${c.rawHistoryEventsPerActivity} per one-activity workflow | ${(c.historyEventsPerStep / c.rawHistoryEventsPerActivity).toFixed(2)} | | |`,
     );
     lines.push(`| PostgreSQL rows written per sent step | ${c.rowsWrittenPerStep} | | | | |`);
+    lines.push(
+      `| PostgreSQL statements (round trips) per sent step, counted (3-step enrolments, enrolment and completion included) | ${c.statementsPerStep} | | | ≤ 6 | ${met(c.statementsPerStep <= 6)} |`,
+    );
   }
   if (r.cost) {
     lines.push('', 'Rows written per sent step, by table (inserts + updates + deletes, enrolment included):', '');

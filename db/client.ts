@@ -26,7 +26,13 @@ const migrationsFolder = path.join(path.dirname(fileURLToPath(import.meta.url)),
 /** Any number of processes may start at once; the advisory lock lets exactly one migrate. */
 const MIGRATION_LOCK = 724_113_001;
 
-export async function openDatabase(options: { url?: string; dataDir: string; poolSize?: number }): Promise<Database> {
+export async function openDatabase(options: {
+  url?: string;
+  dataDir: string;
+  poolSize?: number;
+  /** Called for every statement sent to PostgreSQL (a round trip), with its text: the statements metric counts them. */
+  onQuery?: (statement: string) => void;
+}): Promise<Database> {
   if (options.url) {
     const { default: postgres } = await import('postgres');
     const { drizzle } = await import('drizzle-orm/postgres-js');
@@ -36,6 +42,7 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
       onnotice: () => {},
       connect_timeout: 5,
       idle_timeout: 30,
+      ...(options.onQuery ? { debug: (_connection: number, statement: string) => options.onQuery!(statement) } : {}),
     });
     const db = drizzle(client, { schema });
     return {

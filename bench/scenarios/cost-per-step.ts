@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { databaseStatements } from '../../metrics.js';
 import { enrolmentWorkflowId } from '../../workflows/contract.js';
 import { startBenchEnvironment } from '../environment.js';
 import { round, until } from '../stats.js';
@@ -10,6 +11,8 @@ export interface CostPerStep {
   historyEventsPerStep: number;
   rawHistoryEventsPerActivity: number;
   rowsWrittenPerStep: number;
+  /** Statements sent to PostgreSQL per sent step (round trips: BEGIN and COMMIT count), counted, not timed. */
+  statementsPerStep: number;
   /** Inserted + updated + deleted rows per sent step, by table. */
   rowsByTable: Record<string, number>;
 }
@@ -35,6 +38,7 @@ export async function costPerStep(enrolments: number): Promise<CostPerStep> {
     );
     const leadIds = await importLeads(service.api, enrolments, 'cost');
     const before = await tableWrites(env.sql);
+    const statementsBefore = await statementsSent();
     await enrolAll(service.api, sequenceId, leadIds);
     await until(
       async () => Number((await env.sql`select count(*) as n from enrolments where status = 'completed'`)[0]!.n) >= enrolments,
@@ -42,6 +46,8 @@ export async function costPerStep(enrolments: number): Promise<CostPerStep> {
       60 * 60_000,
       500,
     );
+    // The service (API and worker) runs in this process: its statement counter is this one.
+    const statements = (await statementsSent()) - statementsBefore;
     const ids = (await env.sql<{ id: string }[]>`select id from enrolments`).map((r) => r.id);
     const limit = pLimit(20);
     const lengths = await Promise.all(
@@ -69,10 +75,15 @@ export async function costPerStep(enrolments: number): Promise<CostPerStep> {
         2,
       ),
       rowsByTable,
+      statementsPerStep: round(statements / stepsSent, 1),
     };
   } finally {
     await env.close();
   }
+}
+
+async function statementsSent(): Promise<number> {
+  return (await databaseStatements.get()).values[0]?.value ?? 0;
 }
 
 async function tableWrites(sql: import('postgres').Sql): Promise<Record<string, number>> {

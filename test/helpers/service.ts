@@ -1,3 +1,4 @@
+import { databaseStatements } from '../../metrics.js';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -101,7 +102,12 @@ export interface StartServiceOptions {
 export async function startService(options: StartServiceOptions = {}): Promise<TestService> {
   const config = options.config ?? (await testConfig());
   const logger = options.logger ?? defaultLogger;
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: options.poolSize ?? 40 });
+  const database = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: options.poolSize ?? 40,
+    onQuery: () => databaseStatements.inc(),
+  });
   await database.migrate();
   const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const temporal = options.temporal?.client ?? new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
