@@ -420,7 +420,7 @@ const paths: ZodOpenApiPathsObject = {
       responses: {
         '202': ok(testSendAnswerSchema),
         '422': error(
-          'Test copies go only to the account’s confirmed sender address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed or bounced), or the step cannot be rendered (invalid_template)',
+          'Test copies go only to the account’s confirmed sender address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed, bounced or is marked do not contact), or the step cannot be rendered (invalid_template)',
         ),
         '429': refused429('daily_cap_reached (test copies count against the daily cap), render_busy, or rate_limited'),
       },
@@ -509,7 +509,7 @@ const paths: ZodOpenApiPathsObject = {
       ...body(oneOffInputSchema),
       responses: {
         '202': { ...ok(oneOffAcceptedSchema), links: emailLinks },
-        '422': error('Suppressed lead (no_email, unsubscribed, bounced), or ' + TEMPLATE_REFUSALS),
+        '422': error('Suppressed lead (no_email, unsubscribed, bounced, do_not_contact), or ' + TEMPLATE_REFUSALS),
         '429': renderBusy,
       },
     }),

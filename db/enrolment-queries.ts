@@ -1,10 +1,10 @@
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, or, sql, type SQL } from 'drizzle-orm';
 import { LIVE_ENROLMENT_STATUSES } from '../domain/enrolment-status.js';
 import type { Db } from './client.js';
-import { enrolmentEvents, enrolments, type EnrolmentStatus } from './schema.js';
+import { enrolmentEvents, enrolments, leads, type EnrolmentStatus } from './schema.js';
 
 // The product rules of domain/ that queries need in SQL, written once. Each has its twin in
-// domain/ and a test that both agree (test/rules.test.ts).
+// domain/ and a test that both agree (test/enrolment-queries.test.ts).
 
 /** The enrolment is live: active or paused. */
 export const isLiveEnrolment = (): SQL => inArray(enrolments.status, [...LIVE_ENROLMENT_STATUSES]);
@@ -15,6 +15,14 @@ export const replyUnhandledSql = (): SQL =>
 
 /** A new reply may be recorded: none yet, or the last one was followed by a resume. */
 export const replyMayBeRecordedSql = (): SQL => sql`(${enrolments.repliedAt} is null or ${enrolments.resumedAt} > ${enrolments.repliedAt})`;
+
+/**
+ * The lead may not be emailed, whatever its address: unsubscribed, bounced, or do not contact
+ * (`suppressionOf` in domain/suppression.ts, less its `no_email`, which is no fact about a lead
+ * looked up by its address).
+ */
+export const leadSuppressedSql = (): SQL =>
+  or(isNotNull(leads.unsubscribedAt), isNotNull(leads.bouncedAt), isNotNull(leads.doNotContactAt))!;
 
 /** The live enrolments of one lead. */
 export const liveEnrolmentsOfLead = (leadId: string): SQL => and(eq(enrolments.leadId, leadId), isLiveEnrolment())!;

@@ -38,6 +38,7 @@ export type EnrolRefusal =
   | 'no_email'
   | 'unsubscribed'
   | 'bounced'
+  | 'do_not_contact'
   | 'already_enrolled'
   | 'active_in_other_sequence'
   | 'missing_merge_fields'
@@ -51,6 +52,7 @@ export const REFUSAL_MESSAGES: Record<EnrolRefusal, string> = {
   no_email: 'the lead has no email address',
   unsubscribed: 'the lead has unsubscribed',
   bounced: "the lead's email address bounced",
+  do_not_contact: 'the portal marked the lead do not contact',
   already_enrolled: 'the lead is already active in this sequence',
   active_in_other_sequence: 'the lead is active in another sequence and the account forbids parallel enrolment',
   missing_merge_fields: 'the lead lacks fields the emails use',

@@ -19,6 +19,7 @@ export const REASONS = {
   stoppedByUser: 'stopped by a user',
   unsubscribed: 'the lead unsubscribed',
   bounced: 'the email address bounced',
+  doNotContact: 'the portal marked the lead do not contact',
   noEmail: 'the lead has no email address',
   replied: 'the lead replied',
   outOfOffice: 'the lead is out of office',

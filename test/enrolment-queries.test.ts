@@ -3,10 +3,10 @@ import { and, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAccount } from '../db/accounts.js';
 import { openDatabase, type Database } from '../db/client.js';
-import { isLiveEnrolment, replyUnhandledSql } from '../db/enrolment-queries.js';
+import { isLiveEnrolment, leadSuppressedSql, replyUnhandledSql } from '../db/enrolment-queries.js';
 import { enrolments, leads, sequences } from '../db/schema.js';
 import { ENROLMENT_STATUSES, isLive } from '../domain/enrolment-status.js';
-import { replyUnhandled } from '../domain/suppression.js';
+import { replyUnhandled, suppressionOf } from '../domain/suppression.js';
 
 // The SQL twins of domain rules (db/enrolment-queries.ts) must answer as the pure functions do,
 // on the real PostgreSQL: the same question asked in two languages.
@@ -82,5 +82,40 @@ describe('the database and the domain rules', () => {
         ),
       );
     expect(matched.map((m) => m.status).sort()).toEqual(ENROLMENT_STATUSES.filter(isLive).sort());
+  });
+
+  it('agree on whether a lead is suppressed (unsubscribed, bounced, do not contact), the missing address aside', async () => {
+    const at = new Date('2026-01-02T00:00:00Z');
+    const cases = [
+      {},
+      { unsubscribedAt: at },
+      { bouncedAt: at },
+      { doNotContactAt: at },
+      { unsubscribedAt: at, doNotContactAt: at },
+      { email: null },
+      { email: null, doNotContactAt: at },
+    ];
+    const rows = await database.db
+      .insert(leads)
+      .values(cases.map((c) => ({ accountId, email: `${randomUUID()}@example.com`, ...c })))
+      .returning();
+    const matched = await database.db
+      .select({ id: leads.id })
+      .from(leads)
+      .where(
+        and(
+          inArray(
+            leads.id,
+            rows.map((r) => r.id),
+          ),
+          leadSuppressedSql(),
+        ),
+      );
+    const suppressed = rows.filter((r) => {
+      const s = suppressionOf(r);
+      return s !== null && s !== 'no_email';
+    });
+    expect(new Set(matched.map((m) => m.id))).toEqual(new Set(suppressed.map((r) => r.id)));
+    expect(matched).toHaveLength(5);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { enrolRefusal, sendBlocker, sequenceRefusal } from '../domain/enrolment-rules.js';
+import { enrolRefusal, REFUSAL_MESSAGES, sendBlocker, sequenceRefusal } from '../domain/enrolment-rules.js';
 import { ENROLMENT_STATUSES, FINAL_ENROLMENT_STATUSES, isLive, LIVE_ENROLMENT_STATUSES } from '../domain/enrolment-status.js';
-import { replyUnhandled, suppressionOf } from '../domain/suppression.js';
+import { replyUnhandled, SUPPRESSION_OUTCOME, suppressionOf } from '../domain/suppression.js';
 import { generateApiKey, parseApiKey, secretMatches } from '../domain/api-key.js';
 import {
   assertKnownMergeTags,
@@ -15,10 +15,11 @@ import {
 
 const eligible = {
   duplicateInRequest: false,
-  lead: { email: 'a@example.com', unsubscribedAt: null, bouncedAt: null } as {
+  lead: { email: 'a@example.com', unsubscribedAt: null, bouncedAt: null, doNotContactAt: null } as {
     email: string | null;
     unsubscribedAt: Date | null;
     bouncedAt: Date | null;
+    doNotContactAt: Date | null;
   },
   activeInThisSequence: false,
   activeInOtherSequence: false,
@@ -38,6 +39,7 @@ describe('who may be enrolled', () => {
     [{ lead: { ...lead, email: null } }, 'no_email'],
     [{ lead: { ...lead, unsubscribedAt: new Date() } }, 'unsubscribed'],
     [{ lead: { ...lead, bouncedAt: new Date() } }, 'bounced'],
+    [{ lead: { ...lead, doNotContactAt: new Date() } }, 'do_not_contact'],
     [{ activeInThisSequence: true }, 'already_enrolled'],
     [{ activeInOtherSequence: true }, 'active_in_other_sequence'],
     [{ missingFields: ['company'] }, 'missing_merge_fields'],
@@ -51,7 +53,7 @@ describe('who may be enrolled', () => {
   it('names the first obstacle: the request, then the address, then other enrolments, then fields, then the plan', () => {
     const everything = {
       duplicateInRequest: true,
-      lead: { email: null, unsubscribedAt: new Date(), bouncedAt: new Date() },
+      lead: { email: null, unsubscribedAt: new Date(), bouncedAt: new Date(), doNotContactAt: new Date() },
       activeInThisSequence: true,
       activeInOtherSequence: true,
       allowParallelEnrolment: false,
@@ -60,6 +62,8 @@ describe('who may be enrolled', () => {
     };
     expect(enrolRefusal(everything)).toBe('duplicate_in_request');
     expect(enrolRefusal({ ...everything, duplicateInRequest: false })).toBe('unsubscribed');
+    // A do-not-contact lead is refused before anything about its enrolments.
+    expect(enrolRefusal({ ...eligible, lead: { ...lead, doNotContactAt: new Date() }, activeInThisSequence: true })).toBe('do_not_contact');
     expect(enrolRefusal({ ...eligible, activeInThisSequence: true, missingFields: ['company'], capacityLeft: 0 })).toBe('already_enrolled');
     expect(enrolRefusal({ ...eligible, missingFields: ['company'], capacityLeft: 0 })).toBe('missing_merge_fields');
   });
@@ -72,10 +76,20 @@ describe('who may be enrolled', () => {
 
 describe('whether a lead may be emailed at all', () => {
   it('an unsubscribe or a bounce counts before a missing address', () => {
-    expect(suppressionOf({ email: null, unsubscribedAt: new Date(), bouncedAt: null })).toBe('unsubscribed');
-    expect(suppressionOf({ email: null, unsubscribedAt: null, bouncedAt: new Date() })).toBe('bounced');
-    expect(suppressionOf({ email: null, unsubscribedAt: null, bouncedAt: null })).toBe('no_email');
+    expect(suppressionOf({ email: null, unsubscribedAt: new Date(), bouncedAt: null, doNotContactAt: null })).toBe('unsubscribed');
+    expect(suppressionOf({ email: null, unsubscribedAt: null, bouncedAt: new Date(), doNotContactAt: null })).toBe('bounced');
+    expect(suppressionOf({ email: null, unsubscribedAt: null, bouncedAt: null, doNotContactAt: null })).toBe('no_email');
     expect(suppressionOf(lead)).toBeNull();
+  });
+  it("the portal's do not contact suppresses a lead with an address, and counts before a missing one", () => {
+    expect(suppressionOf({ ...lead, doNotContactAt: new Date() })).toBe('do_not_contact');
+    expect(suppressionOf({ ...lead, email: null, doNotContactAt: new Date() })).toBe('do_not_contact');
+    // The lead's own word and the address's fate are named first.
+    expect(suppressionOf({ ...lead, unsubscribedAt: new Date(), doNotContactAt: new Date() })).toBe('unsubscribed');
+    expect(suppressionOf({ ...lead, bouncedAt: new Date(), doNotContactAt: new Date() })).toBe('bounced');
+    // What a live enrolment of such a lead becomes: stopped (the lead did nothing), with the portal's reason.
+    expect(SUPPRESSION_OUTCOME.do_not_contact).toEqual({ status: 'stopped', reason: 'the portal marked the lead do not contact' });
+    expect(REFUSAL_MESSAGES.do_not_contact).toBe('the portal marked the lead do not contact');
   });
   it('a reply waits to be handled until the enrolment is resumed after it', () => {
     const day = (d: number) => new Date(Date.UTC(2026, 0, d));
@@ -117,6 +131,10 @@ describe('whether a due email may go', () => {
   it('holds for suppression and sequence-wide states', () => {
     expect(sendBlocker({ ...ready, lead: { ...lead, unsubscribedAt: new Date() } })?.status).toBe('unsubscribed');
     expect(sendBlocker({ ...ready, lead: { ...lead, bouncedAt: new Date() } })?.status).toBe('bounced');
+    expect(sendBlocker({ ...ready, lead: { ...lead, doNotContactAt: new Date() } })).toEqual({
+      status: 'stopped',
+      reason: 'the portal marked the lead do not contact',
+    });
     expect(sendBlocker({ ...ready, lead: { ...lead, email: null } })).toEqual({
       status: 'failed',
       reason: 'the lead has no email address',

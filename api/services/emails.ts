@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { and, eq, isNotNull, isNull, or } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Mailer } from '../../activities/mailer.js';
 import type { Config } from '../../config.js';
 import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
 import { dailyCapReached } from '../../db/daily-sends.js';
+import { leadSuppressedSql } from '../../db/enrolment-queries.js';
 import { leads, messages, oneOffEmails, steps, testEmails } from '../../db/schema.js';
 import { REFUSAL_MESSAGES } from '../../domain/enrolment-rules.js';
 import { renderMessage } from '../../domain/render-message.js';
@@ -115,14 +116,15 @@ export async function sendTestEmail(
     const [suppressed] = await tx
       .select({ id: leads.id })
       .from(leads)
-      .where(
-        and(
-          eq(leads.accountId, account.id),
-          eq(leads.email, recipient.to),
-          or(isNotNull(leads.unsubscribedAt), isNotNull(leads.bouncedAt)),
-        ),
+      .where(and(eq(leads.accountId, account.id), eq(leads.email, recipient.to), leadSuppressedSql()));
+    if (suppressed) {
+      throw new ApiError(
+        422,
+        'recipient_suppressed',
+        `${recipient.to} unsubscribed, bounced or is marked do not contact: nothing is sent to it`,
+        'to',
       );
-    if (suppressed) throw new ApiError(422, 'recipient_suppressed', `${recipient.to} unsubscribed or bounced: nothing is sent to it`, 'to');
+    }
     const capped = await dailyCapReached(tx, account, new Date());
     if (capped)
       throw new ApiError(429, 'daily_cap_reached', `The daily cap of ${capped.cap} emails is reached; test copies count against it`);
