@@ -17,6 +17,7 @@ import { emailRoutes } from './routes/emails.js';
 import { enrolmentRoutes } from './routes/enrolments.js';
 import { healthRoutes } from './routes/health.js';
 import { leadRoutes } from './routes/leads.js';
+import { leadEventRoutes } from './routes/lead-events.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { inboundEmailRoutes } from './routes/inbound-emails.js';
 import { statsRoutes } from './routes/stats.js';
@@ -149,6 +150,7 @@ export function createApp(deps: AppDeps): Express {
     domainRoutes(deps),
     sequenceRoutes(deps),
     leadRoutes(deps),
+    leadEventRoutes(deps),
     enrolmentRoutes(deps),
     emailRoutes(deps),
     notificationRoutes(deps),

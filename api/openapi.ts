@@ -57,6 +57,7 @@ import {
   leadPatchSchema,
   leadSchema,
 } from './schemas/leads.js';
+import { leadEventInputSchema, leadEventSchema } from './schemas/lead-events.js';
 import { notificationPageSchema, notificationQuery, notificationReadSchema } from './schemas/notifications.js';
 import {
   sequenceBroadcastSchema,
@@ -501,6 +502,19 @@ const paths: ZodOpenApiPathsObject = {
       requestParams: { path: idParams },
       ...body(leadPatchSchema),
       responses: { '200': ok(leadSchema), '409': error('Email already used') },
+    }),
+  },
+  '/v1/leads/{id}/events': {
+    post: op('The portal reports an event about a lead (a meeting booked, a deal won or lost, do not contact, its own)', 'Leads', {
+      description:
+        'Each live enrolment (active or paused) of the lead does what its sequence’s `leadEventRules` say: a name in `stop` stops it, one in `pause` pauses it, with the reason "the portal reported <name>"; any other name is recorded only. `do_not_contact` suppresses the lead account-wide (`doNotContactAt`): every live enrolment stops, whatever the rules, and the lead can no longer be enrolled, emailed or sent a test copy. Each affected enrolment’s timeline gets a `lead_event` entry. The same `eventKey` again is the same event: answered 200 with `duplicate` and the first request’s effects, and applied once however many requests race.',
+      requestParams: { path: idParams },
+      ...body(leadEventInputSchema),
+      responses: {
+        '201': ok(leadEventSchema, 'Recorded and applied; `effects` says what it did to each live enrolment'),
+        '200': ok(leadEventSchema, 'This eventKey was seen before (`duplicate`): the first request’s event and effects'),
+        '422': error('The eventKey was used for another event, of another lead or name (event_key_reused)'),
+      },
     }),
   },
   '/v1/leads/{id}/emails': {

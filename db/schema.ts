@@ -43,6 +43,7 @@ export const ENROLMENT_EVENT_TYPES = [
   'unsubscribe_request',
   'bounce_notice',
   'classification_corrected',
+  'lead_event',
   'unsubscribe',
   'bounce',
 ] as const;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ENROLMENT_STATUSES, MESSAGE_STATUSES, ON_REPLY_ACTIONS, type EnrolmentEventType } from '../../db/schema.js';
 import { REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { INBOUND_ACTIONS, INBOUND_CLASSES } from '../../domain/inbound-policy.js';
+import { LEAD_EVENT_ACTIONS } from '../../domain/lead-events.js';
 import { cursorParam, page } from './common.js';
 import { MAX_BULK, leadSchema } from './leads.js';
 
@@ -159,6 +160,14 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
     action: inboundActionSchema,
     effect: z.string().describe('What the correction did, in words'),
     until: iso.optional(),
+  }),
+  entry('lead_event', {
+    leadEventId: z.uuid(),
+    name: z.string().describe('The portal’s event about the lead (POST /v1/leads/{id}/events)'),
+    eventKey: z.string(),
+    action: z
+      .enum(LEAD_EVENT_ACTIONS)
+      .describe('What it did to this enrolment by the sequence’s leadEventRules: stop, pause, or none (recorded only)'),
   }),
   entry('unsubscribe', { source: z.string(), inboundId: z.uuid().optional() }),
   entry('bounce', { reason: z.string() }),
