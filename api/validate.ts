@@ -40,8 +40,14 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
 // eslint-disable-next-line no-control-regex -- U+0000 is exactly what this looks for
 const UNSTORABLE = /\u0000|\p{Cs}/u;
 
-function unstorablePath(value: unknown, path: string[]): string[] | undefined {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : undefined;
+/** Deeper than any body of ours: a JSON body nested further is refused before it is walked. */
+export const MAX_BODY_DEPTH = 64;
+
+/** The path of the first unstorable text, or of the first value nested deeper than MAX_BODY_DEPTH. */
+function unstorablePath(value: unknown, path: string[]): { path: string[]; tooDeep?: true } | undefined {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? { path } : undefined;
+  if (path.length > MAX_BODY_DEPTH && value !== null && typeof value === 'object')
+    return { path: path.slice(0, MAX_BODY_DEPTH), tooDeep: true };
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) {
       const found = unstorablePath(item, [...path, String(i)]);
@@ -49,7 +55,7 @@ function unstorablePath(value: unknown, path: string[]): string[] | undefined {
     }
   } else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (UNSTORABLE.test(key)) return [...path, key];
+      if (UNSTORABLE.test(key)) return { path: [...path, key] };
       const found = unstorablePath(item, [...path, key]);
       if (found) return found;
     }
@@ -59,8 +65,9 @@ function unstorablePath(value: unknown, path: string[]): string[] | undefined {
 
 /** Refuses a JSON body or query holding text PostgreSQL cannot take as given, naming the field. */
 export const rejectUnstorableText: RequestHandler = (req, _res, next) => {
-  const path = unstorablePath(req.body, []) ?? unstorablePath(req.query, []);
-  if (!path) return next();
-  const field = path.join('.') || undefined;
+  const found = unstorablePath(req.body, []) ?? unstorablePath(req.query, []);
+  if (!found) return next();
+  if (found.tooDeep) return next(new ApiError(400, 'validation_error', `body: nested more than ${MAX_BODY_DEPTH} levels deep`));
+  const field = found.path.join('.') || undefined;
   next(new ApiError(400, 'validation_error', `${field ?? 'body'}: must not contain NUL characters or unpaired UTF-16 surrogates`, field));
 };

@@ -82,6 +82,16 @@ describe('an oversized body', () => {
   });
 });
 
+describe('a body nested deeper than any of ours', () => {
+  it('is a 400 that says so, not a crash of the request (100,000 levels within the size limit)', async () => {
+    const { apiKey } = await asNewAccount(service);
+    const deep = `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const res = await raw(apiKey, 'POST', '/v1/leads', deep, 'application/json');
+    expect(res).toEqual(structured(400, 'validation_error'));
+    expect(res.body.error.message).toContain('nested more than 64 levels');
+  });
+});
+
 describe('a body in the wrong content type', () => {
   it('is refused with 415, not read as an empty body', async () => {
     const { apiKey, account } = await asNewAccount(service);

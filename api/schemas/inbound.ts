@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { INBOUND_CLASSES } from '../../domain/inbound-policy.js';
+import type { InboundClass } from '../../domain/reply-classification.js';
 import { evidenceSchema, inboundActionSchema, inboundClassSchema } from './enrolments.js';
 
 /** What comes back from the email world: Resend's webhook events and raw MIME from another provider. */
@@ -34,20 +36,24 @@ export const inboundEmailSchema = z.object({
   correctedAt: z.iso.datetime().nullable(),
 });
 
-export const classificationCorrectionSchema = z
-  .object({
-    class: inboundClassSchema.describe('What the email really was'),
+// One shape per class, so the document states the rule: only out_of_office takes a returnDate.
+export const classificationCorrectionSchema = z.discriminatedUnion('class', [
+  z.object({
+    class: z.literal('out_of_office'),
     returnDate: z.iso
       .date()
       .optional()
       .describe(
-        'With out_of_office: the day the lead is back (the enrolment resumes the next business day); without, the one read from the email or the sequence’s outOfOfficeDays',
+        'The day the lead is back (the enrolment resumes the next business day); without, the one read from the email or the sequence’s outOfOfficeDays',
       ),
-  })
-  .refine((c) => c.returnDate === undefined || c.class === 'out_of_office', {
-    message: 'returnDate goes with class out_of_office only',
-    path: ['returnDate'],
-  });
+  }),
+  z.object({
+    class: z
+      .enum(INBOUND_CLASSES.filter((c) => c !== 'out_of_office') as [InboundClass, ...InboundClass[]])
+      .describe('What the email really was'),
+    returnDate: z.never({ error: 'returnDate goes with class out_of_office only' }).optional(),
+  }),
+]);
 
 export const classificationCorrectedSchema = inboundEmailSchema.extend({
   effect: z.string().describe('What the correction did, in words (what already happened may stay: an enrolment that ended stays ended)'),
