@@ -35,7 +35,9 @@ export function inboundAction(inboundClass: InboundClass, sender: InboundSender)
     case 'reply':
       return 'on_reply';
     case 'out_of_office':
-      return 'wait_for_return';
+      // A colleague's autoresponder says nothing of when the lead is back (and "the lead's
+      // domain" may be a free-mail provider the sender list does not know).
+      return sender === 'lead' ? 'wait_for_return' : 'record_only';
     case 'unsubscribe_request':
       return sender === 'lead' ? 'unsubscribe_lead' : 'on_reply';
     case 'auto_reply':

@@ -68,7 +68,8 @@ export interface AutoReplySignal {
 
 const headerSignal = (name: string, value: string): AutoReplySignal => ({
   kind: 'header',
-  matched: `${name}: ${value.slice(0, 60)}`.trim(),
+  // By code points, so no half of a surrogate pair is left (jsonb refuses it).
+  matched: `${name}: ${[...value].slice(0, 60).join('')}`.trim(),
 });
 
 /**

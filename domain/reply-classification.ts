@@ -248,7 +248,8 @@ const QUOTING_SUBJECT = /^\s*[\p{L} -]{1,30}\s?:/u;
 
 // ---------------------------------------------------------------------------------------------
 
-const oneLine = (value: string) => value.replace(/\s+/g, ' ').trim().slice(0, EVIDENCE_MAX);
+// Cut by code points: a cut through a surrogate pair would leave text PostgreSQL's jsonb refuses.
+const oneLine = (value: string) => [...value.replace(/\s+/g, ' ').trim()].slice(0, EVIDENCE_MAX).join('');
 
 // What mail systems write in place of plain spaces and apostrophes (French Outlook's space before
 // a colon, iOS's curly apostrophe), so that one spelling of each phrase is enough.

@@ -172,6 +172,8 @@ export async function startColleagueBroadcast(deps: TemporalDeps, inboundId: str
   try {
     await deps.temporal.workflow.start(sequenceBroadcastWorkflow, {
       workflowId: colleagueBroadcastWorkflowId(inboundId),
+      // Once ever, not once at a time: a redelivered email must not pause colleagues a person resumed since.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       args: [input],
       staticSummary: `${input.signal} the colleagues' enrolments: ${input.reason}`,

@@ -174,6 +174,9 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   setHandler(unsubscribeSignal, () => apply('unsubscribe'));
   setHandler(bounceSignal, () => apply('bounce'));
   setHandler(outOfOfficeSignal, ({ until }) => {
+    // A worker from before this signal buffered it unhandled; a newer one replaying that history
+    // must not apply it either (a rolling deploy). The marker is recorded at the first one handled.
+    if (!patched('out-of-office')) return;
     // Only an enrolment that would send waits: a person's pause stays a person's to lift. A later
     // out-of-office moves the date; one already past changes nothing.
     if (Date.parse(until) <= Date.now()) return;
@@ -231,7 +234,12 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         // A real reply says the lead is back: no more waiting for the out-of-office date (with
         // onReply pause the enrolment stays paused, now until a person resumes it).
         if (awayUntil) {
-          if (onReply === 'continue') status = 'active';
+          if (onReply === 'continue') {
+            status = 'active';
+            // As at the end of a wait: a step that fell due meanwhile goes at its window.
+            notBefore = new Date().toISOString();
+            planStale = true;
+          }
           awayUntil = null;
           liveReason = null;
         }

@@ -17,6 +17,7 @@ import {
   type EnrolmentEventType,
   type NotificationType,
 } from '../../db/schema.js';
+import { companyKeyOf } from '../../domain/company.js';
 import { actionFor, DEFAULT_OUT_OF_OFFICE_DAYS, describeAction, outOfOfficeUntil } from '../../domain/inbound-policy.js';
 import { classifyInbound, type InboundClass } from '../../domain/reply-classification.js';
 import {
@@ -424,7 +425,10 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
     .returning();
   if (!inbound) {
     const [first] = email.providerId ? await db.select().from(inboundMessages).where(eq(inboundMessages.providerId, email.providerId)) : [];
-    return { outcome: 'already received', after: first ? () => afterInbound(deps, first) : undefined };
+    // The provider id is the sender's Message-ID for raw MIME: a repeat addressed to another
+    // account's reply address runs nothing of that account's.
+    const mine = first && first.accountId === accountId ? first : undefined;
+    return { outcome: 'already received', after: mine ? () => afterInbound(deps, mine) : undefined };
   }
 
   const leadName = [lead?.firstName, lead?.lastName].filter(Boolean).join(' ') || lead?.email || 'the lead';
@@ -567,17 +571,21 @@ export async function tellColleagues(deps: InboundDeps, inbound: typeof inboundM
       onColleagueReply: sequences.onColleagueReply,
       colleagueScope: sequences.colleagueScope,
       sequenceId: sequences.id,
-      companyKey: leads.companyKey,
+      email: leads.email,
+      companyId: leads.companyId,
     })
     .from(enrolments)
     .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
     .innerJoin(leads, eq(leads.id, enrolments.leadId))
     .where(eq(enrolments.id, inbound.enrolmentId));
-  if (!row || row.onColleagueReply === 'nothing' || !row.companyKey) return;
+  // The replier's key computed now, not the stored one: leads stored before company keys carry
+  // their whole email domain, free mail included, and a free-mail lead has no colleagues.
+  const companyKey = row ? companyKeyOf(row) : null;
+  if (!row || row.onColleagueReply === 'nothing' || !companyKey) return;
   await startColleagueBroadcast(deps, inbound.id, {
     colleaguesOf: {
       accountId: inbound.accountId,
-      companyKey: row.companyKey,
+      companyKey,
       exceptLeadId: inbound.leadId,
       ...(row.colleagueScope === 'sequence' ? { sequenceId: row.sequenceId } : {}),
     },

@@ -16,6 +16,10 @@ describe('what the service does with an inbound email', () => {
     expect(inboundAction('out_of_office', 'lead')).toBe('wait_for_return');
   });
 
+  it('only records a colleague’s out-of-office: it says nothing of when the lead is back', () => {
+    expect(inboundAction('out_of_office', 'lead_domain')).toBe('record_only');
+  });
+
   it('unsubscribes the lead who asks to be removed, but reads a colleague’s request as a reply', () => {
     expect(inboundAction('unsubscribe_request', 'lead')).toBe('unsubscribe_lead');
     expect(inboundAction('unsubscribe_request', 'lead_domain')).toBe('on_reply');

@@ -601,3 +601,22 @@ describe('the sample corpus', () => {
     }
   });
 });
+
+describe('evidence cut from a hostile header', () => {
+  it('never ends in half of a surrogate pair (jsonb would refuse the row, and the email be lost)', () => {
+    for (const pad of [58, 59, 60, 78, 79, 80]) {
+      const value = `${'a'.repeat(pad)}😀😀😀`;
+      const viaHeader = autoReplySignal({ 'x-autoreply': value }, 'hello')!;
+      const classified = classifyInbound({
+        headers: { 'x-autoreply': value },
+        subject: `${'b'.repeat(pad)}😀😀`,
+        text: 'Thanks',
+        from: 'lead@acme.test',
+        leadEmail: 'lead@acme.test',
+        receivedAt: new Date('2027-01-04T08:00:00Z'),
+        timeZone: 'UTC',
+      });
+      for (const text of [viaHeader.matched, classified.evidence.matched]) expect(text).not.toMatch(/\p{Cs}/u);
+    }
+  });
+});
