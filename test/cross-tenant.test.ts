@@ -39,6 +39,10 @@ async function accountWithEverything() {
   );
   expect((await deliverReplyMime(service.baseUrl, INBOUND_SECRET, { from: replier.email, replyToken: replyToken! })).status).toBe(200);
   const notification = await eventually(async () => (await a.api('GET', '/v1/notifications')).body.data[0], { what: 'a notification' });
+  const inbound = await eventually(
+    async () => (await a.api('GET', `/v1/enrolments/${replied.id}`)).body.timeline.find((e: { inboundId?: string }) => e.inboundId),
+    { what: 'the reply on the timeline' },
+  );
 
   return {
     ...a,
@@ -50,6 +54,7 @@ async function accountWithEverything() {
       enrolment: enrolment.id,
       email: oneOff.body.id as string,
       notification: notification.id as string,
+      inboundEmail: inbound.inboundId as string,
     },
     secrets: [lead.email, replier.email, 'A-Corp'],
   };
@@ -68,6 +73,7 @@ function idFor(path: string, param: string, ids: Ids): string {
       enrolments: ids.enrolment,
       emails: ids.email,
       notifications: ids.notification,
+      'inbound-emails': ids.inboundEmail,
     };
     if (byCollection[collection!]) return byCollection[collection!]!;
   }
@@ -87,6 +93,8 @@ function validBody(operation: string, ids: Ids): unknown {
     'POST /v1/sequences/{id}/enrolments/bulk': { leadIds: [ids.lead] },
     'PATCH /v1/leads/{id}': { firstName: 'Mallory' },
     'POST /v1/leads/{id}/emails': { subject: 'From B', body: 'Hello' },
+    'POST /v1/leads/{id}/events': { name: 'meeting_booked', eventKey: 'from-b' },
+    'POST /v1/inbound-emails/{id}/classification': { class: 'auto_reply' },
   };
   if (!(operation in bodies)) throw new Error(`no valid body for ${operation}: add one to validBody`);
   return bodies[operation];
