@@ -436,9 +436,74 @@ export const inboundMessages = pgTable(
     /** A user's correction: the class the service gave first, and when it was corrected. */
     correctedFrom: text('corrected_from').$type<InboundClass>(),
     correctedAt: timestamp('corrected_at', { withTimezone: true }),
+    /**
+     * Whether the receiving server vouched for the From address (DMARC, or DKIM or SPF aligned with
+     * it, in its Authentication-Results); null when it said nothing. Only a vouched-for email
+     * reaches the lead's colleagues.
+     */
+    senderAuthenticated: boolean('sender_authenticated'),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When its side effects (signals, forward, portal events) were done: null while they are due. */
+    processedAt: timestamp('processed_at', { withTimezone: true }),
   },
-  (t) => [index('inbound_messages_enrolment_idx').on(t.enrolmentId), uniqueIndex('inbound_messages_provider_idx').on(t.providerId)],
+  (t) => [
+    index('inbound_messages_enrolment_idx').on(t.enrolmentId),
+    // The provider id is the sender's Message-ID for raw MIME, which a stranger chooses: unique per
+    // account, so one account's email never stands in for another's.
+    uniqueIndex('inbound_messages_account_provider_idx').on(t.accountId, t.providerId),
+  ],
+);
+
+/**
+ * Each correction a user made of how an inbound email was read, and what it did. Written with the
+ * corrected class in one transaction; `appliedAt` is set once its side effects (signals, lifted
+ * unsubscription, portal event) are done, so a retry of the same correction finishes the work.
+ */
+export const inboundCorrections = pgTable(
+  'inbound_corrections',
+  {
+    id: id(),
+    accountId: accountId(),
+    inboundId: uuid('inbound_id')
+      .notNull()
+      .references(() => inboundMessages.id, { onDelete: 'cascade' }),
+    previousClass: text('previous_class').$type<InboundClass>().notNull(),
+    previousAction: text('previous_action').$type<InboundAction>().notNull(),
+    class: text('class').$type<InboundClass>().notNull(),
+    action: text('action').$type<InboundAction>().notNull(),
+    returnDate: text('return_date'),
+    resumesAt: timestamp('resumes_at', { withTimezone: true }),
+    /** What the enrolment was when the correction was asked for (its effects are decided on it). */
+    enrolmentStatus: text('enrolment_status').$type<EnrolmentStatus>(),
+    /** Whether the enrolment's pause was this email's doing (its reply pause or its wait). */
+    pausedByThis: boolean('paused_by_this').notNull().default(false),
+    effect: text('effect'),
+    createdAt: createdAt(),
+    appliedAt: timestamp('applied_at', { withTimezone: true }),
+  },
+  (t) => [index('inbound_corrections_inbound_idx').on(t.inboundId, t.createdAt)],
+);
+
+/**
+ * Why a lead is unsubscribed: one row per cause (the footer link, a complaint, an email asking,
+ * the API). `leads.unsubscribed_at` is set while any row is unlifted; a user's correction of an
+ * email read as "remove me" lifts only that email's row, so a later real unsubscribe stands.
+ */
+export const leadUnsubscriptions = pgTable(
+  'lead_unsubscriptions',
+  {
+    id: id(),
+    accountId: accountId(),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id, { onDelete: 'cascade' }),
+    source: text('source').notNull(),
+    /** The inbound email that asked, when one did. */
+    inboundId: uuid('inbound_id'),
+    createdAt: createdAt(),
+    liftedAt: timestamp('lifted_at', { withTimezone: true }),
+  },
+  (t) => [index('lead_unsubscriptions_lead_idx').on(t.leadId), uniqueIndex('lead_unsubscriptions_inbound_idx').on(t.inboundId)],
 );
 
 export const notifications = pgTable(
