@@ -46,6 +46,22 @@ export const configSchema = z.object({
   PLATFORM_FROM_EMAIL: z.email().default('sequences@mail.example.com'),
   INBOUND_DOMAIN: z.string().default('reply.example.com'),
   INBOUND_MIME_SECRET: optionalString,
+  /**
+   * The authserv-ids (RFC 8601) of the servers that receive our inbound mail (Resend's, or the
+   * provider posting raw MIME), comma-separated. An email's From counts as its sender's only by
+   * the topmost Authentication-Results header, and only when one of these servers wrote it; a
+   * reply reaches the lead's colleagues only then (docs/security.md). Unset: no server's results
+   * are believed, and replies reach no colleagues.
+   */
+  INBOUND_AUTHSERV_IDS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(/[\s,]+/)
+        .map((id) => id.toLowerCase())
+        .filter(Boolean),
+    ),
   UNSUBSCRIBE_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   /** Threads that compose emails (domain/compose-pool.ts); unset, the cores less one. */
   COMPOSE_THREADS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),

@@ -1,4 +1,6 @@
 import { parseAddressHeader } from 'mailparser';
+import { getDomain } from 'tldts';
+import { companyKeyOf } from './company.js';
 
 /**
  * Rules for email coming back to us: which enrolment a reply belongs to, and whether it is a
@@ -91,11 +93,6 @@ export function autoReplySignal(headers: Record<string, string | undefined>, sub
       subject.trim(),
     );
   return opening ? { kind: 'subject', matched: opening[0] } : null;
-}
-
-/** Whether an email is automatic (see autoReplySignal). */
-export function isAutoReply(headers: Record<string, string | undefined>, subject: string): boolean {
-  return autoReplySignal(headers, subject) !== null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,9 +246,19 @@ export function storableJson(value: unknown, maxDepth = 32): unknown {
 
 /**
  * The headers the rules read, bounded: the first `headerCount` fields, names lowercased, values
- * on one line and at most `headerValue` characters; a repeated name keeps its first value. No
- * header is stored: they only decide auto-reply and which of our emails is answered.
+ * on one line and at most `headerValue` characters; a repeated name keeps its first value, and
+ * a list of values is joined. No header is stored: they decide auto-reply, which of our emails is
+ * answered and whether the sender is authenticated.
+ *
+ * Authentication-Results is the exception, as only its topmost field may be believed (see
+ * senderAuthenticated) and a joined list of them reads as one header that says anything: a list
+ * keeps its first value (the topmost, in the order mailparser and providers give), and the name
+ * met twice in a record (`Authentication-Results` and `authentication-results` as two keys, whose
+ * order says nothing of the message's) keeps nothing, so that no header is believed; in a list
+ * of fields, which is in the message's order, the first stays.
  */
+const TOPMOST_ONLY = 'authentication-results';
+
 export function boundedHeaders(headers: unknown): Record<string, string> {
   const entries: [string, unknown][] = Array.isArray(headers)
     ? headers.map((h) => [
@@ -266,10 +273,14 @@ export function boundedHeaders(headers: unknown): Record<string, string> {
   for (const [rawName, rawValue] of entries) {
     if (count >= INBOUND_LIMITS.headerCount) break;
     const name = storableLine(rawName, INBOUND_LIMITS.headerName).toLowerCase();
+    // Two keys for it in a record: which was on top is unknown (a list of fields is in order).
+    if (name === TOPMOST_ONLY && Object.hasOwn(kept, name) && !Array.isArray(headers)) kept[name] = '';
     // Own keys only: `in` would see Object.prototype and drop `constructor` or `toString`.
     if (!name || Object.hasOwn(kept, name) || name === '__proto__') continue;
     const value = Array.isArray(rawValue)
-      ? rawValue.slice(0, 20).map(String).join(' ')
+      ? name === TOPMOST_ONLY
+        ? String(rawValue[0] ?? '')
+        : rawValue.slice(0, 20).map(String).join(' ')
       : typeof rawValue === 'string'
         ? rawValue
         : String(rawValue ?? '');
@@ -311,6 +322,9 @@ const ESSENTIAL_HEADERS = new Set([
   // Those that say a message is a delivery notice (domain/reply-classification.ts).
   'x-failed-recipients',
   'x-ms-exchange-message-is-ndr',
+  // Whether the sender is who the From says: the receiving server's topmost one is the one read,
+  // and it stays first among them, whatever a sender adds below it.
+  'authentication-results',
 ]);
 
 /**
@@ -371,56 +385,163 @@ export function boundMimeHead(raw: Buffer, options: { headOnly?: boolean } = {})
 
 export type InboundSender = 'lead' | 'lead_domain' | 'other';
 
-// Free-mail providers: sharing one of these domains with the lead says nothing about who wrote.
-const FREE_MAIL_DOMAINS = new Set([
-  'gmail.com',
-  'googlemail.com',
-  'outlook.com',
-  'hotmail.com',
-  'live.com',
-  'msn.com',
-  'yahoo.com',
-  'ymail.com',
-  'icloud.com',
-  'me.com',
-  'mac.com',
-  'aol.com',
-  'proton.me',
-  'protonmail.com',
-  'gmx.com',
-  'gmx.de',
-  'gmx.net',
-  'web.de',
-  'mail.com',
-  'mail.ru',
-  'yandex.ru',
-  'yandex.com',
-  'zoho.com',
-  'fastmail.com',
-  'hey.com',
-  'qq.com',
-  '163.com',
-]);
-
-const domainOf = (address: string) => {
-  const at = address.lastIndexOf('@');
-  return at > 0 ? address.slice(at + 1) : '';
-};
-
 /**
  * `lead` when the From address is the lead's own (case-insensitively); `lead_domain` when it is
- * at the lead's domain (an exact match of the lowercased domain for now, not the registrable
- * domain: `eu.acme.test` and `acme.test` differ; free-mail domains never count); `other` for
- * anyone else, a lead without an address or a From that is no address.
+ * at the lead's company by its address, by the one rule of domain/company.ts (the same
+ * registrable domain, `eu.acme.test` and `acme.test` alike; never a free-mail provider's, by the
+ * email-providers list); `other` for anyone else, a lead without an address or a From that is
+ * no address. The lead's company id is not read here: only addresses are compared.
  */
 export function senderRelation(from: string, leadEmail: string | null | undefined): InboundSender {
   const writer = senderAddress(from);
   const lead = senderAddress(leadEmail ?? '');
   if (!writer || !lead || !writer.includes('@')) return 'other';
   if (writer === lead) return 'lead';
-  const domain = domainOf(writer);
-  if (domain && domain === domainOf(lead) && !FREE_MAIL_DOMAINS.has(domain)) return 'lead_domain';
+  const company = companyKeyOf({ email: writer });
+  if (company && company === companyKeyOf({ email: lead })) return 'lead_domain';
   return 'other';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whether the From address is the sender's: the receiving server's Authentication-Results.
+
+/** One result of an Authentication-Results header (RFC 8601): `dkim=pass header.d=acme.test`. */
+export interface AuthenticationResult {
+  method: string;
+  result: string;
+  /** `ptype.property` (lowercased) → value, e.g. `header.d`, `smtp.mailfrom`; the first of each kept. */
+  properties: Record<string, string>;
+}
+
+/** The most results read from one header: real ones hold a handful (spf, dkim per signature, dmarc, arc). */
+const AUTH_RESULTS_MAX = 50;
+
+/**
+ * An Authentication-Results value (RFC 8601 §2.2) as its authserv-id and results, or null when it
+ * is not one: comments (nested, escaped) dropped, quoted strings read as values, a leading version
+ * number after the authserv-id allowed, `none` as no results. Strict where it matters: every
+ * `;`-separated part must be `method[/version]=result` followed by nothing but `name=value`
+ * pairs, so two headers run together into one value (`a.test; spf=fail … b.test; dkim=pass`)
+ * do not parse, and are believed as nothing. One pass over the value, whose length the caller
+ * bounds (boundedHeaders: 8 KB).
+ */
+export function parseAuthenticationResults(value: string): { authservId: string; results: AuthenticationResult[] } | null {
+  // Tokens: words, quoted strings (as words), ';' and '='. Comments are white space.
+  const tokens: { word?: string; punct?: ';' | '=' }[] = [];
+  let word = '';
+  let inWord = false;
+  const flush = () => {
+    if (inWord) tokens.push({ word });
+    word = '';
+    inWord = false;
+  };
+  let comment = 0;
+  let quoted = false;
+  let escaped = false;
+  for (const ch of value) {
+    if (escaped) {
+      escaped = false;
+      if (quoted) word += ch;
+      continue;
+    }
+    if (quoted) {
+      if (ch === '\\') escaped = true;
+      else if (ch === '"') quoted = false;
+      else word += ch;
+      continue;
+    }
+    if (comment) {
+      if (ch === '\\') escaped = true;
+      else if (ch === '(') comment++;
+      else if (ch === ')') comment--;
+      continue;
+    }
+    if (ch === '(') {
+      flush();
+      comment = 1;
+    } else if (ch === '"') {
+      quoted = true;
+      inWord = true;
+    } else if (ch === ';' || ch === '=') {
+      flush();
+      tokens.push({ punct: ch });
+    } else if (/\s/.test(ch)) flush();
+    else {
+      word += ch;
+      inWord = true;
+    }
+  }
+  if (quoted || comment || escaped) return null;
+  flush();
+
+  const parts: (typeof tokens)[] = [[]];
+  for (const token of tokens) {
+    if (token.punct === ';') parts.push([]);
+    else parts.at(-1)!.push(token);
+  }
+  const [head = [], ...rest] = parts;
+  // authserv-id [version]: a value, then digits at most.
+  const authservId = head[0]?.word?.toLowerCase();
+  if (!authservId || head.length > 2 || (head[1] && !/^\d+$/.test(head[1].word ?? ''))) return null;
+  // A trailing ';' leaves an empty part; `none` is the header that says there are no results.
+  const filled = rest.filter((part, i) => part.length > 0 || i < rest.length - 1);
+  if (filled.some((part) => part.length === 0) || filled.length > AUTH_RESULTS_MAX) return null;
+  if (filled.length === 1 && filled[0]!.length === 1 && filled[0]![0]!.word?.toLowerCase() === 'none') {
+    return { authservId, results: [] };
+  }
+  const results: AuthenticationResult[] = [];
+  for (const part of filled) {
+    if (part.length % 3 !== 0) return null;
+    const pairs: [string, string][] = [];
+    for (let i = 0; i < part.length; i += 3) {
+      const [name, eq, val] = [part[i]!, part[i + 1]!, part[i + 2]!];
+      if (name.word === undefined || eq.punct !== '=' || val.word === undefined || !name.word) return null;
+      pairs.push([name.word.toLowerCase(), val.word]);
+    }
+    const [[method, result], ...props] = pairs as [[string, string], ...[string, string][]];
+    const properties: Record<string, string> = {};
+    for (const [name, val] of props) if (!Object.hasOwn(properties, name)) properties[name] = val.toLowerCase();
+    results.push({ method: method.replace(/\/.*$/, ''), result: result.toLowerCase(), properties });
+  }
+  return { authservId, results };
+}
+
+/** The registrable domain of an address or a bare domain (`user@mail.acme.co.uk` → `acme.co.uk`), as domain/company.ts reads one. */
+const registrableDomain = (addressOrDomain: string): string | null => {
+  const host = addressOrDomain
+    .slice(addressOrDomain.lastIndexOf('@') + 1)
+    .toLowerCase()
+    .replace(/\.$/, '');
+  return host ? getDomain(host, { allowPrivateDomains: true }) : null;
+};
+
+/**
+ * Whether the From address is authenticated, by the topmost Authentication-Results header (the
+ * one the receiving server added; a sender can only add theirs below it): null when no server's
+ * results are trusted (`trustedIds` empty: nothing was checked); false when the header is missing,
+ * is not one (see parseAuthenticationResults), names a server not in `trustedIds`, or has no
+ * passing result aligned with the From domain; true for `dmarc=pass` about the From domain
+ * (`header.from`), or `dkim=pass` whose `header.d` (else `header.i`'s domain), or `spf=pass` whose
+ * `smtp.mailfrom`, has the From address's registrable domain (DMARC's relaxed alignment).
+ */
+export function senderAuthenticated(
+  headers: Record<string, string | undefined>,
+  from: string,
+  trustedIds: readonly string[],
+): boolean | null {
+  if (!trustedIds.length) return null;
+  const fromDomain = registrableDomain(senderAddress(from));
+  if (!fromDomain) return false;
+  const parsed = parseAuthenticationResults(headers['authentication-results'] ?? '');
+  if (!parsed || !trustedIds.includes(parsed.authservId)) return false;
+  const aligned = (value: string | undefined) => value !== undefined && registrableDomain(value) === fromDomain;
+  return parsed.results.some(
+    ({ method, result, properties: p }) =>
+      result === 'pass' &&
+      ((method === 'dmarc' && aligned(p['header.from'])) ||
+        (method === 'dkim' && aligned(p['header.d'] ?? p['header.i'])) ||
+        (method === 'spf' && aligned(p['smtp.mailfrom']))),
+  );
 }
 
 /**

@@ -1,19 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrolmentEvents, enrolments } from '../db/schema.js';
+import { enrolmentEvents, enrolments, inboundMessages, notifications } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 
 // A reply from one person at a company reaches their colleagues' enrolments when the sequence
 // says so (onColleagueReply, colleagueScope): issue 17, "Colleagues". The company is the portal's
-// company id, else the registrable email domain; free mail has none.
+// company id, else the registrable email domain; free mail has none. Only an email whose From the
+// receiving server authenticated (its Authentication-Results, from a trusted authserv-id) reaches
+// colleagues: a forged From reaches the lead's own enrolment at most.
 
 let started: ServiceWithSink | undefined;
 let service: TestService;
 const inboundSecret = 'inbound-secret-for-colleague-tests';
+const RECEIVER = 'mx.receiver.test';
 beforeAll(async () => {
-  ({ service } = started = await startServiceWithSink({ env: { INBOUND_MIME_SECRET: inboundSecret } }));
+  ({ service } = started = await startServiceWithSink({
+    env: { INBOUND_MIME_SECRET: inboundSecret, INBOUND_AUTHSERV_IDS: `other.receiver.test, ${RECEIVER}` },
+  }));
 });
 afterAll(() => started?.stop());
 
@@ -40,10 +45,17 @@ async function enrolMany(fixture: Fixture, sequenceId: string, emails: string[],
   return bulk.body.results.map((r: { enrolmentId: string }) => r.enrolmentId) as string[];
 }
 
-/** The lead of `enrolmentId` answers its first email, as a person would (raw MIME). */
-async function replies(fixture: Fixture, enrolmentId: string, from: string) {
+/** What the receiving server says of a From it checked: DKIM signed by the From's own domain. */
+const passing = (from: string) => `Authentication-Results: ${RECEIVER};\r\n dkim=pass (2048-bit key) header.d=${from.split('@')[1]}`;
+
+/**
+ * The lead of `enrolmentId` answers its first email, as a person would (raw MIME), with the
+ * receiving server's `authentication` header lines on top (by default, one that authenticates the From).
+ */
+async function replies(fixture: Fixture, enrolmentId: string, from: string, authentication: string[] = [passing(from)]) {
   const { replyToken } = await fixture.enrolmentRow(enrolmentId);
   const mime = [
+    ...authentication,
     `From: <${from}>`,
     `To: r-${replyToken}@reply.example.com`,
     'Subject: Re: your email',
@@ -175,5 +187,60 @@ describe('a sequence with the default setting', () => {
     await fixture.waitForStatus(replier!, 'replied');
     await settle();
     expect(await statusesOf([colleague!])).toEqual(['active']);
+  });
+});
+
+const notificationsOf = (accountId: string) =>
+  service.database.db.select().from(notifications).where(eq(notifications.accountId, accountId));
+
+describe('a reply whose From the receiving server did not authenticate', () => {
+  it.each([
+    ['no Authentication-Results at all', () => []],
+    [
+      'a failing result',
+      (from: string) => [
+        `Authentication-Results: ${RECEIVER}; spf=fail smtp.mailfrom=${from}; dkim=none; dmarc=fail header.from=${from.split('@')[1]}`,
+      ],
+    ],
+    [
+      'a passing one forged below the receiving server’s failing one',
+      (from: string) => [
+        `Authentication-Results: ${RECEIVER}; dkim=none; spf=softfail smtp.mailfrom=${from}`,
+        'Received: from evil',
+        passing(from),
+      ],
+    ],
+    ['a passing one from a server that is not trusted', (from: string) => [passing(from).replace(RECEIVER, 'mx.evil.test')]],
+    ['a passing DKIM signature of another domain', () => [`Authentication-Results: ${RECEIVER}; dkim=pass header.d=evil.test`]],
+  ])('with %s applies the lead’s own onReply, tells no colleague, and says why', async (_what, authentication) => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'stop' });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier, colleague] = await enrolMany(fixture, sequence.id, [`ceo@${domain}`, `ben@${domain}`]);
+    await replies(fixture, replier!, `ceo@${domain}`, authentication(`ceo@${domain}`));
+    await fixture.waitForStatus(replier!, 'replied');
+    await settle();
+    expect(await statusesOf([colleague!])).toEqual(['active']);
+    const [stored] = await service.database.db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, replier!));
+    expect(stored!.senderAuthenticated).toBe(false);
+    const [notification] = await notificationsOf(fixture.account.id);
+    expect(notification!.body).toContain('Colleagues were not told: the sender could not be verified');
+    const [entry] = await service.database.db
+      .select()
+      .from(enrolmentEvents)
+      .where(and(eq(enrolmentEvents.enrolmentId, replier!), eq(enrolmentEvents.type, 'reply')));
+    expect(entry!.detail).toMatchObject({ colleaguesNotTold: expect.stringContaining('could not be verified') });
+  });
+
+  it('is stored as authenticated when it is, and its notification says nothing of colleagues', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'stop' });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier, colleague] = await enrolMany(fixture, sequence.id, [`ann@${domain}`, `ben@${domain}`]);
+    await replies(fixture, replier!, `ann@${domain}`, [`Authentication-Results: ${RECEIVER}; dmarc=pass header.from=${domain}`]);
+    await fixture.waitForStatus(colleague!, 'stopped');
+    const [stored] = await service.database.db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, replier!));
+    expect(stored!.senderAuthenticated).toBe(true);
+    expect((await notificationsOf(fixture.account.id))[0]!.body).not.toContain('Colleagues');
   });
 });

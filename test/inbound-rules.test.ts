@@ -115,9 +115,14 @@ describe('who wrote, compared with the lead', () => {
   it.each([
     ['Ann <ANN@Acme.test>', 'ann@acme.test', 'lead'],
     ['bob@acme.test', 'Ann@ACME.test', 'lead_domain'],
-    ['bob@eu.acme.test', 'ann@acme.test', 'other'], // exact domains for now, not registrable ones
+    // The company rule of domain/company.ts: the registrable domain, a subdomain included.
+    ['bob@eu.acme.test', 'ann@acme.test', 'lead_domain'],
+    ['bob@sales.acme.co.uk', 'ann@mail.acme.co.uk', 'lead_domain'],
+    ['bob@acme.co.uk', 'ann@other.co.uk', 'other'], // a public suffix is no company
     ['mallory@evil.test', 'ann@acme.test', 'other'],
     ['someone@gmail.com', 'ann@gmail.com', 'other'], // a free-mail domain says nothing
+    ['someone@libero.it', 'ann@libero.it', 'other'], // free mail only the email-providers list knows
+    ['bob@ann.github.io', 'ann@bob.github.io', 'other'], // two customers of one private suffix
     ['', 'ann@acme.test', 'other'],
     ['not an address', 'ann@acme.test', 'other'],
     ['ann@acme.test', null, 'other'],

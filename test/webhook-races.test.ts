@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleInboundEmail } from '../api/services/inbound.js';
 import { inboundMessages, messages, notifications } from '../db/schema.js';
 import { inboundWorld } from './helpers/inbound.js';
 import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
-import { eventually } from './helpers/service.js';
+import { eventually, logger } from './helpers/service.js';
 
 /**
  * Issue 14, section 6: one webhook event id is applied exactly once, however many deliveries of
@@ -102,5 +104,116 @@ describe('a delivery that fails after its event id was recorded', () => {
     } finally {
       await world.db.execute(sql.raw(`drop trigger ${tag} on enrolment_events; drop function ${tag}_fail(); drop sequence ${tag}_seq`));
     }
+  });
+});
+
+/** How many runs of the workflow `workflowId` there have been (a closed id started again is a new run). */
+const runsOf = async (workflowId: string) => {
+  let runs = 0;
+  for await (const _ of world.service.temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs++;
+  return runs;
+};
+const replySignalsOf = async (enrolmentId: string) => {
+  const history = await world.service.temporal.workflow.getHandle(`enrolment-${enrolmentId}`).fetchHistory();
+  return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'reply').length;
+};
+const settle = () => new Promise((resolve) => setTimeout(resolve, 2_000));
+
+describe('the same inbound email delivered again', () => {
+  it('three times, one after the other, forwards once, notifies once and signals once', async () => {
+    // onReply pause: the enrolment stays live, so a repeated side effect would signal it again.
+    const lead = await world.leadWaitingForStep2({ onReply: 'pause' });
+    const mime = world.mimeReply(lead.replyAddress, lead.lead.email!);
+    expect((await world.postMime(mime)).body.outcome).toBe('reply recorded');
+    await lead.waitForStatus(lead.enrolment.id, 'paused');
+    const [stored] = await world.inboundOf(lead.enrolment.id);
+    await eventually(
+      async () => (await world.db.select().from(inboundMessages).where(eq(inboundMessages.id, stored!.id)))[0]!.processedAt,
+      {
+        what: 'the first delivery to finish its side effects',
+      },
+    );
+    await eventually(async () => (await runsOf(`reply-forward-${stored!.id}`)) === 1 || undefined, { what: 'the forward' });
+    for (const _ of [2, 3]) expect((await world.postMime(mime)).body.outcome).toBe('already received');
+    await settle();
+    expect(await world.inboundOf(lead.enrolment.id)).toHaveLength(1);
+    expect(await runsOf(`reply-forward-${stored!.id}`)).toBe(1);
+    expect(await world.notificationsOf(lead.account.id)).toHaveLength(1);
+    expect(await replySignalsOf(lead.enrolment.id)).toBe(1);
+  });
+
+  it('after the first delivery died between its commit and its side effects, runs them, once the lease is over', async () => {
+    const lead = await world.leadWaitingForStep2({ onReply: 'pause' });
+    const messageId = `<${randomUUID()}@lead.test>`;
+    // The first delivery commits, then its process dies before any side effect (Temporal unreachable from here on).
+    const dead = new Proxy({} as Client, {
+      get() {
+        throw new Error('the process died');
+      },
+    });
+    const email = {
+      providerId: messageId,
+      from: lead.lead.email!,
+      to: [lead.replyAddress],
+      subject: 'Re: Step 1',
+      text: 'Yes.',
+      headers: {},
+    };
+    await expect(handleInboundEmail({ db: world.db, temporal: dead, config: world.service.config, logger }, email)).rejects.toThrow(
+      'the process died',
+    );
+    const [stored] = await world.inboundOf(lead.enrolment.id);
+    expect(stored!.processedAt).toBeNull();
+
+    // A redelivery within the lease may be racing a first delivery still at work: it does nothing.
+    const mime = world.mimeReply(lead.replyAddress, lead.lead.email!, { messageId });
+    expect((await world.postMime(mime)).body.outcome).toBe('already received');
+    await settle();
+    expect((await lead.enrolmentRow(lead.enrolment.id)).status).toBe('active');
+
+    // After it, the redelivery takes the side effects over.
+    await world.db
+      .update(inboundMessages)
+      .set({ receivedAt: sql`now() - interval '2 minutes'` })
+      .where(eq(inboundMessages.id, stored!.id));
+    expect((await world.postMime(mime)).body.outcome).toBe('already received');
+    await lead.waitForStatus(lead.enrolment.id, 'paused');
+    await eventually(async () => sink.emails.some((e) => e.payload.to === lead.account.senderEmail), { what: 'the forward' });
+    const [after] = await world.inboundOf(lead.enrolment.id);
+    expect(after!.processedAt).not.toBeNull();
+    // And a later one, nothing more.
+    expect((await world.postMime(mime)).body.outcome).toBe('already received');
+    await settle();
+    expect(await runsOf(`reply-forward-${stored!.id}`)).toBe(1);
+    expect(await replySignalsOf(lead.enrolment.id)).toBe(1);
+  });
+
+  it('under the same Message-ID but addressed to another account is that account’s own email, with its own side effects', async () => {
+    const first = await world.leadWaitingForStep2({ onReply: 'pause' });
+    const second = await world.leadWaitingForStep2({ onReply: 'pause' });
+    const messageId = `<${randomUUID()}@lead.test>`;
+    expect((await world.postMime(world.mimeReply(first.replyAddress, first.lead.email!, { messageId }))).body.outcome).toBe(
+      'reply recorded',
+    );
+    await first.waitForStatus(first.enrolment.id, 'paused');
+    expect((await world.postMime(world.mimeReply(second.replyAddress, second.lead.email!, { messageId }))).body.outcome).toBe(
+      'reply recorded',
+    );
+    await second.waitForStatus(second.enrolment.id, 'paused');
+    const [mine] = await world.inboundOf(first.enrolment.id);
+    const [theirs] = await world.inboundOf(second.enrolment.id);
+    expect([mine!.accountId, theirs!.accountId]).toEqual([first.account.id, second.account.id]);
+    expect(theirs!.id).not.toBe(mine!.id);
+    await eventually(async () => (await runsOf(`reply-forward-${theirs!.id}`)) === 1 || undefined, {
+      what: 'the second account’s forward',
+    });
+    // A repeat to the first account runs nothing of the second's, nor of its own again.
+    expect((await world.postMime(world.mimeReply(first.replyAddress, first.lead.email!, { messageId }))).body.outcome).toBe(
+      'already received',
+    );
+    await settle();
+    expect(await world.notificationsOf(second.account.id)).toHaveLength(1);
+    expect(await runsOf(`reply-forward-${theirs!.id}`)).toBe(1);
+    expect(await runsOf(`reply-forward-${mine!.id}`)).toBe(1);
   });
 });

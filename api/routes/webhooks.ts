@@ -19,7 +19,7 @@ const MAX_MIME_BYTES = 25 * 1024 * 1024;
  * inlined images, embedded messages left as attachments, at most 100 MIME parts and 128 KB of
  * header per part. Worst cases measured are in the README ("Inbound email").
  */
-const PARSER_OPTIONS: SimpleParserOptions = {
+export const PARSER_OPTIONS: SimpleParserOptions = {
   skipTextToHtml: true,
   skipTextLinks: true,
   skipImageLinks: true,
@@ -70,7 +70,10 @@ async function parseMime(raw: Buffer, logger: Logger): Promise<InboundEmail> {
   const addresses = (value: typeof mail.to) =>
     (Array.isArray(value) ? value : value ? [value] : []).flatMap((a) => a.value.map((v) => v.address ?? ''));
   const headers: Record<string, string> = {};
-  for (const [key, value] of mail.headers) headers[key] = headerLine(value);
+  // A repeated header is one list, in the message's order; Authentication-Results keeps only its
+  // first (topmost: the receiving server's), as the ones below it are anyone's (boundedHeaders).
+  for (const [key, value] of mail.headers)
+    headers[key] = headerLine(key === 'authentication-results' && Array.isArray(value) ? value[0] : value);
   return {
     providerId: mail.messageId ?? null,
     from: mail.from?.value[0]?.address ?? '',

@@ -27,6 +27,7 @@ import {
   referencedMessageIds,
   replyTokenFrom,
   senderAddress,
+  senderAuthenticated,
   senderRelation,
   storableJson,
   storableLine,
@@ -321,10 +322,11 @@ async function fetchReceived(deps: InboundDeps, data: EmailEventData): Promise<I
 }
 
 /**
- * A lead's email to us, from raw MIME or Resend: recorded in one transaction, then its side
- * effects (see recordInbound). The same email again (same provider id) records nothing and runs
- * the first one's side effects again, which are idempotent: a provider retrying after a crash
- * between the two loses nothing.
+ * An email to one of our addresses, from raw MIME or Resend: recorded in one transaction, then
+ * its side effects (see recordInbound), after which the row is marked processed. The same email
+ * again (same provider id, same account) records nothing, and runs the side effects only if the
+ * first delivery did not finish them (see repeatedInbound): a provider retrying after a crash
+ * between the two loses nothing, and one retrying while the first is at work repeats nothing.
  */
 export async function handleInboundEmail(deps: InboundDeps, email: InboundEmail): Promise<string> {
   const clean = cleanInboundEmail(email);
@@ -334,11 +336,16 @@ export async function handleInboundEmail(deps: InboundDeps, email: InboundEmail)
 }
 
 /**
- * Records an inbound email through `tx`: an unsubscribe by mail, a reply (matched by its reply
- * address, else by In-Reply-To/References), or an auto-reply (recorded only). Who wrote decides
- * what it does (README, "Who may stop a sequence by replying"): the lead or someone at the lead's
- * domain applies the sequence's onReply; anyone else is recorded, notified and flagged, and
- * changes nothing. A reply is written before the workflow hears of it, so a send racing it holds.
+ * Records an inbound email through `tx`: an unsubscribe by mail, or an email to a reply address
+ * (matched by its reply address, else by In-Reply-To/References), classified (a reply, an
+ * out-of-office, an automatic reply, an unsubscribe request, a delivery notice, someone else:
+ * domain/reply-classification.ts) with the action its class and writer call for
+ * (domain/inbound-policy.ts). Who wrote decides what a reply does (docs/concepts.md, "What each
+ * class does"): the lead or someone at the lead's company applies the sequence's onReply; anyone
+ * else is recorded, notified and flagged, and changes nothing. Whether the From is the sender's
+ * (the receiving server's Authentication-Results, `sender_authenticated`) decides whether the
+ * lead's colleagues hear of it. A reply is written before the workflow hears of it, so a send
+ * racing it holds.
  */
 async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: InboundDeps): Promise<Applied> {
   const { db, config } = tx;
@@ -380,6 +387,7 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       timezone: accounts.timezone,
       outOfOfficeDays: sequences.outOfOfficeDays,
       sequenceName: sequences.name,
+      onColleagueReply: sequences.onColleagueReply,
       status: enrolments.status,
       pausedUntil: enrolments.pausedUntil,
     })
@@ -390,6 +398,7 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
   const zone = lead?.timezone ?? context?.timezone ?? 'UTC';
   const receivedAt = new Date();
   const sender = senderRelation(email.from, lead?.email);
+  const authenticated = senderAuthenticated(email.headers, email.from, config.INBOUND_AUTHSERV_IDS);
   const classified = classifyInbound({ ...email, leadEmail: lead?.email, receivedAt, timeZone: zone });
   const action = actionFor(classified.class, sender, context?.status ? { status: context.status, pausedUntil: context.pausedUntil } : null);
   const resumesAt =
@@ -414,6 +423,7 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       text: email.text,
       isAutoReply: AUTOMATIC_CLASSES.includes(classified.class),
       sender,
+      senderAuthenticated: authenticated,
       classification: classified.class,
       evidence: classified.evidence,
       returnDate: classified.returnDate ?? null,
@@ -423,19 +433,26 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
     })
     .onConflictDoNothing()
     .returning();
-  if (!inbound) {
-    const [first] = email.providerId ? await db.select().from(inboundMessages).where(eq(inboundMessages.providerId, email.providerId)) : [];
-    // The provider id is the sender's Message-ID for raw MIME: a repeat addressed to another
-    // account's reply address runs nothing of that account's.
-    const mine = first && first.accountId === accountId ? first : undefined;
-    return { outcome: 'already received', after: mine ? () => afterInbound(deps, mine) : undefined };
-  }
+  if (!inbound) return repeatedInbound(tx, accountId, email.providerId, deps);
 
   const leadName = [lead?.firstName, lead?.lastName].filter(Boolean).join(' ') || lead?.email || 'the lead';
   const writer = inbound.fromEmail || 'someone without a From address';
   const where = context?.sequenceName ? `sequence "${context.sequenceName}"` : 'email';
   const readAs = `Read as ${CLASS_WORDS[classified.class]} (${classified.evidence.kind}: ${classified.evidence.matched}); ${describeAction(action, resumesAt ? { at: resumesAt, zone } : null)}.`;
   const classDetail = { class: classified.class, evidence: classified.evidence, action };
+  // A reply that would reach the lead's colleagues but whose From nobody vouches for reaches only
+  // the lead's own enrolment (tellColleagues), and says so.
+  const colleaguesNotTold =
+    action === 'on_reply' &&
+    sender !== 'other' &&
+    enrolmentId &&
+    context?.onColleagueReply &&
+    context.onColleagueReply !== 'nothing' &&
+    lead &&
+    companyKeyOf(lead) &&
+    authenticated !== true
+      ? COLLEAGUES_NOT_TOLD[authenticated === null ? 'unchecked' : 'unverified']
+      : null;
   const notify = (type: NotificationType, title: string) =>
     db.insert(notifications).values({
       accountId,
@@ -443,7 +460,7 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       enrolmentId,
       leadId,
       title: storableLine(title, 500),
-      body: `${readAs}\n\n${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
+      body: `${readAs}${colleaguesNotTold ? ` ${colleaguesNotTold}` : ''}\n\n${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
     });
   const onTimeline = async (type: EnrolmentEventType, detail: Record<string, unknown>) => {
     if (enrolmentId)
@@ -465,25 +482,25 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
         'out_of_office',
         sender === 'lead' ? `${leadName} is out of office` : `${writer} (at ${leadName}'s domain) is out of office`,
       );
-      return { outcome: 'out-of-office recorded', after: () => afterInbound(deps, inbound) };
+      return { outcome: 'out-of-office recorded', after: () => processInbound(deps, inbound) };
     case 'auto_reply':
       // Ticket systems and "we got your message": on the timeline and to the portal, but no
       // notification, which would be noise for every sequence that reaches a help desk.
       await onTimeline('auto_reply', { subject: email.subject, from: email.from, sender });
-      return { outcome: 'auto-reply recorded', after: () => afterInbound(deps, inbound) };
+      return { outcome: 'auto-reply recorded', after: () => processInbound(deps, inbound) };
     case 'bounce_notice':
       await onTimeline('bounce_notice', { subject: email.subject, from: email.from });
       await notify('bounce_notice', `A delivery notice about ${leadName}'s ${where}`);
-      return { outcome: 'bounce notice recorded', after: () => afterInbound(deps, inbound) };
+      return { outcome: 'bounce notice recorded', after: () => processInbound(deps, inbound) };
     case 'from_other_address':
       await onTimeline('reply_from_other_address', { from: inbound.fromEmail, subject: inbound.subject });
       await notify('reply_from_other_address', `${writer} wrote to the reply address of ${leadName}'s ${where}`);
-      return { outcome: 'reply from another address recorded', after: () => afterInbound(deps, inbound) };
+      return { outcome: 'reply from another address recorded', after: () => processInbound(deps, inbound) };
     case 'unsubscribe_request':
       if (action === 'unsubscribe_lead') {
         await onTimeline('unsubscribe_request', { subject: email.subject, from: email.from });
         await notify('unsubscribe_request', `${leadName} asked to be removed`);
-        return { outcome: 'unsubscribe request: lead unsubscribed', after: () => afterInbound(deps, inbound) };
+        return { outcome: 'unsubscribe request: lead unsubscribed', after: () => processInbound(deps, inbound) };
       }
       break; // a colleague asking: a reply
     case 'reply':
@@ -496,13 +513,53 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       inboundId: inbound.id,
       ...(sender === 'lead_domain' ? { from: inbound.fromEmail, sender } : {}),
       ...classDetail,
+      ...(colleaguesNotTold ? { colleaguesNotTold } : {}),
     });
   await notify('reply', sender === 'lead' ? `${leadName} replied` : `${inbound.fromEmail} (at ${leadName}'s domain) replied`);
-  return { outcome: 'reply recorded', after: () => afterInbound(deps, inbound) };
+  return { outcome: 'reply recorded', after: () => processInbound(deps, inbound) };
 }
 
-/** The classes of mail a machine writes: kept apart from replies in `is_auto_reply`. */
-const AUTOMATIC_CLASSES: InboundClass[] = ['out_of_office', 'auto_reply', 'bounce_notice'];
+/**
+ * A redelivery of an email this account has (the same provider id: the sender's Message-ID for
+ * raw MIME, Resend's id otherwise). The index is per account, so the same Message-ID addressed to
+ * another account's reply address is that account's own row, with its own side effects; this
+ * one runs only this account's. Its side effects run again only while `processed_at` is null
+ * (the first delivery died between its commit and their end) and UNFINISHED_EVENT_LEASE_MS after
+ * the email arrived, as for webhook events: a redelivery racing a first delivery still at work
+ * does nothing. Two redeliveries after the lease may both run them, which is harmless: each is
+ * idempotent (signals guarded by the enrolment's state, workflow ids once per email, the forward's
+ * provider idempotency key, portal events keyed by id).
+ */
+async function repeatedInbound(tx: InboundDeps, accountId: string, providerId: string | null, deps: InboundDeps): Promise<Applied> {
+  const [first] = providerId
+    ? await tx.db
+        .select()
+        .from(inboundMessages)
+        .where(and(eq(inboundMessages.accountId, accountId), eq(inboundMessages.providerId, providerId)))
+    : [];
+  if (!first || first.processedAt || Date.now() - first.receivedAt.getTime() <= UNFINISHED_EVENT_LEASE_MS) {
+    return { outcome: 'already received' };
+  }
+  tx.logger.warn({ inboundId: first.id }, 'inbound email left unprocessed: running its side effects again');
+  return { outcome: 'already received', after: () => processInbound(deps, first) };
+}
+
+/** The side effects of an inbound email, then the mark that they are done. */
+async function processInbound(deps: InboundDeps, inbound: typeof inboundMessages.$inferSelect): Promise<void> {
+  await afterInbound(deps, inbound);
+  await deps.db.update(inboundMessages).set({ processedAt: new Date() }).where(eq(inboundMessages.id, inbound.id));
+}
+
+/**
+ * The classes of mail a machine writes: kept apart from replies in `is_auto_reply`, and not
+ * forwarded. The one rule: a correction (api/services/inbound-emails.ts) reads it too.
+ */
+export const AUTOMATIC_CLASSES: readonly InboundClass[] = ['out_of_office', 'auto_reply', 'bounce_notice'];
+/** Why a reply from the lead's company reached only the lead's enrolment, for its notification and timeline. */
+const COLLEAGUES_NOT_TOLD = {
+  unverified: 'Colleagues were not told: the sender could not be verified (no passing DMARC, DKIM or SPF result for the From domain).',
+  unchecked: 'Colleagues were not told: the sender could not be verified (no receiving server is trusted to check senders).',
+} as const;
 const CLASS_WORDS: Record<InboundClass, string> = {
   reply: 'a reply',
   out_of_office: 'an out-of-office reply',
@@ -560,37 +617,59 @@ export function classificationOf(inbound: typeof inboundMessages.$inferSelect) {
 }
 
 /**
- * A reply from someone at the lead's company reaches the company's other enrolments when the
- * sequence says so (onColleagueReply pause or stop): through the broadcast workflow, a page at a
- * time, once per inbound email. The company is the lead's (domain/company.ts); free mail has none.
+ * A reply from the lead or someone at the lead's company reaches the company's other enrolments
+ * when the sequence says so (onColleagueReply pause or stop): through the broadcast workflow, a
+ * page at a time, once per inbound email. Only an email whose From the receiving server vouched
+ * for (`sender_authenticated`): anyone holding one of our emails can write to its reply address
+ * as ceo@acme.test, and a forged From reaches the lead's own enrolment at most, never the company.
  */
 export async function tellColleagues(deps: InboundDeps, inbound: typeof inboundMessages.$inferSelect): Promise<void> {
-  if (!inbound.enrolmentId || !inbound.leadId) return;
+  if (!inbound.enrolmentId || !inbound.leadId || inbound.senderAuthenticated !== true) return;
+  await tellColleaguesOfReply(deps, {
+    enrolmentId: inbound.enrolmentId,
+    once: inbound.id,
+    who: inbound.fromEmail || 'someone at the company',
+  });
+}
+
+/**
+ * Carries a reply on `enrolmentId` to the lead's colleagues by its sequence's onColleagueReply
+ * and colleagueScope, once per `once` (the colleague broadcast's workflow id is REJECT_DUPLICATE:
+ * a repeat must not pause colleagues a person resumed since). The company is the lead's
+ * (domain/company.ts); free mail has none. `who` replied (the lead's address by default). Also a
+ * reply marked through the API (api/services/enrolments.ts), which a user vouches for.
+ */
+export async function tellColleaguesOfReply(
+  deps: Pick<InboundDeps, 'db' | 'temporal' | 'config'>,
+  reply: { enrolmentId: string; once: string; who?: string },
+): Promise<void> {
   const [row] = await deps.db
     .select({
       onColleagueReply: sequences.onColleagueReply,
       colleagueScope: sequences.colleagueScope,
       sequenceId: sequences.id,
+      accountId: enrolments.accountId,
+      leadId: enrolments.leadId,
       email: leads.email,
       companyId: leads.companyId,
     })
     .from(enrolments)
     .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
     .innerJoin(leads, eq(leads.id, enrolments.leadId))
-    .where(eq(enrolments.id, inbound.enrolmentId));
+    .where(eq(enrolments.id, reply.enrolmentId));
   // The replier's key computed now, not the stored one: leads stored before company keys carry
   // their whole email domain, free mail included, and a free-mail lead has no colleagues.
   const companyKey = row ? companyKeyOf(row) : null;
   if (!row || row.onColleagueReply === 'nothing' || !companyKey) return;
-  await startColleagueBroadcast(deps, inbound.id, {
+  await startColleagueBroadcast(deps, reply.once, {
     colleaguesOf: {
-      accountId: inbound.accountId,
+      accountId: row.accountId,
       companyKey,
-      exceptLeadId: inbound.leadId,
+      exceptLeadId: row.leadId,
       ...(row.colleagueScope === 'sequence' ? { sequenceId: row.sequenceId } : {}),
     },
     signal: row.onColleagueReply,
-    reason: storableLine(`a colleague replied: ${inbound.fromEmail || 'someone at the company'}`, 200),
+    reason: storableLine(`a colleague replied: ${reply.who ?? (row.email || 'someone at the company')}`, 200),
   });
 }
 

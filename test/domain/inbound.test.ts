@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  autoReplySignal,
   boundedHeaders,
   boundedRecipients,
   boundMimeHead,
   forwardSubject,
   INBOUND_LIMITS,
-  isAutoReply,
   referencedMessageIds,
   replyTokenFrom,
   senderAddress,
@@ -121,6 +121,9 @@ describe('the emails of ours a reply refers to (In-Reply-To, References)', () =>
     expect(referencedMessageIds({ references: `${ID}@${DOMAIN}` }, DOMAIN)).toEqual([]); // no angle brackets
   });
 });
+
+// autoReplySignal is the auto-reply rule the classification reads first (domain/reply-classification.ts).
+const isAutoReply = (headers: Record<string, string | undefined>, subject: string) => autoReplySignal(headers, subject) !== null;
 
 describe('an auto-reply (out-of-office, auto-responder)', () => {
   it.each([
