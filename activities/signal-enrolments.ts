@@ -1,55 +1,112 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { and, asc, eq, gt, ne } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, isNull, ne, or } from 'drizzle-orm';
 import { isLiveEnrolment } from '../db/enrolment-queries.js';
 import pLimit from 'p-limit';
+import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { enrolments, leads } from '../db/schema.js';
-import { signalEnrolment } from '../temporal/client.js';
-import type { BroadcastInput } from '../workflows/contract.js';
+import { enrolments, leads, sequences } from '../db/schema.js';
+import { signalEnrolment, signalWithStartEnrolment } from '../temporal/client.js';
+import type { BroadcastInput, ColleagueSelection } from '../workflows/contract.js';
 
 const PAGE_SIZE = 1_000;
 const IN_FLIGHT = 64;
 
-/** Signals one page of the live enrolments a broadcast names; the broadcast workflow loops over pages. */
-export function createSignalEnrolmentPage({ db, temporal }: { db: Db; temporal: Client }) {
+/**
+ * The enrolments a colleague's reply acts on. A stop: every live one. A pause: the active ones,
+ * and those paused only to wait for their lead's return from an out-of-office (paused_until set),
+ * which would resume by themselves on that day and write to the company again: the workflow's
+ * pause replaces such a wait. One a person paused stays as it is, not paused again.
+ */
+const colleagueEnrolments = (of: ColleagueSelection, signal: 'pause' | 'stop') =>
+  and(
+    eq(enrolments.accountId, of.accountId),
+    eq(leads.accountId, of.accountId),
+    eq(leads.companyKey, of.companyKey),
+    ne(enrolments.leadId, of.exceptLeadId),
+    of.sequenceId ? eq(enrolments.sequenceId, of.sequenceId) : undefined,
+    signal === 'stop'
+      ? isLiveEnrolment()
+      : or(eq(enrolments.status, 'active'), and(eq(enrolments.status, 'paused'), isNotNull(enrolments.pausedUntil))),
+  );
+
+/**
+ * Signals one page of the live enrolments a broadcast names; the broadcast workflow loops over
+ * pages. `config` names the task queue a colleague's enrolment not started yet is started on
+ * (the worker always gives it; a stub without it only signals).
+ */
+export function createSignalEnrolmentPage({
+  db,
+  temporal,
+  config,
+}: {
+  db: Db;
+  temporal: Client;
+  config?: Pick<Config, 'TEMPORAL_TASK_QUEUE'>;
+}) {
   return async function signalEnrolmentPage(
     input: BroadcastInput & { afterId: string | null },
   ): Promise<{ signalled: number; lastId: string | null }> {
     const after = input.afterId ? gt(enrolments.id, input.afterId) : undefined;
-    const rows =
-      'colleaguesOf' in input
-        ? await db
-            .select({ id: enrolments.id })
-            .from(enrolments)
-            .innerJoin(leads, eq(leads.id, enrolments.leadId))
-            .where(
-              and(
-                eq(enrolments.accountId, input.colleaguesOf.accountId),
-                eq(leads.accountId, input.colleaguesOf.accountId),
-                eq(leads.companyKey, input.colleaguesOf.companyKey),
-                ne(enrolments.leadId, input.colleaguesOf.exceptLeadId),
-                input.colleaguesOf.sequenceId ? eq(enrolments.sequenceId, input.colleaguesOf.sequenceId) : undefined,
-                isLiveEnrolment(),
-                after,
-              ),
-            )
-            .orderBy(asc(enrolments.id))
-            .limit(PAGE_SIZE)
-        : await db
-            .select({ id: enrolments.id })
-            .from(enrolments)
-            .where(and(eq(enrolments.sequenceId, input.sequenceId), isLiveEnrolment(), after))
-            .orderBy(asc(enrolments.id))
-            .limit(PAGE_SIZE);
     const limit = pLimit(IN_FLIGHT);
     let signalled = 0;
+    const counted = (id: string) => {
+      signalled++;
+      if (signalled % 100 === 0) Context.current().heartbeat(id);
+    };
+
+    if ('colleaguesOf' in input) {
+      const { signal, reason } = input;
+      const rows = await db
+        .select({
+          id: enrolments.id,
+          accountId: enrolments.accountId,
+          sequenceId: enrolments.sequenceId,
+          leadId: enrolments.leadId,
+          leadEmail: leads.email,
+          sequenceName: sequences.name,
+          workflowStartedAt: enrolments.workflowStartedAt,
+        })
+        .from(enrolments)
+        .innerJoin(leads, eq(leads.id, enrolments.leadId))
+        .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+        .where(and(colleagueEnrolments(input.colleaguesOf, signal), after))
+        .orderBy(asc(enrolments.id))
+        .limit(PAGE_SIZE);
+      await Promise.all(
+        rows.map((row) =>
+          limit(async () => {
+            if (await signalEnrolment({ temporal }, row.id, signal, { reason })) return counted(row.id);
+            // No running workflow. Ended: nothing to do. Not started yet (committed, its start on
+            // its way or left to the sweeper): unlike a sequence-wide pause, which the workflow
+            // reads from its sequence when it plans, nothing in the database would tell it of a
+            // colleague's reply, and it would send to the company. Signal-with-start: its first
+            // task holds the pause or stop, before it plans anything.
+            if (row.workflowStartedAt || !config) return;
+            if (await signalWithStartEnrolment({ temporal, config }, row, signal, { reason })) {
+              await db
+                .update(enrolments)
+                .set({ workflowStartedAt: new Date() })
+                .where(and(eq(enrolments.id, row.id), isNull(enrolments.workflowStartedAt)));
+              counted(row.id);
+            }
+          }),
+        ),
+      );
+      return { signalled, lastId: rows.length === PAGE_SIZE ? rows.at(-1)!.id : null };
+    }
+
+    const rows = await db
+      .select({ id: enrolments.id })
+      .from(enrolments)
+      .where(and(eq(enrolments.sequenceId, input.sequenceId), isLiveEnrolment(), after))
+      .orderBy(asc(enrolments.id))
+      .limit(PAGE_SIZE);
     await Promise.all(
       rows.map((row) =>
         limit(async () => {
           // Ended, or not started yet: the workflow reads the sequence's status when it plans.
-          if (await signalEnrolment({ temporal }, row.id, input.signal, { reason: input.reason })) signalled++;
-          if (signalled % 100 === 0) Context.current().heartbeat(row.id);
+          if (await signalEnrolment({ temporal }, row.id, input.signal, { reason: input.reason })) counted(row.id);
         }),
       ),
     );

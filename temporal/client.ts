@@ -25,6 +25,7 @@ import {
   type ColleagueBroadcast,
   type SequenceBroadcast,
   type ControlAction,
+  type EnrolmentInput,
   type EnrolmentState,
   type PortalEvent,
 } from '../workflows/contract.js';
@@ -64,21 +65,50 @@ export interface StartableEnrolment {
  */
 export async function startEnrolment(deps: TemporalDeps, row: StartableEnrolment): Promise<boolean> {
   try {
-    await deps.temporal.workflow.start(enrolmentWorkflow, {
-      workflowId: enrolmentWorkflowId(row.id),
-      // A retried request or the sweeper may start it after it has already finished (its start
-      // was never recorded): that must not run it anew.
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-      args: [{ enrolmentId: row.id }],
-      typedSearchAttributes: [
-        { key: AccountId, value: row.accountId },
-        { key: SequenceId, value: row.sequenceId },
-        { key: LeadId, value: row.leadId },
-        { key: EnrolmentStatus, value: 'active' },
-      ],
-      staticSummary: `${row.leadEmail ?? 'lead ' + row.leadId} in '${row.sequenceName}'`,
-      staticDetails: `Enrolment ${row.id} · lead ${row.leadId} · sequence ${row.sequenceId} · account ${row.accountId}`,
+    await deps.temporal.workflow.start(enrolmentWorkflow, enrolmentStartOptions(deps, row));
+    return true;
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return false;
+    throw error;
+  }
+}
+
+/** How an enrolment's workflow is started, whoever starts it. */
+const enrolmentStartOptions = (deps: TemporalDeps, row: StartableEnrolment) => ({
+  workflowId: enrolmentWorkflowId(row.id),
+  // A retried request or the sweeper may start it after it has already finished (its start
+  // was never recorded): that must not run it anew.
+  workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+  taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+  args: [{ enrolmentId: row.id }] as [EnrolmentInput],
+  typedSearchAttributes: [
+    { key: AccountId, value: row.accountId },
+    { key: SequenceId, value: row.sequenceId },
+    { key: LeadId, value: row.leadId },
+    { key: EnrolmentStatus, value: 'active' },
+  ],
+  staticSummary: `${row.leadEmail ?? 'lead ' + row.leadId} in '${row.sequenceName}'`,
+  staticDetails: `Enrolment ${row.id} · lead ${row.leadId} · sequence ${row.sequenceId} · account ${row.accountId}`,
+});
+
+/**
+ * Pauses or stops an enrolment whose workflow may not have started yet (committed, its start
+ * still on its way or left to the sweeper): signal-with-start, so the workflow's first task holds
+ * the signal before it plans or sends anything, and a start racing this one finds it started
+ * (startEnrolment answers false, as for any second start). Returns false when its workflow has
+ * ended: an enrolment never runs twice (REJECT_DUPLICATE), and an ended one needs nothing.
+ */
+export async function signalWithStartEnrolment(
+  deps: TemporalDeps,
+  row: StartableEnrolment,
+  signal: 'pause' | 'stop',
+  options: { reason: string },
+): Promise<boolean> {
+  try {
+    await deps.temporal.workflow.signalWithStart(enrolmentWorkflow, {
+      ...enrolmentStartOptions(deps, row),
+      signal: signal === 'pause' ? pauseSignal : stopSignal,
+      signalArgs: [{ reason: options.reason }],
     });
     return true;
   } catch (error) {

@@ -192,6 +192,10 @@ describe('a sequence with the default setting', () => {
 
 const notificationsOf = (accountId: string) =>
   service.database.db.select().from(notifications).where(eq(notifications.accountId, accountId));
+const pauseSignalsOf = async (enrolmentId: string) => {
+  const history = await service.temporal.workflow.getHandle(`enrolment-${enrolmentId}`).fetchHistory();
+  return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'pause').length;
+};
 
 describe('a reply whose From the receiving server did not authenticate', () => {
   it.each([
@@ -242,5 +246,56 @@ describe('a reply whose From the receiving server did not authenticate', () => {
     const [stored] = await service.database.db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, replier!));
     expect(stored!.senderAuthenticated).toBe(true);
     expect((await notificationsOf(fixture.account.id))[0]!.body).not.toContain('Colleagues');
+  });
+});
+
+describe('a colleague’s enrolment whose workflow has not started yet', () => {
+  /** An enrolment committed whose workflow start has not happened (the API died, or the start is on its way). */
+  async function unstarted(fixture: Fixture, sequenceId: string, email: string) {
+    const imported = await fixture.api('POST', '/v1/leads/import', { leads: [{ email, firstName: 'Ben' }] });
+    const [row] = await service.database.db
+      .insert(enrolments)
+      .values({
+        accountId: fixture.account.id,
+        sequenceId,
+        leadId: imported.body.results[0].id,
+        replyToken: randomUUID().replaceAll('-', ''),
+      })
+      .returning();
+    return row!.id;
+  }
+
+  it.each(['stop', 'pause'] as const)('gets the %s before it plans or sends anything', async (onColleagueReply) => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier] = await enrolMany(fixture, sequence.id, [`ann@${domain}`]);
+    const colleague = await unstarted(fixture, sequence.id, `ben@${domain}`);
+    await replies(fixture, replier!, `ann@${domain}`);
+    const row = await fixture.waitForStatus(colleague, onColleagueReply === 'stop' ? 'stopped' : 'paused');
+    expect(row.workflowStartedAt).not.toBeNull();
+    await settle();
+    expect(await fixture.sentMessages(colleague)).toEqual([]);
+    // The workflow is the one every start finds: a start arriving late starts nothing anew.
+    const described = await service.temporal.workflow.getHandle(`enrolment-${colleague}`).describe();
+    expect(described.status.name).toBe(onColleagueReply === 'stop' ? 'COMPLETED' : 'RUNNING');
+  });
+});
+
+describe('a pause carried to colleagues', () => {
+  it('pauses the active ones and leaves one a person paused as it was, without a second pause', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'pause' });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier, active, pausedByPerson] = await enrolMany(fixture, sequence.id, [`ann@${domain}`, `ben@${domain}`, `cat@${domain}`]);
+    expect((await fixture.api('POST', `/v1/enrolments/${pausedByPerson}/pause`)).status).toBeLessThan(300);
+    await fixture.waitForStatus(pausedByPerson!, 'paused');
+    await replies(fixture, replier!, `ann@${domain}`);
+    await fixture.waitForStatus(active!, 'paused');
+    await settle();
+    expect(await pauseSignalsOf(active!)).toBe(1);
+    expect(await pauseSignalsOf(pausedByPerson!)).toBe(0);
+    const [row] = await service.database.db.select().from(enrolments).where(eq(enrolments.id, pausedByPerson!));
+    expect(row!.status).toBe('paused');
   });
 });
