@@ -299,3 +299,27 @@ describe('a pause carried to colleagues', () => {
     expect(row!.status).toBe('paused');
   });
 });
+
+describe('a reply marked through the API', () => {
+  it('reaches colleagues as an emailed reply does, once per reply', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'pause', onReply: 'pause' });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier, colleague] = await enrolMany(fixture, sequence.id, [`ann@${domain}`, `ben@${domain}`]);
+    expect((await fixture.api('POST', `/v1/enrolments/${replier}/reply`)).status).toBeLessThan(300);
+    await fixture.waitForStatus(colleague!, 'paused');
+    const entries = await service.database.db
+      .select()
+      .from(enrolmentEvents)
+      .where(and(eq(enrolmentEvents.enrolmentId, colleague!), eq(enrolmentEvents.type, 'status_changed')));
+    expect(entries.map((e) => e.detail)).toContainEqual({ reason: `a colleague replied: ann@${domain}` });
+
+    // A person resumes the colleague; the same reply marked again (a retry) pauses nobody again.
+    expect((await fixture.api('POST', `/v1/enrolments/${colleague}/resume`)).status).toBeLessThan(300);
+    await fixture.waitForStatus(colleague!, 'active');
+    expect((await fixture.api('POST', `/v1/enrolments/${replier}/reply`)).status).toBeLessThan(300);
+    await settle();
+    expect(await statusesOf([colleague!])).toEqual(['active']);
+    expect(await pauseSignalsOf(colleague!)).toBe(1);
+  });
+});

@@ -18,6 +18,7 @@ import { updateEnrolment } from '../../temporal/client.js';
 import type { ControlAction, EnrolmentState } from '../../workflows/contract.js';
 import { ApiError, notFound } from '../errors.js';
 import { liveSteps, type Sequence } from './sequences.js';
+import { tellColleaguesOfReply } from './inbound.js';
 import { startEnrolmentWorkflows } from './workflow-starter.js';
 
 export type EnrolResult =
@@ -356,6 +357,7 @@ export async function controlEnrolment(
   const enrolment = await findEnrolment(deps.db, account, enrolmentId);
   if (action === 'reply') {
     await recordReplyRow(deps.db, account.id, enrolmentId, { source: 'api' });
+    await tellColleaguesOfMarkedReply(deps, enrolmentId);
   }
   if (!isLive(enrolment.status)) {
     if (action === 'reply') return { accepted: true };
@@ -383,6 +385,25 @@ export async function controlEnrolment(
   if (result.outcome === 'ended') throw new ApiError(409, 'enrolment_ended', 'The enrolment has ended; enrol the lead again instead');
   forgetStatusCounts(enrolment.sequenceId);
   return result.outcome === 'applied' ? { accepted: true, state: result.state } : { accepted: true };
+}
+
+/**
+ * A reply marked through the API reaches the lead's colleagues as the lead's emailed reply does
+ * (the sequence's onColleagueReply and colleagueScope: tellColleaguesOfReply), once per reply:
+ * the fan-out is keyed by the reply's timeline entry, which recordReplyRow writes once per reply
+ * (none for a second mark before a resume), so a retried or repeated request starts nothing new
+ * (REJECT_DUPLICATE) and does not pause again colleagues a person resumed since. Only a reply the
+ * API recorded: one that came by email has had its own fan-out, by its inbound email.
+ */
+async function tellColleaguesOfMarkedReply(deps: Deps, enrolmentId: string): Promise<void> {
+  const [latest] = await deps.db
+    .select({ id: enrolmentEvents.id, source: sql<string | null>`${enrolmentEvents.detail}->>'source'` })
+    .from(enrolmentEvents)
+    .where(and(eq(enrolmentEvents.enrolmentId, enrolmentId), eq(enrolmentEvents.type, 'reply')))
+    .orderBy(desc(enrolmentEvents.createdAt), desc(enrolmentEvents.id))
+    .limit(1);
+  if (latest?.source !== 'api') return;
+  await tellColleaguesOfReply(deps, { enrolmentId, once: `marked-reply-${latest.id}` });
 }
 
 /**
