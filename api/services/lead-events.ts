@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import pLimit from 'p-limit';
 import type { Config } from '../../config.js';
 import type { Account } from '../../db/accounts.js';
@@ -13,7 +13,7 @@ import { leadEventAction, leadEventReason, suppressesLead, type LeadEventAction 
 import type { Logger } from '../../logger.js';
 import { signalEnrolment } from '../../temporal/client.js';
 import { ApiError, notFound } from '../errors.js';
-import { startEnrolmentWorkflows } from './workflow-starter.js';
+import { startUnstartedEnrolments } from './workflow-starter.js';
 
 // The portal's own events about a lead (POST /v1/leads/{id}/events): a meeting booked, a deal won
 // or lost, do not contact, or a name of its own. Each live enrolment of the lead does what its
@@ -176,29 +176,10 @@ async function deliver(deps: Deps, event: LeadEvent, effects: LeadEventEffect[])
   const acting = effects.filter((e): e is LeadEventEffect & { action: 'stop' | 'pause' } => e.action !== 'none');
   if (!acting.length) return;
   const reason = leadEventReason(event.name);
-  const unstarted = await deps.db
-    .select({
-      id: enrolments.id,
-      accountId: enrolments.accountId,
-      sequenceId: enrolments.sequenceId,
-      leadId: enrolments.leadId,
-      leadEmail: leads.email,
-      sequenceName: sequences.name,
-    })
-    .from(enrolments)
-    .innerJoin(leads, eq(leads.id, enrolments.leadId))
-    .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-    .where(
-      and(
-        liveEnrolmentsOfLead(event.leadId),
-        isNull(enrolments.workflowStartedAt),
-        inArray(
-          enrolments.id,
-          acting.map((e) => e.enrolmentId),
-        ),
-      ),
-    );
-  if (unstarted.length) await startEnrolmentWorkflows(deps, unstarted);
+  await startUnstartedEnrolments(
+    deps,
+    acting.map((e) => e.enrolmentId),
+  );
   const limit = pLimit(16);
   await Promise.all(acting.map((e) => limit(() => signalEnrolment(deps, e.enrolmentId, e.action, { reason }))));
 }

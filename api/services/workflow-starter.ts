@@ -4,6 +4,7 @@ import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import pLimit from 'p-limit';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
+import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import { enrolments, leads, sequences } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import { startEnrolment, startSequenceBroadcast, type StartableEnrolment } from '../../temporal/client.js';
@@ -113,6 +114,33 @@ export function runPendingStartSweeper(deps: { db: Db; temporal: Client; config:
     stopped = true;
     clearTimeout(timer);
   };
+}
+
+/**
+ * Starts the workflows of those of `enrolmentIds` that are live and have none yet (a start cut
+ * short: the API died after the commit, or Temporal was away), before they are signalled: a
+ * signal finds no workflow to reach otherwise, and the enrolment would start later without it.
+ * Answers what startEnrolmentWorkflows answers (a start that fails is left to the sweeper).
+ */
+export async function startUnstartedEnrolments(
+  deps: { db: Db; temporal: Client; config: Config; logger?: Logger },
+  enrolmentIds: string[],
+): Promise<{ started: number; deferred: number }> {
+  if (!enrolmentIds.length) return { started: 0, deferred: 0 };
+  const unstarted = await deps.db
+    .select({
+      id: enrolments.id,
+      accountId: enrolments.accountId,
+      sequenceId: enrolments.sequenceId,
+      leadId: enrolments.leadId,
+      leadEmail: leads.email,
+      sequenceName: sequences.name,
+    })
+    .from(enrolments)
+    .innerJoin(leads, eq(leads.id, enrolments.leadId))
+    .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+    .where(and(inArray(enrolments.id, enrolmentIds), isLiveEnrolment(), isNull(enrolments.workflowStartedAt)));
+  return unstarted.length ? startEnrolmentWorkflows(deps, unstarted) : { started: 0, deferred: 0 };
 }
 
 /** Sequence-wide actions travel through a durable broadcast workflow. */

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { simpleParser, type SimpleParserOptions } from 'mailparser';
+import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
+import { PARSER_OPTIONS } from '../../api/routes/webhooks.js';
 import { autoReplySignal, boundedHeaders, senderAddress } from '../../domain/inbound.js';
 import {
   classifyInbound,
@@ -20,20 +21,9 @@ import {
 
 const SAMPLES = path.join(import.meta.dirname, '../fixtures/inbound-samples');
 
-// As api/routes/webhooks.ts parses raw MIME (its parseMime is the route's own): these options,
-// headers flattened to strings (a structured header keeps its value, not its parameters), the
-// From address alone; then bounded as the service bounds them.
-const PARSER_OPTIONS: SimpleParserOptions = {
-  skipTextToHtml: true,
-  skipTextLinks: true,
-  skipImageLinks: true,
-  keepCidLinks: true,
-  checksumAlgo: false,
-  maxHtmlLengthToParse: 256 * 1024,
-  ignoreEmbedded: true,
-  maxChildNodes: 100,
-  maxHeadSize: 128 * 1024,
-};
+// As api/routes/webhooks.ts parses raw MIME (its parseMime is the route's own): its parser
+// options, headers flattened to strings (a structured header keeps its value, not its
+// parameters), the From address alone; then bounded as the service bounds them.
 
 interface Sample {
   file: string;
@@ -384,7 +374,7 @@ describe('the evidence', () => {
     expect(result.evidence.matched).not.toMatch(/\n/);
   });
 
-  it("names the rule of the service's isAutoReply that told, header or subject", () => {
+  it('names the auto-reply rule that told (autoReplySignal), header or subject', () => {
     expect(autoReplySignal({ 'Auto-Submitted': 'auto-replied' }, 'Re: x')).toEqual({
       kind: 'header',
       matched: 'auto-submitted: auto-replied',
