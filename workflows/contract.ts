@@ -110,6 +110,8 @@ export interface CarriedState {
   persistedAwayUntil?: string | null;
   /** Back from an out-of-office at this time: the next step is not due before it. */
   notBefore?: string;
+  /** Why the status the run had not recorded yet changed (a reason a signal gave). */
+  liveReason?: string;
 }
 
 export interface EnrolmentState {

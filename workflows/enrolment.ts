@@ -83,8 +83,9 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   // histories from before that signal never take its paths: the signal is the version marker.
   let awayUntil: string | null = carried?.awayUntil ?? null;
   let persistedAwayUntil: string | null = carried?.persistedAwayUntil ?? null;
-  // Why a live enrolment changed status, when the change has a reason (an out-of-office).
-  let liveReason: string | null = null;
+  // Why a live enrolment changed status, when the change has a reason (an out-of-office, a
+  // colleague's reply). Carried across continue-as-new while the change is not recorded yet.
+  let liveReason: string | null = carried?.liveReason ?? null;
   // When the lead came back: a step that fell due meanwhile waits for its window from then on.
   let notBefore: string | null = carried?.notBefore ?? null;
 
@@ -154,11 +155,13 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   const settled = () => status === persistedStatus && awayUntil === persistedAwayUntil && !pendingReply;
 
   setHandler(pauseSignal, (args) => {
-    const wasActive = status === 'active';
+    // Waiting for an out-of-office return is a pause the pause replaces (a person's, or one with a
+    // reason), so it says why too.
+    const changes = status === 'active' || awayUntil !== null;
     apply('pause');
-    // Only the pause that pauses says why; a pause without a reason (every history before there
-    // were reasons) records what it always did.
-    if (wasActive && args?.reason) liveReason = args.reason;
+    // Only the pause that changes something says why; a pause without a reason (every history
+    // before there were reasons) records what it always did.
+    if (changes && args?.reason) liveReason = args.reason;
   });
   setHandler(resumeSignal, () => apply('resume'));
   setHandler(stopSignal, (args) => {
@@ -220,6 +223,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         ...(postponed && !planStale ? { postponed } : {}),
         ...(awayUntil || persistedAwayUntil ? { awayUntil, persistedAwayUntil } : {}),
         ...(notBefore ? { notBefore } : {}),
+        ...(liveReason ? { liveReason } : {}),
       },
     });
 
@@ -230,7 +234,12 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       pendingReply = false; // only now: an update waiting on this reply must see its outcome
       if (live()) {
         if (onReply === 'stop') end('replied', REASONS.replied);
-        else if (onReply === 'pause') status = 'paused';
+        else if (onReply === 'pause') {
+          // The reason proves later that this pause was the reply's (a user's correction of the
+          // reply lifts only a pause the reply made).
+          if (status === 'active' || awayUntil) liveReason = REASONS.replied;
+          status = 'paused';
+        }
         // A real reply says the lead is back: no more waiting for the out-of-office date (with
         // onReply pause the enrolment stays paused, now until a person resumes it).
         if (awayUntil) {
@@ -241,7 +250,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
             planStale = true;
           }
           awayUntil = null;
-          liveReason = null;
+          if (onReply !== 'pause') liveReason = null;
         }
       }
     }

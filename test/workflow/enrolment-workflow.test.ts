@@ -313,6 +313,14 @@ describe('a reply from the lead', () => {
     expect(fake.statuses()).toEqual(['paused', 'active', 'completed']);
   });
 
+  it("says the pause is the reply's, so that a correction of the reply can tell", async () => {
+    const { fake, handle } = await enrolled([0, DAY], { onReply: 'pause' });
+    await waiting(fake, 1);
+    await handle.signal(replySignal);
+    await recorded(fake, 'paused');
+    expect(fake.statusWrites()).toEqual([{ enrolmentId: fake.id, status: 'paused', reason: 'the lead replied' }]);
+  });
+
   it('changes nothing but the record when the sequence continues on reply: the next step goes when due', async () => {
     const { fake, handle } = await enrolled([0, DAY], { onReply: 'continue' });
     await waiting(fake, 1);
@@ -648,6 +656,22 @@ describe('an enrolment past its history bound', () => {
     await handle.signal(resumeSignal);
     expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 1 });
     expect(fake.statuses()).toEqual(['paused', 'active', 'completed']);
+  });
+
+  it('carries the reason of a pause that arrived during the bound-crossing send into the next run', async () => {
+    const { fake, handle } = await enrolled(
+      [0, DAY],
+      {
+        send: async (input, n, self) => {
+          if (n === 0) await self.handle!.signal(pauseSignal, { reason: 'a colleague replied: rita@acme.test' });
+          return { outcome: 'sent', messageId: 'm', sentAt: input.now };
+        },
+      },
+      { historyBound: 1 },
+    );
+    await recorded(fake, 'paused');
+    expect(fake.callsOf('recordStatus')[0]!.runId).not.toBe(handle.firstExecutionRunId);
+    expect(fake.statusWrites()).toEqual([{ enrolmentId: fake.id, status: 'paused', reason: 'a colleague replied: rita@acme.test' }]);
   });
 
   it('carries a reply that arrived during the send into the next run, which records it', async () => {

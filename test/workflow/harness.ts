@@ -211,9 +211,13 @@ export async function startWorkflowLayer(
   ]);
   const running = Promise.all([main.run(), sends.run()]);
   const started: WorkflowHandleWithFirstExecutionRunId[] = [];
+  // Set when time stopped passing in this environment: every later test then fails at once,
+  // saying so, instead of each waiting out its own timeout.
+  let stuck: string | null = null;
   return {
     env,
     async enrol(fake, options = {}) {
+      if (stuck) throw new Error(stuck);
       fakes.set(fake.id, fake);
       fake.handle = await env.client.workflow.start(enrolmentWorkflow, {
         taskQueue: TASK_QUEUE,
@@ -224,7 +228,26 @@ export async function startWorkflowLayer(
       return fake.handle;
     },
     async terminateRunning() {
-      await Promise.all(started.splice(0).map((handle) => handle.terminate('test over').catch(() => undefined)));
+      // A query is answered only once the workflow task in flight has completed: terminating a
+      // run in the middle of one (a test that ends as soon as a local activity's stub saw its
+      // call) left the test server's time skipping locked, and every later test of the file that
+      // needs time to pass waited for ever. The query is the barrier; then the terminate.
+      await Promise.all(
+        started.splice(0).map(async (handle) => {
+          await handle.query(stateQuery).catch(() => undefined);
+          await handle.terminate('test over').catch(() => undefined);
+        }),
+      );
+      // A minute of the environment's time passes at once while time skipping works, and takes a
+      // real minute when it does not.
+      const passes = await Promise.race([
+        env.sleep(MINUTE).then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
+      ]);
+      if (!passes) {
+        stuck = 'time skipping stopped working in this environment after an earlier test (see the first failure)';
+        throw new Error(stuck);
+      }
     },
     async stop() {
       for (const worker of [main, sends]) if (worker.getState() === 'RUNNING') worker.shutdown();

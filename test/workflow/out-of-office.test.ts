@@ -119,6 +119,23 @@ describe('a person acting during an out-of-office wait', () => {
   });
 });
 
+describe('a pause with a reason during an out-of-office wait (a colleague replied)', () => {
+  it('replaces the wait and records the reason', async () => {
+    const { fake, handle } = await enrolled([0, DAY]);
+    await waiting(fake, 1);
+    await handle.signal(outOfOfficeSignal, { until: await fromNow(3 * DAY) });
+    await writes(fake, 1);
+    await handle.signal(pauseSignal, { reason: 'a colleague replied: rita@acme.test' });
+    await writes(fake, 2);
+    expect(fake.statusWrites()[1]).toEqual({
+      enrolmentId: fake.id,
+      status: 'paused',
+      reason: 'a colleague replied: rita@acme.test',
+      pausedUntil: null,
+    });
+  });
+});
+
 describe('an enrolment a person paused, told the lead is out of office', () => {
   it('stays paused without a date: a person’s pause is a person’s to lift', async () => {
     const { fake, handle } = await enrolled([0, DAY]);
@@ -163,7 +180,7 @@ describe('a real reply during an out-of-office wait', () => {
     await writes(fake, 1);
     await handle.signal(replySignal);
     await writes(fake, 2);
-    expect(fake.statusWrites()[1]).toEqual({ enrolmentId: fake.id, status: 'paused', reason: null, pausedUntil: null });
+    expect(fake.statusWrites()[1]).toEqual({ enrolmentId: fake.id, status: 'paused', reason: REASONS.replied, pausedUntil: null });
     await layer.env.sleep(10 * DAY);
     expect(fake.sends()).toHaveLength(1);
   });
