@@ -1,6 +1,14 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { enrolmentEvents, enrolments, leads, sequences, type EnrolmentStatus, type OnReplyAction } from '../db/schema.js';
+import {
+  enrolmentEvents,
+  enrolments,
+  leads,
+  leadUnsubscriptions,
+  sequences,
+  type EnrolmentStatus,
+  type OnReplyAction,
+} from '../db/schema.js';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -46,14 +54,8 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
         detail: { ...(input.reason ? { reason: input.reason } : {}), ...(pausedUntil ? { until: pausedUntil.toISOString() } : {}) },
       });
       if (current.status === input.status) return undefined;
-      // A suppression signalled straight from the CLI still suppresses the lead account-wide;
-      // not one whose cause a user has since corrected ("not an unsubscribe"): the signal was
-      // already on its way when the correction lifted the lead's unsubscription.
-      if (input.status === 'unsubscribed' && !(await unsubscribeCorrectedAway(tx as unknown as Db, current.id))) {
-        await tx
-          .update(leads)
-          .set({ unsubscribedAt: now })
-          .where(and(eq(leads.id, current.leadId), isNull(leads.unsubscribedAt)));
+      if (input.status === 'unsubscribed') {
+        await keepUnsubscribed(tx as unknown as Db, current, now);
       } else if (input.status === 'bounced') {
         await tx
           .update(leads)
@@ -75,21 +77,26 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
   };
 }
 
-/** Whether a user corrected an unsubscribe request of this enrolment to another class. */
-async function unsubscribeCorrectedAway(db: Db, enrolmentId: string): Promise<boolean> {
-  const [corrected] = await db
-    .select({ id: enrolmentEvents.id })
-    .from(enrolmentEvents)
-    .where(
-      and(
-        eq(enrolmentEvents.enrolmentId, enrolmentId),
-        eq(enrolmentEvents.type, 'classification_corrected'),
-        sql`${enrolmentEvents.detail}->>'previousClass' = 'unsubscribe_request'`,
-        sql`${enrolmentEvents.detail}->>'class' <> 'unsubscribe_request'`,
-      ),
-    )
-    .limit(1);
-  return corrected !== undefined;
+/**
+ * An enrolment that ended unsubscribed leaves its lead unsubscribed account-wide, even when the
+ * signal came straight from the CLI: a cause `workflow` is kept when the lead has none. Not when
+ * every cause it had was lifted (a user corrected the email to "not an unsubscribe"): the signal
+ * was already on its way when the correction lifted it.
+ */
+async function keepUnsubscribed(db: Db, enrolment: { leadId: string; accountId: string }, now: Date): Promise<void> {
+  await db.select({ id: leads.id }).from(leads).where(eq(leads.id, enrolment.leadId)).for('update');
+  const causes = await db
+    .select({ liftedAt: leadUnsubscriptions.liftedAt })
+    .from(leadUnsubscriptions)
+    .where(eq(leadUnsubscriptions.leadId, enrolment.leadId));
+  if (causes.length && causes.every((c) => c.liftedAt)) return;
+  if (!causes.length) {
+    await db.insert(leadUnsubscriptions).values({ accountId: enrolment.accountId, leadId: enrolment.leadId, source: 'workflow' });
+  }
+  await db
+    .update(leads)
+    .set({ unsubscribedAt: now })
+    .where(and(eq(leads.id, enrolment.leadId), isNull(leads.unsubscribedAt)));
 }
 
 /** Records that the lead replied (once) and answers what the sequence does about it. */

@@ -1,13 +1,13 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { and, asc, eq, gt, isNotNull, isNull, ne, or } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import { isLiveEnrolment } from '../db/enrolment-queries.js';
 import pLimit from 'p-limit';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { enrolments, leads, sequences } from '../db/schema.js';
+import { enrolmentEvents, enrolments, leads, sequences } from '../db/schema.js';
 import { signalEnrolment, signalWithStartEnrolment } from '../temporal/client.js';
-import type { BroadcastInput, ColleagueSelection } from '../workflows/contract.js';
+import type { BroadcastInput, ColleagueBroadcast, ColleagueSelection } from '../workflows/contract.js';
 
 const PAGE_SIZE = 1_000;
 const IN_FLIGHT = 64;
@@ -18,7 +18,7 @@ const IN_FLIGHT = 64;
  * which would resume by themselves on that day and write to the company again: the workflow's
  * pause replaces such a wait. One a person paused stays as it is, not paused again.
  */
-const colleagueEnrolments = (of: ColleagueSelection, signal: 'pause' | 'stop') =>
+const colleagueEnrolments = (of: ColleagueSelection, signal: ColleagueBroadcast['signal'], reason: string) =>
   and(
     eq(enrolments.accountId, of.accountId),
     eq(leads.accountId, of.accountId),
@@ -27,8 +27,16 @@ const colleagueEnrolments = (of: ColleagueSelection, signal: 'pause' | 'stop') =
     of.sequenceId ? eq(enrolments.sequenceId, of.sequenceId) : undefined,
     signal === 'stop'
       ? isLiveEnrolment()
-      : or(eq(enrolments.status, 'active'), and(eq(enrolments.status, 'paused'), isNotNull(enrolments.pausedUntil))),
+      : signal === 'resume'
+        ? and(eq(enrolments.status, 'paused'), isNull(enrolments.pausedUntil), lastStatusChangeReasonIs(reason))
+        : or(eq(enrolments.status, 'active'), and(eq(enrolments.status, 'paused'), isNotNull(enrolments.pausedUntil))),
   );
+
+/** The enrolment's latest status change gave this reason: a pause nobody has acted on since. */
+const lastStatusChangeReasonIs = (reason: string) =>
+  sql`(select ${enrolmentEvents.detail}->>'reason' from ${enrolmentEvents}
+       where ${enrolmentEvents.enrolmentId} = ${enrolments.id} and ${enrolmentEvents.type} = 'status_changed'
+       order by ${enrolmentEvents.createdAt} desc limit 1) = ${reason}`;
 
 /**
  * Signals one page of the live enrolments a broadcast names; the broadcast workflow loops over
@@ -70,7 +78,7 @@ export function createSignalEnrolmentPage({
         .from(enrolments)
         .innerJoin(leads, eq(leads.id, enrolments.leadId))
         .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-        .where(and(colleagueEnrolments(input.colleaguesOf, signal), after))
+        .where(and(colleagueEnrolments(input.colleaguesOf, signal, reason), after))
         .orderBy(asc(enrolments.id))
         .limit(PAGE_SIZE);
       await Promise.all(
@@ -82,7 +90,7 @@ export function createSignalEnrolmentPage({
             // reads from its sequence when it plans, nothing in the database would tell it of a
             // colleague's reply, and it would send to the company. Signal-with-start: its first
             // task holds the pause or stop, before it plans anything.
-            if (row.workflowStartedAt || !config) return;
+            if (row.workflowStartedAt || !config || signal === 'resume') return;
             if (await signalWithStartEnrolment({ temporal, config }, row, signal, { reason })) {
               await db
                 .update(enrolments)

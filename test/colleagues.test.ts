@@ -323,3 +323,29 @@ describe('a reply marked through the API', () => {
     expect(await pauseSignalsOf(colleague!)).toBe(1);
   });
 });
+
+describe('a reply that paused colleagues, corrected by the user to an auto-reply', () => {
+  it('resumes the colleagues it paused, and leaves one a person paused since', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'pause', onReply: 'stop' });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier, ben, cy, dee] = await enrolMany(fixture, sequence.id, [
+      `ann@${domain}`,
+      `ben@${domain}`,
+      `cy@${domain}`,
+      `dee@${domain}`,
+    ]);
+    await replies(fixture, replier!, `ann@${domain}`);
+    await allBecome([ben!, cy!, dee!], 'paused');
+    // A person acts on one of them since: resumed and paused again, the pause is theirs now.
+    expect((await fixture.api('POST', `/v1/enrolments/${dee}/resume`)).status).toBeLessThan(300);
+    expect((await fixture.api('POST', `/v1/enrolments/${dee}/pause`)).status).toBeLessThan(300);
+    const [inbound] = await service.database.db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, replier!));
+    const corrected = await fixture.api('POST', `/v1/inbound-emails/${inbound!.id}/classification`, { class: 'auto_reply' });
+    expect(corrected.status, JSON.stringify(corrected.body)).toBe(200);
+    expect(corrected.body.effect).toContain("the lead's colleagues it paused resume");
+    await allBecome([ben!, cy!], 'active');
+    await settle();
+    expect(await statusesOf([dee!])).toEqual(['paused']);
+  });
+});

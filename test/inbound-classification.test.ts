@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { DateTime } from 'luxon';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
 import { timelineEventSchema } from '../api/schemas/enrolments.js';
+import { inboundCorrections, inboundMessages } from '../db/schema.js';
 import { inboundEmailSchema } from '../api/schemas/inbound.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import type { ResendSink } from './helpers/resend-sink.js';
@@ -864,5 +866,91 @@ describe('a user correcting an unsubscribe request before the workflow has heard
     // The workflow now takes the unsubscribe and the reply it was sent, and ends.
     await eventually(async () => !['active', 'paused'].includes((await enrolmentOf(lead)).status), { what: 'the enrolment to end' });
     expect((await leadOf(lead)).unsubscribedAt).toBeNull();
+  });
+});
+
+describe('a user correcting an unsubscribe request when the lead also unsubscribed otherwise (a spam complaint later)', () => {
+  const of = sample('unsubscribe-de.eml');
+  let arrival: Arrival;
+  let corrected: Awaited<ReturnType<typeof correct>>;
+  beforeAll(async () => {
+    arrival = await arrives(of, { via: viaMime, entryType: 'unsubscribe_request' });
+    await enrolmentBecomes(arrival.lead, 'unsubscribed');
+    const [message] = await arrival.lead.sentMessages(arrival.lead.enrolment.id);
+    const complaint = await deliverWebhook(service.baseUrl, webhookSecret, {
+      type: 'email.complained',
+      data: { email_id: message!.providerId, tags: { message_id: message!.id } },
+    });
+    expect(complaint.status, JSON.stringify(complaint.body)).toBe(200);
+    corrected = await correct(arrival.lead, arrival.inbound.id, { class: 'reply' });
+  });
+
+  it('lifts only that email’s cause: the lead stays unsubscribed, and the answer says why', async () => {
+    expect(corrected.status, JSON.stringify(corrected.body)).toBe(200);
+    expect(corrected.body.effect).toContain('the lead stays unsubscribed (for another reason too)');
+    expect((await leadOf(arrival.lead)).unsubscribedAt).not.toBeNull();
+  });
+});
+
+describe('a user correcting a reply (onReply pause) to an auto-reply after a person paused the enrolment again', () => {
+  const of = sample('reply-es-gmail.eml');
+
+  it('leaves the person’s pause alone: the email no longer made it', async () => {
+    const { lead, inbound } = await arrives(of, { via: viaMime, entryType: 'reply', onReply: 'pause' });
+    await enrolmentBecomes(lead, 'paused');
+    expect((await lead.api('POST', `/v1/enrolments/${lead.enrolment.id}/resume`)).status).toBe(200);
+    expect((await lead.api('POST', `/v1/enrolments/${lead.enrolment.id}/pause`)).status).toBe(200);
+    const corrected = await correct(lead, inbound.id, { class: 'auto_reply' });
+    expect(corrected.status, JSON.stringify(corrected.body)).toBe(200);
+    expect(corrected.body.effect).not.toContain('resumes');
+    expect((await enrolmentOf(lead)).status).toBe('paused');
+  });
+});
+
+describe('a correction whose side effects were cut short (the service died after its commit)', () => {
+  const of = sample('reply-es-gmail.eml');
+
+  it('is finished by asking for the same correction again, once', async () => {
+    const { lead, inbound } = await arrives(of, { via: viaMime, entryType: 'reply', onReply: 'pause' });
+    await enrolmentBecomes(lead, 'paused');
+    // What the correction to auto_reply commits before its side effects: the class and the correction kept.
+    const { db } = service.database;
+    await db
+      .update(inboundMessages)
+      .set({ classification: 'auto_reply', action: 'record_only', correctedFrom: 'reply', correctedAt: new Date(), isAutoReply: true })
+      .where(eq(inboundMessages.id, inbound.id));
+    await db.insert(inboundCorrections).values({
+      accountId: lead.account.id,
+      inboundId: inbound.id,
+      previousClass: 'reply',
+      previousAction: 'on_reply',
+      class: 'auto_reply',
+      action: 'record_only',
+      enrolmentStatus: 'paused',
+      pausedByThis: true,
+    });
+
+    const again = await correct(lead, inbound.id, { class: 'auto_reply' });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.effect).toContain('the enrolment resumes');
+    await enrolmentBecomes(lead, 'active');
+    expect(await entryOf(lead, 'classification_corrected')).toMatchObject({ previousClass: 'reply', class: 'auto_reply' });
+
+    const thrice = await correct(lead, inbound.id, { class: 'auto_reply' });
+    expect(thrice.body.effect).toBe('nothing: the email was already read so');
+    expect((await timelineOf(lead)).filter((e) => e.type === 'classification_corrected')).toHaveLength(1);
+  });
+});
+
+describe('a correction naming a return day far from the email', () => {
+  const of = sample('outlook-en-no-date.eml');
+
+  it('is a 422 naming returnDate, a year ahead or before the email, and changes nothing', async () => {
+    const { lead, inbound } = await arrives(of, { via: viaMime, entryType: 'out_of_office' });
+    for (const day of [dayFromToday(of.timeZone, 400), dayFromToday(of.timeZone, -3)]) {
+      const res = await correct(lead, inbound.id, { class: 'out_of_office', returnDate: day.toISODate() });
+      expect([res.status, res.body.error?.code, res.body.error?.field]).toEqual([422, 'return_date_out_of_range', 'returnDate']);
+    }
+    expect(await inboundEmail(lead, inbound.id)).toEqual(inbound);
   });
 });

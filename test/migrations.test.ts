@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { inject, describe, expect, it, afterAll } from 'vitest';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.js';
@@ -6,7 +7,10 @@ const admin = postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} 
 const name = `es_migrate_${Date.now()}_${process.pid}`;
 const url = inject('adminDatabaseUrl').replace(/\/[^/]*$/, `/${name}`);
 
+const upgraded = `${name}_up`;
+
 afterAll(async () => {
+  await admin.unsafe(`drop database if exists ${upgraded} with (force)`);
   await admin.unsafe(`drop database if exists ${name} with (force)`);
   await admin.end();
 });
@@ -25,8 +29,10 @@ describe('migrations', () => {
       'enrolment_batches',
       'enrolment_events',
       'enrolments',
+      'inbound_corrections',
       'inbound_messages',
       'lead_events',
+      'lead_unsubscriptions',
       'leads',
       'messages',
       'notifications',
@@ -42,5 +48,44 @@ describe('migrations', () => {
     expect(again!.n).toBe(first!.n);
     await sql.end();
     await Promise.all(processes.map((p) => p.close()));
+  });
+
+  it('0006 keeps a cause for every lead unsubscribed before causes were kept: the email that asked, when its timeline names one', async () => {
+    await admin.unsafe(`create database ${upgraded}`);
+    const sql = postgres(url.replace(new RegExp(`/${name}$`), `/${upgraded}`), { max: 1, onnotice: () => {} });
+    const folder = new URL('../db/migrations/', import.meta.url);
+    const files = readdirSync(folder)
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
+    const apply = async (file: string) => {
+      for (const statement of readFileSync(new URL(file, folder), 'utf8').split('--> statement-breakpoint')) {
+        if (statement.trim()) await sql.unsafe(statement);
+      }
+    };
+    for (const file of files.filter((f) => f < '0006')) await apply(file);
+    const [account] = await sql`insert into accounts (name) values ('a') returning id`;
+    const [byEmail, byLink, _neverUnsubscribed] = await sql`
+      insert into leads (account_id, email, unsubscribed_at) values
+        (${account!.id}, 'mail@x.test', now()), (${account!.id}, 'link@x.test', now()), (${account!.id}, 'still@x.test', null)
+      returning id`;
+    const [sequence] = await sql`insert into sequences (account_id, name) values (${account!.id}, 's') returning id`;
+    const inboundId = '11111111-2222-4333-8444-555555555555';
+    for (const lead of [byEmail!, byLink!]) {
+      const [enrolment] = await sql`
+        insert into enrolments (account_id, sequence_id, lead_id, status, reply_token)
+        values (${account!.id}, ${sequence!.id}, ${lead.id}, 'unsubscribed', ${lead.id})
+        returning id`;
+      const detail = lead === byEmail ? { source: 'reply', inboundId } : { source: 'link' };
+      await sql`insert into enrolment_events (account_id, enrolment_id, type, detail)
+        values (${account!.id}, ${enrolment!.id}, 'unsubscribe', ${sql.json(detail)})`;
+    }
+    await apply(files.find((f) => f.startsWith('0006'))!);
+    const causes = await sql<{ lead_id: string; source: string; inbound_id: string | null }[]>`
+      select lead_id, source, inbound_id from lead_unsubscriptions order by source`;
+    expect(causes).toEqual([
+      { lead_id: byLink!.id, source: 'before_causes_were_kept', inbound_id: null },
+      { lead_id: byEmail!.id, source: 'reply', inbound_id: inboundId },
+    ]);
+    await sql.end();
   });
 });

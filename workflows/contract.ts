@@ -138,7 +138,11 @@ export interface SequenceBroadcast {
 }
 export interface ColleagueBroadcast {
   colleaguesOf: ColleagueSelection;
-  signal: 'pause' | 'stop';
+  /**
+   * `resume` undoes a pause (a user corrected the reply that made it): only the colleagues still
+   * paused for `reason`, the pause's own reason, with nothing recorded since.
+   */
+  signal: 'pause' | 'stop' | 'resume';
   reason: string;
 }
 

@@ -1,10 +1,12 @@
 import type { Client } from '@temporalio/client';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { DateTime } from 'luxon';
 import type { Account } from '../../db/accounts.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { recordReplyRow } from '../../db/enrolment-queries.js';
-import { accounts, enrolmentEvents, enrolments, inboundMessages, leads, sequences } from '../../db/schema.js';
+import { accounts, enrolmentEvents, enrolments, inboundCorrections, inboundMessages, leads, sequences } from '../../db/schema.js';
+import { REASONS } from '../../domain/enrolment-status.js';
 import {
   actionFor,
   DEFAULT_OUT_OF_OFFICE_DAYS,
@@ -17,8 +19,8 @@ import type { Logger } from '../../logger.js';
 import { signalEnrolment, startReplyForward } from '../../temporal/client.js';
 import { notifyPortal } from '../../temporal/portal-events.js';
 import { ApiError } from '../errors.js';
-import { classificationOf, tellColleagues } from './inbound.js';
-import { unsubscribeLead } from './suppression.js';
+import { AUTOMATIC_CLASSES, classificationOf, resumeColleaguesPausedBy, tellColleagues } from './inbound.js';
+import { liftUnsubscription, unsubscribeLead } from './suppression.js';
 
 interface Deps {
   db: Db;
@@ -52,11 +54,17 @@ export function toInboundEmailDto(row: InboundRow) {
   };
 }
 
+/** How far from the day an email arrived a corrected return day may lie (the classifier's bound too). */
+const RETURN_DAY_BOUNDS = { daysBefore: 1, years: 1 };
+
 /**
  * A user's correction of how an inbound email was read. The email then follows the policy of the
  * corrected class (domain/inbound-policy.ts) as far as what already happened allows: an
  * enrolment that ended stays ended (it is said in `effect`), an unsubscription is lifted only
- * when this email made it. The correction is on the timeline and told to the portal.
+ * as this email's cause (another cause keeps the lead unsubscribed), a pause is lifted only when
+ * this email made it. The correction is kept (inbound_corrections) with the corrected class in one
+ * transaction, then its side effects run; a failure between the two is finished by asking for the
+ * same correction again. It is on the timeline and told to the portal.
  */
 export async function correctInboundClassification(
   deps: Deps,
@@ -65,8 +73,16 @@ export async function correctInboundClassification(
   correction: { class: InboundClass; returnDate?: string },
 ): Promise<{ inbound: InboundRow; effect: string }> {
   const before = await findInboundEmail(deps, account, id);
+  if (correction.returnDate !== undefined) checkReturnDay(correction.returnDate, before.receivedAt, account.timezone);
   const sameDate = correction.returnDate === undefined || correction.returnDate === before.returnDate;
   if (before.classification === correction.class && sameDate) {
+    const [unfinished] = await deps.db
+      .select()
+      .from(inboundCorrections)
+      .where(and(eq(inboundCorrections.inboundId, before.id), isNull(inboundCorrections.appliedAt)))
+      .orderBy(desc(inboundCorrections.createdAt))
+      .limit(1);
+    if (unfinished) return { inbound: before, effect: await applyCorrection(deps, account, before, unfinished) };
     return { inbound: before, effect: 'nothing: the email was already read so' };
   }
   const [context] = await deps.db
@@ -78,13 +94,13 @@ export async function correctInboundClassification(
     .where(eq(accounts.id, account.id));
   const enrolment = context?.enrolment ?? null;
   const zone = context?.leadZone ?? account.timezone;
-  // A pause this email caused as a reply may become the wait for the lead's return.
-  const pausedByReply = enrolment?.status === 'paused' && before.action === 'on_reply';
-  // The user's word is the class: "this was a real reply" applies onReply whoever wrote it.
+  const pausedByThis = enrolment ? await pausedBy(deps.db, enrolment, before) : false;
+  // The user's word is the class: "this was a real reply" applies onReply whoever wrote it; and a
+  // pause this email caused as a reply may become the wait for the lead's return.
   const action: InboundAction =
     correction.class === 'reply'
       ? 'on_reply'
-      : pausedByReply && correction.class === 'out_of_office'
+      : pausedByThis && before.action === 'on_reply' && correction.class === 'out_of_office'
         ? 'wait_for_return'
         : actionFor(correction.class, before.sender, enrolment);
   const returnDate = correction.class === 'out_of_office' ? (correction.returnDate ?? before.returnDate) : null;
@@ -98,11 +114,12 @@ export async function correctInboundClassification(
         })
       : null;
 
-  const effects: string[] = [];
-  const live = enrolment !== null && (enrolment.status === 'active' || enrolment.status === 'paused');
-  if (enrolment && !live && action !== 'record_only') effects.push(`the enrolment had already ended (${enrolment.status})`);
-
-  const inbound = await deps.db.transaction(async (tx) => {
+  const { inbound, kept } = await deps.db.transaction(async (tx) => {
+    // A correction asked while another was left unfinished takes its place.
+    await tx
+      .update(inboundCorrections)
+      .set({ appliedAt: new Date(), effect: 'superseded by a later correction' })
+      .where(and(eq(inboundCorrections.inboundId, before.id), isNull(inboundCorrections.appliedAt)));
     const [updated] = await tx
       .update(inboundMessages)
       .set({
@@ -112,9 +129,24 @@ export async function correctInboundClassification(
         resumesAt,
         correctedFrom: before.correctedFrom ?? before.classification,
         correctedAt: new Date(),
-        isAutoReply: ['out_of_office', 'auto_reply', 'bounce_notice'].includes(correction.class),
+        isAutoReply: AUTOMATIC_CLASSES.includes(correction.class),
       })
       .where(eq(inboundMessages.id, before.id))
+      .returning();
+    const [row] = await tx
+      .insert(inboundCorrections)
+      .values({
+        accountId: account.id,
+        inboundId: before.id,
+        previousClass: before.classification,
+        previousAction: before.action,
+        class: correction.class,
+        action,
+        returnDate,
+        resumesAt,
+        enrolmentStatus: enrolment?.status ?? null,
+        pausedByThis,
+      })
       .returning();
     if (action === 'on_reply' && enrolment) {
       await recordReplyRow(tx as unknown as Db, account.id, enrolment.id, {
@@ -125,88 +157,143 @@ export async function correctInboundClassification(
         ...(before.evidence ? { evidence: before.evidence } : {}),
       });
     }
-    return updated!;
+    return { inbound: updated!, kept: row! };
   });
+  return { inbound, effect: await applyCorrection(deps, account, inbound, kept) };
+}
+
+type CorrectionRow = typeof inboundCorrections.$inferSelect;
+
+/**
+ * The side effects of a kept correction, each idempotent (signals guarded by the workflow's
+ * state, workflow ids and portal event ids fixed by the correction), so running them again after
+ * a failure changes nothing twice. Then the timeline entry and `applied_at`, in one transaction.
+ */
+async function applyCorrection(deps: Deps, account: Account, inbound: InboundRow, kept: CorrectionRow): Promise<string> {
+  const { action, previousAction, resumesAt, pausedByThis } = kept;
+  const [enrolment] = inbound.enrolmentId ? await deps.db.select().from(enrolments).where(eq(enrolments.id, inbound.enrolmentId)) : [];
+  const [lead] = inbound.leadId ? await deps.db.select({ timezone: leads.timezone }).from(leads).where(eq(leads.id, inbound.leadId)) : [];
+  const zone = lead?.timezone ?? account.timezone;
+  const wasLive = kept.enrolmentStatus === 'active' || kept.enrolmentStatus === 'paused';
+  const effects: string[] = [];
+  if (kept.enrolmentStatus && !wasLive && action !== 'record_only')
+    effects.push(`the enrolment had already ended (${kept.enrolmentStatus})`);
 
   // What the first reading did that the corrected one would not have done.
-  if (before.action === 'unsubscribe_lead' && action !== 'unsubscribe_lead' && before.leadId) {
+  if (previousAction === 'unsubscribe_lead' && action !== 'unsubscribe_lead' && inbound.leadId) {
+    const lifted = await liftUnsubscription(deps.db, inbound.leadId, inbound.id);
     effects.push(
-      (await liftUnsubscribeMadeBy(deps, before))
+      lifted.madeByThis && lifted.subscribed
         ? 'the lead is subscribed again'
-        : 'the lead stays unsubscribed (not by this email alone)',
+        : lifted.madeByThis
+          ? 'the lead stays unsubscribed (for another reason too)'
+          : 'the lead stays unsubscribed (not by this email)',
     );
   }
-  if (live && enrolment) {
-    const pausedByThis = enrolment.status === 'paused' && (before.action === 'on_reply' || before.action === 'wait_for_return');
+  if (previousAction === 'on_reply' && action !== 'on_reply') {
+    const resumed = await resumeColleaguesPausedBy(deps, inbound);
+    if (resumed) effects.push("the lead's colleagues it paused resume");
+  }
+  if (wasLive && enrolment) {
     if (action === 'wait_for_return' && resumesAt) {
       // A pause this email caused as a reply becomes the wait for the lead's return.
-      if (pausedByThis && before.action === 'on_reply') await signalEnrolment(deps, enrolment.id, 'resume');
+      if (pausedByThis && previousAction === 'on_reply') await signalEnrolment(deps, enrolment.id, 'resume');
       await signalEnrolment(deps, enrolment.id, 'outOfOffice', { until: resumesAt });
     } else if (action === 'on_reply') {
       await signalEnrolment(deps, enrolment.id, 'reply');
       await tellColleagues(deps, inbound);
-    } else if (action === 'unsubscribe_lead' && before.leadId) {
-      await unsubscribeLead(deps, before.leadId, 'reply', { inboundId: before.id });
+    } else if (action === 'unsubscribe_lead' && inbound.leadId) {
+      await unsubscribeLead(deps, inbound.leadId, 'reply', { inboundId: inbound.id });
     } else if (pausedByThis) {
       await signalEnrolment(deps, enrolment.id, 'resume');
       effects.push('the enrolment resumes');
     }
-  } else if (action === 'unsubscribe_lead' && before.leadId) {
-    await unsubscribeLead(deps, before.leadId, 'reply', { inboundId: before.id });
+  } else if (action === 'unsubscribe_lead' && inbound.leadId) {
+    await unsubscribeLead(deps, inbound.leadId, 'reply', { inboundId: inbound.id });
   }
   // What a person wrote reaches the user's mailbox: an email first read as a machine's was not forwarded.
-  if (before.isAutoReply && !inbound.isAutoReply) {
-    await startReplyForward(deps, before.id, `Forward the email from ${before.fromEmail || 'an unknown sender'} to the user`);
+  if (AUTOMATIC_CLASSES.includes(kept.previousClass) && !AUTOMATIC_CLASSES.includes(kept.class)) {
+    await startReplyForward(deps, inbound.id, `Forward the email from ${inbound.fromEmail || 'an unknown sender'} to the user`);
   }
   const effect = [describeAction(action, resumesAt ? { at: resumesAt, zone } : null), ...effects].join('; ');
 
-  if (enrolment) {
-    await deps.db.insert(enrolmentEvents).values({
-      accountId: account.id,
-      enrolmentId: enrolment.id,
-      type: 'classification_corrected',
-      detail: {
-        inboundId: before.id,
-        previousClass: before.classification,
-        class: correction.class,
-        action,
-        effect,
-        ...(resumesAt ? { until: resumesAt.toISOString() } : {}),
-      },
-    });
-  }
   await notifyPortal(
     deps,
     account.id,
     'inbound.corrected',
     {
-      inboundId: before.id,
-      enrolmentId: before.enrolmentId,
-      leadId: before.leadId,
-      previousClass: before.classification,
+      inboundId: inbound.id,
+      enrolmentId: inbound.enrolmentId,
+      leadId: inbound.leadId,
+      previousClass: kept.previousClass,
       ...classificationOf(inbound),
       effect,
     },
-    `inbound-corrected-${before.id}-${inbound.correctedAt!.getTime()}`,
+    `inbound-corrected-${kept.id}`,
   );
-  return { inbound, effect };
+  await deps.db.transaction(async (tx) => {
+    const [applied] = await tx
+      .update(inboundCorrections)
+      .set({ appliedAt: new Date(), effect })
+      .where(and(eq(inboundCorrections.id, kept.id), isNull(inboundCorrections.appliedAt)))
+      .returning({ id: inboundCorrections.id });
+    if (applied && enrolment) {
+      await tx.insert(enrolmentEvents).values({
+        accountId: account.id,
+        enrolmentId: enrolment.id,
+        type: 'classification_corrected',
+        detail: {
+          inboundId: inbound.id,
+          correctionId: kept.id,
+          previousClass: kept.previousClass,
+          class: kept.class,
+          action,
+          effect,
+          ...(resumesAt ? { until: resumesAt.toISOString() } : {}),
+        },
+      });
+    }
+  });
+  return effect;
 }
 
 /**
- * Lifts the lead's unsubscription if this email made it: an `unsubscribe` timeline entry names
- * it. Anything else (the footer link, a webhook, an earlier email) keeps the lead unsubscribed.
+ * Whether the enrolment's pause is this email's doing, from what the database proves: a reply
+ * pause ("the lead replied") recorded after this email's reply, with no later reply; or the wait
+ * for this email's return date. A person's pause, or a pause a later email made, is not.
  */
-async function liftUnsubscribeMadeBy(deps: Deps, inbound: InboundRow): Promise<boolean> {
-  const [madeByThis] = await deps.db
-    .select({ id: enrolmentEvents.id })
+async function pausedBy(db: Db, enrolment: typeof enrolments.$inferSelect, inbound: InboundRow): Promise<boolean> {
+  if (enrolment.status !== 'paused') return false;
+  if (inbound.action === 'wait_for_return') {
+    return enrolment.pausedUntil !== null && enrolment.pausedUntil.getTime() === inbound.resumesAt?.getTime();
+  }
+  if (inbound.action !== 'on_reply') return false;
+  const [lastReply] = await db
+    .select({ detail: enrolmentEvents.detail, at: enrolmentEvents.createdAt })
     .from(enrolmentEvents)
-    .where(and(eq(enrolmentEvents.type, 'unsubscribe'), sql`${enrolmentEvents.detail}->>'inboundId' = ${inbound.id}`))
+    .where(and(eq(enrolmentEvents.enrolmentId, enrolment.id), eq(enrolmentEvents.type, 'reply')))
+    .orderBy(desc(enrolmentEvents.createdAt))
     .limit(1);
-  if (!madeByThis || !inbound.leadId) return false;
-  const lifted = await deps.db
-    .update(leads)
-    .set({ unsubscribedAt: null, updatedAt: new Date() })
-    .where(and(eq(leads.id, inbound.leadId), eq(leads.accountId, inbound.accountId)))
-    .returning({ id: leads.id });
-  return lifted.length > 0;
+  if (lastReply?.detail.inboundId !== inbound.id) return false;
+  const [lastChange] = await db
+    .select({ toStatus: enrolmentEvents.toStatus, detail: enrolmentEvents.detail, at: enrolmentEvents.createdAt })
+    .from(enrolmentEvents)
+    .where(and(eq(enrolmentEvents.enrolmentId, enrolment.id), eq(enrolmentEvents.type, 'status_changed')))
+    .orderBy(desc(enrolmentEvents.createdAt))
+    .limit(1);
+  return lastChange?.toStatus === 'paused' && lastChange.detail.reason === REASONS.replied && lastChange.at >= lastReply.at;
+}
+
+/** A corrected return day lies from the day before the email arrived to a year after it, in the account's zone. */
+function checkReturnDay(returnDate: string, receivedAt: Date, zone: string): void {
+  const received = DateTime.fromJSDate(receivedAt, { zone }).startOf('day');
+  const day = DateTime.fromISO(returnDate, { zone });
+  if (day < received.minus({ days: RETURN_DAY_BOUNDS.daysBefore }) || day > received.plus({ years: RETURN_DAY_BOUNDS.years })) {
+    throw new ApiError(
+      422,
+      'return_date_out_of_range',
+      `returnDate must lie between the day before the email arrived and a year after it (${received.toISODate()})`,
+      'returnDate',
+    );
+  }
 }

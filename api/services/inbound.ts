@@ -41,6 +41,7 @@ import type { Logger } from '../../logger.js';
 import { signalEnrolment, startColleagueBroadcast, startReplyForward } from '../../temporal/client.js';
 import { isLiveEnrolment, recordReplyRow, replyUnhandledSql } from '../../db/enrolment-queries.js';
 import { bounceLead, unsubscribeLead } from './suppression.js';
+import type { ColleagueSelection } from '../../workflows/contract.js';
 
 export interface InboundDeps {
   db: Db;
@@ -643,7 +644,41 @@ export async function tellColleaguesOfReply(
   deps: Pick<InboundDeps, 'db' | 'temporal' | 'config'>,
   reply: { enrolmentId: string; once: string; who?: string },
 ): Promise<void> {
-  const [row] = await deps.db
+  const colleagues = await colleaguesOf(deps.db, reply.enrolmentId);
+  if (!colleagues) return;
+  await startColleagueBroadcast(deps, reply.once, {
+    colleaguesOf: colleagues.selection,
+    signal: colleagues.onColleagueReply,
+    reason: colleagueReason(reply.who ?? (colleagues.email || 'someone at the company')),
+  });
+}
+
+/** Why a colleague's enrolment paused or stopped: who replied. */
+const colleagueReason = (who: string) => storableLine(`a colleague replied: ${who}`, 200);
+
+/**
+ * Undoes what an email's fan-out paused (a user corrected the reply to something else): the
+ * colleagues still paused for its reason, with nothing recorded since, resume. A stop cannot be
+ * undone: those enrolments stay ended. Answers whether there was a pause to undo.
+ */
+export async function resumeColleaguesPausedBy(
+  deps: Pick<InboundDeps, 'db' | 'temporal' | 'config'>,
+  inbound: typeof inboundMessages.$inferSelect,
+): Promise<boolean> {
+  if (!inbound.enrolmentId || inbound.senderAuthenticated !== true) return false;
+  const colleagues = await colleaguesOf(deps.db, inbound.enrolmentId);
+  if (colleagues?.onColleagueReply !== 'pause') return false;
+  await startColleagueBroadcast(deps, `${inbound.id}-undone`, {
+    colleaguesOf: colleagues.selection,
+    signal: 'resume',
+    reason: colleagueReason(inbound.fromEmail || 'someone at the company'),
+  });
+  return true;
+}
+
+/** Whom a reply on this enrolment reaches, by its sequence's onColleagueReply and colleagueScope; null for nobody. */
+async function colleaguesOf(db: Db, enrolmentId: string) {
+  const [row] = await db
     .select({
       onColleagueReply: sequences.onColleagueReply,
       colleagueScope: sequences.colleagueScope,
@@ -656,21 +691,18 @@ export async function tellColleaguesOfReply(
     .from(enrolments)
     .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
     .innerJoin(leads, eq(leads.id, enrolments.leadId))
-    .where(eq(enrolments.id, reply.enrolmentId));
+    .where(eq(enrolments.id, enrolmentId));
   // The replier's key computed now, not the stored one: leads stored before company keys carry
   // their whole email domain, free mail included, and a free-mail lead has no colleagues.
   const companyKey = row ? companyKeyOf(row) : null;
-  if (!row || row.onColleagueReply === 'nothing' || !companyKey) return;
-  await startColleagueBroadcast(deps, reply.once, {
-    colleaguesOf: {
-      accountId: row.accountId,
-      companyKey,
-      exceptLeadId: row.leadId,
-      ...(row.colleagueScope === 'sequence' ? { sequenceId: row.sequenceId } : {}),
-    },
-    signal: row.onColleagueReply,
-    reason: storableLine(`a colleague replied: ${reply.who ?? (row.email || 'someone at the company')}`, 200),
-  });
+  if (!row || row.onColleagueReply === 'nothing' || !companyKey) return null;
+  const selection: ColleagueSelection = {
+    accountId: row.accountId,
+    companyKey,
+    exceptLeadId: row.leadId,
+    ...(row.colleagueScope === 'sequence' ? { sequenceId: row.sequenceId } : {}),
+  };
+  return { selection, onColleagueReply: row.onColleagueReply, email: row.email };
 }
 
 /** Tells a live enrolment the lead is away until `until` (the workflow ignores it unless it would send). */

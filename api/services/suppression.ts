@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import { notifyPortal } from '../../temporal/portal-events.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { enrolmentEvents, enrolments, leads } from '../../db/schema.js';
+import { enrolmentEvents, enrolments, leads, leadUnsubscriptions } from '../../db/schema.js';
 import { signalEnrolment } from '../../temporal/client.js';
 
 interface Deps {
@@ -20,12 +20,7 @@ interface Deps {
  * then end each live enrolment at once (as `unsubscribed` or `bounced`).
  */
 async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounce', detail: Record<string, unknown>): Promise<boolean> {
-  const column = kind === 'unsubscribe' ? leads.unsubscribedAt : leads.bouncedAt;
-  const updated = await deps.db
-    .update(leads)
-    .set(kind === 'unsubscribe' ? { unsubscribedAt: new Date(), updatedAt: new Date() } : { bouncedAt: new Date(), updatedAt: new Date() })
-    .where(and(eq(leads.id, leadId), isNull(column)))
-    .returning({ accountId: leads.accountId, email: leads.email });
+  const updated = kind === 'unsubscribe' ? await recordUnsubscription(deps.db, leadId, detail) : await recordBounce(deps.db, leadId);
   const live = await deps.db
     .select({ id: enrolments.id, accountId: enrolments.accountId })
     .from(enrolments)
@@ -48,6 +43,67 @@ async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounc
     );
   }
   return updated.length > 0;
+}
+
+const recordBounce = (db: Db, leadId: string) =>
+  db
+    .update(leads)
+    .set({ bouncedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(leads.id, leadId), isNull(leads.bouncedAt)))
+    .returning({ accountId: leads.accountId, email: leads.email });
+
+/**
+ * Keeps the cause (lead_unsubscriptions) and marks the lead unsubscribed, under the lead's row
+ * lock, which liftUnsubscription takes too: a cause recorded while another is lifted is never
+ * lost. A cause already kept (the same email, or the same source not lifted) is not kept twice.
+ */
+async function recordUnsubscription(db: Db, leadId: string, detail: Record<string, unknown>) {
+  const source = typeof detail.source === 'string' ? detail.source : 'unknown';
+  const inboundId = typeof detail.inboundId === 'string' && UUID.test(detail.inboundId) ? detail.inboundId : null;
+  return db.transaction(async (tx) => {
+    const [lead] = await tx.select({ accountId: leads.accountId }).from(leads).where(eq(leads.id, leadId)).for('update');
+    if (!lead) return [];
+    const kept = inboundId
+      ? eq(leadUnsubscriptions.inboundId, inboundId)
+      : and(eq(leadUnsubscriptions.source, source), isNull(leadUnsubscriptions.inboundId), isNull(leadUnsubscriptions.liftedAt));
+    const [already] = await tx
+      .select({ id: leadUnsubscriptions.id })
+      .from(leadUnsubscriptions)
+      .where(and(eq(leadUnsubscriptions.leadId, leadId), kept))
+      .limit(1);
+    if (!already) await tx.insert(leadUnsubscriptions).values({ accountId: lead.accountId, leadId, source, inboundId });
+    return tx
+      .update(leads)
+      .set({ unsubscribedAt: new Date(), updatedAt: new Date() })
+      .where(and(eq(leads.id, leadId), isNull(leads.unsubscribedAt)))
+      .returning({ accountId: leads.accountId, email: leads.email });
+  });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Lifts the unsubscription one inbound email made (a user said it was no "remove me"): only that
+ * cause. The lead is subscribed again only when no other cause stands (the footer link, a
+ * complaint, another email); `madeByThis` says whether the email was a cause at all.
+ */
+export async function liftUnsubscription(db: Db, leadId: string, inboundId: string): Promise<{ madeByThis: boolean; subscribed: boolean }> {
+  return db.transaction(async (tx) => {
+    const [lead] = await tx.select({ id: leads.id }).from(leads).where(eq(leads.id, leadId)).for('update');
+    if (!lead) return { madeByThis: false, subscribed: false };
+    const causes = await tx.select().from(leadUnsubscriptions).where(eq(leadUnsubscriptions.leadId, leadId));
+    const mine = causes.find((c) => c.inboundId === inboundId);
+    if (!mine) {
+      const [row] = await tx.select({ unsubscribedAt: leads.unsubscribedAt }).from(leads).where(eq(leads.id, leadId));
+      return { madeByThis: false, subscribed: row?.unsubscribedAt == null };
+    }
+    if (!mine.liftedAt) {
+      await tx.update(leadUnsubscriptions).set({ liftedAt: new Date() }).where(eq(leadUnsubscriptions.id, mine.id));
+    }
+    const standing = causes.some((c) => c.id !== mine.id && !c.liftedAt);
+    if (!standing) await tx.update(leads).set({ unsubscribedAt: null, updatedAt: new Date() }).where(eq(leads.id, leadId));
+    return { madeByThis: true, subscribed: !standing };
+  });
 }
 
 /** Idempotent: a second unsubscribe changes nothing and answers false. */
