@@ -33,7 +33,7 @@ let layer: WorkflowLayer;
 beforeAll(async () => {
   layer = await startWorkflowLayer();
 });
-afterEach(() => layer.terminateRunning());
+afterEach(({ task }) => layer.reset({ failed: task.result?.state === 'fail' }));
 afterAll(() => layer?.stop());
 
 /** A fake enrolment, started, with its workflow handle. */

@@ -24,8 +24,9 @@ import { searchAttributes } from '../../workflows/search-attributes.js';
 // The fast layer: the workflows on Temporal's time-skipping test server with every activity a
 // plain function that records its calls. No PostgreSQL, no API, no provider. One environment and
 // one pair of workers per test file (as temporal/worker.ts splits them: workflows and database
-// activities on the main queue, sending activities on `<queue>-sends`); each test scripts its own
-// fake enrolment, found by the enrolment id every activity receives.
+// activities on the main queue, sending activities on `<queue>-sends`), replaced after a test that
+// fails or leaves it unable to skip time (`reset`); each test scripts its own fake enrolment, found
+// by the enrolment id every activity receives.
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -151,12 +152,62 @@ export const enrolmentActivityStubs = {
 };
 
 export interface WorkflowLayer {
-  env: TestWorkflowEnvironment;
+  /** The current environment (a new one after `reset` found the last one unfit). */
+  readonly env: TestWorkflowEnvironment;
   /** Starts the enrolment workflow for a fake enrolment. */
   enrol(fake: FakeEnrolment, options?: { historyBound?: number }): Promise<WorkflowHandleWithFirstExecutionRunId<typeof enrolmentWorkflow>>;
-  /** Terminates the workflows still running (between tests: skipped time is global to the environment). */
-  terminateRunning(): Promise<void>;
+  /**
+   * Between tests (skipped time is global to the environment): terminates the workflows still
+   * running, each once it has no workflow task or activity in flight, then checks that the
+   * environment's time still skips. After a failed test (whose code may still be running), or when
+   * time no longer skips, the environment and its workers are replaced, so that one stall fails
+   * one test; in the latter case this throws, naming the cause, to fail the test that left it.
+   */
+  reset(options?: { failed?: boolean }): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Whether a run has a workflow task or an activity in flight. The time-skipping test server holds
+ * a lock on skipping for each, and a run terminated meanwhile never gives it back: the worker's
+ * completion is refused ("Completed workflow") and the lock is never released (the family of
+ * temporalio/sdk-java#1138). Every later `env.sleep` or `result()` in that environment would then
+ * wait in real time, days for a test that skips days, and each test time out in turn.
+ */
+async function inFlight(handle: WorkflowHandleWithFirstExecutionRunId): Promise<boolean> {
+  const description = await handle.describe();
+  if (description.status.name !== 'RUNNING') return false;
+  if (description.raw.pendingActivities?.length) return true;
+  // The last workflow task event tells: scheduled or started, and not yet completed, failed or timed out.
+  const type = temporal.api.enums.v1.EventType;
+  const open = [type.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, type.EVENT_TYPE_WORKFLOW_TASK_STARTED];
+  const closed = [type.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, type.EVENT_TYPE_WORKFLOW_TASK_FAILED, type.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT];
+  const events = (await handle.fetchHistory()).events ?? [];
+  const last = events.findLast((event) => [...open, ...closed].includes(event.eventType!));
+  return open.includes(last?.eventType ?? type.EVENT_TYPE_UNSPECIFIED);
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Whether the environment still skips time: a minute within `realMs` of real time (it takes
+ * milliseconds). If not, releases the locks left held until that minute has passed, so that the
+ * environment can be torn down with no call in flight (the client retries a call the closing
+ * server broke, on a closed channel, and throws out of a timer).
+ */
+async function skipsTime(env: TestWorkflowEnvironment, realMs = 10_000): Promise<boolean> {
+  let ended = false;
+  const sleep = env.sleep(MINUTE).then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  await Promise.race([sleep, delay(realMs)]);
+  if (ended) return true;
+  for (let i = 0; i < 10 && !ended; i++) {
+    await env.connection.testService?.unlockTimeSkipping({});
+    await Promise.race([sleep, delay(1_000)]);
+  }
+  return false;
 }
 
 function quietRuntime() {
@@ -188,71 +239,80 @@ export async function startWorkflowLayer(
   quietRuntime();
   const path = temporalTestServerPath();
   if (!path) throw new Error('temporal-test-server not found: run `npm run setup` or set TEMPORAL_TEST_SERVER_PATH');
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: Object.fromEntries(
-      searchAttributes.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
-    ),
-  });
   const { planNextStep, recordStatus, recordReply, sendStep } = enrolmentActivityStubs;
-  const [main, sends] = await Promise.all([
-    Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: TASK_QUEUE,
-      ...workflowCode(),
-      activities: { planNextStep, recordStatus, recordReply, ...extra.database },
-    }),
-    Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: sendsTaskQueue(TASK_QUEUE),
-      activities: { sendStep, ...extra.sending },
-    }),
-  ]);
-  const running = Promise.all([main.run(), sends.run()]);
-  const started: WorkflowHandleWithFirstExecutionRunId[] = [];
-  // Set when time stopped passing in this environment: every later test then fails at once,
-  // saying so, instead of each waiting out its own timeout.
-  let stuck: string | null = null;
+
+  async function start() {
+    const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: path! } } });
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: 'default',
+      searchAttributes: Object.fromEntries(
+        searchAttributes.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+      ),
+    });
+    const workers = await Promise.all([
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: TASK_QUEUE,
+        ...workflowCode(),
+        activities: { planNextStep, recordStatus, recordReply, ...extra.database },
+      }),
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: sendsTaskQueue(TASK_QUEUE),
+        activities: { sendStep, ...extra.sending },
+      }),
+    ]);
+    const running = Promise.all(workers.map((worker) => worker.run()));
+    return { env, workers, running, started: [] as WorkflowHandleWithFirstExecutionRunId[] };
+  }
+  async function shutdown({ env, workers, running }: Awaited<ReturnType<typeof start>>) {
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    await env.teardown();
+  }
+
+  let current = await start();
+  const retired: Awaited<ReturnType<typeof start>>[] = [];
   return {
-    env,
+    get env() {
+      return current.env;
+    },
     async enrol(fake, options = {}) {
-      if (stuck) throw new Error(stuck);
       fakes.set(fake.id, fake);
-      fake.handle = await env.client.workflow.start(enrolmentWorkflow, {
+      fake.handle = await current.env.client.workflow.start(enrolmentWorkflow, {
         taskQueue: TASK_QUEUE,
         workflowId: enrolmentWorkflowId(fake.id),
         args: [{ enrolmentId: fake.id, ...options }],
       });
-      started.push(fake.handle);
+      current.started.push(fake.handle);
       return fake.handle;
     },
-    async terminateRunning() {
-      // A query is answered only once the workflow task in flight has completed: terminating a
-      // run in the middle of one (a test that ends as soon as a local activity's stub saw its
-      // call) left the test server's time skipping locked, and every later test of the file that
-      // needs time to pass waited for ever. The query is the barrier; then the terminate.
-      await Promise.all(
-        started.splice(0).map(async (handle) => {
-          await handle.query(stateQuery).catch(() => undefined);
-          await handle.terminate('test over').catch(() => undefined);
-        }),
-      );
-      // A minute of the environment's time passes at once while time skipping works, and takes a
-      // real minute when it does not.
-      const passes = await Promise.race([
-        env.sleep(MINUTE).then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
-      ]);
-      if (!passes) {
-        stuck = 'time skipping stopped working in this environment after an earlier test (see the first failure)';
-        throw new Error(stuck);
+    async reset({ failed = false } = {}) {
+      const settle = async (handle: WorkflowHandleWithFirstExecutionRunId) => {
+        // Bounded: a run still busy after that is terminated anyway, and the check below tells.
+        await until(async () => !(await inFlight(handle)), 'the run to be idle', 10_000).catch(() => undefined);
+        await handle.terminate('test over');
+      };
+      await Promise.all(current.started.splice(0).map((handle) => settle(handle).catch(() => undefined)));
+      if (failed) {
+        // The test's own code may still be running on this environment (a timed-out test runs on),
+        // and would make the check below pass or fail for it: the next tests get a new one, and
+        // this one is torn down at the end, once that code is likely done.
+        retired.push(current);
+        current = await start();
+        return;
+      }
+      if (!(await skipsTime(current.env))) {
+        await shutdown(current);
+        current = await start();
+        throw new Error(
+          'the time-skipping test server no longer skips time after this test (a lock on skipping was left held: ' +
+            'a run terminated with a workflow task or an activity in flight?); the environment was replaced for the next tests',
+        );
       }
     },
     async stop() {
-      for (const worker of [main, sends]) if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await env.teardown();
+      for (const layer of [...retired.splice(0), current]) await shutdown(layer);
     },
   };
 }

@@ -10,7 +10,7 @@ let layer: WorkflowLayer;
 beforeAll(async () => {
   layer = await startWorkflowLayer();
 });
-afterEach(() => layer.terminateRunning());
+afterEach(({ task }) => layer.reset({ failed: task.result?.state === 'fail' }));
 afterAll(() => layer?.stop());
 
 async function enrolled(delays: number[], script: Script = {}, options: { historyBound?: number } = {}) {
