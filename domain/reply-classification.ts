@@ -91,9 +91,9 @@ const DSN_BODY = phrase(
   ].join('|'),
 );
 
-// Automatic subjects the service's isAutoReply does not know (Outlook in Dutch, Spanish,
-// Portuguese and newer German; Gmail's and Apple's usual vacation subjects; read receipts).
-// isAutoReply stays as it is until the classification replaces it in the reply path.
+// Automatic subjects that autoReplySignal (domain/inbound.ts) does not know (Outlook in Dutch,
+// Spanish, Portuguese and newer German; Gmail's and Apple's usual vacation subjects; read
+// receipts). The classification reads autoReplySignal first, then these.
 const AUTO_SUBJECT =
   /^\s*(automatische antwort|automatisch antwoord|respuesta automática|resposta automática|risposta automatica|auto:|vacation( reply| response)?|abwesend|absence|absent|afwezig|ausente|fuera de la oficina|fora do escritório|out of office|ooo\b|urlaub|congés|vakantie|vacaciones|férias|(not )?read\s?:|gelesen\s?:|lu\s?:|gelezen\s?:|leído\s?:|lida\s?:)(?![\p{L}\p{N}])/iu;
 

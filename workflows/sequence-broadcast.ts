@@ -9,9 +9,12 @@ const { signalEnrolmentPage } = proxyActivities<DatabaseActivities>({
 });
 
 /**
- * Carries a sequence-wide action (pause all, resume all, archive, "steps changed") to every live
- * enrolment, a page at a time. Being a workflow, it finishes even if the API that asked for it
- * dies halfway.
+ * Carries an action to many enrolments, a page at a time: a sequence-wide one (pause all, resume
+ * all, archive, "steps changed") to every live enrolment of the sequence, or a reply's effect
+ * (pause or stop, and the resume that undoes a pause when the reply is corrected) to the lead's
+ * colleagues (enrolments of the same company, in the sequence or the account; one not started yet
+ * is signalled-with-start). Being a workflow, it finishes even if the API that asked for it dies
+ * halfway.
  */
 export async function sequenceBroadcastWorkflow(input: BroadcastInput): Promise<{ signalled: number }> {
   let afterId: string | null = null;

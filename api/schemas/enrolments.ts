@@ -136,6 +136,10 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
     inboundId: z.uuid().optional(),
     from: z.string().optional().describe('Who wrote, when not the lead’s own address'),
     sender: senderRelation.optional(),
+    colleaguesNotTold: z
+      .string()
+      .optional()
+      .describe('Why the lead’s colleagues were not told of this reply (the receiving server did not vouch for its From)'),
     ...classifiedBefore,
   }),
   entry('auto_reply', { inboundId: z.uuid(), subject: z.string(), from: z.string(), sender: senderRelation, ...classifiedBefore }),
