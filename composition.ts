@@ -1,4 +1,3 @@
-import { databaseStatements } from './metrics.js';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -10,6 +9,7 @@ import { runPendingStartSweeper } from './api/services/workflow-starter.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
+import { databaseStatements } from './metrics.js';
 import { connectClient } from './temporal/client.js';
 import { startDevServer, type DevServer } from './temporal/dev-server.js';
 import { installTemporalLogging } from './temporal/runtime.js';

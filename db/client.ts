@@ -73,7 +73,10 @@ export async function openDatabase(options: {
   const dir = path.resolve(options.dataDir, 'pglite');
   mkdirSync(dir, { recursive: true });
   const client = new PGlite(dir);
-  const db = drizzle(client, { schema });
+  // PGlite has no driver hook for each statement: drizzle's logger sees the statements drizzle
+  // sends (not the BEGIN/COMMIT of its transactions, which the postgres driver's hook counts).
+  const onQuery = options.onQuery;
+  const db = drizzle(client, { schema, ...(onQuery ? { logger: { logQuery: (statement: string) => onQuery(statement) } } : {}) });
   return {
     db: db as unknown as Db,
     driver: 'pglite',

@@ -1,4 +1,3 @@
-import { databaseStatements } from '../../metrics.js';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -11,6 +10,7 @@ import { loadConfig, type Config } from '../../config.js';
 import { createAccount } from '../../db/accounts.js';
 import { openDatabase, type Database } from '../../db/client.js';
 import { createLogger, type Logger } from '../../logger.js';
+import { databaseStatements } from '../../metrics.js';
 import { installTemporalLogging } from '../../temporal/runtime.js';
 import { createEnrolmentWorkers, type EnrolmentWorkers } from '../../temporal/worker.js';
 import { createDatabaseFromTemplate } from './database.js';
