@@ -15,6 +15,10 @@ export const INBOUND_CLASSES = [
   'from_other_address',
 ] as const satisfies readonly InboundClass[];
 
+/** The classes of mail a machine writes: never forwarded to the user as a person's words (`is_auto_reply`). */
+export const MACHINE_CLASSES: readonly InboundClass[] = ['out_of_office', 'auto_reply', 'bounce_notice'];
+export const isMachineClass = (inboundClass: InboundClass): boolean => MACHINE_CLASSES.includes(inboundClass);
+
 export const INBOUND_ACTIONS = ['on_reply', 'wait_for_return', 'unsubscribe_lead', 'record_only'] as const;
 /**
  * `on_reply`: the sequence's onReply (stop, pause, continue). `wait_for_return`: the enrolment
