@@ -1,6 +1,5 @@
 import { parseAddressHeader } from 'mailparser';
-import { getDomain } from 'tldts';
-import { companyKeyOf } from './company.js';
+import { companyKeyOf, registrableDomain } from './company.js';
 
 /**
  * Rules for email coming back to us: which enrolment a reply belongs to, and whether it is a
@@ -389,8 +388,9 @@ export type InboundSender = 'lead' | 'lead_domain' | 'other';
  * `lead` when the From address is the lead's own (case-insensitively); `lead_domain` when it is
  * at the lead's company by its address, by the one rule of domain/company.ts (the same
  * registrable domain, `eu.acme.test` and `acme.test` alike; never a free-mail provider's, by the
- * email-providers list); `other` for anyone else, a lead without an address or a From that is
- * no address. The lead's company id is not read here: only addresses are compared.
+ * email-providers list; at a shared mail host, the same tenant: `contoso.onmicrosoft.com`, not
+ * every onmicrosoft.com address); `other` for anyone else, a lead without an address or a From
+ * that is no address. The lead's company id is not read here: only addresses are compared.
  */
 export function senderRelation(from: string, leadEmail: string | null | undefined): InboundSender {
   const writer = senderAddress(from);
@@ -506,15 +506,6 @@ export function parseAuthenticationResults(value: string): { authservId: string;
   return { authservId, results };
 }
 
-/** The registrable domain of an address or a bare domain (`user@mail.acme.co.uk` → `acme.co.uk`), as domain/company.ts reads one. */
-const registrableDomain = (addressOrDomain: string): string | null => {
-  const host = addressOrDomain
-    .slice(addressOrDomain.lastIndexOf('@') + 1)
-    .toLowerCase()
-    .replace(/\.$/, '');
-  return host ? getDomain(host, { allowPrivateDomains: true }) : null;
-};
-
 /**
  * Whether the From address is authenticated, by the topmost Authentication-Results header (the
  * one the receiving server added; a sender can only add theirs below it): null when no server's
@@ -522,7 +513,9 @@ const registrableDomain = (addressOrDomain: string): string | null => {
  * is not one (see parseAuthenticationResults), names a server not in `trustedIds`, or has no
  * passing result aligned with the From domain; true for `dmarc=pass` about the From domain
  * (`header.from`), or `dkim=pass` whose `header.d` (else `header.i`'s domain), or `spf=pass` whose
- * `smtp.mailfrom`, has the From address's registrable domain (DMARC's relaxed alignment).
+ * `smtp.mailfrom`, has the From address's registrable domain (DMARC's relaxed alignment; by
+ * registrableDomain in domain/company.ts, so one Microsoft 365 tenant's signature does not vouch
+ * for another tenant's From).
  */
 export function senderAuthenticated(
   headers: Record<string, string | undefined>,

@@ -97,6 +97,14 @@ describe('the From, authenticated', () => {
     expect(verdict('mx.receiver.test; dkim=pass header.d=acme.test', '')).toBe(false);
   });
 
+  it('at a shared mail host, counts only for the From’s own tenant (another tenant signs its own mail)', () => {
+    const from = 'ceo@contoso.onmicrosoft.com';
+    expect(verdict('mx.receiver.test; dkim=pass header.d=contoso.onmicrosoft.com', from)).toBe(true);
+    expect(verdict('mx.receiver.test; dkim=pass header.d=fabrikam.onmicrosoft.com', from)).toBe(false);
+    expect(verdict('mx.receiver.test; spf=pass smtp.mailfrom=bounce@fabrikam.onmicrosoft.com', from)).toBe(false);
+    expect(verdict('mx.receiver.test; dkim=pass header.d=onmicrosoft.com', from)).toBe(false);
+  });
+
   it('is unknown (null) when no receiving server is trusted: nothing was checked', () => {
     expect(verdict('mx.receiver.test; dmarc=pass header.from=acme.test', FROM, [])).toBeNull();
   });
