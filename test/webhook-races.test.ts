@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleInboundEmail } from '../api/services/inbound.js';
-import { inboundMessages, messages, notifications } from '../db/schema.js';
+import { handleInboundEmail, receiveWebhookEvent } from '../api/services/inbound.js';
+import { inboundMessages, messages, notifications, webhookEvents } from '../db/schema.js';
 import { inboundWorld } from './helpers/inbound.js';
 import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
 import { eventually, logger } from './helpers/service.js';
@@ -58,9 +58,18 @@ describe('20 simultaneous deliveries of one webhook event', () => {
     });
     const id = `msg_${randomUUID()}`;
     const answers = await atOnce(20, () => world.webhook('email.received', { email_id: receivedId }, { id }));
-    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    // One applies it; the others are duplicates, or (while its side effects are still at work) a
+    // 503 the provider delivers again, which then finds it done.
     expect(answers.filter((a) => a.body.outcome === 'reply recorded')).toHaveLength(1);
-    expect(answers.filter((a) => a.body.duplicate)).toHaveLength(19);
+    const retried = answers.filter((a) => a.status === 503);
+    for (const answer of retried) expect(answer.body.error.code).toBe('inbound_in_progress');
+    expect(answers.filter((a) => a.status === 200 && a.body.duplicate)).toHaveLength(19 - retried.length);
+    await eventually(
+      async () => (await world.db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, lead.enrolment.id)))[0]?.processedAt,
+      { what: 'the first delivery to finish its side effects' },
+    );
+    const again = await world.webhook('email.received', { email_id: receivedId }, { id });
+    expect([again.status, again.body.duplicate]).toEqual([200, true]);
     await lead.waitForStatus(lead.enrolment.id, 'replied');
     expect(await world.db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, lead.enrolment.id))).toHaveLength(1);
     expect(await world.db.select().from(notifications).where(eq(notifications.accountId, lead.account.id))).toHaveLength(1);
@@ -165,11 +174,15 @@ describe('the same inbound email delivered again', () => {
     const [stored] = await world.inboundOf(lead.enrolment.id);
     expect(stored!.processedAt).toBeNull();
 
-    // A redelivery within the lease may be racing a first delivery still at work: it does nothing.
+    // A redelivery within the lease (a provider retrying the failed delivery after seconds, or
+    // racing a first delivery still at work) does nothing, and answers so that it is delivered
+    // again: a 200 would end the retries, and the side effects would never run.
     const mime = world.mimeReply(lead.replyAddress, lead.lead.email!, { messageId });
-    expect((await world.postMime(mime)).body.outcome).toBe('already received');
+    const quick = await world.postMime(mime);
+    expect([quick.status, quick.body.error?.code]).toEqual([503, 'inbound_in_progress']);
     await settle();
     expect((await lead.enrolmentRow(lead.enrolment.id)).status).toBe('active');
+    expect((await world.inboundOf(lead.enrolment.id))[0]!.processedAt).toBeNull();
 
     // After it, the redelivery takes the side effects over.
     await world.db
@@ -215,5 +228,105 @@ describe('the same inbound email delivered again', () => {
     expect(await world.notificationsOf(second.account.id)).toHaveLength(1);
     expect(await runsOf(`reply-forward-${theirs!.id}`)).toBe(1);
     expect(await runsOf(`reply-forward-${mine!.id}`)).toBe(1);
+  });
+});
+
+/** A Temporal client for a process whose Temporal is away: every call throws. */
+const unreachable = () =>
+  new Proxy({} as Client, {
+    get() {
+      throw new Error('Temporal is unreachable');
+    },
+  });
+
+describe('a delivery whose side effects failed after its commit (Temporal briefly away)', () => {
+  it('of a Resend email.received: the provider’s quick retry is a 503 it retries, and one after the lease runs them', async () => {
+    const lead = await world.leadWaitingForStep2({ onReply: 'pause' });
+    const receivedId = sink.addReceived({
+      from: lead.lead.email,
+      to: [lead.replyAddress],
+      received_for: [lead.replyAddress],
+      subject: 'Re: Step 1',
+      text: 'Yes.',
+      html: null,
+      headers: {},
+      cc: [],
+      bcc: [],
+    });
+    const id = `msg_${randomUUID()}`;
+    const event = { type: 'email.received', data: { email_id: receivedId } };
+    await expect(
+      receiveWebhookEvent({ db: world.db, temporal: unreachable(), config: world.service.config, logger }, id, event),
+    ).rejects.toThrow('Temporal is unreachable');
+    const [stored] = await world.inboundOf(lead.enrolment.id);
+    expect(stored!.processedAt).toBeNull();
+
+    // Svix retries after about 5 s: inside the lease, so it must not be told 200.
+    const quick = await world.webhook('email.received', { email_id: receivedId }, { id });
+    expect([quick.status, quick.body.error?.code]).toEqual([503, 'inbound_in_progress']);
+    await settle();
+    expect((await lead.enrolmentRow(lead.enrolment.id)).status).toBe('active');
+
+    // Its next retry, after the lease: the side effects run, once.
+    await world.db
+      .update(webhookEvents)
+      .set({ receivedAt: sql`now() - interval '2 minutes'` })
+      .where(eq(webhookEvents.id, id));
+    await world.db
+      .update(inboundMessages)
+      .set({ receivedAt: sql`now() - interval '2 minutes'` })
+      .where(eq(inboundMessages.id, stored!.id));
+    const later = await world.webhook('email.received', { email_id: receivedId }, { id });
+    expect([later.status, later.body.duplicate]).toEqual([200, true]);
+    await lead.waitForStatus(lead.enrolment.id, 'paused');
+    await eventually(async () => (await runsOf(`reply-forward-${stored!.id}`)) === 1 || undefined, { what: 'the forward' });
+    expect((await world.inboundOf(lead.enrolment.id))[0]!.processedAt).not.toBeNull();
+    expect((await world.db.select().from(webhookEvents).where(eq(webhookEvents.id, id)))[0]!.processedAt).not.toBeNull();
+    // And the retries after that: 200, nothing more.
+    const last = await world.webhook('email.received', { email_id: receivedId }, { id });
+    expect([last.status, last.body.duplicate]).toEqual([200, true]);
+    await settle();
+    expect(await runsOf(`reply-forward-${stored!.id}`)).toBe(1);
+    expect(await replySignalsOf(lead.enrolment.id)).toBe(1);
+  });
+
+  it('of an event with nothing to do after its commit (a click): a concurrent duplicate is a 200, never a 503', async () => {
+    const lead = await world.leadWaitingForStep2();
+    const id = `msg_${randomUUID()}`;
+    const answers = await atOnce(5, () =>
+      world.webhook('email.clicked', { email_id: lead.message.providerId, click: { link: 'https://acme.test' } }, { id }),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(5).fill(200));
+    expect((await world.db.select().from(webhookEvents).where(eq(webhookEvents.id, id)))[0]!.processedAt).not.toBeNull();
+  });
+});
+
+describe('two truly concurrent deliveries of one raw MIME email', () => {
+  it('apply it once: the other is a duplicate, or a 503 whose redelivery finds it done', async () => {
+    const lead = await world.leadWaitingForStep2({ onReply: 'pause' });
+    const mime = world.mimeReply(lead.replyAddress, lead.lead.email!);
+    const answers = await atOnce(2, () => world.postMime(mime));
+    expect(answers.filter((a) => a.status === 200 && a.body.outcome === 'reply recorded')).toHaveLength(1);
+    const other = answers.find((a) => a.body.outcome !== 'reply recorded')!;
+    expect(
+      (other.status === 200 && other.body.outcome === 'already received') ||
+        (other.status === 503 && other.body.error.code === 'inbound_in_progress'),
+      JSON.stringify(other),
+    ).toBe(true);
+    await lead.waitForStatus(lead.enrolment.id, 'paused');
+    const [stored] = await world.inboundOf(lead.enrolment.id);
+    await eventually(
+      async () => (await world.db.select().from(inboundMessages).where(eq(inboundMessages.id, stored!.id)))[0]!.processedAt,
+      {
+        what: 'the side effects to finish',
+      },
+    );
+    const again = await world.postMime(mime);
+    expect([again.status, again.body.outcome]).toEqual([200, 'already received']);
+    await settle();
+    expect(await world.inboundOf(lead.enrolment.id)).toHaveLength(1);
+    expect(await world.notificationsOf(lead.account.id)).toHaveLength(1);
+    expect(await runsOf(`reply-forward-${stored!.id}`)).toBe(1);
+    expect(await replySignalsOf(lead.enrolment.id)).toBe(1);
   });
 });

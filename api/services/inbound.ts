@@ -125,9 +125,11 @@ const UNFINISHED_EVENT_LEASE_MS = 60_000;
  * row is inserted (insert … on conflict do nothing returning) in the same transaction as the
  * event's own database writes, so only the delivery that inserted it applies it, and a crash
  * before the commit leaves neither. Side effects outside the database run after the commit;
- * `processed_at` is set once they are done. A redelivery finding the row without it after
- * UNFINISHED_EVENT_LEASE_MS (the first delivery died after its commit) runs them again: each is
- * idempotent (deterministic workflow ids, portal events keyed by id, signals guarded by state).
+ * `processed_at` is set once they are done (in the transaction, for an event that has none). A
+ * redelivery finding the row without it within UNFINISHED_EVENT_LEASE_MS is answered 503
+ * `inbound_in_progress` (inProgress), so the provider delivers it again; after it (the first
+ * delivery died, or failed, after its commit) runs them again: each is idempotent (deterministic
+ * workflow ids, portal events keyed by id, signals guarded by state).
  */
 export async function receiveWebhookEvent(
   deps: InboundDeps,
@@ -151,23 +153,47 @@ export async function receiveWebhookEvent(
       .onConflictDoNothing()
       .returning({ id: webhookEvents.id });
     if (!inserted) return undefined;
-    return applyEmailEvent({ ...deps, db: tx as unknown as Db }, event, received, deps);
+    const result = await applyEmailEvent({ ...deps, db: tx as unknown as Db }, event, received, deps);
+    // Nothing left for after the commit: the event is finished with it, so a delivery waiting on
+    // the id's index finds it processed (a duplicate), not at work (inProgress).
+    if (!result.after) await tx.update(webhookEvents).set({ processedAt: new Date() }).where(eq(webhookEvents.id, id));
+    return result;
   });
   if (!applied) return duplicateDelivery(deps, id, event);
   webhookEventsTotal.inc({ type: event.type, result: 'handled' });
-  await applied.after?.();
-  await db.update(webhookEvents).set({ processedAt: new Date() }).where(eq(webhookEvents.id, id));
+  if (applied.after) {
+    await applied.after();
+    await db.update(webhookEvents).set({ processedAt: new Date() }).where(eq(webhookEvents.id, id));
+  }
   return { outcome: applied.outcome };
 }
 
+/**
+ * A delivery of an event or email that is recorded but whose side effects have not finished, within
+ * UNFINISHED_EVENT_LEASE_MS of its arrival: another delivery may still be at work on them, or
+ * they failed (Temporal away) and the provider is retrying within seconds. Answering 200 would
+ * make the provider stop, and nothing would ever run them: a 503 makes it deliver again later,
+ * when the first has finished (200, duplicate) or the lease is over (this delivery takes them over).
+ */
+const inProgress = (what: string) =>
+  new ApiError(
+    503,
+    'inbound_in_progress',
+    `${what} is recorded but its side effects are not finished yet (another delivery is at work, or failed): deliver it again later`,
+  );
+
 async function duplicateDelivery(deps: InboundDeps, id: string, event: EmailEvent): Promise<{ duplicate: true }> {
-  webhookEventsTotal.inc({ type: event.type, result: 'duplicate' });
   const [stored] = await deps.db.select().from(webhookEvents).where(eq(webhookEvents.id, id));
-  if (stored && !stored.processedAt && Date.now() - stored.receivedAt.getTime() > UNFINISHED_EVENT_LEASE_MS) {
+  if (stored && !stored.processedAt) {
+    if (Date.now() - stored.receivedAt.getTime() <= UNFINISHED_EVENT_LEASE_MS) {
+      webhookEventsTotal.inc({ type: event.type, result: 'in_progress' });
+      throw inProgress(`Webhook event ${id}`);
+    }
     deps.logger.warn({ eventId: id, type: event.type }, 'webhook event left unfinished: running its side effects again');
     await effectsAgain(deps, event);
     await deps.db.update(webhookEvents).set({ processedAt: new Date() }).where(eq(webhookEvents.id, id));
   }
+  webhookEventsTotal.inc({ type: event.type, result: 'duplicate' });
   return { duplicate: true };
 }
 
@@ -326,8 +352,9 @@ async function fetchReceived(deps: InboundDeps, data: EmailEventData): Promise<I
  * An email to one of our addresses, from raw MIME or Resend: recorded in one transaction, then
  * its side effects (see recordInbound), after which the row is marked processed. The same email
  * again (same provider id, same account) records nothing, and runs the side effects only if the
- * first delivery did not finish them (see repeatedInbound): a provider retrying after a crash
- * between the two loses nothing, and one retrying while the first is at work repeats nothing.
+ * first delivery did not finish them (see repeatedInbound): a provider retrying after a crash or
+ * a failure between the two loses nothing (503 within the lease, so it retries; after it, the side
+ * effects run), and one retrying while the first is at work repeats nothing.
  */
 export async function handleInboundEmail(deps: InboundDeps, email: InboundEmail): Promise<string> {
   const clean = cleanInboundEmail(email);
@@ -525,9 +552,10 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
  * raw MIME, Resend's id otherwise). The index is per account, so the same Message-ID addressed to
  * another account's reply address is that account's own row, with its own side effects; this
  * one runs only this account's. Its side effects run again only while `processed_at` is null
- * (the first delivery died between its commit and their end) and UNFINISHED_EVENT_LEASE_MS after
- * the email arrived, as for webhook events: a redelivery racing a first delivery still at work
- * does nothing. Two redeliveries after the lease may both run them, which is harmless: each is
+ * (the first delivery died or failed between its commit and their end) and UNFINISHED_EVENT_LEASE_MS
+ * after the email arrived, as for webhook events; within the lease a redelivery (racing a first
+ * delivery still at work, or a provider's quick retry of one that failed) runs nothing and is
+ * answered 503 `inbound_in_progress`, so the provider delivers it again. Two redeliveries after the lease may both run them, which is harmless: each is
  * idempotent (signals guarded by the enrolment's state, workflow ids once per email, the forward's
  * provider idempotency key, portal events keyed by id).
  */
@@ -538,9 +566,10 @@ async function repeatedInbound(tx: InboundDeps, accountId: string, providerId: s
         .from(inboundMessages)
         .where(and(eq(inboundMessages.accountId, accountId), eq(inboundMessages.providerId, providerId)))
     : [];
-  if (!first || first.processedAt || Date.now() - first.receivedAt.getTime() <= UNFINISHED_EVENT_LEASE_MS) {
-    return { outcome: 'already received' };
-  }
+  if (!first || first.processedAt) return { outcome: 'already received' };
+  // Not finished, and the first delivery may still be at work on it or have failed moments ago:
+  // a 200 would end the provider's retries, and nothing would run the side effects (inProgress).
+  if (Date.now() - first.receivedAt.getTime() <= UNFINISHED_EVENT_LEASE_MS) throw inProgress('This email');
   tx.logger.warn({ inboundId: first.id }, 'inbound email left unprocessed: running its side effects again');
   return { outcome: 'already received', after: () => processInbound(deps, first) };
 }
