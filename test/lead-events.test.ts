@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timelineEventSchema } from '../api/schemas/enrolments.js';
 import { leadEventSchema } from '../api/schemas/lead-events.js';
-import { enrolmentEvents, leadEvents, leads } from '../db/schema.js';
+import { enrolmentEvents, enrolments, leadEvents, leads } from '../db/schema.js';
 import { enrolmentWorkflowId, stateQuery } from '../workflows/contract.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { startService, type TestService } from './helpers/service.js';
@@ -146,6 +146,37 @@ describe('a portal event, by a sequence’s default rules', () => {
     expect(first.body.eventKey).not.toBe(second.body.eventKey);
     expect(first.body.id).not.toBe(second.body.id);
     expect(await eventRows(lead.id)).toHaveLength(2);
+  });
+});
+
+describe('an enrolment whose workflow has not started yet', () => {
+  it('meeting_booked stops it before it plans or sends anything: the stop is in its first workflow task', async () => {
+    const fixture = await asNewAccount(service);
+    // Step 1 is due at once: a workflow that plans before it hears of the stop sends it.
+    const sequence = await fixture.createSequence({ steps: [{ delay: { amount: 0, unit: 'minutes' } }] });
+    const lead = await fixture.createLead();
+    // Committed, its workflow start cut short (the API died, or the start is on its way).
+    const [row] = await db()
+      .insert(enrolments)
+      .values({ accountId: fixture.account.id, sequenceId: sequence.id, leadId: lead.id, replyToken: randomUUID().replaceAll('-', '') })
+      .returning();
+    const enrolmentId = row!.id;
+
+    const res = await postEvent(fixture, lead.id, { name: 'meeting_booked' });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.effects).toEqual([{ enrolmentId, sequenceId: sequence.id, action: 'stop' }]);
+    const stopped = await fixture.waitForStatus(enrolmentId, 'stopped');
+    expect(stopped.endedReason).toBe('the portal reported meeting_booked');
+    expect(stopped.workflowStartedAt).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await fixture.sentMessages(enrolmentId)).toEqual([]);
+    // Signal-with-start: the stop is in the history before the workflow's first task runs.
+    const history = await service.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId)).fetchHistory();
+    const events = history.events ?? [];
+    const stop = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'stop');
+    const firstTask = events.findIndex((e) => e.workflowTaskStartedEventAttributes);
+    expect(stop).toBeGreaterThan(-1);
+    expect(stop).toBeLessThan(firstTask);
   });
 });
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import pLimit from 'p-limit';
 import type { Config } from '../../config.js';
 import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
@@ -11,9 +10,8 @@ import { isLive } from '../../domain/enrolment-status.js';
 import { storableJson } from '../../domain/inbound.js';
 import { leadEventAction, leadEventReason, suppressesLead, type LeadEventAction } from '../../domain/lead-events.js';
 import type { Logger } from '../../logger.js';
-import { signalEnrolment } from '../../temporal/client.js';
 import { ApiError, notFound } from '../errors.js';
-import { startUnstartedEnrolments } from './workflow-starter.js';
+import { pauseOrStopEnrolments } from './workflow-starter.js';
 
 // The portal's own events about a lead (POST /v1/leads/{id}/events): a meeting booked, a deal won
 // or lost, do not contact, or a name of its own. Each live enrolment of the lead does what its
@@ -168,18 +166,16 @@ async function statusChangedSince(db: Db, enrolmentId: string, at: Date): Promis
 }
 
 /**
- * Signals each enrolment to stop or pause, with the reason. An enrolment whose workflow was never
- * started (its start was cut short) is started first, as a person's pause or stop does: the
- * workflow would not learn of the event otherwise. A workflow that has ended meanwhile needs nothing.
+ * Signals each enrolment to stop or pause, with the reason. An enrolment whose workflow has not
+ * started yet (its start was cut short, or is on its way) gets signal-with-start, as a colleague's
+ * reply does: the stop or pause is in its workflow's first task, so no step goes out before it
+ * (pauseOrStopEnrolments). A workflow that has ended meanwhile needs nothing.
  */
 async function deliver(deps: Deps, event: LeadEvent, effects: LeadEventEffect[]): Promise<void> {
   const acting = effects.filter((e): e is LeadEventEffect & { action: 'stop' | 'pause' } => e.action !== 'none');
-  if (!acting.length) return;
-  const reason = leadEventReason(event.name);
-  await startUnstartedEnrolments(
+  await pauseOrStopEnrolments(
     deps,
-    acting.map((e) => e.enrolmentId),
+    acting.map((e) => ({ enrolmentId: e.enrolmentId, signal: e.action })),
+    leadEventReason(event.name),
   );
-  const limit = pLimit(16);
-  await Promise.all(acting.map((e) => limit(() => signalEnrolment(deps, e.enrolmentId, e.action, { reason }))));
 }

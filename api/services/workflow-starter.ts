@@ -7,7 +7,13 @@ import type { Db } from '../../db/client.js';
 import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import { enrolments, leads, sequences } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
-import { startEnrolment, startSequenceBroadcast, type StartableEnrolment } from '../../temporal/client.js';
+import {
+  signalEnrolment,
+  signalWithStartEnrolment,
+  startEnrolment,
+  startSequenceBroadcast,
+  type StartableEnrolment,
+} from '../../temporal/client.js';
 import type { SequenceBroadcast } from '../../workflows/contract.js';
 
 const IN_FLIGHT = 48;
@@ -117,16 +123,21 @@ export function runPendingStartSweeper(deps: { db: Db; temporal: Client; config:
 }
 
 /**
- * Starts the workflows of those of `enrolmentIds` that are live and have none yet (a start cut
- * short: the API died after the commit, or Temporal was away), before they are signalled: a
- * signal finds no workflow to reach otherwise, and the enrolment would start later without it.
- * Answers what startEnrolmentWorkflows answers (a start that fails is left to the sweeper).
+ * Pauses or stops each enrolment of `signals` with `reason`, one whose workflow has not started
+ * yet included (a start cut short: the API died after the commit, or Temporal was away; or still
+ * on its way): that one gets signal-with-start (signalWithStartEnrolment), so the pause or stop
+ * is in its workflow's first task, before it plans or sends anything, and a start racing it
+ * finds it started. Starting it and then signalling let that first task plan and send a due step
+ * before the signal arrived. An enrolment that has ended needs nothing. A failure is thrown, not
+ * left to the sweeper (which would start the workflow without the signal): the caller's retry
+ * delivers again.
  */
-export async function startUnstartedEnrolments(
-  deps: { db: Db; temporal: Client; config: Config; logger?: Logger },
-  enrolmentIds: string[],
-): Promise<{ started: number; deferred: number }> {
-  if (!enrolmentIds.length) return { started: 0, deferred: 0 };
+export async function pauseOrStopEnrolments(
+  deps: { db: Db; temporal: Client; config: Config },
+  signals: { enrolmentId: string; signal: 'pause' | 'stop' }[],
+  reason: string,
+): Promise<void> {
+  if (!signals.length) return;
   const unstarted = await deps.db
     .select({
       id: enrolments.id,
@@ -139,8 +150,33 @@ export async function startUnstartedEnrolments(
     .from(enrolments)
     .innerJoin(leads, eq(leads.id, enrolments.leadId))
     .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-    .where(and(inArray(enrolments.id, enrolmentIds), isLiveEnrolment(), isNull(enrolments.workflowStartedAt)));
-  return unstarted.length ? startEnrolmentWorkflows(deps, unstarted) : { started: 0, deferred: 0 };
+    .where(
+      and(
+        inArray(
+          enrolments.id,
+          signals.map((s) => s.enrolmentId),
+        ),
+        isLiveEnrolment(),
+        isNull(enrolments.workflowStartedAt),
+      ),
+    );
+
+  const unstartedById = new Map(unstarted.map((row) => [row.id, row]));
+  const limit = pLimit(16);
+  await Promise.all(
+    signals.map(({ enrolmentId, signal }) =>
+      limit(async () => {
+        const row = unstartedById.get(enrolmentId);
+        if (!row) return void (await signalEnrolment(deps, enrolmentId, signal, { reason }));
+        // Started now with the signal, or found ended (it had been started): either way started.
+        await signalWithStartEnrolment(deps, row, signal, { reason });
+        await deps.db
+          .update(enrolments)
+          .set({ workflowStartedAt: new Date() })
+          .where(and(eq(enrolments.id, row.id), isNull(enrolments.workflowStartedAt)));
+      }),
+    ),
+  );
 }
 
 /** Sequence-wide actions travel through a durable broadcast workflow. */
