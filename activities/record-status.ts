@@ -25,6 +25,8 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
     reason: string | null;
     /** Given once an out-of-office is in play: the date the enrolment waits for, or null (no longer). */
     pausedUntil?: string | null;
+    /** The inbound email that caused the change (a colleague's reply), when one did. */
+    inboundId?: string;
   }): Promise<void> {
     const changed = await db.transaction(async (tx) => {
       const [current] = await tx.select().from(enrolments).where(eq(enrolments.id, input.enrolmentId)).for('update');
@@ -51,7 +53,11 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
         type: 'status_changed',
         fromStatus: current.status,
         toStatus: input.status,
-        detail: { ...(input.reason ? { reason: input.reason } : {}), ...(pausedUntil ? { until: pausedUntil.toISOString() } : {}) },
+        detail: {
+          ...(input.reason ? { reason: input.reason } : {}),
+          ...(pausedUntil ? { until: pausedUntil.toISOString() } : {}),
+          ...(input.inboundId ? { inboundId: input.inboundId } : {}),
+        },
       });
       if (current.status === input.status) return undefined;
       if (input.status === 'unsubscribed') {

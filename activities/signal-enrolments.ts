@@ -18,7 +18,7 @@ const IN_FLIGHT = 64;
  * which would resume by themselves on that day and write to the company again: the workflow's
  * pause replaces such a wait. One a person paused stays as it is, not paused again.
  */
-const colleagueEnrolments = (of: ColleagueSelection, signal: ColleagueBroadcast['signal'], reason: string) =>
+const colleagueEnrolments = (of: ColleagueSelection, signal: ColleagueBroadcast['signal'], inboundId: string | undefined) =>
   and(
     eq(enrolments.accountId, of.accountId),
     eq(leads.accountId, of.accountId),
@@ -28,15 +28,15 @@ const colleagueEnrolments = (of: ColleagueSelection, signal: ColleagueBroadcast[
     signal === 'stop'
       ? isLiveEnrolment()
       : signal === 'resume'
-        ? and(eq(enrolments.status, 'paused'), isNull(enrolments.pausedUntil), lastStatusChangeReasonIs(reason))
+        ? and(eq(enrolments.status, 'paused'), isNull(enrolments.pausedUntil), lastPauseMadeBy(inboundId ?? ''))
         : or(eq(enrolments.status, 'active'), and(eq(enrolments.status, 'paused'), isNotNull(enrolments.pausedUntil))),
   );
 
-/** The enrolment's latest status change gave this reason: a pause nobody has acted on since. */
-const lastStatusChangeReasonIs = (reason: string) =>
-  sql`(select ${enrolmentEvents.detail}->>'reason' from ${enrolmentEvents}
+/** The enrolment's latest status change is the pause this inbound email made: nobody has acted on it since. */
+const lastPauseMadeBy = (inboundId: string) =>
+  sql`(select ${enrolmentEvents.detail}->>'inboundId' from ${enrolmentEvents}
        where ${enrolmentEvents.enrolmentId} = ${enrolments.id} and ${enrolmentEvents.type} = 'status_changed'
-       order by ${enrolmentEvents.createdAt} desc limit 1) = ${reason}`;
+       order by ${enrolmentEvents.createdAt} desc limit 1) = ${inboundId}`;
 
 /**
  * Signals one page of the live enrolments a broadcast names; the broadcast workflow loops over
@@ -64,7 +64,7 @@ export function createSignalEnrolmentPage({
     };
 
     if ('colleaguesOf' in input) {
-      const { signal, reason } = input;
+      const { signal, reason, inboundId } = input;
       const rows = await db
         .select({
           id: enrolments.id,
@@ -78,20 +78,20 @@ export function createSignalEnrolmentPage({
         .from(enrolments)
         .innerJoin(leads, eq(leads.id, enrolments.leadId))
         .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-        .where(and(colleagueEnrolments(input.colleaguesOf, signal, reason), after))
+        .where(and(colleagueEnrolments(input.colleaguesOf, signal, inboundId), after))
         .orderBy(asc(enrolments.id))
         .limit(PAGE_SIZE);
       await Promise.all(
         rows.map((row) =>
           limit(async () => {
-            if (await signalEnrolment({ temporal }, row.id, signal, { reason })) return counted(row.id);
+            if (await signalEnrolment({ temporal }, row.id, signal, { reason, inboundId })) return counted(row.id);
             // No running workflow. Ended: nothing to do. Not started yet (committed, its start on
             // its way or left to the sweeper): unlike a sequence-wide pause, which the workflow
             // reads from its sequence when it plans, nothing in the database would tell it of a
             // colleague's reply, and it would send to the company. Signal-with-start: its first
             // task holds the pause or stop, before it plans anything.
             if (row.workflowStartedAt || !config || signal === 'resume') return;
-            if (await signalWithStartEnrolment({ temporal, config }, row, signal, { reason })) {
+            if (await signalWithStartEnrolment({ temporal, config }, row, signal, { reason, inboundId })) {
               await db
                 .update(enrolments)
                 .set({ workflowStartedAt: new Date() })

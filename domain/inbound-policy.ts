@@ -1,5 +1,6 @@
 import type { InboundSender } from './inbound.js';
-import { resumeAtAfterReturn, type InboundClass } from './reply-classification.js';
+import { DateTime } from 'luxon';
+import { MAX_RETURN_YEARS, resumeAtAfterReturn, type InboundClass } from './reply-classification.js';
 import { addDelay, formatDue } from './schedule.js';
 
 // What the service does with an inbound email once it knows what it is. Pure: the inbound
@@ -70,6 +71,32 @@ export function actionFor(
 ): InboundAction {
   const action = inboundAction(inboundClass, sender);
   return action === 'wait_for_return' && !waitsForReturn(enrolment) ? 'record_only' : action;
+}
+
+/**
+ * The action of a class a user gave (a correction). The user's word is the class: "this was a
+ * real reply" applies onReply whoever wrote it; and a pause the email made as a reply becomes the
+ * wait for the lead's return when the user says it was an out-of-office.
+ */
+export function correctedAction(
+  correctedClass: InboundClass,
+  sender: InboundSender,
+  enrolment: { status: string; pausedUntil: Date | null } | null | undefined,
+  replyPausedIt: boolean,
+): InboundAction {
+  if (correctedClass === 'reply') return 'on_reply';
+  if (replyPausedIt && correctedClass === 'out_of_office') return 'wait_for_return';
+  return actionFor(correctedClass, sender, enrolment);
+}
+
+/**
+ * Whether a return day may be an out-of-office's: from the day the email arrived to a year later,
+ * in the lead's zone (the classifier reads no day outside it; a user's correction is held to it).
+ */
+export function returnDayAllowed(returnDate: string, receivedAt: Date, timeZone: string): boolean {
+  const received = DateTime.fromJSDate(receivedAt, { zone: timeZone }).startOf('day');
+  const day = DateTime.fromISO(returnDate, { zone: timeZone });
+  return day.isValid && day >= received && day <= received.plus({ years: MAX_RETURN_YEARS });
 }
 
 /** Waits after an out-of-office that names no return date, by default (a sequence setting). */

@@ -65,7 +65,7 @@ export const UNSUBSCRIBE_LINES = 5;
 const ABSENCE_LINES = 25;
 
 /** The furthest a return date may lie after the email: beyond a year it is no return date (a typo, a contract's end). */
-const MAX_RETURN_YEARS = 1;
+export const MAX_RETURN_YEARS = 1;
 
 // ---------------------------------------------------------------------------------------------
 // Phrases. JavaScript's \b knows no accented letter, so words are bounded by any letter or digit.

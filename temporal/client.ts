@@ -102,14 +102,18 @@ export async function signalWithStartEnrolment(
   deps: TemporalDeps,
   row: StartableEnrolment,
   signal: 'pause' | 'stop',
-  options: { reason: string },
+  options: { reason: string; inboundId?: string },
 ): Promise<boolean> {
   try {
-    await deps.temporal.workflow.signalWithStart(enrolmentWorkflow, {
-      ...enrolmentStartOptions(deps, row),
-      signal: signal === 'pause' ? pauseSignal : stopSignal,
-      signalArgs: [{ reason: options.reason }],
-    });
+    const start = enrolmentStartOptions(deps, row);
+    const args = { reason: options.reason, ...(options.inboundId ? { inboundId: options.inboundId } : {}) };
+    await (signal === 'pause'
+      ? deps.temporal.workflow.signalWithStart(enrolmentWorkflow, { ...start, signal: pauseSignal, signalArgs: [args] })
+      : deps.temporal.workflow.signalWithStart(enrolmentWorkflow, {
+          ...start,
+          signal: stopSignal,
+          signalArgs: [{ reason: options.reason }],
+        }));
     return true;
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) return false;
@@ -138,12 +142,13 @@ export async function signalEnrolment(
   deps: Pick<TemporalDeps, 'temporal'>,
   enrolmentId: string,
   signal: EnrolmentSignal,
-  options: { reason?: string; until?: Date } = {},
+  options: { reason?: string; until?: Date; inboundId?: string } = {},
 ): Promise<boolean> {
   const handle = deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId));
   try {
     if (signal === 'stop') await (options.reason ? handle.signal(stopSignal, { reason: options.reason }) : handle.signal(stopSignal));
-    else if (signal === 'pause' && options.reason) await handle.signal(pauseSignal, { reason: options.reason });
+    else if (signal === 'pause' && options.reason)
+      await handle.signal(pauseSignal, { reason: options.reason, ...(options.inboundId ? { inboundId: options.inboundId } : {}) });
     else if (signal === 'outOfOffice') {
       if (!options.until) throw new Error('an out-of-office signal needs the date the lead is back');
       await handle.signal(outOfOfficeSignal, { until: options.until.toISOString() });

@@ -127,7 +127,8 @@ describe('a sequence that pauses colleagues on a reply', () => {
       .select()
       .from(enrolmentEvents)
       .where(and(eq(enrolmentEvents.enrolmentId, colleague!), eq(enrolmentEvents.type, 'status_changed')));
-    expect(entries.map((e) => e.detail)).toContainEqual({ reason: `a colleague replied: ann@${domain}` });
+    const [reply] = await service.database.db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, replier!));
+    expect(entries.map((e) => e.detail)).toContainEqual({ reason: `a colleague replied: ann@${domain}`, inboundId: reply!.id });
     expect((await fixture.api('POST', `/v1/enrolments/${colleague}/resume`)).status).toBeLessThan(300);
     await fixture.waitForStatus(colleague!, 'active');
   });
@@ -347,5 +348,32 @@ describe('a reply that paused colleagues, corrected by the user to an auto-reply
     await allBecome([ben!, cy!], 'active');
     await settle();
     expect(await statusesOf([dee!])).toEqual(['paused']);
+  });
+});
+
+describe('a second reply from the same lead, corrected to an auto-reply, while the first one’s pause holds', () => {
+  it('resumes no colleague: the pauses are the first reply’s', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await sequenceWith(fixture, { onColleagueReply: 'pause', onReply: 'pause' });
+    const domain = `acme-${fixture.account.id.slice(0, 8)}.com`;
+    const [replier, ben] = await enrolMany(fixture, sequence.id, [`ann@${domain}`, `ben@${domain}`]);
+    await replies(fixture, replier!, `ann@${domain}`);
+    await fixture.waitForStatus(ben!, 'paused');
+    await fixture.waitForStatus(replier!, 'paused');
+    expect((await fixture.api('POST', `/v1/enrolments/${replier}/resume`)).status).toBeLessThan(300);
+    await fixture.waitForStatus(replier!, 'active');
+    await replies(fixture, replier!, `ann@${domain}`);
+    const second = await eventually(
+      async () => {
+        const rows = await service.database.db.select().from(inboundMessages).where(eq(inboundMessages.enrolmentId, replier!));
+        return rows.length === 2 ? rows.sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime())[1] : undefined;
+      },
+      { what: 'the second reply recorded' },
+    );
+    await settle();
+    const corrected = await fixture.api('POST', `/v1/inbound-emails/${second.id}/classification`, { class: 'auto_reply' });
+    expect(corrected.status, JSON.stringify(corrected.body)).toBe(200);
+    await settle();
+    expect(await statusesOf([ben!])).toEqual(['paused']);
   });
 });

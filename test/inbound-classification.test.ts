@@ -7,7 +7,7 @@ import { simpleParser, type AddressObject } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { timelineEventSchema } from '../api/schemas/enrolments.js';
-import { inboundCorrections, inboundMessages } from '../db/schema.js';
+import { inboundCorrections, inboundMessages, leadUnsubscriptions } from '../db/schema.js';
 import { inboundEmailSchema } from '../api/schemas/inbound.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import type { ResendSink } from './helpers/resend-sink.js';
@@ -952,5 +952,20 @@ describe('a correction naming a return day far from the email', () => {
       expect([res.status, res.body.error?.code, res.body.error?.field]).toEqual([422, 'return_date_out_of_range', 'returnDate']);
     }
     expect(await inboundEmail(lead, inbound.id)).toEqual(inbound);
+  });
+});
+
+describe('an unsubscribe request corrected to a reply and back again', () => {
+  const of = sample('unsubscribe-de.eml');
+
+  it('unsubscribes the lead again, its cause standing again', async () => {
+    const { lead, inbound } = await arrives(of, { via: viaMime, entryType: 'unsubscribe_request' });
+    await enrolmentBecomes(lead, 'unsubscribed');
+    expect((await correct(lead, inbound.id, { class: 'reply' })).body.effect).toContain('the lead is subscribed again');
+    const back = await correct(lead, inbound.id, { class: 'unsubscribe_request' });
+    expect(back.status, JSON.stringify(back.body)).toBe(200);
+    expect((await leadOf(lead)).unsubscribedAt).not.toBeNull();
+    const causes = await service.database.db.select().from(leadUnsubscriptions).where(eq(leadUnsubscriptions.inboundId, inbound.id));
+    expect(causes.map((c) => c.liftedAt)).toEqual([null]);
   });
 });

@@ -64,7 +64,7 @@ export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 export const isControlAction = (action: unknown): action is ControlAction => CONTROL_ACTIONS.includes(action as ControlAction);
 
 /** A reason (a colleague replied, a portal event) goes on the timeline; a person's pause gives none. */
-export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
+export const pauseSignal = defineSignal<[{ reason?: string; inboundId?: string }?]>('pause');
 export const resumeSignal = defineSignal('resume');
 export const stopSignal = defineSignal<[{ reason?: string }?]>('stop');
 export const replySignal = defineSignal('reply');
@@ -110,8 +110,9 @@ export interface CarriedState {
   persistedAwayUntil?: string | null;
   /** Back from an out-of-office at this time: the next step is not due before it. */
   notBefore?: string;
-  /** Why the status the run had not recorded yet changed (a reason a signal gave). */
+  /** Why the status the run had not recorded yet changed (a reason a signal gave), and the email behind it. */
   liveReason?: string;
+  liveInboundId?: string;
 }
 
 export interface EnrolmentState {
@@ -138,9 +139,11 @@ export interface SequenceBroadcast {
 }
 export interface ColleagueBroadcast {
   colleaguesOf: ColleagueSelection;
+  /** The inbound email whose reply this carries: its pauses name it, and its undo finds them by it. */
+  inboundId?: string;
   /**
-   * `resume` undoes a pause (a user corrected the reply that made it): only the colleagues still
-   * paused for `reason`, the pause's own reason, with nothing recorded since.
+   * `resume` undoes a pause (a user corrected the reply that made it): only the colleagues whose
+   * last status change is the pause `inboundId` made.
    */
   signal: 'pause' | 'stop' | 'resume';
   reason: string;

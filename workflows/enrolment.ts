@@ -86,6 +86,9 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   // Why a live enrolment changed status, when the change has a reason (an out-of-office, a
   // colleague's reply). Carried across continue-as-new while the change is not recorded yet.
   let liveReason: string | null = carried?.liveReason ?? null;
+  // The inbound email behind that reason (a colleague's reply), so that a user's correction of
+  // the email can find the pauses it made and only those.
+  let liveInboundId: string | null = carried?.liveInboundId ?? null;
   // When the lead came back: a step that fell due meanwhile waits for its window from then on.
   let notBefore: string | null = carried?.notBefore ?? null;
 
@@ -102,6 +105,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         if (status === 'active') {
           status = 'paused';
           liveReason = null;
+          liveInboundId = null;
         }
         awayUntil = null; // a person's pause waits for a person, not for a date
         break;
@@ -118,6 +122,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         }
         awayUntil = null;
         liveReason = null;
+        liveInboundId = null;
         break;
       case 'stop':
         return end('stopped', REASONS.stoppedByUser);
@@ -161,7 +166,10 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     apply('pause');
     // Only the pause that changes something says why; a pause without a reason (every history
     // before there were reasons) records what it always did.
-    if (changes && args?.reason) liveReason = args.reason;
+    if (changes && args?.reason) {
+      liveReason = args.reason;
+      liveInboundId = args.inboundId ?? null;
+    }
   });
   setHandler(resumeSignal, () => apply('resume'));
   setHandler(stopSignal, (args) => {
@@ -224,6 +232,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         ...(awayUntil || persistedAwayUntil ? { awayUntil, persistedAwayUntil } : {}),
         ...(notBefore ? { notBefore } : {}),
         ...(liveReason ? { liveReason } : {}),
+        ...(liveInboundId ? { liveInboundId } : {}),
       },
     });
 
@@ -237,7 +246,10 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         else if (onReply === 'pause') {
           // The reason proves later that this pause was the reply's (a user's correction of the
           // reply lifts only a pause the reply made).
-          if (status === 'active' || awayUntil) liveReason = REASONS.replied;
+          if (status === 'active' || awayUntil) {
+            liveReason = REASONS.replied;
+            liveInboundId = null;
+          }
           status = 'paused';
         }
         // A real reply says the lead is back: no more waiting for the out-of-office date (with
@@ -250,7 +262,10 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
             planStale = true;
           }
           awayUntil = null;
-          if (onReply !== 'pause') liveReason = null;
+          if (onReply !== 'pause') {
+            liveReason = null;
+            liveInboundId = null;
+          }
         }
       }
     }
@@ -261,11 +276,13 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       // The field is sent only once an out-of-office has been in play, so that every other
       // status change records exactly what it did before there were out-of-office waits.
       const away = until !== null || persistedAwayUntil !== null ? { pausedUntil: until } : {};
-      await recordStatus({ enrolmentId, status: to, reason, ...away });
+      const cause = !endedReason && !until && liveReason && liveInboundId ? { inboundId: liveInboundId } : {};
+      await recordStatus({ enrolmentId, status: to, reason, ...away, ...cause });
       if (to !== persistedStatus) upsertSearchAttributes([{ key: EnrolmentStatusKey, value: to }]);
       persistedStatus = to;
       persistedAwayUntil = until;
       liveReason = null;
+      liveInboundId = null;
       continue; // a signal may have arrived during the write
     }
     if (!live()) break;
@@ -287,6 +304,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         status = 'active';
         awayUntil = null;
         liveReason = REASONS.backFromOutOfOffice;
+        liveInboundId = null;
         notBefore = until;
         planStale = true;
       }

@@ -1,6 +1,5 @@
 import type { Client } from '@temporalio/client';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
-import { DateTime } from 'luxon';
 import type { Account } from '../../db/accounts.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
@@ -8,18 +7,19 @@ import { recordReplyRow } from '../../db/enrolment-queries.js';
 import { accounts, enrolmentEvents, enrolments, inboundCorrections, inboundMessages, leads, sequences } from '../../db/schema.js';
 import { REASONS } from '../../domain/enrolment-status.js';
 import {
-  actionFor,
+  correctedAction,
   DEFAULT_OUT_OF_OFFICE_DAYS,
   describeAction,
+  isMachineClass,
   outOfOfficeUntil,
-  type InboundAction,
+  returnDayAllowed,
 } from '../../domain/inbound-policy.js';
 import type { InboundClass } from '../../domain/reply-classification.js';
 import type { Logger } from '../../logger.js';
 import { signalEnrolment, startReplyForward } from '../../temporal/client.js';
 import { notifyPortal } from '../../temporal/portal-events.js';
 import { ApiError } from '../errors.js';
-import { AUTOMATIC_CLASSES, classificationOf, resumeColleaguesPausedBy, tellColleagues } from './inbound.js';
+import { classificationOf, resumeColleaguesPausedBy, tellColleagues } from './inbound.js';
 import { liftUnsubscription, unsubscribeLead } from './suppression.js';
 
 interface Deps {
@@ -54,17 +54,15 @@ export function toInboundEmailDto(row: InboundRow) {
   };
 }
 
-/** How far from the day an email arrived a corrected return day may lie (the classifier's bound too). */
-const RETURN_DAY_BOUNDS = { daysBefore: 1, years: 1 };
-
 /**
  * A user's correction of how an inbound email was read. The email then follows the policy of the
  * corrected class (domain/inbound-policy.ts) as far as what already happened allows: an
  * enrolment that ended stays ended (it is said in `effect`), an unsubscription is lifted only
  * as this email's cause (another cause keeps the lead unsubscribed), a pause is lifted only when
  * this email made it. The correction is kept (inbound_corrections) with the corrected class in one
- * transaction, then its side effects run; a failure between the two is finished by asking for the
- * same correction again. It is on the timeline and told to the portal.
+ * transaction, under the email's row lock (two corrections at once apply one after the other,
+ * each from what the other left); its side effects run after; a failure between the two is
+ * finished by asking for the same correction again. It is on the timeline and told to the portal.
  */
 export async function correctInboundClassification(
   deps: Deps,
@@ -72,49 +70,47 @@ export async function correctInboundClassification(
   id: string,
   correction: { class: InboundClass; returnDate?: string },
 ): Promise<{ inbound: InboundRow; effect: string }> {
-  const before = await findInboundEmail(deps, account, id);
-  if (correction.returnDate !== undefined) checkReturnDay(correction.returnDate, before.receivedAt, account.timezone);
-  const sameDate = correction.returnDate === undefined || correction.returnDate === before.returnDate;
-  if (before.classification === correction.class && sameDate) {
-    const [unfinished] = await deps.db
+  await findInboundEmail(deps, account, id); // 404 before anything else
+  const outcome = await deps.db.transaction(async (txn) => {
+    const tx = txn as unknown as Db;
+    const [before] = await tx
       .select()
-      .from(inboundCorrections)
-      .where(and(eq(inboundCorrections.inboundId, before.id), isNull(inboundCorrections.appliedAt)))
-      .orderBy(desc(inboundCorrections.createdAt))
-      .limit(1);
-    if (unfinished) return { inbound: before, effect: await applyCorrection(deps, account, before, unfinished) };
-    return { inbound: before, effect: 'nothing: the email was already read so' };
-  }
-  const [context] = await deps.db
-    .select({ enrolment: enrolments, leadZone: leads.timezone, outOfOfficeDays: sequences.outOfOfficeDays })
-    .from(accounts)
-    .leftJoin(enrolments, before.enrolmentId ? eq(enrolments.id, before.enrolmentId) : sql`false`)
-    .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-    .leftJoin(leads, before.leadId ? eq(leads.id, before.leadId) : sql`false`)
-    .where(eq(accounts.id, account.id));
-  const enrolment = context?.enrolment ?? null;
-  const zone = context?.leadZone ?? account.timezone;
-  const pausedByThis = enrolment ? await pausedBy(deps.db, enrolment, before) : false;
-  // The user's word is the class: "this was a real reply" applies onReply whoever wrote it; and a
-  // pause this email caused as a reply may become the wait for the lead's return.
-  const action: InboundAction =
-    correction.class === 'reply'
-      ? 'on_reply'
-      : pausedByThis && before.action === 'on_reply' && correction.class === 'out_of_office'
-        ? 'wait_for_return'
-        : actionFor(correction.class, before.sender, enrolment);
-  const returnDate = correction.class === 'out_of_office' ? (correction.returnDate ?? before.returnDate) : null;
-  const resumesAt =
-    action === 'wait_for_return'
-      ? outOfOfficeUntil({
-          returnDate,
-          receivedAt: before.receivedAt,
-          timeZone: zone,
-          defaultDays: context?.outOfOfficeDays ?? DEFAULT_OUT_OF_OFFICE_DAYS,
-        })
-      : null;
+      .from(inboundMessages)
+      .where(and(eq(inboundMessages.id, id), eq(inboundMessages.accountId, account.id)))
+      .for('update');
+    if (!before) throw new ApiError(404, 'not_found', 'Inbound email not found');
+    const [context] = await tx
+      .select({ enrolment: enrolments, leadZone: leads.timezone, outOfOfficeDays: sequences.outOfOfficeDays })
+      .from(accounts)
+      .leftJoin(enrolments, before.enrolmentId ? eq(enrolments.id, before.enrolmentId) : sql`false`)
+      .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+      .leftJoin(leads, before.leadId ? eq(leads.id, before.leadId) : sql`false`)
+      .where(eq(accounts.id, account.id));
+    const zone = context?.leadZone ?? account.timezone;
+    if (correction.returnDate !== undefined && !returnDayAllowed(correction.returnDate, before.receivedAt, zone)) {
+      throw new ApiError(
+        422,
+        'return_date_out_of_range',
+        `returnDate must lie between the day the email arrived and a year after it, in the lead's time zone (${zone})`,
+        'returnDate',
+      );
+    }
+    const sameDate = correction.returnDate === undefined || correction.returnDate === before.returnDate;
+    if (before.classification === correction.class && sameDate) return { same: true as const, inbound: before };
 
-  const { inbound, kept } = await deps.db.transaction(async (tx) => {
+    const enrolment = context?.enrolment ?? null;
+    const pausedByThis = enrolment ? await pausedBy(tx, enrolment, before) : false;
+    const action = correctedAction(correction.class, before.sender, enrolment, pausedByThis && before.action === 'on_reply');
+    const returnDate = correction.class === 'out_of_office' ? (correction.returnDate ?? before.returnDate) : null;
+    const resumesAt =
+      action === 'wait_for_return'
+        ? outOfOfficeUntil({
+            returnDate,
+            receivedAt: before.receivedAt,
+            timeZone: zone,
+            defaultDays: context?.outOfOfficeDays ?? DEFAULT_OUT_OF_OFFICE_DAYS,
+          })
+        : null;
     // A correction asked while another was left unfinished takes its place.
     await tx
       .update(inboundCorrections)
@@ -129,7 +125,7 @@ export async function correctInboundClassification(
         resumesAt,
         correctedFrom: before.correctedFrom ?? before.classification,
         correctedAt: new Date(),
-        isAutoReply: AUTOMATIC_CLASSES.includes(correction.class),
+        isAutoReply: isMachineClass(correction.class),
       })
       .where(eq(inboundMessages.id, before.id))
       .returning();
@@ -149,7 +145,7 @@ export async function correctInboundClassification(
       })
       .returning();
     if (action === 'on_reply' && enrolment) {
-      await recordReplyRow(tx as unknown as Db, account.id, enrolment.id, {
+      await recordReplyRow(tx, account.id, enrolment.id, {
         source: 'correction',
         inboundId: before.id,
         class: correction.class,
@@ -157,9 +153,19 @@ export async function correctInboundClassification(
         ...(before.evidence ? { evidence: before.evidence } : {}),
       });
     }
-    return { inbound: updated!, kept: row! };
+    return { same: false as const, inbound: updated!, kept: row! };
   });
-  return { inbound, effect: await applyCorrection(deps, account, inbound, kept) };
+  if (outcome.same) {
+    const [unfinished] = await deps.db
+      .select()
+      .from(inboundCorrections)
+      .where(and(eq(inboundCorrections.inboundId, outcome.inbound.id), isNull(inboundCorrections.appliedAt)))
+      .orderBy(desc(inboundCorrections.createdAt))
+      .limit(1);
+    if (unfinished) return { inbound: outcome.inbound, effect: await applyCorrection(deps, account, outcome.inbound, unfinished) };
+    return { inbound: outcome.inbound, effect: 'nothing: the email was already read so' };
+  }
+  return { inbound: outcome.inbound, effect: await applyCorrection(deps, account, outcome.inbound, outcome.kept) };
 }
 
 type CorrectionRow = typeof inboundCorrections.$inferSelect;
@@ -191,7 +197,7 @@ async function applyCorrection(deps: Deps, account: Account, inbound: InboundRow
     );
   }
   if (previousAction === 'on_reply' && action !== 'on_reply') {
-    const resumed = await resumeColleaguesPausedBy(deps, inbound);
+    const resumed = await resumeColleaguesPausedBy(deps, inbound, `undo-${kept.id}`);
     if (resumed) effects.push("the lead's colleagues it paused resume");
   }
   if (wasLive && enrolment) {
@@ -201,7 +207,7 @@ async function applyCorrection(deps: Deps, account: Account, inbound: InboundRow
       await signalEnrolment(deps, enrolment.id, 'outOfOffice', { until: resumesAt });
     } else if (action === 'on_reply') {
       await signalEnrolment(deps, enrolment.id, 'reply');
-      await tellColleagues(deps, inbound);
+      await tellColleagues(deps, inbound, `correction-${kept.id}`);
     } else if (action === 'unsubscribe_lead' && inbound.leadId) {
       await unsubscribeLead(deps, inbound.leadId, 'reply', { inboundId: inbound.id });
     } else if (pausedByThis) {
@@ -212,7 +218,7 @@ async function applyCorrection(deps: Deps, account: Account, inbound: InboundRow
     await unsubscribeLead(deps, inbound.leadId, 'reply', { inboundId: inbound.id });
   }
   // What a person wrote reaches the user's mailbox: an email first read as a machine's was not forwarded.
-  if (AUTOMATIC_CLASSES.includes(kept.previousClass) && !AUTOMATIC_CLASSES.includes(kept.class)) {
+  if (isMachineClass(kept.previousClass) && !isMachineClass(kept.class)) {
     await startReplyForward(deps, inbound.id, `Forward the email from ${inbound.fromEmail || 'an unknown sender'} to the user`);
   }
   const effect = [describeAction(action, resumesAt ? { at: resumesAt, zone } : null), ...effects].join('; ');
@@ -282,18 +288,4 @@ async function pausedBy(db: Db, enrolment: typeof enrolments.$inferSelect, inbou
     .orderBy(desc(enrolmentEvents.createdAt))
     .limit(1);
   return lastChange?.toStatus === 'paused' && lastChange.detail.reason === REASONS.replied && lastChange.at >= lastReply.at;
-}
-
-/** A corrected return day lies from the day before the email arrived to a year after it, in the account's zone. */
-function checkReturnDay(returnDate: string, receivedAt: Date, zone: string): void {
-  const received = DateTime.fromJSDate(receivedAt, { zone }).startOf('day');
-  const day = DateTime.fromISO(returnDate, { zone });
-  if (day < received.minus({ days: RETURN_DAY_BOUNDS.daysBefore }) || day > received.plus({ years: RETURN_DAY_BOUNDS.years })) {
-    throw new ApiError(
-      422,
-      'return_date_out_of_range',
-      `returnDate must lie between the day before the email arrived and a year after it (${received.toISODate()})`,
-      'returnDate',
-    );
-  }
 }

@@ -18,7 +18,14 @@ import {
   type NotificationType,
 } from '../../db/schema.js';
 import { companyKeyOf } from '../../domain/company.js';
-import { actionFor, DEFAULT_OUT_OF_OFFICE_DAYS, describeAction, outOfOfficeUntil } from '../../domain/inbound-policy.js';
+import {
+  actionFor,
+  DEFAULT_OUT_OF_OFFICE_DAYS,
+  describeAction,
+  isMachineClass,
+  MACHINE_CLASSES,
+  outOfOfficeUntil,
+} from '../../domain/inbound-policy.js';
 import { classifyInbound, type InboundClass } from '../../domain/reply-classification.js';
 import {
   boundedHeaders,
@@ -449,7 +456,7 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       fromEmail: email.from,
       subject: email.subject,
       text: email.text,
-      isAutoReply: AUTOMATIC_CLASSES.includes(classified.class),
+      isAutoReply: isMachineClass(classified.class),
       sender,
       senderAuthenticated: authenticated,
       classification: classified.class,
@@ -581,10 +588,12 @@ async function processInbound(deps: InboundDeps, inbound: typeof inboundMessages
 }
 
 /**
- * The classes of mail a machine writes: kept apart from replies in `is_auto_reply`, and not
- * forwarded. The one rule: a correction (api/services/inbound-emails.ts) reads it too.
+ * Transitional: the classes of mail a machine writes are domain/inbound-policy.ts's
+ * MACHINE_CLASSES (isMachineClass), the one rule. This name is kept only because
+ * api/services/inbound-emails.ts still imports it from here; remove it once that file imports
+ * MACHINE_CLASSES itself.
  */
-export const AUTOMATIC_CLASSES: readonly InboundClass[] = ['out_of_office', 'auto_reply', 'bounce_notice'];
+export { MACHINE_CLASSES as AUTOMATIC_CLASSES };
 /** Why a reply from the lead's company reached only the lead's enrolment, for its notification and timeline. */
 const COLLEAGUES_NOT_TOLD = {
   unverified: 'Colleagues were not told: the sender could not be verified (no passing DMARC, DKIM or SPF result for the From domain).',
@@ -653,12 +662,18 @@ export function classificationOf(inbound: typeof inboundMessages.$inferSelect) {
  * for (`sender_authenticated`): anyone holding one of our emails can write to its reply address
  * as ceo@acme.test, and a forged From reaches the lead's own enrolment at most, never the company.
  */
-export async function tellColleagues(deps: InboundDeps, inbound: typeof inboundMessages.$inferSelect): Promise<void> {
+export async function tellColleagues(
+  deps: InboundDeps,
+  inbound: typeof inboundMessages.$inferSelect,
+  /** Once per this key: the email on arrival; a correction that makes it a reply again, its own id. */
+  once: string = inbound.id,
+): Promise<void> {
   if (!inbound.enrolmentId || !inbound.leadId || inbound.senderAuthenticated !== true) return;
   await tellColleaguesOfReply(deps, {
     enrolmentId: inbound.enrolmentId,
-    once: inbound.id,
+    once,
     who: inbound.fromEmail || 'someone at the company',
+    inboundId: inbound.id,
   });
 }
 
@@ -671,12 +686,13 @@ export async function tellColleagues(deps: InboundDeps, inbound: typeof inboundM
  */
 export async function tellColleaguesOfReply(
   deps: Pick<InboundDeps, 'db' | 'temporal' | 'config'>,
-  reply: { enrolmentId: string; once: string; who?: string },
+  reply: { enrolmentId: string; once: string; who?: string; inboundId?: string },
 ): Promise<void> {
   const colleagues = await colleaguesOf(deps.db, reply.enrolmentId);
   if (!colleagues) return;
   await startColleagueBroadcast(deps, reply.once, {
     colleaguesOf: colleagues.selection,
+    ...(reply.inboundId ? { inboundId: reply.inboundId } : {}),
     signal: colleagues.onColleagueReply,
     reason: colleagueReason(reply.who ?? (colleagues.email || 'someone at the company')),
   });
@@ -687,18 +703,21 @@ const colleagueReason = (who: string) => storableLine(`a colleague replied: ${wh
 
 /**
  * Undoes what an email's fan-out paused (a user corrected the reply to something else): the
- * colleagues still paused for its reason, with nothing recorded since, resume. A stop cannot be
- * undone: those enrolments stay ended. Answers whether there was a pause to undo.
+ * colleagues whose last status change is the pause this email made resume, once per correction
+ * (`once`). A stop cannot be undone: those enrolments stay ended. Answers whether there was a
+ * pause to undo.
  */
 export async function resumeColleaguesPausedBy(
   deps: Pick<InboundDeps, 'db' | 'temporal' | 'config'>,
   inbound: typeof inboundMessages.$inferSelect,
+  once: string,
 ): Promise<boolean> {
   if (!inbound.enrolmentId || inbound.senderAuthenticated !== true) return false;
   const colleagues = await colleaguesOf(deps.db, inbound.enrolmentId);
   if (colleagues?.onColleagueReply !== 'pause') return false;
-  await startColleagueBroadcast(deps, `${inbound.id}-undone`, {
+  await startColleagueBroadcast(deps, once, {
     colleaguesOf: colleagues.selection,
+    inboundId: inbound.id,
     signal: 'resume',
     reason: colleagueReason(inbound.fromEmail || 'someone at the company'),
   });

@@ -67,11 +67,13 @@ async function recordUnsubscription(db: Db, leadId: string, detail: Record<strin
       ? eq(leadUnsubscriptions.inboundId, inboundId)
       : and(eq(leadUnsubscriptions.source, source), isNull(leadUnsubscriptions.inboundId), isNull(leadUnsubscriptions.liftedAt));
     const [already] = await tx
-      .select({ id: leadUnsubscriptions.id })
+      .select({ id: leadUnsubscriptions.id, liftedAt: leadUnsubscriptions.liftedAt })
       .from(leadUnsubscriptions)
       .where(and(eq(leadUnsubscriptions.leadId, leadId), kept))
       .limit(1);
     if (!already) await tx.insert(leadUnsubscriptions).values({ accountId: lead.accountId, leadId, source, inboundId });
+    // The same email read as "remove me" again (corrected back): its cause stands again.
+    else if (already.liftedAt) await tx.update(leadUnsubscriptions).set({ liftedAt: null }).where(eq(leadUnsubscriptions.id, already.id));
     return tx
       .update(leads)
       .set({ unsubscribedAt: new Date(), updatedAt: new Date() })

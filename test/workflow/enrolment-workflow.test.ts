@@ -206,6 +206,16 @@ describe('an enrolment that is paused', () => {
     expect(fake.statusWrites()).toEqual([{ enrolmentId: fake.id, status: 'paused', reason: 'a colleague replied: rita@acme.test' }]);
   });
 
+  it('records the email behind a colleague’s pause, so that a correction of it finds the pause', async () => {
+    const { fake, handle } = await enrolled([0, DAY]);
+    await waiting(fake, 1);
+    await handle.signal(pauseSignal, { reason: 'a colleague replied: rita@acme.test', inboundId: 'inbound-1' });
+    await recorded(fake, 'paused');
+    expect(fake.statusWrites()).toEqual([
+      { enrolmentId: fake.id, status: 'paused', reason: 'a colleague replied: rita@acme.test', inboundId: 'inbound-1' },
+    ]);
+  });
+
   it('ignores a second pause, and a resume of an enrolment that is not paused', async () => {
     const { fake, handle } = await enrolled([0, DAY]);
     await waiting(fake, 1);
