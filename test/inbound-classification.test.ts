@@ -969,3 +969,25 @@ describe('an unsubscribe request corrected to a reply and back again', () => {
     expect(causes.map((c) => c.liftedAt)).toEqual([null]);
   });
 });
+
+describe('two corrections of one email at once', () => {
+  const of = sample('reply-es-gmail.eml');
+
+  it('apply one after the other: the second starts from the class the first left', async () => {
+    const { lead, inbound } = await arrives(of, { via: viaMime, entryType: 'reply', onReply: 'continue' });
+    const answers = await Promise.all([
+      correct(lead, inbound.id, { class: 'unsubscribe_request' }),
+      correct(lead, inbound.id, { class: 'auto_reply' }),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    const kept = await service.database.db
+      .select()
+      .from(inboundCorrections)
+      .where(eq(inboundCorrections.inboundId, inbound.id))
+      .orderBy(inboundCorrections.createdAt);
+    expect(kept).toHaveLength(2);
+    expect(kept[0]!.previousClass).toBe('reply');
+    expect(kept[1]!.previousClass).toBe(kept[0]!.class);
+    expect((await inboundEmail(lead, inbound.id)).class).toBe(kept[1]!.class);
+  });
+});
