@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import * as inboundService from '../api/services/inbound.js';
+import { isMachineClass, MACHINE_CLASSES } from '../domain/inbound-policy.js';
 import {
   boundedHeaders,
   boundMimeHead,
@@ -136,5 +138,14 @@ describe('the subject of a forward', () => {
     expect(forwardSubject('Step 1\r\nBcc: x@evil.test')).toBe('Re: Step 1 Bcc: x@evil.test');
     expect(forwardSubject('RE: Step 1')).toBe('RE: Step 1');
     expect(forwardSubject('\r\n')).toBe('Re: (no subject)');
+  });
+});
+
+describe('which classes a machine writes', () => {
+  it('is one rule, domain/inbound-policy.ts’s: the service’s AUTOMATIC_CLASSES, while it exists, is that list, not a copy', () => {
+    // The transitional name may go (nothing imports it once inbound-emails.ts reads MACHINE_CLASSES).
+    expect([undefined, MACHINE_CLASSES]).toContain((inboundService as Record<string, unknown>).AUTOMATIC_CLASSES);
+    expect(MACHINE_CLASSES.filter((c) => isMachineClass(c))).toEqual(MACHINE_CLASSES);
+    expect(isMachineClass('reply')).toBe(false);
   });
 });
