@@ -300,8 +300,10 @@ function bounceEvidence(
   // A subject alone could be typed by anyone; from the lead's own address it is the lead's.
   const dsnSubject = sender !== 'lead' ? DSN_SUBJECT.exec(subject) : null;
   if (dsnSubject) return { kind: 'subject', matched: oneLine(dsnSubject[0]) };
-  // A multipart/report whose type was lost on the way (mailparser keeps no parameters) is a DSN
-  // when its words say so; a read receipt (disposition-notification) is none.
+  // A multipart/report whose report-type is missing is a DSN when its words say so; a read
+  // receipt (disposition-notification) is none. Raw MIME keeps the parameter (api/routes/webhooks.ts,
+  // headerLine, writes mailparser's parsed parameters back), but a provider handing us headers
+  // may not, and a sender may leave it out.
   const dsnWords = report === '' ? DSN_BODY.exec(top) : null;
   if (dsnWords) return { kind: 'body', matched: oneLine(dsnWords[0]) };
   return null;
