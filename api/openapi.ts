@@ -226,7 +226,7 @@ const paths: ZodOpenApiPathsObject = {
         '401': error('Bad or stale signature'),
         '413': error('The body is over 1 MB (payload_too_large)'),
         '503': error(
-          'RESEND_WEBHOOK_SECRET not set, or the received email could not be fetched from Resend (received_email_unavailable: delivered again later)',
+          'RESEND_WEBHOOK_SECRET not set, the received email could not be fetched from Resend (received_email_unavailable), or the same event is still being applied by an earlier delivery (inbound_in_progress): delivered again later',
         ),
         ...perIpLimit,
       },
@@ -244,7 +244,9 @@ const paths: ZodOpenApiPathsObject = {
         '400': error('Empty body'),
         '401': error('Wrong inbound secret'),
         '413': error('The message is over 25 MB (payload_too_large)'),
-        '503': error('INBOUND_MIME_SECRET not set'),
+        '503': error(
+          'INBOUND_MIME_SECRET not set, or the same email is still being applied by an earlier delivery (inbound_in_progress: deliver it again later)',
+        ),
         ...perIpLimit,
       },
     },

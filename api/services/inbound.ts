@@ -18,14 +18,7 @@ import {
   type NotificationType,
 } from '../../db/schema.js';
 import { companyKeyOf } from '../../domain/company.js';
-import {
-  actionFor,
-  DEFAULT_OUT_OF_OFFICE_DAYS,
-  describeAction,
-  isMachineClass,
-  MACHINE_CLASSES,
-  outOfOfficeUntil,
-} from '../../domain/inbound-policy.js';
+import { actionFor, DEFAULT_OUT_OF_OFFICE_DAYS, describeAction, isMachineClass, outOfOfficeUntil } from '../../domain/inbound-policy.js';
 import { classifyInbound, type InboundClass } from '../../domain/reply-classification.js';
 import {
   boundedHeaders,
@@ -587,13 +580,6 @@ async function processInbound(deps: InboundDeps, inbound: typeof inboundMessages
   await deps.db.update(inboundMessages).set({ processedAt: new Date() }).where(eq(inboundMessages.id, inbound.id));
 }
 
-/**
- * Transitional: the classes of mail a machine writes are domain/inbound-policy.ts's
- * MACHINE_CLASSES (isMachineClass), the one rule. This name is kept only because
- * api/services/inbound-emails.ts still imports it from here; remove it once that file imports
- * MACHINE_CLASSES itself.
- */
-export { MACHINE_CLASSES as AUTOMATIC_CLASSES };
 /** Why a reply from the lead's company reached only the lead's enrolment, for its notification and timeline. */
 const COLLEAGUES_NOT_TOLD = {
   unverified: 'Colleagues were not told: the sender could not be verified (no passing DMARC, DKIM or SPF result for the From domain).',

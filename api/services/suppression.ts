@@ -39,7 +39,8 @@ async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounc
       first.accountId,
       kind === 'unsubscribe' ? 'lead.unsubscribed' : 'lead.bounced',
       { leadId, email: first.email, ...detail },
-      `${kind}-${leadId}`,
+      // Once per suppression: a lead subscribed again by a correction and unsubscribed later is told again.
+      `${kind}-${leadId}-${first.at?.getTime() ?? 0}`,
     );
   }
   return updated.length > 0;
@@ -50,7 +51,7 @@ const recordBounce = (db: Db, leadId: string) =>
     .update(leads)
     .set({ bouncedAt: new Date(), updatedAt: new Date() })
     .where(and(eq(leads.id, leadId), isNull(leads.bouncedAt)))
-    .returning({ accountId: leads.accountId, email: leads.email });
+    .returning({ accountId: leads.accountId, email: leads.email, at: leads.bouncedAt });
 
 /**
  * Keeps the cause (lead_unsubscriptions) and marks the lead unsubscribed, under the lead's row
@@ -78,7 +79,7 @@ async function recordUnsubscription(db: Db, leadId: string, detail: Record<strin
       .update(leads)
       .set({ unsubscribedAt: new Date(), updatedAt: new Date() })
       .where(and(eq(leads.id, leadId), isNull(leads.unsubscribedAt)))
-      .returning({ accountId: leads.accountId, email: leads.email });
+      .returning({ accountId: leads.accountId, email: leads.email, at: leads.bouncedAt });
   });
 }
 
