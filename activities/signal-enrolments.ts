@@ -1,11 +1,11 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { and, asc, eq, gt, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
-import { isLiveEnrolment } from '../db/enrolment-queries.js';
+import { isLiveEnrolment, selectStartableEnrolments } from '../db/enrolment-queries.js';
 import pLimit from 'p-limit';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { enrolmentEvents, enrolments, leads, sequences } from '../db/schema.js';
+import { enrolmentEvents, enrolments, leads } from '../db/schema.js';
 import { signalEnrolment, signalWithStartEnrolment } from '../temporal/client.js';
 import type { BroadcastInput, ColleagueBroadcast, ColleagueSelection } from '../workflows/contract.js';
 
@@ -65,19 +65,7 @@ export function createSignalEnrolmentPage({
 
     if ('colleaguesOf' in input) {
       const { signal, reason, inboundId } = input;
-      const rows = await db
-        .select({
-          id: enrolments.id,
-          accountId: enrolments.accountId,
-          sequenceId: enrolments.sequenceId,
-          leadId: enrolments.leadId,
-          leadEmail: leads.email,
-          sequenceName: sequences.name,
-          workflowStartedAt: enrolments.workflowStartedAt,
-        })
-        .from(enrolments)
-        .innerJoin(leads, eq(leads.id, enrolments.leadId))
-        .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+      const rows = await selectStartableEnrolments(db)
         .where(and(colleagueEnrolments(input.colleaguesOf, signal, inboundId), after))
         .orderBy(asc(enrolments.id))
         .limit(PAGE_SIZE);

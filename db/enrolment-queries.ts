@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNotNull, or, sql, type SQL } from 'drizzle-orm';
 import { LIVE_ENROLMENT_STATUSES } from '../domain/enrolment-status.js';
 import type { Db } from './client.js';
-import { enrolmentEvents, enrolments, leads, type EnrolmentStatus } from './schema.js';
+import { enrolmentEvents, enrolments, leads, sequences, type EnrolmentStatus } from './schema.js';
 
 // The product rules of domain/ that queries need in SQL, written once. Each has its twin in
 // domain/ and a test that both agree (test/enrolment-queries.test.ts).
@@ -46,4 +46,24 @@ export async function recordReplyRow(
     .returning({ status: enrolments.status });
   if (updated.length) await db.insert(enrolmentEvents).values({ accountId, enrolmentId, type: 'reply', detail });
   return updated[0]?.status;
+}
+
+/**
+ * Enrolments with what starting their workflow needs (`StartableEnrolment`: the lead's address
+ * and the sequence's name go into its summary) and whether it started; the caller adds the where.
+ */
+export function selectStartableEnrolments(db: Db) {
+  return db
+    .select({
+      id: enrolments.id,
+      accountId: enrolments.accountId,
+      sequenceId: enrolments.sequenceId,
+      leadId: enrolments.leadId,
+      leadEmail: leads.email,
+      sequenceName: sequences.name,
+      workflowStartedAt: enrolments.workflowStartedAt,
+    })
+    .from(enrolments)
+    .innerJoin(leads, eq(leads.id, enrolments.leadId))
+    .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId));
 }

@@ -4,8 +4,8 @@ import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import pLimit from 'p-limit';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { isLiveEnrolment } from '../../db/enrolment-queries.js';
-import { enrolments, leads, sequences } from '../../db/schema.js';
+import { isLiveEnrolment, selectStartableEnrolments } from '../../db/enrolment-queries.js';
+import { enrolments } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import {
   signalEnrolment,
@@ -82,18 +82,7 @@ export async function startEnrolmentWorkflows(
 
 /** Rows older than `olderThanMs` with no workflow: left behind by a crash. Starts them. */
 export async function startPendingEnrolments(deps: { db: Db; temporal: Client; config: Config }, olderThanMs = 30_000): Promise<number> {
-  const rows = await deps.db
-    .select({
-      id: enrolments.id,
-      accountId: enrolments.accountId,
-      sequenceId: enrolments.sequenceId,
-      leadId: enrolments.leadId,
-      leadEmail: leads.email,
-      sequenceName: sequences.name,
-    })
-    .from(enrolments)
-    .innerJoin(leads, eq(leads.id, enrolments.leadId))
-    .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+  const rows = await selectStartableEnrolments(deps.db)
     .where(and(isNull(enrolments.workflowStartedAt), lt(enrolments.enrolledAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`)))
     .limit(10_000);
   if (rows.length === 0) return 0;
@@ -138,28 +127,16 @@ export async function pauseOrStopEnrolments(
   reason: string,
 ): Promise<void> {
   if (!signals.length) return;
-  const unstarted = await deps.db
-    .select({
-      id: enrolments.id,
-      accountId: enrolments.accountId,
-      sequenceId: enrolments.sequenceId,
-      leadId: enrolments.leadId,
-      leadEmail: leads.email,
-      sequenceName: sequences.name,
-    })
-    .from(enrolments)
-    .innerJoin(leads, eq(leads.id, enrolments.leadId))
-    .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-    .where(
-      and(
-        inArray(
-          enrolments.id,
-          signals.map((s) => s.enrolmentId),
-        ),
-        isLiveEnrolment(),
-        isNull(enrolments.workflowStartedAt),
+  const unstarted = await selectStartableEnrolments(deps.db).where(
+    and(
+      inArray(
+        enrolments.id,
+        signals.map((s) => s.enrolmentId),
       ),
-    );
+      isLiveEnrolment(),
+      isNull(enrolments.workflowStartedAt),
+    ),
+  );
 
   const unstartedById = new Map(unstarted.map((row) => [row.id, row]));
   const limit = pLimit(16);
