@@ -2,7 +2,9 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { enrolments, type EnrolmentStatus } from '../db/schema.js';
 import { isLive, REASONS } from '../domain/enrolment-status.js';
+import { inHoldout, variantForEnrolment } from '../domain/experiment.js';
 import { formatDue, stepDueAt } from '../domain/schedule.js';
+import { storeVariantAssignment } from '../db/variant-assignments.js';
 import { SUPPRESSION_OUTCOME, suppressionOf } from '../domain/suppression.js';
 import { loadEnrolmentContext } from './enrolment-context.js';
 
@@ -17,6 +19,8 @@ export interface NextStepPlan {
     subject: string;
     dueAt: string;
     summary: string;
+    /** The variant of the step this enrolment gets, when the step is an experiment. */
+    variant?: { id: string; label: string };
   } | null;
 }
 
@@ -48,6 +52,10 @@ export function createPlanNextStep({ db }: { db: Db }) {
     // paused plan with no step to resume to would leave nothing to wait for). The workflow
     // records "completed", which clears the next step in the same write.
     if (!ctx.next) return { next: null };
+    // In the holdout or not is decided at the first plan, and stays (a later change of the
+    // sequence's share moves no one). Enrolments from before holdouts are in none.
+    const holdout = enrolment.holdout ?? (ctx.sentSteps.length === 0 && inHoldout(enrolment.id, sequence.holdoutPercent));
+    if (holdout && ctx.sentSteps.length > 0) return { adoptStatus: 'completed', reason: REASONS.heldOut, next: null };
     const adoptStatus = sequence.status === 'paused' && enrolment.status === 'active' ? ('paused' as const) : undefined;
     const dueAt = stepDueAt({
       previousAt: new Date(previousAt),
@@ -56,8 +64,19 @@ export function createPlanNextStep({ db }: { db: Db }) {
       zone: ctx.zone,
       ...(notBefore ? { notBefore: new Date(notBefore) } : {}),
     });
-    await db.update(enrolments).set({ nextStepId: ctx.next.id, nextDueAt: dueAt }).where(eq(enrolments.id, enrolmentId));
+    await db
+      .update(enrolments)
+      .set({ nextStepId: ctx.next.id, nextDueAt: dueAt, ...(enrolment.holdout === null ? { holdout } : {}) })
+      .where(eq(enrolments.id, enrolmentId));
+    // The variant is assigned when the step is first planned, so the Temporal UI and the API say
+    // which will go; the send reads the same assignment.
+    const { variant, store } = variantForEnrolment(enrolmentId, ctx.next);
+    if (variant && store) {
+      await storeVariantAssignment(db, { accountId: enrolment.accountId, enrolmentId, stepId: ctx.next.id, variantId: variant.id }, store);
+    }
     const number = ctx.steps.findIndex((s) => s.id === ctx.next!.id) + 1;
+    const subject = variant?.subject ?? ctx.next.subject;
+    const which = variant ? ` (variant ${variant.label})` : '';
     return {
       adoptStatus,
       reason: adoptStatus ? REASONS.sequencePaused : undefined,
@@ -65,9 +84,10 @@ export function createPlanNextStep({ db }: { db: Db }) {
         stepId: ctx.next.id,
         number,
         of: ctx.steps.length,
-        subject: ctx.next.subject,
+        subject,
         dueAt: dueAt.toISOString(),
-        summary: `Step ${number} of ${ctx.steps.length} '${ctx.next.subject}' due ${formatDue(dueAt, ctx.zone)}`,
+        summary: `Step ${number} of ${ctx.steps.length}${which} '${subject}' due ${formatDue(dueAt, ctx.zone)}`,
+        ...(variant ? { variant: { id: variant.id, label: variant.label } } : {}),
       },
     };
   };

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { dailyCapReached } from '../db/daily-sends.js';
-import { enrolmentEvents, enrolments, messages, type EnrolmentStatus } from '../db/schema.js';
+import { enrolmentEvents, enrolments, messages, stepVariants, type EnrolmentStatus } from '../db/schema.js';
 import { TemplateError } from '../domain/merge-fields.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
 import { REASONS } from '../domain/enrolment-status.js';
@@ -11,6 +11,8 @@ import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
 import { loadEnrolmentContext } from './enrolment-context.js';
 import { renderMessage } from '../domain/render-message.js';
+import { variantForEnrolment } from '../domain/experiment.js';
+import { storeVariantAssignment } from '../db/variant-assignments.js';
 import type { Mailer } from './mailer.js';
 
 export type SendOutcome =
@@ -73,10 +75,19 @@ export function createSendStep(deps: SendDeps) {
         if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
         // The step the workflow planned may have been deleted or reordered since: plan again.
         if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
+        // A holdout gets step 1 alone; planning again ends the enrolment.
+        if (enrolment.holdout && ctx.sentSteps.length > 0)
+          return { outcome: { outcome: 'not_sendable', status: null, reason: REASONS.heldOut } };
+        // The variant planned for this enrolment, or one chosen now if the experiment changed
+        // since (a variant removed, stopped or beaten while this email was unsent).
+        const { variant, store } = variantForEnrolment(enrolmentId, ctx.next);
+        if (variant && store) {
+          await storeVariantAssignment(tx, { accountId: account.id, enrolmentId, stepId, variantId: variant.id }, store);
+        }
         // Rendered before the cap is counted: the count's lock is then held only for the insert.
         const rendered = await renderMessage(config, {
-          subject: ctx.next.subject,
-          body: ctx.next.body,
+          subject: variant?.subject ?? ctx.next.subject,
+          body: variant?.body ?? ctx.next.body,
           replyToken: enrolment.replyToken,
           lead,
           account,
@@ -93,6 +104,7 @@ export function createSendStep(deps: SendDeps) {
             accountId: account.id,
             enrolmentId,
             stepId,
+            variantId: variant?.id ?? null,
             leadId: lead.id,
             idempotencyKey: key,
             toEmail: lead.email!,
@@ -102,6 +114,7 @@ export function createSendStep(deps: SendDeps) {
               step_id: stepId,
               enrolment_id: enrolmentId,
               message_id: rendered.id,
+              variant_id: variant?.id,
             }),
             status: 'sending',
           })
@@ -119,6 +132,10 @@ export function createSendStep(deps: SendDeps) {
     // Phase 2: hand it to the provider with the same key on every attempt, then record it.
     const result = await deliverMessage(deps, message, {
       recordSent: async (tx, sentAt) => {
+        // The timeline says which variant went (looked up here: a retry may not have chosen it).
+        const [variant] = message.variantId
+          ? await tx.select({ label: stepVariants.label }).from(stepVariants).where(eq(stepVariants.id, message.variantId))
+          : [];
         await tx
           .update(enrolments)
           .set({ lastStepId: stepId, lastSentAt: sentAt, updatedAt: sentAt })
@@ -127,7 +144,12 @@ export function createSendStep(deps: SendDeps) {
           accountId: message.accountId,
           enrolmentId,
           type: 'email_sent',
-          detail: { stepId, messageId: message.id, subject: message.subject },
+          detail: {
+            stepId,
+            messageId: message.id,
+            subject: message.subject,
+            ...(message.variantId ? { variantId: message.variantId, variant: variant?.label } : {}),
+          },
         });
       },
     });

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * The whole domain model. Every row that belongs to a customer carries `account_id`, and every
@@ -60,6 +60,10 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 /** What a notification tells the user about: an inbound email by its class (a plain auto-reply notifies no one). */
 export const NOTIFICATION_TYPES = ['reply', 'reply_from_other_address', 'out_of_office', 'unsubscribe_request', 'bounce_notice'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/** How a user judged a reply: what an experiment counts as a positive reply. */
+export const REPLY_SENTIMENTS = ['positive', 'neutral', 'negative'] as const;
+export type ReplySentiment = (typeof REPLY_SENTIMENTS)[number];
 
 export const DELAY_UNITS = ['minutes', 'hours', 'days', 'business_days'] as const;
 export type DelayUnit = (typeof DELAY_UNITS)[number];
@@ -160,6 +164,11 @@ export const sequences = pgTable(
     sendWindow: jsonb('send_window').$type<SendWindow | null>(),
     /** How long an enrolment waits after an out-of-office reply that names no return date. */
     outOfOfficeDays: integer('out_of_office_days').notNull().default(7),
+    /**
+     * The share of enrolments (0–50 %) kept as an experiment's holdout: they get step 1 and no
+     * follow-up, so the user sees what the follow-ups add. Decided once per enrolment, at its first plan.
+     */
+    holdoutPercent: integer('holdout_percent').notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     archivedAt: timestamp('archived_at', { withTimezone: true }),
@@ -181,11 +190,49 @@ export const steps = pgTable(
     body: text('body').notNull(),
     delayAmount: integer('delay_amount').notNull().default(0),
     delayUnit: text('delay_unit').$type<DelayUnit>().notNull().default('days'),
+    /** The variant a user declared the winner of this step's experiment: every unsent email goes as it. */
+    winnerVariantId: uuid('winner_variant_id'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
   },
   (t) => [index('steps_sequence_idx').on(t.sequenceId, t.position)],
+);
+
+/**
+ * What a variant is in an experiment: `active` (assigned to enrolments), `stopped` by a guardrail,
+ * `removed` by a user, `lost` to the declared winner, or `winner`. Only active and winner variants
+ * are assigned; every variant is kept, with its emails, so the experiment's record stays.
+ */
+export const VARIANT_STATUSES = ['active', 'stopped', 'removed', 'lost', 'winner'] as const;
+export type VariantStatus = (typeof VARIANT_STATUSES)[number];
+
+/**
+ * A version of a step's subject and body. A step with variants sends each enrolment the variant it
+ * was assigned (variant_assignments); a step without sends its own subject and body.
+ */
+export const stepVariants = pgTable(
+  'step_variants',
+  {
+    id: id(),
+    accountId: accountId(),
+    stepId: uuid('step_id')
+      .notNull()
+      .references(() => steps.id, { onDelete: 'cascade' }),
+    /** A, B, C…: given in order of creation, never reused within the step. */
+    label: text('label').notNull(),
+    subject: text('subject').notNull(),
+    body: text('body').notNull(),
+    /** Relative share of the step's new assignments (1–100). */
+    weight: integer('weight').notNull().default(1),
+    status: text('status').$type<VariantStatus>().notNull().default('active'),
+    /** Why it stopped being assigned (a guardrail's words, a user's removal, the winner). */
+    endedReason: text('ended_reason'),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('step_variants_step_label_idx').on(t.stepId, t.label)],
 );
 
 export const leads = pgTable(
@@ -264,6 +311,8 @@ export const enrolments = pgTable(
     /** Paused until then, waiting for the lead's return from an out-of-office; null for any other pause. */
     pausedUntil: timestamp('paused_until', { withTimezone: true }),
     workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
+    /** In the sequence's holdout (no follow-up after step 1); null until its first plan decided it. */
+    holdout: boolean('holdout'),
     batchId: uuid('batch_id'),
     enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
     endedAt: timestamp('ended_at', { withTimezone: true }),
@@ -303,6 +352,31 @@ export const enrolmentEvents = pgTable(
   (t) => [index('enrolment_events_enrolment_idx').on(t.enrolmentId, t.createdAt)],
 );
 
+/**
+ * Which variant of a step an enrolment gets: written when the step is first planned for it (a hash
+ * of enrolment and step, weighed, so a replay or a retry chooses the same), moved only while its
+ * email is unsent (the variant removed, stopped or beaten).
+ */
+export const variantAssignments = pgTable(
+  'variant_assignments',
+  {
+    accountId: accountId(),
+    enrolmentId: uuid('enrolment_id')
+      .notNull()
+      .references(() => enrolments.id, { onDelete: 'cascade' }),
+    stepId: uuid('step_id')
+      .notNull()
+      .references(() => steps.id, { onDelete: 'cascade' }),
+    variantId: uuid('variant_id')
+      .notNull()
+      .references(() => stepVariants.id, { onDelete: 'cascade' }),
+    assignedAt: timestamp('assigned_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Set when an unsent assignment was moved to another variant. */
+    movedAt: timestamp('moved_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.enrolmentId, t.stepId] }), index('variant_assignments_variant_idx').on(t.variantId)],
+);
+
 /** A bulk enrolment request, kept so a retried request answers the same result. */
 export const enrolmentBatches = pgTable(
   'enrolment_batches',
@@ -330,6 +404,8 @@ export const messages = pgTable(
     accountId: accountId(),
     enrolmentId: uuid('enrolment_id').references(() => enrolments.id, { onDelete: 'cascade' }),
     stepId: uuid('step_id'),
+    /** The step's variant this email went as, when the step had variants. */
+    variantId: uuid('variant_id'),
     leadId: uuid('lead_id')
       .notNull()
       .references(() => leads.id, { onDelete: 'cascade' }),
@@ -363,6 +439,9 @@ export const messages = pgTable(
     index('messages_enrolment_idx').on(t.enrolmentId),
     index('messages_provider_idx').on(t.providerId),
     index('messages_account_sent_idx').on(t.accountId, t.sentAt),
+    index('messages_variant_idx')
+      .on(t.variantId)
+      .where(sql`variant_id is not null`),
   ],
 );
 
@@ -436,6 +515,8 @@ export const inboundMessages = pgTable(
     /** A user's correction: the class the service gave first, and when it was corrected. */
     correctedFrom: text('corrected_from').$type<InboundClass>(),
     correctedAt: timestamp('corrected_at', { withTimezone: true }),
+    /** How a user judged a real reply (positive: interested), for the experiments' positive-reply counts. */
+    sentiment: text('sentiment').$type<ReplySentiment>(),
     /**
      * Whether the receiving server vouched for the From address (DMARC, or DKIM or SPF aligned with
      * it, in its Authentication-Results); null when it said nothing. Only a vouched-for email

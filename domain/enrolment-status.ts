@@ -27,5 +27,6 @@ export const REASONS = {
   sequenceArchived: 'the sequence was archived',
   sequencePaused: 'the sequence is paused',
   allStepsSent: 'all steps sent',
+  heldOut: 'in the experiment holdout: no follow-up after step 1',
   enrolmentGone: 'the enrolment no longer exists',
 } as const;

@@ -38,8 +38,10 @@ describe('migrations', () => {
       'notifications',
       'one_off_emails',
       'sequences',
+      'step_variants',
       'steps',
       'test_emails',
+      'variant_assignments',
       'webhook_events',
     ]);
     const [first] = await sql<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`;

@@ -124,7 +124,15 @@ export interface EnrolmentState {
   lastSentAt: string | null;
   /** Paused until then, waiting for the lead's return (out of office); null for any other pause. */
   pausedUntil: string | null;
-  nextStep: { stepId: string; number: number; of: number; subject: string; dueAt: string } | null;
+  /** `variant`: which of the step's variants this enrolment gets, when the step is an experiment. */
+  nextStep: {
+    stepId: string;
+    number: number;
+    of: number;
+    subject: string;
+    dueAt: string;
+    variant?: { id: string; label: string };
+  } | null;
 }
 
 /**

@@ -154,6 +154,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
             of: plan.next.of,
             subject: plan.next.subject,
             dueAt: plan.next.dueAt,
+            ...(plan.next.variant ? { variant: plan.next.variant } : {}),
           }
         : null,
   });
