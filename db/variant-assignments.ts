@@ -1,6 +1,7 @@
-import { sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { assignable, chooseVariant, type AssignableVariant } from '../domain/experiment.js';
 import type { Db } from './client.js';
-import { variantAssignments } from './schema.js';
+import { messages, variantAssignments } from './schema.js';
 
 type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -25,4 +26,46 @@ export async function storeVariantAssignment(db: Db | Transaction, assignment: V
       set: { variantId: assignment.variantId, movedAt: sql`now()` },
       setWhere: sql`${variantAssignments.variantId} <> excluded.variant_id`,
     });
+}
+
+/**
+ * Moves the step's unsent assignments off variants no longer assigned (removed, stopped by a
+ * guardrail, beaten by a declared winner) to the variants left, each by its own deterministic
+ * choice among them (so by weight). An email already stored for the step keeps its variant: what
+ * was sent never changes. Returns how many moved.
+ */
+export async function moveUnsentAssignments(
+  db: Db | Transaction,
+  step: { id: string; variants: readonly AssignableVariant[] },
+  fromVariantIds: readonly string[],
+): Promise<number> {
+  if (fromVariantIds.length === 0 || assignable(step.variants).length === 0) return 0;
+  const unsent = await db
+    .select({ enrolmentId: variantAssignments.enrolmentId })
+    .from(variantAssignments)
+    .where(
+      and(
+        eq(variantAssignments.stepId, step.id),
+        inArray(variantAssignments.variantId, [...fromVariantIds]),
+        sql`not exists (select 1 from ${messages} m where m.enrolment_id = ${variantAssignments.enrolmentId} and m.step_id = ${step.id})`,
+      ),
+    );
+  let moved = 0;
+  // Grouped by destination: one update per variant left, however many enrolments move.
+  const byVariant = new Map<string, string[]>();
+  for (const { enrolmentId } of unsent) {
+    const to = chooseVariant(enrolmentId, step.id, step.variants)!;
+    byVariant.set(to.id, [...(byVariant.get(to.id) ?? []), enrolmentId]);
+  }
+  for (const [variantId, enrolmentIds] of byVariant) {
+    for (let i = 0; i < enrolmentIds.length; i += 1000) {
+      const chunk = enrolmentIds.slice(i, i + 1000);
+      await db
+        .update(variantAssignments)
+        .set({ variantId, movedAt: sql`now()` })
+        .where(and(eq(variantAssignments.stepId, step.id), inArray(variantAssignments.enrolmentId, chunk)));
+      moved += chunk.length;
+    }
+  }
+  return moved;
 }
