@@ -41,7 +41,7 @@ export async function moveUnsentAssignments(
 ): Promise<number> {
   if (fromVariantIds.length === 0 || assignable(step.variants).length === 0) return 0;
   const unsent = await db
-    .select({ enrolmentId: variantAssignments.enrolmentId })
+    .select({ enrolmentId: variantAssignments.enrolmentId, from: variantAssignments.variantId })
     .from(variantAssignments)
     .where(
       and(
@@ -53,8 +53,9 @@ export async function moveUnsentAssignments(
   let moved = 0;
   // Grouped by destination: one update per variant left, however many enrolments move.
   const byVariant = new Map<string, string[]>();
-  for (const { enrolmentId } of unsent) {
-    const to = chooseVariant(enrolmentId, step.id, step.variants)!;
+  for (const { enrolmentId, from } of unsent) {
+    // The same choice a send makes for an email it finds on a variant no longer assigned.
+    const to = chooseVariant(enrolmentId, step.id, step.variants, from)!;
     byVariant.set(to.id, [...(byVariant.get(to.id) ?? []), enrolmentId]);
   }
   for (const [variantId, enrolmentIds] of byVariant) {

@@ -45,14 +45,24 @@ export function uniformPoint(key: string): number {
 
 /**
  * The variant of a step an enrolment gets: its point (enrolment and step) falls in one variant's
- * share of [0, 1), shares in proportion to the weights, variants in label order. Moving an email
- * off a removed variant asks again with the variants left, so it goes to them by weight.
+ * share of [0, 1), shares in proportion to the weights, variants in label order.
+ *
+ * Moving an email off a variant (removed, stopped, beaten) asks again with the variants left and
+ * the variant it leaves (`movedFrom`) in the key: with the first point, every enrolment of the
+ * variant left would land on the same neighbour (their points all lie in its old share), not
+ * on the variants left by weight.
  */
-export function chooseVariant<V extends AssignableVariant>(enrolmentId: string, stepId: string, variants: readonly V[]): V | null {
+export function chooseVariant<V extends AssignableVariant>(
+  enrolmentId: string,
+  stepId: string,
+  variants: readonly V[],
+  movedFrom?: string,
+): V | null {
   const candidates = assignable(variants);
   if (candidates.length === 0) return null;
   const total = candidates.reduce((sum, v) => sum + v.weight, 0);
-  const point = uniformPoint(`variant:${enrolmentId}:${stepId}`) * total;
+  const key = movedFrom ? `variant:${enrolmentId}:${stepId}:moved-from:${movedFrom}` : `variant:${enrolmentId}:${stepId}`;
+  const point = uniformPoint(key) * total;
   let edge = 0;
   for (const variant of candidates) {
     edge += variant.weight;
@@ -86,7 +96,7 @@ export function variantForEnrolment<V extends AssignableVariant>(enrolmentId: st
   const candidates = assignable(step.variants);
   const assigned = step.variants.find((v) => v.id === step.assignedVariantId);
   if (assigned && candidates.includes(assigned)) return { variant: assigned, store: null };
-  const chosen = chooseVariant(enrolmentId, step.id, step.variants);
+  const chosen = chooseVariant(enrolmentId, step.id, step.variants, assigned?.id);
   if (!chosen) return { variant: null, store: null };
   return { variant: chosen, store: assigned ? 'move' : 'first' };
 }
