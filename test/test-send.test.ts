@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { accounts, leads, messages } from '../db/schema.js';
+import { accounts, leads, messages, stepVariants } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
@@ -95,6 +95,39 @@ describe('a test copy of a step', () => {
     await service.database.db.update(leads).set({ unsubscribedAt: new Date() }).where(eq(leads.id, lead.id));
     const res = await sendTest();
     expect([res.status, res.body.error.code]).toEqual([422, 'recipient_suppressed']);
+    expect(emailsTo(account.senderEmail!)).toEqual([]);
+  });
+});
+
+describe('a test copy or preview of one variant of a step', () => {
+  async function withVariant() {
+    const fixture = await accountWithStep({ senderEmailConfirmedAt: new Date() });
+    const step = fixture.sequence.steps[0]!;
+    const [variant] = await service.database.db
+      .insert(stepVariants)
+      .values({ accountId: fixture.account.id, stepId: step.id, label: 'B', subject: 'Variant B for {{ first_name }}', body: 'Body B' })
+      .returning();
+    return { ...fixture, step, variant: variant! };
+  }
+
+  it('goes with the variant’s subject and body', async () => {
+    const { account, sendTest, variant } = await withVariant();
+    expect((await sendTest({ variantId: variant.id })).status).toBe(202);
+    const [email] = emailsTo(account.senderEmail!);
+    expect(email!.payload.subject).toBe('[Test] Variant B for Alex');
+  });
+
+  it('previews the variant as it would be sent', async () => {
+    const { api, sequence, step, variant } = await withVariant();
+    const res = await api('POST', `/v1/sequences/${sequence.id}/steps/${step.id}/preview`, { variantId: variant.id });
+    expect([res.status, res.body.subject]).toEqual([200, 'Variant B for Alex']);
+  });
+
+  it('refuses a variant of another step, naming the field, and sends nothing', async () => {
+    const { account, sendTest } = await withVariant();
+    const other = await withVariant();
+    const res = await sendTest({ variantId: other.variant.id });
+    expect([res.status, res.body.error.field]).toEqual([404, 'variantId']);
     expect(emailsTo(account.senderEmail!)).toEqual([]);
   });
 });

@@ -29,6 +29,7 @@ export function emailRoutes(deps: AppDeps): Router {
         id: m.id,
         enrolmentId: m.enrolmentId,
         stepId: m.stepId,
+        variantId: m.variantId,
         leadId: m.leadId,
         from: m.fromEmail,
         to: m.toEmail,
@@ -49,8 +50,8 @@ export function emailRoutes(deps: AppDeps): Router {
   // Preview: render a step for a lead (or sample data) exactly as it would be sent; nothing is sent.
   router.post('/sequences/:id/steps/:stepId/preview', async (req, res) => {
     const { id, stepId } = parse(stepParams, req.params, 'params');
-    const { leadId } = parse(previewSchema, req.body ?? {});
-    const rendered = await previewStep(services, res.locals.account, id, stepId, leadId);
+    const options = parse(previewSchema, req.body ?? {});
+    const rendered = await previewStep(services, res.locals.account, id, stepId, options);
     answer(res, 200, renderedSchema, { from: rendered.fromEmail, subject: rendered.subject, html: rendered.html, text: rendered.text });
   });
 
@@ -58,8 +59,8 @@ export function emailRoutes(deps: AppDeps): Router {
   // with the footer and headers a real email carries; it counts against the daily cap.
   router.post('/sequences/:id/steps/:stepId/test', async (req, res) => {
     const { id, stepId } = parse(stepParams, req.params, 'params');
-    const { to } = parse(testSendSchema, req.body ?? {});
-    answer(res, 202, testSendAnswerSchema, await sendTestEmail(services, res.locals.account, id, stepId, to));
+    const options = parse(testSendSchema, req.body ?? {});
+    answer(res, 202, testSendAnswerSchema, await sendTestEmail(services, res.locals.account, id, stepId, options));
   });
 
   // One-off email to a lead, outside any sequence, sent durably by its own workflow.

@@ -15,15 +15,17 @@ export const oneOffAcceptedSchema = z.object({ id: z.uuid(), leadId: z.uuid(), s
 export const oneOffSchema = oneOffAcceptedSchema.extend({ reason: z.string().nullable(), createdAt: iso });
 
 /** Preview and test send of a step. */
-export const previewSchema = z.object({ leadId: z.uuid().optional() });
+const variantId = z.uuid().optional().describe('One of the step’s variants (an experiment); without, the step’s own subject and body');
+export const previewSchema = z.object({ leadId: z.uuid().optional(), variantId });
 export const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
-export const testSendSchema = z.object({ to: z.email().optional() });
+export const testSendSchema = z.object({ to: z.email().optional(), variantId });
 export const testSendAnswerSchema = z.object({ to: z.string(), providerId: z.string() });
 
 export const outboxItemSchema = z.object({
   id: z.uuid(),
   enrolmentId: z.uuid().nullable(),
   stepId: z.uuid().nullable(),
+  variantId: z.uuid().nullable().describe('The step’s variant it went as, when the step is an experiment'),
   leadId: z.uuid(),
   from: z.string(),
   to: z.string(),

@@ -7,7 +7,7 @@ import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
 import { dailyCapReached } from '../../db/daily-sends.js';
 import { leadSuppressedSql } from '../../db/enrolment-queries.js';
-import { leads, messages, oneOffEmails, steps, testEmails } from '../../db/schema.js';
+import { leads, messages, oneOffEmails, steps, stepVariants, testEmails } from '../../db/schema.js';
 import { REFUSAL_MESSAGES } from '../../domain/enrolment-rules.js';
 import { renderMessage } from '../../domain/render-message.js';
 import { testRecipient } from '../../domain/sender.js';
@@ -60,23 +60,35 @@ export async function listOutbox(
   return { delivery, ...pageOf(rows, limit, (m) => ({ at: m.createdAt, id: m.id })) };
 }
 
-/** A live step of the sequence, and the lead to render it for (the sample lead without one). */
-async function renderStep(db: Db, accountId: string, sequenceId: string, stepId: string, leadId?: string) {
+/**
+ * A live step of the sequence, the content to render (one of its variants when asked for, else
+ * its own), and the lead to render it for (the sample lead without one).
+ */
+async function renderStep(db: Db, accountId: string, sequenceId: string, stepId: string, options: { leadId?: string; variantId?: string }) {
   const [step] = await db
     .select()
     .from(steps)
     .where(and(eq(steps.id, stepId), eq(steps.sequenceId, sequenceId), isNull(steps.deletedAt)));
   if (!step) throw notFound('Step');
+  let content = { subject: step.subject, body: step.body };
+  if (options.variantId) {
+    const [variant] = await db
+      .select({ subject: stepVariants.subject, body: stepVariants.body })
+      .from(stepVariants)
+      .where(and(eq(stepVariants.id, options.variantId), eq(stepVariants.stepId, stepId), eq(stepVariants.accountId, accountId)));
+    if (!variant) throw new ApiError(404, 'not_found', 'Variant not found in this step', 'variantId');
+    content = variant;
+  }
   let lead: typeof SAMPLE_LEAD = SAMPLE_LEAD;
-  if (leadId) {
+  if (options.leadId) {
     const [row] = await db
       .select()
       .from(leads)
-      .where(and(eq(leads.id, leadId), eq(leads.accountId, accountId)));
+      .where(and(eq(leads.id, options.leadId), eq(leads.accountId, accountId)));
     if (!row) throw new ApiError(404, 'not_found', 'Lead not found', 'leadId');
     lead = { ...row, email: row.email ?? '' };
   }
-  return { step, lead };
+  return { content, lead };
 }
 
 /** Renders a step for a lead (or sample data) exactly as it would be sent; nothing is sent. */
@@ -85,13 +97,11 @@ export async function previewStep(
   account: Account,
   sequenceId: string,
   stepId: string,
-  leadId?: string,
+  options: { leadId?: string; variantId?: string } = {},
 ) {
   await findSequence(db, account, sequenceId);
-  const { step, lead } = await renderStep(db, account.id, sequenceId, stepId, leadId);
-  return renderFor(account.id, () =>
-    renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'preview', lead, account }),
-  );
+  const { content, lead } = await renderStep(db, account.id, sequenceId, stepId, options);
+  return renderFor(account.id, () => renderMessage(config, { ...content, replyToken: 'preview', lead, account }));
 }
 
 /**
@@ -103,15 +113,13 @@ export async function sendTestEmail(
   account: Account,
   sequenceId: string,
   stepId: string,
-  to?: string,
+  { to, variantId }: { to?: string; variantId?: string } = {},
 ): Promise<{ to: string; providerId: string }> {
   await findSequence(db, account, sequenceId);
   const recipient = testRecipient(account, to);
   if ('refused' in recipient) throw new ApiError(422, recipient.refused, recipient.message, 'to');
-  const { step, lead } = await renderStep(db, account.id, sequenceId, stepId);
-  const rendered = await renderFor(account.id, () =>
-    renderMessage(config, { subject: step.subject, body: step.body, replyToken: 'test', lead, account }),
-  );
+  const { content, lead } = await renderStep(db, account.id, sequenceId, stepId, { variantId });
+  const rendered = await renderFor(account.id, () => renderMessage(config, { ...content, replyToken: 'test', lead, account }));
   const testEmailId = await db.transaction(async (tx) => {
     const [suppressed] = await tx
       .select({ id: leads.id })
