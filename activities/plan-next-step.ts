@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import { enrolments, type EnrolmentStatus } from '../db/schema.js';
 import { isLive, REASONS } from '../domain/enrolment-status.js';
 import { inHoldout, variantForEnrolment } from '../domain/experiment.js';
+import { markdownText } from '../domain/markdown-text.js';
 import { formatDue, stepDueAt } from '../domain/schedule.js';
 import { storeVariantAssignment } from '../db/variant-assignments.js';
 import { SUPPRESSION_OUTCOME, suppressionOf } from '../domain/suppression.js';
@@ -86,7 +87,8 @@ export function createPlanNextStep({ db }: { db: Db }) {
         of: ctx.steps.length,
         subject,
         dueAt: dueAt.toISOString(),
-        summary: `Step ${number} of ${ctx.steps.length}${which} '${subject}' due ${formatDue(dueAt, ctx.zone)}`,
+        // The Temporal UI reads it as Markdown: the subject is the user's, shown as written.
+        summary: `Step ${number} of ${ctx.steps.length}${which} '${markdownText(subject, 120)}' due ${formatDue(dueAt, ctx.zone)}`,
         ...(variant ? { variant: { id: variant.id, label: variant.label } } : {}),
       },
     };

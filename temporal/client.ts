@@ -1,3 +1,4 @@
+import { markdownText } from '../domain/markdown-text.js';
 import {
   Client,
   Connection,
@@ -87,7 +88,7 @@ const enrolmentStartOptions = (deps: TemporalDeps, row: StartableEnrolment) => (
     { key: LeadId, value: row.leadId },
     { key: EnrolmentStatus, value: 'active' },
   ],
-  staticSummary: `${row.leadEmail ?? 'lead ' + row.leadId} in '${row.sequenceName}'`,
+  staticSummary: markdownText(`${row.leadEmail ?? 'lead ' + row.leadId} in '${row.sequenceName}'`),
   staticDetails: `Enrolment ${row.id} · lead ${row.leadId} · sequence ${row.sequenceId} · account ${row.accountId}`,
 });
 
@@ -194,7 +195,7 @@ export async function startSequenceBroadcast(deps: TemporalDeps, input: Sequence
     workflowId,
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     args: [input],
-    staticSummary: `${input.signal} every live enrolment of sequence ${input.sequenceId}`,
+    staticSummary: markdownText(`${input.signal} every live enrolment of sequence ${input.sequenceId}`),
   });
   return workflowId;
 }
@@ -211,7 +212,7 @@ export async function startColleagueBroadcast(deps: TemporalDeps, inboundId: str
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       args: [input],
-      staticSummary: `${input.signal} the colleagues' enrolments: ${input.reason}`,
+      staticSummary: markdownText(`${input.signal} the colleagues' enrolments: ${input.reason}`),
     });
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
@@ -224,7 +225,7 @@ export async function startOneOffEmail(deps: TemporalDeps, oneOffId: string, sum
     workflowId: oneOffEmailWorkflowId(oneOffId),
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     args: [{ oneOffId }],
-    staticSummary: summary,
+    staticSummary: markdownText(summary),
   });
 }
 
@@ -235,7 +236,7 @@ export async function startReplyForward(deps: TemporalDeps, inboundId: string, s
       workflowId: replyForwardWorkflowId(inboundId),
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       args: [{ inboundId }],
-      staticSummary: summary,
+      staticSummary: markdownText(summary),
     });
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
@@ -249,7 +250,7 @@ export async function startPortalWebhook(deps: TemporalDeps, event: PortalEvent,
       workflowId: portalWebhookWorkflowId(event.id),
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       args: [event],
-      staticSummary: summary,
+      staticSummary: markdownText(summary),
     });
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

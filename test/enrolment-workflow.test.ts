@@ -246,3 +246,19 @@ describe('a reply or an unsubscribe recorded just before the next step falls due
     expect(await sentMessages(enrolment.id)).toHaveLength(1);
   });
 });
+
+describe('an enrolment in the Temporal UI', () => {
+  it('shows the sequence’s name and the step’s subject as written, never as a link or markup', async () => {
+    const { createSequence, createLead, enrolLead } = await asNewAccount(service);
+    const sequence = await createSequence({
+      name: '[Renew now](https://evil.test/login) <b>Q4</b>',
+      steps: [{ delay: days(0) }, { subject: '**Act** [here](https://evil.test)', delay: days(2) }],
+    });
+    const enrolment = await enrolLead(sequence.id, (await createLead()).id);
+    await waitForSent(enrolment.id, 1);
+    const summary = await (await handleOf(enrolment.id).describe()).staticSummary();
+    expect(summary).toContain('\\[Renew now\\]\\(https\\:\\/\\/evil\\.test\\/login\\) \\<b\\>Q4\\<\\/b\\>');
+    const metadata = await handleOf(enrolment.id).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain("'\\*\\*Act\\*\\* \\[here\\]\\(https\\:\\/\\/evil\\.test\\)'");
+  }, 60_000);
+});

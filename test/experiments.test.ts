@@ -83,6 +83,9 @@ describe('a lead enrolled in a sequence whose step has variants', () => {
       return state.sentCount === 1 && state.nextStep?.stepId === step.id ? state.nextStep : undefined;
     });
     expect(planned.variant).toEqual({ id: expected.id, label: expected.label });
+    // The Temporal UI's current details name the variant too.
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain(`Step 2 of 3 (variant ${expected.label})`);
     expect(planned.subject).toBe(expected.subject);
     expect((await assignmentOf(enrolment.id, step.id))?.variantId).toBe(expected.id);
 
