@@ -11,6 +11,7 @@ import { enrolmentEvents, enrolments, sequences, stepVariants, variantAssignment
 import { chooseVariant, inHoldout } from '../domain/experiment.js';
 import { REASONS } from '../domain/enrolment-status.js';
 import { enrolmentWorkflowId, stateQuery } from '../workflows/contract.js';
+import { enrolAll, importLeads } from './helpers/chaos.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { eventually, logger, type TestService } from './helpers/service.js';
 import { startTimeSkippingService } from './helpers/time-skipping.js';
@@ -185,6 +186,36 @@ describe('a lead enrolled in a sequence whose step has variants', () => {
     expect(moved).toMatchObject({ variantId: expected.id });
     expect(moved?.movedAt).toBeInstanceOf(Date);
   }, 120_000);
+});
+
+describe('1,000 leads enrolled in a step with weighted variants', () => {
+  it('are assigned in proportion to the weights, each share within 4 standard deviations, each as the rule chose', async () => {
+    const { fixture, sequence, step, variants } = await experimentSequence(
+      [
+        { subject: 'Half', weight: 50 },
+        { subject: 'Three tenths', weight: 30 },
+        { subject: 'A fifth', weight: 20 },
+      ],
+      { experimentOn: 1 },
+    );
+    await enrolAll(fixture, sequence.id, await importLeads(fixture, 1000, `weights-${sequence.id}`));
+    // Step 1 goes to all of them; step 2, two days off, is planned, which assigns its variant.
+    const assignments = await eventually(
+      async () => {
+        const rows = await db().select().from(variantAssignments).where(eq(variantAssignments.stepId, step.id));
+        return rows.length === 1000 ? rows : undefined;
+      },
+      { timeoutMs: 300_000, intervalMs: 1_000, what: '1,000 assignments' },
+    );
+    for (const a of assignments) expect(a.variantId).toBe(chooseVariant(a.enrolmentId, step.id, variants)!.id);
+    for (const v of variants) {
+      const expected = v.weight / 100;
+      const observed = assignments.filter((a) => a.variantId === v.id).length / 1000;
+      const fourSd = 4 * Math.sqrt((expected * (1 - expected)) / 1000);
+      console.log(`[figures] variant ${v.label} (weight ${v.weight}): ${(observed * 100).toFixed(1)} % of 1,000 assigned`);
+      expect(Math.abs(observed - expected), `variant ${v.label}`).toBeLessThan(fourSd);
+    }
+  }, 400_000);
 });
 
 describe('a sequence with a holdout', () => {
