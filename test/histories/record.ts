@@ -3,6 +3,9 @@ import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { sequences, stepVariants } from '../../db/schema.js';
+import { inHoldout } from '../../domain/experiment.js';
 import { enrolmentWorkflowId } from '../../workflows/contract.js';
 import { asNewAccount } from '../helpers/fixtures.js';
 import { eventually, type TestService } from '../helpers/service.js';
@@ -51,6 +54,28 @@ describe('recording histories', () => {
     await f.api('POST', `/v1/enrolments/${e.id}/reply`);
     expect(await handle.result()).toMatchObject({ status: 'replied' });
     await save('paused-resumed-edited-replied', enrolmentWorkflowId(e.id));
+  });
+
+  it('an experiment: a step with variants, and an enrolment held out after step 1', async () => {
+    const f = await asNewAccount(service);
+    const seq = await f.createSequence({ steps: [{ delay: days(0) }, { delay: days(1) }] });
+    const db = service.database.db;
+    await db
+      .insert(stepVariants)
+      .values(
+        ['A', 'B'].map((label) => ({ accountId: f.account.id, stepId: seq.steps[0]!.id, label, subject: `Variant ${label}`, body: label })),
+      );
+    await db.update(sequences).set({ holdoutPercent: 50 }).where(eq(sequences.id, seq.id));
+    // One enrolment that follows up and one held out: enrol until both are recorded.
+    const seen = new Set<boolean>();
+    while (seen.size < 2) {
+      const e = await f.enrolLead(seq.id, (await f.createLead()).id);
+      const held = inHoldout(e.id, 50);
+      if (seen.has(held)) continue;
+      seen.add(held);
+      await env.client.workflow.getHandle(enrolmentWorkflowId(e.id)).result();
+      await save(held ? 'experiment-held-out' : 'experiment-variant-steps', enrolmentWorkflowId(e.id));
+    }
   });
 
   it('a sequence-wide pause broadcast', async () => {
