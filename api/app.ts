@@ -15,6 +15,7 @@ import { docsRoutes } from './routes/docs.js';
 import { domainRoutes } from './routes/domains.js';
 import { emailRoutes } from './routes/emails.js';
 import { enrolmentRoutes } from './routes/enrolments.js';
+import { experimentRoutes } from './routes/experiments.js';
 import { healthRoutes } from './routes/health.js';
 import { leadRoutes } from './routes/leads.js';
 import { leadEventRoutes } from './routes/lead-events.js';
@@ -156,6 +157,7 @@ export function createApp(deps: AppDeps): Express {
     notificationRoutes(deps),
     inboundEmailRoutes(deps),
     statsRoutes(deps),
+    experimentRoutes(deps),
   );
   app.use('/v1', authed);
 

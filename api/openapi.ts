@@ -39,6 +39,7 @@ import {
   enrolOneSchema,
   idempotencyKeyHeader,
 } from './schemas/enrolments.js';
+import { experimentSchema, holdoutSchema } from './schemas/experiments.js';
 import { livenessSchema, readinessSchema } from './schemas/health.js';
 import {
   classificationCorrectedSchema,
@@ -46,6 +47,7 @@ import {
   inboundEmailSchema,
   resendEventSchema,
   resendSignatureHeaders,
+  sentimentInputSchema,
   webhookAnswerSchema,
 } from './schemas/inbound.js';
 import {
@@ -435,6 +437,22 @@ const paths: ZodOpenApiPathsObject = {
       responses: { '200': ok(statsSchema) },
     }),
   },
+  '/v1/sequences/{id}/steps/{stepId}/experiment': {
+    get: op('A step’s experiment: what each variant did, and the comparison on reply rate', 'Experiments', {
+      description:
+        'Every variant of the step (stopped, removed and lost ones too, with why they ended) with its counts, and, once two variants have emails sent, their reply rates compared with a Beta-Binomial model: each one’s posterior mean, 95 % credible interval and probability of being best, whether that is a decision (95 %), and how many more sends per variant one would need, in figures and in words. Opens are shown but marked unreliable (Apple Mail Privacy Protection). The attribution rule: a reply or an unsubscribe counts for the latest email the enrolment (for an unsubscribe, the lead) had received at that moment; bounces, complaints, clicks and opens for their own email. A variant whose unsubscribe or complaint rate is clearly worse than the rest’s is stopped automatically (status stopped, endedReason with the figures), the user notified, the portal told (experiment.variant_stopped).',
+      requestParams: { path: stepParams },
+      responses: { '200': ok(experimentSchema) },
+    }),
+  },
+  '/v1/sequences/{id}/holdout': {
+    get: op('The holdout against the follow-ups: reply rates of enrolments that got step 1 only and of the rest', 'Experiments', {
+      description:
+        'Enrolments whose holdout was decided and that were sent an email, in two groups: held out (no follow-up after step 1) and the rest. For each: how many, how many replied for real after any step, the posterior mean and 95 % credible interval of the reply rate; and the probability that the follow-ups’ rate is the higher.',
+      requestParams: { path: idParams },
+      responses: { '200': ok(holdoutSchema) },
+    }),
+  },
   '/v1/sequences/{id}/enrolments': {
     post: op('Enrol one lead', 'Enrolments', {
       requestParams: { path: idParams },
@@ -558,6 +576,16 @@ const paths: ZodOpenApiPathsObject = {
       requestParams: { path: idParams },
       ...body(classificationCorrectionSchema),
       responses: { '200': ok(classificationCorrectedSchema) },
+    }),
+  },
+  '/v1/inbound-emails/{id}/sentiment': {
+    post: op('Judge a reply positive, neutral or negative (null clears it): experiments count positive replies per variant', 'Inbound', {
+      requestParams: { path: idParams },
+      ...body(sentimentInputSchema),
+      responses: {
+        '200': ok(inboundEmailSchema),
+        '409': error('not_a_reply: only an email read as a reply is judged (correct its classification first if it is one)'),
+      },
     }),
   },
   '/v1/notifications/{id}/read': {

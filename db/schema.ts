@@ -57,8 +57,18 @@ export type SequenceStatus = 'active' | 'paused' | 'archived';
  */
 export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'bounced', 'failed'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
-/** What a notification tells the user about: an inbound email by its class (a plain auto-reply notifies no one). */
-export const NOTIFICATION_TYPES = ['reply', 'reply_from_other_address', 'out_of_office', 'unsubscribe_request', 'bounce_notice'] as const;
+/**
+ * What a notification tells the user about: an inbound email by its class (a plain auto-reply
+ * notifies no one), or a variant of an experiment a guardrail stopped.
+ */
+export const NOTIFICATION_TYPES = [
+  'reply',
+  'reply_from_other_address',
+  'out_of_office',
+  'unsubscribe_request',
+  'bounce_notice',
+  'experiment_variant_stopped',
+] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /** How a user judged a reply: what an experiment counts as a positive reply. */

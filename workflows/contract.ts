@@ -167,7 +167,13 @@ export interface ColleagueSelection {
 
 /** What the portal is told (activities/portal-webhook.ts delivers it, signed). */
 export type PortalEventType =
-  'reply.received' | 'inbound.classified' | 'inbound.corrected' | 'lead.bounced' | 'lead.unsubscribed' | 'enrolment.ended';
+  | 'reply.received'
+  | 'inbound.classified'
+  | 'inbound.corrected'
+  | 'lead.bounced'
+  | 'lead.unsubscribed'
+  | 'enrolment.ended'
+  | 'experiment.variant_stopped';
 
 export interface PortalEvent {
   id: string;

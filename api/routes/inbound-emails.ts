@@ -2,11 +2,16 @@ import { Router } from 'express';
 import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
 import { idParams } from '../schemas/common.js';
-import { classificationCorrectedSchema, classificationCorrectionSchema, inboundEmailSchema } from '../schemas/inbound.js';
-import { correctInboundClassification, findInboundEmail, toInboundEmailDto } from '../services/inbound-emails.js';
+import {
+  classificationCorrectedSchema,
+  classificationCorrectionSchema,
+  inboundEmailSchema,
+  sentimentInputSchema,
+} from '../schemas/inbound.js';
+import { correctInboundClassification, findInboundEmail, setReplySentiment, toInboundEmailDto } from '../services/inbound-emails.js';
 import { parse } from '../validate.js';
 
-/** The emails that came back to reply addresses: how each was read, and the user's correction of it. */
+/** The emails that came back to reply addresses: how each was read, the user's correction of it, and their judgement of a reply. */
 export function inboundEmailRoutes(deps: AppDeps): Router {
   const services = { db: deps.database.db, temporal: deps.temporal, config: deps.config, logger: deps.logger };
   const router = Router();
@@ -21,6 +26,12 @@ export function inboundEmailRoutes(deps: AppDeps): Router {
     const correction = parse(classificationCorrectionSchema, req.body);
     const { inbound, effect } = await correctInboundClassification(services, res.locals.account, id, correction);
     answer(res, 200, classificationCorrectedSchema, { ...toInboundEmailDto(inbound), effect });
+  });
+
+  router.post('/inbound-emails/:id/sentiment', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const { sentiment } = parse(sentimentInputSchema, req.body);
+    answer(res, 200, inboundEmailSchema, toInboundEmailDto(await setReplySentiment(services, res.locals.account, id, sentiment)));
   });
 
   return router;

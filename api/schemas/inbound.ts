@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REPLY_SENTIMENTS } from '../../db/schema.js';
 import { INBOUND_CLASSES } from '../../domain/inbound-policy.js';
 import type { InboundClass } from '../../domain/reply-classification.js';
 import { evidenceSchema, inboundActionSchema, inboundClassSchema } from './enrolments.js';
@@ -34,6 +35,10 @@ export const inboundEmailSchema = z.object({
   resumesAt: z.iso.datetime().nullable().describe('Until when the enrolment waits for the lead’s return'),
   correctedFrom: inboundClassSchema.nullable().describe('The class the service gave, when a user corrected it'),
   correctedAt: z.iso.datetime().nullable(),
+  sentiment: z
+    .enum(REPLY_SENTIMENTS)
+    .nullable()
+    .describe('How a user judged a reply (POST /v1/inbound-emails/{id}/sentiment); positive replies are counted per experiment variant'),
 });
 
 // One shape per class, so the document states the rule: only out_of_office takes a returnDate.
@@ -54,6 +59,11 @@ export const classificationCorrectionSchema = z.discriminatedUnion('class', [
     returnDate: z.never({ error: 'returnDate goes with class out_of_office only' }).optional(),
   }),
 ]);
+
+/** A user's judgement of a real reply: positive ones are what an experiment counts as positive replies. */
+export const sentimentInputSchema = z.object({
+  sentiment: z.enum(REPLY_SENTIMENTS).nullable().describe('positive (interested), neutral or negative; null clears it'),
+});
 
 export const classificationCorrectedSchema = inboundEmailSchema.extend({
   effect: z.string().describe('What the correction did, in words (what already happened may stay: an enrolment that ended stays ended)'),

@@ -4,7 +4,16 @@ import type { Account } from '../../db/accounts.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { recordReplyRow } from '../../db/enrolment-queries.js';
-import { accounts, enrolmentEvents, enrolments, inboundCorrections, inboundMessages, leads, sequences } from '../../db/schema.js';
+import {
+  accounts,
+  enrolmentEvents,
+  enrolments,
+  inboundCorrections,
+  inboundMessages,
+  leads,
+  sequences,
+  type ReplySentiment,
+} from '../../db/schema.js';
 import { REASONS } from '../../domain/enrolment-status.js';
 import {
   correctedAction,
@@ -19,6 +28,7 @@ import type { Logger } from '../../logger.js';
 import { signalEnrolment, startReplyForward } from '../../temporal/client.js';
 import { notifyPortal } from '../../temporal/portal-events.js';
 import { ApiError } from '../errors.js';
+import { variantOfInbound } from './experiments.js';
 import { classificationOf, resumeColleaguesPausedBy, tellColleagues } from './inbound.js';
 import { liftUnsubscription, unsubscribeLead } from './suppression.js';
 
@@ -51,7 +61,33 @@ export function toInboundEmailDto(row: InboundRow) {
     sender: row.sender,
     receivedAt: row.receivedAt.toISOString(),
     ...classificationOf(row),
+    sentiment: row.sentiment,
   };
+}
+
+/**
+ * A user's judgement of a reply (positive: interested), which experiments count as positive
+ * replies. Only a real reply is judged: anything else (an auto-reply, someone else's email) is
+ * a 409 `not_a_reply`, to be corrected to a reply first if it is one.
+ */
+export async function setReplySentiment(
+  { db }: Pick<Deps, 'db'>,
+  account: Account,
+  id: string,
+  sentiment: ReplySentiment | null,
+): Promise<InboundRow> {
+  const [row] = await db
+    .update(inboundMessages)
+    .set({ sentiment })
+    .where(and(eq(inboundMessages.id, id), eq(inboundMessages.accountId, account.id), eq(inboundMessages.classification, 'reply')))
+    .returning();
+  if (row) return row;
+  const found = await findInboundEmail({ db }, account, id);
+  throw new ApiError(
+    409,
+    'not_a_reply',
+    `Only a reply is judged positive, neutral or negative; this email is read as ${found.classification} (correct its classification first if it is a reply)`,
+  );
 }
 
 /**
@@ -234,6 +270,7 @@ async function applyCorrection(deps: Deps, account: Account, inbound: InboundRow
       previousClass: kept.previousClass,
       ...classificationOf(inbound),
       effect,
+      variant: await variantOfInbound(deps.db, inbound),
     },
     `inbound-corrected-${kept.id}`,
   );

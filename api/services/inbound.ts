@@ -40,6 +40,7 @@ import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import type { Logger } from '../../logger.js';
 import { signalEnrolment, startColleagueBroadcast, startReplyForward } from '../../temporal/client.js';
 import { isLiveEnrolment, recordReplyRow, replyUnhandledSql } from '../../db/enrolment-queries.js';
+import { variantOfInbound } from './experiments.js';
 import { bounceLead, unsubscribeLead } from './suppression.js';
 import type { ColleagueSelection } from '../../workflows/contract.js';
 
@@ -215,9 +216,10 @@ async function effectsAgain(deps: InboundDeps, event: EmailEvent): Promise<void>
       event.type === 'email.suppressed'
         ? 'the provider suppressed the address'
         : `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim(),
+      { messageId: message.id },
     );
   } else if (event.type === 'email.complained') {
-    await unsubscribeLead(deps, message.leadId, 'spam complaint');
+    await unsubscribeLead(deps, message.leadId, 'spam complaint', {}, { messageId: message.id });
   }
 }
 
@@ -291,7 +293,10 @@ export async function applyEmailEvent(
         await timeline('email_bounced', { bounce });
         // The lead's suppression signals workflows and the portal: after the commit (idempotent).
         const reason = `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim();
-        return { outcome: 'hard bounce: lead suppressed', after: async () => void (await bounceLead(deps, message.leadId, reason)) };
+        return {
+          outcome: 'hard bounce: lead suppressed',
+          after: async () => void (await bounceLead(deps, message.leadId, reason, { messageId: message.id })),
+        };
       }
       await timeline('email_soft_bounced', { bounce });
       return { outcome: 'soft bounce recorded' };
@@ -305,13 +310,13 @@ export async function applyEmailEvent(
       await timeline('email_suppressed');
       return {
         outcome: 'suppressed: lead suppressed',
-        after: async () => void (await bounceLead(deps, message.leadId, 'the provider suppressed the address')),
+        after: async () => void (await bounceLead(deps, message.leadId, 'the provider suppressed the address', { messageId: message.id })),
       };
     case 'email.complained':
       await timeline('email_complained');
       return {
         outcome: 'complaint: lead unsubscribed',
-        after: async () => void (await unsubscribeLead(deps, message.leadId, 'spam complaint')),
+        after: async () => void (await unsubscribeLead(deps, message.leadId, 'spam complaint', {}, { messageId: message.id })),
       };
     case 'email.failed':
       await db
@@ -621,7 +626,14 @@ async function afterInbound(deps: InboundDeps, inbound: typeof inboundMessages.$
   if (!inbound.isAutoReply) {
     await startReplyForward(deps, inbound.id, `Forward the email from ${inbound.fromEmail || 'an unknown sender'} to the user`);
   }
-  const common = { enrolmentId, leadId: inbound.leadId, inboundId: inbound.id, from: inbound.fromEmail, subject: inbound.subject };
+  const common = {
+    enrolmentId,
+    leadId: inbound.leadId,
+    inboundId: inbound.id,
+    from: inbound.fromEmail,
+    subject: inbound.subject,
+    variant: await variantOfInbound(deps.db, inbound),
+  };
   if (inbound.action === 'on_reply' || inbound.classification === 'from_other_address') {
     await notifyPortal(deps, inbound.accountId, 'reply.received', { ...common, sender: inbound.sender }, `reply-${inbound.id}`);
   }

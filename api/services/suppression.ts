@@ -7,11 +7,19 @@ import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { enrolmentEvents, enrolments, leads, leadUnsubscriptions } from '../../db/schema.js';
 import { signalEnrolment } from '../../temporal/client.js';
+import type { Logger } from '../../logger.js';
+import { checkGuardrailsAfter, variantOfEmail, variantOfOutcome } from './experiments.js';
 
 interface Deps {
   db: Db;
   temporal: Client;
   config: Config;
+  logger?: Logger;
+}
+
+/** The email a suppression is about, when it is its own (a bounce's, a complaint's) rather than an outcome of the last one. */
+interface About {
+  messageId?: string;
 }
 
 /**
@@ -19,7 +27,13 @@ interface Deps {
  * lock, so no email goes out after this commits, whether or not a signal arrives. The signals
  * then end each live enrolment at once (as `unsubscribed` or `bounced`).
  */
-async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounce', detail: Record<string, unknown>): Promise<boolean> {
+async function suppress(
+  deps: Deps,
+  leadId: string,
+  kind: 'unsubscribe' | 'bounce',
+  detail: Record<string, unknown>,
+  about: About = {},
+): Promise<boolean> {
   const updated = kind === 'unsubscribe' ? await recordUnsubscription(deps.db, leadId, detail) : await recordBounce(deps.db, leadId);
   const live = await deps.db
     .select({ id: enrolments.id, accountId: enrolments.accountId })
@@ -33,17 +47,30 @@ async function suppress(deps: Deps, leadId: string, kind: 'unsubscribe' | 'bounc
   const limit = pLimit(16);
   await Promise.all(live.map((e) => limit(() => signalEnrolment(deps, e.id, kind))));
   const first = updated[0];
+  const variant = first || kind === 'unsubscribe' ? await variantOfSuppression(deps.db, leadId, kind, about) : null;
   if (first) {
     await notifyPortal(
       deps,
       first.accountId,
       kind === 'unsubscribe' ? 'lead.unsubscribed' : 'lead.bounced',
-      { leadId, email: first.email, ...detail },
+      { leadId, email: first.email, ...detail, variant },
       // Once per suppression: a lead subscribed again by a correction and unsubscribed later is told again.
       `${kind}-${leadId}-${first.at?.getTime() ?? 0}`,
     );
   }
+  // Each unsubscribe or complaint may be the one that condemns its variant; a second cause of a
+  // lead already unsubscribed too, as an earlier check may have failed.
+  if (kind === 'unsubscribe') await checkGuardrailsAfter(deps, variant);
   return updated.length > 0;
+}
+
+/**
+ * The variant of the email a suppression is attributed to (api/services/experiments.ts): a
+ * bounce's or a complaint's own email, else, for an unsubscribe, the last the lead had received.
+ */
+async function variantOfSuppression(db: Db, leadId: string, kind: 'unsubscribe' | 'bounce', about: About) {
+  if (about.messageId) return variantOfEmail(db, about.messageId);
+  return kind === 'unsubscribe' ? variantOfOutcome(db, { enrolmentId: null, leadId, at: new Date() }) : null;
 }
 
 const recordBounce = (db: Db, leadId: string) =>
@@ -110,6 +137,7 @@ export async function liftUnsubscription(db: Db, leadId: string, inboundId: stri
 }
 
 /** Idempotent: a second unsubscribe changes nothing and answers false. */
-export const unsubscribeLead = (deps: Deps, leadId: string, source: string, detail: Record<string, unknown> = {}) =>
-  suppress(deps, leadId, 'unsubscribe', { source, ...detail });
-export const bounceLead = (deps: Deps, leadId: string, reason: string) => suppress(deps, leadId, 'bounce', { reason });
+export const unsubscribeLead = (deps: Deps, leadId: string, source: string, detail: Record<string, unknown> = {}, about: About = {}) =>
+  suppress(deps, leadId, 'unsubscribe', { source, ...detail }, about);
+export const bounceLead = (deps: Deps, leadId: string, reason: string, about: About = {}) =>
+  suppress(deps, leadId, 'bounce', { reason }, about);
