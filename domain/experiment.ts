@@ -160,7 +160,10 @@ const percent = (n: number) => `${(n * 100).toFixed(n < 0.01 ? 2 : 1)} %`;
  * of the step pooled (stopped ones included: their emails went). The last assignable variant is
  * never stopped (there would be nothing left to send), nor a declared winner (the user chose it).
  */
-export function guardrailVerdicts(variants: readonly GuardrailCounts[], thresholds = GUARDRAILS): GuardrailVerdict[] {
+export function guardrailVerdicts(
+  variants: readonly GuardrailCounts[],
+  thresholds: Record<GuardrailMetric, GuardrailThreshold> = GUARDRAILS,
+): GuardrailVerdict[] {
   const verdicts: GuardrailVerdict[] = [];
   let left = variants.filter((v) => v.status === 'active').length;
   for (const variant of variants) {

@@ -9,6 +9,7 @@ import { eq } from 'drizzle-orm';
 import { timelineEventSchema } from '../api/schemas/enrolments.js';
 import { inboundCorrections, inboundMessages, leadUnsubscriptions } from '../db/schema.js';
 import { inboundEmailSchema } from '../api/schemas/inbound.js';
+import { unsubscribeToken } from '../domain/unsubscribe-token.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
@@ -751,6 +752,18 @@ describe('a user correcting an unsubscribe request to a reply', () => {
   it('leaves the ended enrolment ended, with the correction on its timeline', async () => {
     expect((await enrolmentOf(arrival.lead)).status).toBe('unsubscribed');
     expect(await entryOf(arrival.lead, 'classification_corrected')).toMatchObject({ previousClass: 'unsubscribe_request', class: 'reply' });
+  });
+  it('tells the portal again when the lead, subscribed again, unsubscribes later (through the footer’s one-click link)', async () => {
+    const told = () => portalEvents.filter((e) => e.type === 'lead.unsubscribed' && e.data.leadId === arrival.lead.lead.id);
+    await eventually(async () => told().length === 1, { what: 'the first unsubscription told' });
+    const [step1] = await arrival.lead.sentMessages(arrival.lead.enrolment.id);
+    const res = await fetch(`${service.baseUrl}/u/${unsubscribeToken(service.config.UNSUBSCRIBE_SECRET, step1!.id)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+    expect(res.status).toBe(200);
+    await eventually(async () => told().length === 2, { what: 'the second unsubscription told' });
   });
 });
 

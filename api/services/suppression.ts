@@ -106,7 +106,7 @@ async function recordUnsubscription(db: Db, leadId: string, detail: Record<strin
       .update(leads)
       .set({ unsubscribedAt: new Date(), updatedAt: new Date() })
       .where(and(eq(leads.id, leadId), isNull(leads.unsubscribedAt)))
-      .returning({ accountId: leads.accountId, email: leads.email, at: leads.bouncedAt });
+      .returning({ accountId: leads.accountId, email: leads.email, at: leads.unsubscribedAt });
   });
 }
 
