@@ -72,6 +72,10 @@ import {
   stepOrderSchema,
   stepPatchSchema,
   stepSchema,
+  stepVariantChangeSchema,
+  variantInputSchema,
+  variantParams,
+  variantPatchSchema,
 } from './schemas/sequences.js';
 import { statsSchema } from './schemas/stats.js';
 import { oneClickForm, unsubscribeTokenParams } from './schemas/unsubscribe.js';
@@ -95,7 +99,7 @@ const standardErrors = {
   },
 };
 const TEMPLATE_REFUSALS =
-  'A template refused, the field naming the step (steps.N.subject, steps.N.body): unknown_merge_tag, invalid_template (a tag or filter emails may not use, or over the render limits), template_too_complex (more merge tags than allowed)';
+  'A template refused, the field naming the step (steps.N.subject, steps.N.body) or its variant (steps.N.variants.M.body, variants.M.subject): unknown_merge_tag, invalid_template (a tag or filter emails may not use, or over the render limits), template_too_complex (more merge tags than allowed)';
 /** A 429 that is not (only) the key's rate limit: the limiter's headers come with rate_limited alone. */
 const refused429 = (description: string) => ({
   description,
@@ -169,6 +173,7 @@ const stepLinks = linksTo(
     ['DeleteStep', '/v1/sequences/{id}/steps/{stepId}', 'delete'],
     ['PreviewStep', '/v1/sequences/{id}/steps/{stepId}/preview', 'post'],
     ['TestStep', '/v1/sequences/{id}/steps/{stepId}/test', 'post'],
+    ['AddVariant', '/v1/sequences/{id}/steps/{stepId}/variants', 'post'],
   ],
   { id: '$request.path.id', stepId: '$response.body#/id' },
 );
@@ -404,11 +409,66 @@ const paths: ZodOpenApiPathsObject = {
     patch: op('Edit a step', 'Steps', {
       requestParams: { path: stepParams },
       ...body(stepPatchSchema),
-      responses: { '200': ok(stepSchema), '409': error('Archived'), '422': error(TEMPLATE_REFUSALS), '429': renderBusy },
+      responses: {
+        '200': ok(stepSchema),
+        '409': error('Archived, or step_has_variants (a step with variants changes its subject and body through its variants)'),
+        '422': error(TEMPLATE_REFUSALS),
+        '429': renderBusy,
+      },
     }),
     delete: op('Delete a step', 'Steps', {
       requestParams: { path: stepParams },
       responses: { '204': { description: 'Deleted' }, '409': error('Archived') },
+    }),
+  },
+  '/v1/sequences/{id}/steps/{stepId}/variants': {
+    post: op('Add a variant to a step; a step without variants becomes an A/B test (its own subject and body are variant A)', 'Steps', {
+      description:
+        'The new variant takes the next label (A–E, never reused). Enrolments already assigned a variant keep it; the new one takes its share, by weight, of the assignments made from now on. Waiting enrolments re-plan.',
+      requestParams: { path: stepParams },
+      ...body(variantInputSchema),
+      responses: {
+        '201': ok(stepSchema, 'The step with every variant it has had'),
+        '409': error(
+          'sequence_archived, experiment_decided (a winner was declared), or too_many_variants (at most 5, removed ones included)',
+        ),
+        '422': error('A template refused, the field naming it (subject, body): unknown_merge_tag, invalid_template, template_too_complex'),
+        '429': renderBusy,
+      },
+    }),
+  },
+  '/v1/sequences/{id}/steps/{stepId}/variants/{variantId}': {
+    patch: op('Edit a variant: its emails not sent yet go as edited; sent ones never change', 'Steps', {
+      description: 'A new weight applies to assignments made from now on. The step’s own subject and body follow the variant they mirror.',
+      requestParams: { path: variantParams },
+      ...body(variantPatchSchema),
+      responses: {
+        '200': ok(stepSchema),
+        '409': error('sequence_archived, or variant_ended (only active variants and the winner change)'),
+        '422': error('A template refused, the field naming it (subject, body): unknown_merge_tag, invalid_template, template_too_complex'),
+        '429': renderBusy,
+      },
+    }),
+    delete: op('Remove a variant: its enrolments whose email is unsent move to the variants left, by weight', 'Steps', {
+      description: 'The variant is kept as `removed` (with its emails, for the record); `moved` says how many enrolments moved.',
+      requestParams: { path: variantParams },
+      responses: {
+        '200': ok(stepVariantChangeSchema),
+        '409': error(
+          'sequence_archived, variant_ended (already removed, stopped or lost), or last_variant (the only one the step can send)',
+        ),
+      },
+    }),
+  },
+  '/v1/sequences/{id}/steps/{stepId}/variants/{variantId}/winner': {
+    post: op('Declare the winner of a step’s experiment: every email not sent yet goes as it', 'Steps', {
+      description:
+        'The other active variants become `lost`; the step mirrors the winner; `moved` says how many enrolments moved to it. Once per step.',
+      requestParams: { path: variantParams },
+      responses: {
+        '200': ok(stepVariantChangeSchema),
+        '409': error('sequence_archived, experiment_decided (a winner was declared already), or variant_ended (not an active variant)'),
+      },
     }),
   },
   '/v1/sequences/{id}/steps/{stepId}/preview': {

@@ -20,6 +20,9 @@ import { controlEnrolment, enrolLeads, enrolmentDetail, findEnrolment, listSeque
 import { findSequence } from '../services/sequences.js';
 import { parse } from '../validate.js';
 
+type EnrolmentRow = Parameters<typeof toEnrolmentDto>[0] & Record<'holdout', boolean | null>;
+const enrolmentDto = (e: EnrolmentRow) => ({ ...toEnrolmentDto(e), holdout: e.holdout });
+
 export function enrolmentRoutes(deps: AppDeps): Router {
   const { db } = deps.database;
   const services = { db, temporal: deps.temporal, config: deps.config, logger: deps.logger };
@@ -35,7 +38,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
       throw new ApiError(status, result.reason, result.message, 'leadId');
     }
     const enrolment = await findEnrolment(db, res.locals.account, result.enrolmentId);
-    answer(res, 201, enrolmentSchema, toEnrolmentDto(enrolment));
+    answer(res, 201, enrolmentSchema, enrolmentDto(enrolment));
   });
 
   router.post('/sequences/:id/enrolments/bulk', async (req, res) => {
@@ -57,7 +60,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
     await findSequence(db, res.locals.account, id);
     const { page, counts, nextCursor } = await listSequenceEnrolments(db, id, query);
     answer(res, 200, enrolmentPageSchema, {
-      data: page.map((r) => ({ ...toEnrolmentDto(r.enrolment), lead: r.lead })),
+      data: page.map((r) => ({ ...enrolmentDto(r.enrolment), lead: r.lead })),
       ...(counts ? { counts } : {}),
       nextCursor,
     });
@@ -68,7 +71,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
     const detail = await enrolmentDetail(services, res.locals.account, id);
     const iso = (d: Date | null) => d?.toISOString() ?? null;
     answer(res, 200, enrolmentDetailSchema, {
-      ...toEnrolmentDto(detail.enrolment),
+      ...enrolmentDto(detail.enrolment),
       replyTo: detail.replyTo,
       lead: toLeadDto(detail.lead),
       messages: detail.messages.map((m) => ({
@@ -78,6 +81,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
         firstOpenedAt: iso(m.firstOpenedAt),
         firstClickedAt: iso(m.firstClickedAt),
       })),
+      variants: detail.variants,
       // Entries are answered as stored: their details are JSON each writer shapes by its type, so
       // the type system cannot follow them here; the fuzz suite's response check (test/api-fuzz.test.ts) holds them to the document.
       timeline: detail.events.map((e) => ({
@@ -96,7 +100,7 @@ export function enrolmentRoutes(deps: AppDeps): Router {
       const { state } = await controlEnrolment(services, res.locals.account, id, action);
       const enrolment = await findEnrolment(db, res.locals.account, id);
       // 200 when the new status is already in the database; 202 when the workflow has it queued.
-      answer(res, state ? 200 : 202, enrolmentSchema, toEnrolmentDto(enrolment));
+      answer(res, state ? 200 : 202, enrolmentSchema, enrolmentDto(enrolment));
     });
   }
 

@@ -13,6 +13,10 @@ import {
   stepOrderSchema,
   stepPatchSchema,
   stepSchema,
+  stepVariantChangeSchema,
+  variantInputSchema,
+  variantParams,
+  variantPatchSchema,
 } from '../schemas/sequences.js';
 import { statusCounts } from '../services/enrolments.js';
 import {
@@ -21,7 +25,7 @@ import {
   deleteStep,
   findSequence,
   listSequences,
-  liveSteps,
+  liveStepsWithVariants,
   reorderSteps,
   sequenceActionEffect,
   setSequenceStatus,
@@ -30,6 +34,7 @@ import {
   updateSequence,
   updateStep,
 } from '../services/sequences.js';
+import { addVariant, declareWinner, removeVariant, updateVariant } from '../services/step-variants.js';
 import { broadcastToSequence } from '../services/workflow-starter.js';
 import { parse } from '../validate.js';
 
@@ -55,7 +60,7 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const { id } = parse(idParams, req.params, 'params');
     const sequence = await findSequence(db, res.locals.account, id);
     answer(res, 200, sequenceDetailSchema, {
-      ...toSequenceDto(sequence, await liveSteps(db, id)),
+      ...toSequenceDto(sequence, await liveStepsWithVariants(db, id)),
       enrolmentCounts: await statusCounts(db, id),
     });
   });
@@ -65,7 +70,7 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const patch = parse(sequencePatchSchema, req.body);
     const { sequence, replan } = await updateSequence(db, await findSequence(db, res.locals.account, id), patch);
     if (replan) await reschedule(id);
-    answer(res, 200, sequenceSchema, toSequenceDto(sequence, await liveSteps(db, id)));
+    answer(res, 200, sequenceSchema, toSequenceDto(sequence, await liveStepsWithVariants(db, id)));
   });
 
   // Sequence-wide actions: the sequence's status is the durable truth; the broadcast makes
@@ -76,7 +81,7 @@ export function sequenceRoutes(deps: AppDeps): Router {
       const updated = await setSequenceStatus(db, await findSequence(db, res.locals.account, id), action);
       const { signal, reason } = sequenceActionEffect(action);
       const broadcastId = await broadcastToSequence(deps, { sequenceId: id, signal, reason });
-      answer(res, 202, sequenceBroadcastSchema, { ...toSequenceDto(updated, await liveSteps(db, id)), broadcastId });
+      answer(res, 202, sequenceBroadcastSchema, { ...toSequenceDto(updated, await liveStepsWithVariants(db, id)), broadcastId });
     });
   }
 
@@ -111,6 +116,38 @@ export function sequenceRoutes(deps: AppDeps): Router {
     const ordered = await reorderSteps(db, sequence, stepIds);
     await reschedule(id);
     answer(res, 200, sequenceSchema, toSequenceDto(sequence, ordered));
+  });
+
+  // An experiment's variants. Each change re-plans the waiting enrolments, so their next step
+  // (and its Temporal summary) names the variant they now get.
+  router.post('/sequences/:id/steps/:stepId/variants', async (req, res) => {
+    const { id, stepId } = parse(stepParams, req.params, 'params');
+    const input = parse(variantInputSchema, req.body);
+    const step = await addVariant(db, res.locals.account, await findSequence(db, res.locals.account, id), stepId, input);
+    await reschedule(id);
+    answer(res, 201, stepSchema, toStepDto(step));
+  });
+
+  router.patch('/sequences/:id/steps/:stepId/variants/:variantId', async (req, res) => {
+    const { id, stepId, variantId } = parse(variantParams, req.params, 'params');
+    const patch = parse(variantPatchSchema, req.body);
+    const step = await updateVariant(db, res.locals.account, await findSequence(db, res.locals.account, id), stepId, variantId, patch);
+    await reschedule(id);
+    answer(res, 200, stepSchema, toStepDto(step));
+  });
+
+  router.delete('/sequences/:id/steps/:stepId/variants/:variantId', async (req, res) => {
+    const { id, stepId, variantId } = parse(variantParams, req.params, 'params');
+    const { step, moved } = await removeVariant(db, res.locals.account, await findSequence(db, res.locals.account, id), stepId, variantId);
+    await reschedule(id);
+    answer(res, 200, stepVariantChangeSchema, { ...toStepDto(step), moved });
+  });
+
+  router.post('/sequences/:id/steps/:stepId/variants/:variantId/winner', async (req, res) => {
+    const { id, stepId, variantId } = parse(variantParams, req.params, 'params');
+    const { step, moved } = await declareWinner(db, res.locals.account, await findSequence(db, res.locals.account, id), stepId, variantId);
+    await reschedule(id);
+    answer(res, 200, stepVariantChangeSchema, { ...toStepDto(step), moved });
   });
 
   return router;

@@ -56,6 +56,10 @@ export const enrolmentSchema = z.object({
   endedReason: z.string().nullable(),
   enrolledAt: iso,
   endedAt: iso.nullable(),
+  holdout: z
+    .boolean()
+    .nullable()
+    .describe('In its sequence’s experiment holdout (step 1 only, no follow-up); null until its first plan decided it'),
 });
 
 /** Enrolments per status (every status a key, zero included). */
@@ -183,5 +187,8 @@ export const enrolmentDetailSchema = enrolmentSchema.extend({
     .describe('Where the lead’s replies to this enrolment go: the reply address its emails carry (support staff look it up here)'),
   lead: leadSchema,
   messages: z.array(enrolmentMessageSchema),
+  variants: z
+    .array(z.object({ stepId: z.uuid(), variantId: z.uuid(), label: z.string() }))
+    .describe('The variant it gets of each experiment step planned for it (or sent), by step position; moved while that email is unsent'),
   timeline: z.array(timelineEventSchema),
 });

@@ -1,8 +1,17 @@
 import { z } from 'zod';
-import { COLLEAGUE_SCOPES, DELAY_UNITS, LEAD_EVENT_NAMES, ON_COLLEAGUE_REPLY_ACTIONS, ON_REPLY_ACTIONS } from '../../db/schema.js';
-import { nonBlank, page } from './common.js';
+import {
+  COLLEAGUE_SCOPES,
+  DELAY_UNITS,
+  LEAD_EVENT_NAMES,
+  ON_COLLEAGUE_REPLY_ACTIONS,
+  ON_REPLY_ACTIONS,
+  VARIANT_STATUSES,
+} from '../../db/schema.js';
+import { nonBlank, page, stepParams, uuidParam } from './common.js';
 import { enrolmentCountsSchema } from './enrolments.js';
 import { MAX_DELAY_MINUTES, delayInMinutes } from '../../domain/schedule.js';
+import { MAX_HOLDOUT_PERCENT, MAX_WEIGHT, MIN_WEIGHT, VARIANT_LABELS } from '../../domain/experiment.js';
+import { MAX_VARIANTS, MIN_VARIANTS } from '../../domain/experiment-stats.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM');
 
@@ -39,17 +48,77 @@ export const MAX_BODY_LENGTH = 20_000;
 /** Steps one request may create: each is checked, so one request's work stays bounded. */
 export const MAX_STEPS_PER_REQUEST = 50;
 
-export const stepInputSchema = z.object({
-  subject: z.string().trim().min(1).max(998).meta(nonBlank),
-  body: z.string().min(1).max(MAX_BODY_LENGTH),
-  delay: delaySchema,
-});
-// `{}` is refused (nothing to change): minProperties says so in the document.
-const atLeastOne = { override: { minProperties: 1 } };
-export const stepPatchSchema = stepInputSchema
+const subjectSchema = z.string().trim().min(1).max(998).meta(nonBlank);
+const bodySchema = z.string().min(1).max(MAX_BODY_LENGTH);
+
+const weightSchema = z
+  .number()
+  .int()
+  .min(MIN_WEIGHT)
+  .max(MAX_WEIGHT)
+  .describe('Relative share of the step’s new assignments: weights 3 and 1 send three in four enrolments to the first');
+/** A version of a step's subject and body in an experiment (docs/concepts.md, "Experiments: variants and the holdout"). */
+export const variantInputSchema = z.object({ subject: subjectSchema, body: bodySchema, weight: weightSchema.default(1) });
+export const variantPatchSchema = z
+  .object({ subject: subjectSchema, body: bodySchema, weight: weightSchema })
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
-  .meta(atLeastOne);
+  .meta({ override: { minProperties: 1 } });
+
+const variantsSchema = z
+  .array(variantInputSchema)
+  .min(MIN_VARIANTS)
+  .max(MAX_VARIANTS)
+  .describe(
+    `${MIN_VARIANTS}–${MAX_VARIANTS} versions of the step, labelled A, B, C… in this order; the step keeps variant A’s subject and body for views that show one. Leave out the step’s own subject and body when giving variants`,
+  );
+
+/**
+ * A step is its own subject and body, or variants (then the step mirrors variant A): never both,
+ * so there is no second copy of variant A's content to disagree with it. The document states the
+ * same rule, so a generated request is valid exactly when the server accepts it.
+ */
+const eitherContentOrVariants = (v: { subject?: unknown; body?: unknown; variants?: unknown }, ctx: z.RefinementCtx, create: boolean) => {
+  for (const field of ['subject', 'body'] as const) {
+    if (v.variants !== undefined && v[field] !== undefined)
+      ctx.addIssue({ code: 'custom', path: [field], message: `leave out ${field} when giving variants: the step takes variant A’s` });
+    else if (create && v.variants === undefined && v[field] === undefined)
+      ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required (or give variants)` });
+  }
+};
+const notContentAndVariants = { anyOf: [{ required: ['variants', 'subject'] }, { required: ['variants', 'body'] }] };
+
+const stepFields = z.object({
+  subject: subjectSchema.optional(),
+  body: bodySchema.optional(),
+  delay: delaySchema,
+  variants: variantsSchema.optional(),
+});
+export const stepInputSchema = stepFields
+  .superRefine((v, ctx) => eitherContentOrVariants(v, ctx, true))
+  .meta({ override: { anyOf: [{ required: ['subject', 'body'] }, { required: ['variants'] }], not: notContentAndVariants } });
+// `{}` is refused (nothing to change): minProperties says so in the document.
+const atLeastOne = { override: { minProperties: 1 } };
+export const stepPatchSchema = stepFields
+  .partial()
+  .superRefine((v, ctx) => {
+    if (Object.keys(v).length === 0) ctx.addIssue({ code: 'custom', message: 'nothing to change' });
+    eitherContentOrVariants(v, ctx, false);
+  })
+  .meta({
+    override: { minProperties: 1, not: notContentAndVariants },
+    description:
+      'variants turn a step without them into an experiment; a step with variants changes them through /variants, and its subject and body with them (409 step_has_variants otherwise)',
+  });
+
+const holdoutPercent = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_HOLDOUT_PERCENT)
+  .describe(
+    'Share of new enrolments that get step 1 and no follow-up (the experiment holdout); decided once per enrolment at its first plan',
+  );
 
 /** Days an enrolment waits after an out-of-office reply that names no return date. */
 const outOfOfficeDays = z
@@ -89,6 +158,7 @@ export const sequenceCreateSchema = z.object({
   onColleagueReply: onColleagueReply.default('nothing'),
   colleagueScope: colleagueScope.default('sequence'),
   leadEventRules: leadEventRules.default(DEFAULT_LEAD_EVENT_RULES),
+  holdoutPercent: holdoutPercent.default(0),
   steps: z
     .array(stepInputSchema)
     .max(MAX_STEPS_PER_REQUEST, `at most ${MAX_STEPS_PER_REQUEST} steps per request; add more with POST /v1/sequences/{id}/steps`)
@@ -103,6 +173,7 @@ export const sequencePatchSchema = z
     onColleagueReply,
     colleagueScope,
     leadEventRules,
+    holdoutPercent,
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
@@ -110,14 +181,34 @@ export const sequencePatchSchema = z
 
 export const stepOrderSchema = z.object({ stepIds: z.array(z.uuid()).min(1).max(1000) });
 
+export const stepVariantSchema = z.object({
+  id: z.uuid(),
+  label: z.enum(VARIANT_LABELS),
+  subject: z.string(),
+  body: z.string(),
+  weight: z.number().int(),
+  status: z
+    .enum(VARIANT_STATUSES)
+    .describe('active and winner variants are assigned; stopped (by a guardrail), removed and lost ones are kept with their emails'),
+  endedReason: z.string().nullable().describe('Why it is no longer assigned, in words'),
+  endedAt: z.iso.datetime().nullable(),
+});
+
 export const stepSchema = z.object({
   id: z.uuid(),
   position: z.number().int(),
-  subject: z.string(),
-  body: z.string(),
+  subject: z.string().describe('With variants: the subject of the winner, else of the first assignable variant by label'),
+  body: z.string().describe('With variants: the body of the winner, else of the first assignable variant by label'),
   delay: z.object({ amount: z.number().int(), unit: z.enum(DELAY_UNITS) }),
+  variants: z.array(stepVariantSchema).describe('Every variant the step has had, by label; empty for a step that is no experiment'),
+  winnerVariantId: z.uuid().nullable(),
   updatedAt: z.iso.datetime(),
 });
+/** A variant removed or declared the winner: the step, and how many unsent enrolments moved off the variants left behind. */
+export const stepVariantChangeSchema = stepSchema.extend({
+  moved: z.number().int().describe('Enrolments whose email for this step was unsent and that now go as another variant'),
+});
+export const variantParams = stepParams.extend({ variantId: uuidParam });
 
 export const sequenceSchema = z.object({
   id: z.uuid(),
@@ -129,6 +220,7 @@ export const sequenceSchema = z.object({
   onColleagueReply: z.enum(ON_COLLEAGUE_REPLY_ACTIONS),
   colleagueScope: z.enum(COLLEAGUE_SCOPES),
   leadEventRules: z.object({ stop: z.array(z.string()), pause: z.array(z.string()) }),
+  holdoutPercent,
   steps: z.array(stepSchema),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

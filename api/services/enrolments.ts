@@ -4,7 +4,19 @@ import { LRUCache } from 'lru-cache';
 import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Account } from '../../db/accounts.js';
 import { rowsOf, type Db } from '../../db/client.js';
-import { enrolmentBatches, enrolmentEvents, enrolments, leads, messages, sequences, type EnrolmentStatus } from '../../db/schema.js';
+import {
+  enrolmentBatches,
+  enrolmentEvents,
+  enrolments,
+  leads,
+  messages,
+  sequences,
+  steps,
+  stepVariants,
+  variantAssignments,
+  type EnrolmentStatus,
+} from '../../db/schema.js';
+import { assignable } from '../../domain/experiment.js';
 import { enrolRefusal, REFUSAL_MESSAGES, sequenceRefusal, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { isLive } from '../../domain/enrolment-status.js';
 import { isLiveEnrolment, recordReplyRow } from '../../db/enrolment-queries.js';
@@ -17,7 +29,7 @@ import { keyset, pageOf } from '../pagination.js';
 import { updateEnrolment } from '../../temporal/client.js';
 import type { ControlAction, EnrolmentState } from '../../workflows/contract.js';
 import { ApiError, notFound } from '../errors.js';
-import { liveSteps, type Sequence } from './sequences.js';
+import { liveStepsWithVariants, type Sequence } from './sequences.js';
 import { tellColleaguesOfReply } from './inbound.js';
 import { startEnrolmentWorkflows } from './workflow-starter.js';
 
@@ -62,10 +74,12 @@ export async function enrolLeads(
     const previous = await answeredBatch(deps, account.id, request);
     if (previous) return previous;
   }
-  const stepRows = await liveSteps(db, sequence.id);
+  const stepRows = await liveStepsWithVariants(db, sequence.id);
   const closed = sequenceRefusal({ status: sequence.status, liveStepCount: stepRows.length });
   if (closed) return leadIds.map((id) => skipped(id, closed));
-  const required = [...new Set(stepRows.flatMap((s) => [...requiredMergeFields(s.subject), ...requiredMergeFields(s.body)]))];
+  // Every variant the lead may be sent counts: which one it gets is decided later, at planning.
+  const templates = stepRows.flatMap((s) => [s, ...assignable(s.variants)]);
+  const required = [...new Set(templates.flatMap((t) => [...requiredMergeFields(t.subject), ...requiredMergeFields(t.body)]))];
 
   const uniqueIds = [...new Set(leadIds)];
   const leadRows = (
@@ -281,7 +295,7 @@ export async function listSequenceEnrolments(
       // The page is chosen from enrolments alone, then joined to its leads: a plan made without
       // fresh statistics (a big sequence just enrolled) otherwise joins all 10,000 before sorting.
       const pageOfEnrolments = tx
-        .select(enrolmentDtoColumns)
+        .select({ ...enrolmentDtoColumns, holdout: enrolments.holdout })
         .from(enrolments)
         .where(and(eq(enrolments.sequenceId, sequenceId), query.status ? eq(enrolments.status, query.status) : undefined, where))
         .orderBy(...orderBy)
@@ -306,12 +320,12 @@ export async function listSequenceEnrolments(
   );
 }
 
-/** One enrolment with its lead, timeline and messages, and the address its replies go to. */
+/** One enrolment with its lead, timeline, messages and variants, and the address its replies go to. */
 export async function enrolmentDetail(deps: { db: Db; config: Pick<Config, 'INBOUND_DOMAIN'> }, account: Account, id: string) {
   const { db } = deps;
   const enrolment = await findEnrolment(db, account, id);
-  // Independent reads: one round trip's wait, not three.
-  const [[lead], events, sent] = await Promise.all([
+  // Independent reads: one round trip's wait, not four.
+  const [[lead], events, sent, variants] = await Promise.all([
     db.select().from(leads).where(eq(leads.id, enrolment.leadId)),
     db.select().from(enrolmentEvents).where(eq(enrolmentEvents.enrolmentId, id)).orderBy(asc(enrolmentEvents.createdAt)),
     db
@@ -328,8 +342,16 @@ export async function enrolmentDetail(deps: { db: Db; config: Pick<Config, 'INBO
       .from(messages)
       .where(eq(messages.enrolmentId, id))
       .orderBy(asc(messages.createdAt)),
+    // Which variant of each experiment step it gets (or got), in step order.
+    db
+      .select({ stepId: variantAssignments.stepId, variantId: variantAssignments.variantId, label: stepVariants.label })
+      .from(variantAssignments)
+      .innerJoin(stepVariants, eq(stepVariants.id, variantAssignments.variantId))
+      .innerJoin(steps, eq(steps.id, variantAssignments.stepId))
+      .where(eq(variantAssignments.enrolmentId, id))
+      .orderBy(asc(steps.position), asc(variantAssignments.assignedAt)),
   ]);
-  return { enrolment, lead: lead!, events, messages: sent, replyTo: replyAddress(deps.config, enrolment.replyToken) };
+  return { enrolment, lead: lead!, events, messages: sent, variants, replyTo: replyAddress(deps.config, enrolment.replyToken) };
 }
 
 export async function findEnrolment(db: Db, account: Account, id: string) {

@@ -6,6 +6,7 @@ import { sequences, steps } from '../../db/schema.js';
 import { checkTemplateOffThread } from '../../domain/compose-pool.js';
 import { TemplateError } from '../../domain/merge-fields.js';
 import { ApiError, notFound } from '../errors.js';
+import { insertVariants, labelled, lockStep, toVariantDto, variantsOfSteps, withVariants, type StepWithVariants } from './step-variants.js';
 import type {
   sequenceCreateSchema,
   sequencePatchSchema,
@@ -21,6 +22,8 @@ import { REASONS } from '../../domain/enrolment-status.js';
 export type Sequence = typeof sequences.$inferSelect;
 export type Step = typeof steps.$inferSelect;
 type StepInput = z.infer<typeof stepInputSchema>;
+type StepPatch = z.infer<typeof stepPatchSchema>;
+type StepContent = { subject?: string | undefined; body?: string | undefined };
 type SequenceAction = 'pause' | 'resume' | 'archive';
 
 /**
@@ -29,7 +32,7 @@ type SequenceAction = 'pause' | 'resume' | 'archive';
  */
 export async function checkStepTemplates(
   accountId: string,
-  stepsToCheck: Partial<StepInput>[],
+  stepsToCheck: StepContent[],
   fieldPrefix: (index: number) => string = () => '',
 ): Promise<void> {
   await renderFor(accountId, async () => {
@@ -46,6 +49,28 @@ export async function checkStepTemplates(
       }
     }
   });
+}
+
+/**
+ * Checks steps and every variant of each, the field naming where it sits: `steps.2.body`,
+ * `steps.0.variants.1.subject`, or `variants.1.body` for one step.
+ */
+async function checkStepInputs(accountId: string, inputs: (StepInput | StepPatch)[], stepPrefix: (index: number) => string) {
+  const templates = inputs.flatMap((step, i) => [
+    { content: step, prefix: stepPrefix(i) },
+    ...(step.variants ?? []).map((variant, j) => ({ content: variant, prefix: `${stepPrefix(i)}variants.${j}.` })),
+  ]);
+  await checkStepTemplates(
+    accountId,
+    templates.map((t) => t.content),
+    (k) => templates[k]!.prefix,
+  );
+}
+
+/** What a step stores as its own subject and body: variant A's when it has variants. */
+function ownContent(input: StepInput): { subject: string; body: string } {
+  const source = input.variants?.[0] ?? input;
+  return { subject: source.subject!, body: source.body! };
 }
 
 export async function findSequence(db: Db, account: Account, id: string): Promise<Sequence> {
@@ -65,6 +90,11 @@ export async function liveSteps(db: Db, sequenceId: string): Promise<Step[]> {
     .orderBy(asc(steps.position));
 }
 
+/** The live steps in order with their variants: two queries, however many steps. */
+export async function liveStepsWithVariants(db: Db, sequenceId: string): Promise<StepWithVariants[]> {
+  return withVariants(db, await liveSteps(db, sequenceId));
+}
+
 export function assertEditable(sequence: Sequence): void {
   if (sequence.status === 'archived') throw new ApiError(409, 'sequence_archived', 'An archived sequence cannot be changed');
 }
@@ -82,7 +112,7 @@ export async function assertStepLimit(db: Db, account: Account, sequenceId: stri
 }
 
 export async function createSequence(db: Db, account: Account, input: z.infer<typeof sequenceCreateSchema>) {
-  await checkStepTemplates(account.id, input.steps, (i) => `steps.${i}.`);
+  await checkStepInputs(account.id, input.steps, (i) => `steps.${i}.`);
   const maxSequences = account.limits.maxSequences;
   if (maxSequences !== null) {
     const [row] = await db
@@ -109,6 +139,7 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
         onColleagueReply: input.onColleagueReply,
         colleagueScope: input.colleagueScope,
         leadEventRules: input.leadEventRules,
+        holdoutPercent: input.holdoutPercent,
       })
       .returning();
     const created = input.steps.length
@@ -119,49 +150,58 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
               accountId: account.id,
               sequenceId: sequence!.id,
               position: i + 1,
-              subject: s.subject,
-              body: s.body,
+              ...ownContent(s),
               delayAmount: s.delay.amount,
               delayUnit: s.delay.unit,
             })),
           )
           .returning()
       : [];
-    return { sequence: sequence!, steps: created };
+    created.sort((a, b) => a.position - b.position);
+    // Every step's variants in one insert.
+    const variants = await insertVariants(
+      tx,
+      created.flatMap((step) => labelled(account.id, step.id, input.steps[step.position - 1]!.variants ?? [])),
+    );
+    const stepsWithVariants = created.map((step) => ({ ...step, variants: variants.filter((v) => v.stepId === step.id) }));
+    return { sequence: sequence!, steps: stepsWithVariants };
   });
 }
 
-export async function addStep(db: Db, account: Account, sequence: Sequence, input: StepInput): Promise<Step> {
+export async function addStep(db: Db, account: Account, sequence: Sequence, input: StepInput): Promise<StepWithVariants> {
   assertEditable(sequence);
-  await checkStepTemplates(account.id, [input]);
+  await checkStepInputs(account.id, [input], () => '');
   await assertStepLimit(db, account, sequence.id, 1);
-  const [step] = await db
-    .insert(steps)
-    .values({
-      accountId: account.id,
-      sequenceId: sequence.id,
-      position: sql`(select coalesce(max(position), 0) + 1 from ${steps} where sequence_id = ${sequence.id})`,
-      subject: input.subject,
-      body: input.body,
-      delayAmount: input.delay.amount,
-      delayUnit: input.delay.unit,
-    })
-    .returning();
-  return step!;
+  return db.transaction(async (tx) => {
+    const [step] = await tx
+      .insert(steps)
+      .values({
+        accountId: account.id,
+        sequenceId: sequence.id,
+        position: sql`(select coalesce(max(position), 0) + 1 from ${steps} where sequence_id = ${sequence.id})`,
+        ...ownContent(input),
+        delayAmount: input.delay.amount,
+        delayUnit: input.delay.unit,
+      })
+      .returning();
+    return { ...step!, variants: await insertVariants(tx, labelled(account.id, step!.id, input.variants ?? [])) };
+  });
 }
 
-export function toStepDto(step: Step): z.input<typeof stepSchema> {
+export function toStepDto(step: StepWithVariants): z.input<typeof stepSchema> {
   return {
     id: step.id,
     position: step.position,
     subject: step.subject,
     body: step.body,
     delay: { amount: step.delayAmount, unit: step.delayUnit },
+    variants: step.variants.map(toVariantDto),
+    winnerVariantId: step.winnerVariantId,
     updatedAt: step.updatedAt.toISOString(),
   };
 }
 
-export function toSequenceDto(sequence: Sequence, stepRows: Step[]): z.input<typeof sequenceSchema> {
+export function toSequenceDto(sequence: Sequence, stepRows: StepWithVariants[]): z.input<typeof sequenceSchema> {
   return {
     id: sequence.id,
     name: sequence.name,
@@ -172,6 +212,7 @@ export function toSequenceDto(sequence: Sequence, stepRows: Step[]): z.input<typ
     onColleagueReply: sequence.onColleagueReply,
     colleagueScope: sequence.colleagueScope,
     leadEventRules: sequence.leadEventRules,
+    holdoutPercent: sequence.holdoutPercent,
     steps: stepRows.map(toStepDto),
     createdAt: sequence.createdAt.toISOString(),
     updatedAt: sequence.updatedAt.toISOString(),
@@ -202,7 +243,9 @@ export async function listSequences(db: Db, account: Account, query: { limit: nu
           ),
         )
     : [];
-  const stepsOf = (sequenceId: string) => stepRows.filter((st) => st.sequenceId === sequenceId).sort((a, b) => a.position - b.position);
+  const withTheirVariants = await withVariants(db, stepRows);
+  const stepsOf = (sequenceId: string) =>
+    withTheirVariants.filter((st) => st.sequenceId === sequenceId).sort((a, b) => a.position - b.position);
   return { page: page.map((sequence) => ({ sequence, steps: stepsOf(sequence.id) })), nextCursor };
 }
 
@@ -241,21 +284,47 @@ export async function setSequenceStatus(db: Db, sequence: Sequence, action: Sequ
   return updated!;
 }
 
-export async function updateStep(db: Db, account: Account, sequence: Sequence, stepId: string, patch: z.infer<typeof stepPatchSchema>) {
+/**
+ * Changes a step's delay, its subject and body, or turns it into an experiment (`variants`). A
+ * step that has variants sends them, not its own subject and body: those change with its
+ * variants (api/services/step-variants.ts), so a change of them here is refused rather than
+ * silently ignored by every email.
+ */
+export async function updateStep(
+  db: Db,
+  account: Account,
+  sequence: Sequence,
+  stepId: string,
+  patch: StepPatch,
+): Promise<StepWithVariants> {
   assertEditable(sequence);
-  await checkStepTemplates(account.id, [patch]);
-  const [step] = await db
-    .update(steps)
-    .set({
-      ...(patch.subject !== undefined ? { subject: patch.subject } : {}),
-      ...(patch.body !== undefined ? { body: patch.body } : {}),
-      ...(patch.delay ? { delayAmount: patch.delay.amount, delayUnit: patch.delay.unit } : {}),
-      updatedAt: new Date(),
-    })
-    .where(and(eq(steps.id, stepId), eq(steps.sequenceId, sequence.id), isNull(steps.deletedAt)))
-    .returning();
-  if (!step) throw notFound('Step');
-  return step;
+  await checkStepInputs(account.id, [patch], () => '');
+  return db.transaction(async (tx) => {
+    const current = await lockStep(tx, account, sequence, stepId);
+    const existing = (await variantsOfSteps(tx, [current.id])).get(current.id)!;
+    const touched = (['variants', 'subject', 'body'] as const).find((field) => patch[field] !== undefined);
+    if (existing.length && touched) {
+      throw new ApiError(
+        409,
+        'step_has_variants',
+        'This step is an experiment: change its variants through /v1/sequences/{id}/steps/{stepId}/variants',
+        touched,
+      );
+    }
+    const content = patch.variants?.[0] ?? patch;
+    const [step] = await tx
+      .update(steps)
+      .set({
+        ...(content.subject !== undefined ? { subject: content.subject } : {}),
+        ...(content.body !== undefined ? { body: content.body } : {}),
+        ...(patch.delay ? { delayAmount: patch.delay.amount, delayUnit: patch.delay.unit } : {}),
+        updatedAt: new Date(),
+      })
+      .where(eq(steps.id, current.id))
+      .returning();
+    const variants = patch.variants ? await insertVariants(tx, labelled(account.id, current.id, patch.variants)) : existing;
+    return { ...step!, variants };
+  });
 }
 
 /** Kept, not erased: sent messages point at it, and its position marks the place. */
@@ -270,7 +339,7 @@ export async function deleteStep(db: Db, sequence: Sequence, stepId: string): Pr
 }
 
 /** Puts the steps in the order given, which must name every live step exactly once. */
-export async function reorderSteps(db: Db, sequence: Sequence, stepIds: string[]): Promise<Step[]> {
+export async function reorderSteps(db: Db, sequence: Sequence, stepIds: string[]): Promise<StepWithVariants[]> {
   assertEditable(sequence);
   const current = await liveSteps(db, sequence.id);
   const same =
@@ -284,5 +353,5 @@ export async function reorderSteps(db: Db, sequence: Sequence, stepIds: string[]
         .where(eq(steps.id, stepId));
     }
   });
-  return liveSteps(db, sequence.id);
+  return liveStepsWithVariants(db, sequence.id);
 }
