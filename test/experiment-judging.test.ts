@@ -10,6 +10,7 @@ import {
   leads,
   leadUnsubscriptions,
   messages,
+  steps,
   stepVariants,
   variantAssignments,
   type ReplySentiment,
@@ -639,6 +640,11 @@ describe('a variant with many unsubscribes', () => {
 
   it('leaves the other variant active', () => {
     expect(variantIn(after, 'A').status).toBe('active');
+  });
+
+  it('shows the variant left as the step’s own content', async () => {
+    const [step] = await db().select().from(steps).where(eq(steps.id, x.step1.id));
+    expect([step!.subject, step!.body]).toEqual(['Subject A', 'Body A']);
   });
 
   it('moves its unsent assignments to the variant left', async () => {

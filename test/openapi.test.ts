@@ -96,7 +96,7 @@ describe('the OpenAPI document', () => {
     const entries = detail.properties.timeline.items.oneOf as any[];
     expect(entries.map((e) => e.properties.type.const).sort()).toEqual([...ENROLMENT_EVENT_TYPES].sort());
     const sent = entries.find((e) => e.properties.type.const === 'email_sent');
-    expect(Object.keys(sent.properties).sort()).toEqual(['at', 'messageId', 'stepId', 'subject', 'type']);
+    expect(Object.keys(sent.properties).sort()).toEqual(['at', 'messageId', 'stepId', 'subject', 'type', 'variant', 'variantId']);
     const skipped = ok('/v1/sequences/{id}/enrolments/bulk', 'post').properties.results.items.oneOf.find(
       (r: any) => r.properties.status.const === 'skipped',
     );

@@ -21,6 +21,7 @@ import { notifyPortal } from '../../temporal/portal-events.js';
 import { notFound } from '../errors.js';
 import { ATTRIBUTION_RULE, type experimentSchema, type holdoutSchema } from '../schemas/experiments.js';
 import { findSequence } from './sequences.js';
+import { broadcastToSequence } from './workflow-starter.js';
 
 // Experiments (issue 20), judged: what each variant of a step did, compared on reply rate, and the
 // guardrails that stop a variant leads clearly dislike. Every figure is counted in SQL, in one
@@ -425,6 +426,8 @@ export async function enforceGuardrails(deps: Deps, { stepId }: { stepId: string
     const done = await stopVariant(deps.db, step, verdict);
     if (!done) continue;
     stopped.push(done.stopped);
+    // Waiting enrolments plan again, so the Temporal UI and the API name the variant they will get now.
+    await broadcastToSequence(deps, { sequenceId: step.sequenceId, signal: 'reschedule' });
     await notifyPortal(
       deps,
       step.accountId,
@@ -462,6 +465,9 @@ async function stopVariant(
       .update(stepVariants)
       .set({ status: 'stopped', endedReason: verdict.reason, endedAt, updatedAt: endedAt })
       .where(eq(stepVariants.id, target.id));
+    // The step shows its first assignable variant's content (api/services/step-variants.ts).
+    const mirror = assignable(after)[0]!;
+    await tx.update(steps).set({ subject: mirror.subject, body: mirror.body, updatedAt: endedAt }).where(eq(steps.id, step.id));
     const moved = await moveUnsentAssignments(tx, { id: step.id, variants: after }, [target.id]);
     const others = assignable(after)
       .map((v) => v.label)
