@@ -9,7 +9,9 @@ import { REASONS } from '../domain/enrolment-status.js';
 import { providerTags } from '../domain/sender.js';
 import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
-import { loadEnrolmentContext } from './enrolment-context.js';
+import { loadEnrolmentContext, type VariantContent } from './enrolment-context.js';
+
+type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 import { renderMessage } from '../domain/render-message.js';
 import { variantForEnrolment } from '../domain/experiment.js';
 import { storeVariantAssignment } from '../db/variant-assignments.js';
@@ -39,6 +41,22 @@ export interface SendDeps {
 function templateFailure(error: unknown): { outcome: SendOutcome } {
   if (error instanceof TemplateError) return { outcome: { outcome: 'failed', reason: `the step cannot be rendered: ${error.message}` } };
   throw error;
+}
+
+/** A step's variants, share-locked: the API's changes to them wait for this transaction. */
+async function lockedVariants(tx: Transaction, stepId: string): Promise<VariantContent[]> {
+  return tx
+    .select({
+      id: stepVariants.id,
+      label: stepVariants.label,
+      subject: stepVariants.subject,
+      body: stepVariants.body,
+      weight: stepVariants.weight,
+      status: stepVariants.status,
+    })
+    .from(stepVariants)
+    .where(eq(stepVariants.stepId, stepId))
+    .for('share');
 }
 
 export function createSendStep(deps: SendDeps) {
@@ -80,7 +98,11 @@ export function createSendStep(deps: SendDeps) {
           return { outcome: { outcome: 'not_sendable', status: null, reason: REASONS.heldOut } };
         // The variant planned for this enrolment, or one chosen now if the experiment changed
         // since (a variant removed, stopped or beaten while this email was unsent).
-        const { variant, store } = variantForEnrolment(enrolmentId, ctx.next);
+        // The variants as they are once no change of them is in flight: a removal, a stop or a winner
+        // (each under the step's lock, moving unsent assignments) commits before this read or waits
+        // for this email to be stored, so an email never goes as a variant that stopped being sent.
+        const variants = ctx.next.variants.length ? await lockedVariants(tx, stepId) : ctx.next.variants;
+        const { variant, store } = variantForEnrolment(enrolmentId, { ...ctx.next, variants });
         if (variant && store) {
           await storeVariantAssignment(tx, { accountId: account.id, enrolmentId, stepId, variantId: variant.id }, store);
         }

@@ -40,32 +40,38 @@ export async function moveUnsentAssignments(
   fromVariantIds: readonly string[],
 ): Promise<number> {
   if (fromVariantIds.length === 0 || assignable(step.variants).length === 0) return 0;
-  const unsent = await db
+  const unsent = sql`not exists (select 1 from ${messages} m where m.enrolment_id = ${variantAssignments.enrolmentId} and m.step_id = ${step.id})`;
+  const waiting = await db
     .select({ enrolmentId: variantAssignments.enrolmentId, from: variantAssignments.variantId })
     .from(variantAssignments)
-    .where(
-      and(
-        eq(variantAssignments.stepId, step.id),
-        inArray(variantAssignments.variantId, [...fromVariantIds]),
-        sql`not exists (select 1 from ${messages} m where m.enrolment_id = ${variantAssignments.enrolmentId} and m.step_id = ${step.id})`,
-      ),
-    );
+    .where(and(eq(variantAssignments.stepId, step.id), inArray(variantAssignments.variantId, [...fromVariantIds]), unsent));
   let moved = 0;
   // Grouped by destination: one update per variant left, however many enrolments move.
   const byVariant = new Map<string, string[]>();
-  for (const { enrolmentId, from } of unsent) {
+  for (const { enrolmentId, from } of waiting) {
     // The same choice a send makes for an email it finds on a variant no longer assigned.
     const to = chooseVariant(enrolmentId, step.id, step.variants, from)!;
-    byVariant.set(to.id, [...(byVariant.get(to.id) ?? []), enrolmentId]);
+    const group = byVariant.get(to.id);
+    if (group) group.push(enrolmentId);
+    else byVariant.set(to.id, [enrolmentId]);
   }
   for (const [variantId, enrolmentIds] of byVariant) {
     for (let i = 0; i < enrolmentIds.length; i += 1000) {
       const chunk = enrolmentIds.slice(i, i + 1000);
-      await db
+      const rows = await db
         .update(variantAssignments)
         .set({ variantId, movedAt: sql`now()` })
-        .where(and(eq(variantAssignments.stepId, step.id), inArray(variantAssignments.enrolmentId, chunk)));
-      moved += chunk.length;
+        // Still on a variant left and still unsent: a send may have moved or used it meanwhile.
+        .where(
+          and(
+            eq(variantAssignments.stepId, step.id),
+            inArray(variantAssignments.enrolmentId, chunk),
+            inArray(variantAssignments.variantId, [...fromVariantIds]),
+            unsent,
+          ),
+        )
+        .returning({ enrolmentId: variantAssignments.enrolmentId });
+      moved += rows.length;
     }
   }
   return moved;
