@@ -21,6 +21,7 @@ import { notifyPortal } from '../../temporal/portal-events.js';
 import { notFound } from '../errors.js';
 import { ATTRIBUTION_RULE, type experimentSchema, type holdoutSchema } from '../schemas/experiments.js';
 import { findSequence } from './sequences.js';
+import { mirroredVariant } from './step-variants.js';
 import { broadcastToSequence } from './workflow-starter.js';
 
 // Experiments (issue 20), judged: what each variant of a step did, compared on reply rate, and the
@@ -178,7 +179,9 @@ export async function variantFigures(db: Db, step: { id: string; accountId: stri
       with sent as (
         select m.id, m.variant_id, m.enrolment_id, m.lead_id, m.delivered_at, m.bounced_at, m.first_clicked_at, m.first_opened_at
         from messages m
-        where m.step_id = ${step.id}::uuid and m.account_id = ${step.accountId}::uuid and m.variant_id is not null and ${SENT_EMAIL}
+        -- By the step's variants, not by step_id: messages_variant_idx serves it (no step_id index).
+        where m.variant_id in (select id from step_variants where step_id = ${step.id}::uuid)
+          and m.step_id = ${step.id}::uuid and m.account_id = ${step.accountId}::uuid and ${SENT_EMAIL}
       ),
       outcome_flags as (
         select a.message_id,
@@ -195,7 +198,9 @@ export async function variantFigures(db: Db, step: { id: string; accountId: stri
         where ev.type = 'email_complained' and ev.enrolment_id in (select enrolment_id from sent)
       ),
       assigned as (
-        select va.variant_id, count(*)::int as n from variant_assignments va where va.step_id = ${step.id}::uuid group by va.variant_id
+        -- Likewise through variant_assignments_variant_idx (its primary key leads with the enrolment).
+        select va.variant_id, count(*)::int as n from variant_assignments va
+        where va.variant_id in (select id from step_variants where step_id = ${step.id}::uuid) group by va.variant_id
       )
       select v.id as variant_id,
         coalesce(max(asg.n), 0)::int as "assigned",
@@ -465,8 +470,8 @@ async function stopVariant(
       .update(stepVariants)
       .set({ status: 'stopped', endedReason: verdict.reason, endedAt, updatedAt: endedAt })
       .where(eq(stepVariants.id, target.id));
-    // The step shows its first assignable variant's content (api/services/step-variants.ts).
-    const mirror = assignable(after)[0]!;
+    // The step shows the content of the variant it mirrors (the rule is step-variants.ts's).
+    const mirror = mirroredVariant(after)!;
     await tx.update(steps).set({ subject: mirror.subject, body: mirror.body, updatedAt: endedAt }).where(eq(steps.id, step.id));
     const moved = await moveUnsentAssignments(tx, { id: step.id, variants: after }, [target.id]);
     const others = assignable(after)

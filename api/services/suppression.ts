@@ -58,9 +58,10 @@ async function suppress(
       `${kind}-${leadId}-${first.at?.getTime() ?? 0}`,
     );
   }
-  // Each unsubscribe or complaint may be the one that condemns its variant; a second cause of a
-  // lead already unsubscribed too, as an earlier check may have failed.
-  if (kind === 'unsubscribe') await checkGuardrailsAfter(deps, variant);
+  // Each new unsubscribe, and each complaint (a signed provider event naming its email), may be
+  // the one that condemns its variant. Not a repeat of an unsubscription that stands: the footer
+  // link is public, and its every click must not cost the step's figures.
+  if (kind === 'unsubscribe' && (first || about.messageId)) await checkGuardrailsAfter(deps, variant);
   return updated.length > 0;
 }
 
