@@ -20,8 +20,16 @@ export default tseslint.config(
         {
           patterns: [
             {
-              // domain/enrolment-status.ts is the one pure module of domain/ that workflows share.
-              group: ['node:*', '../db/*', '../activities/*', '../api/*', '../domain/*', '!../domain/enrolment-status.js'],
+              // The pure modules of domain/ that workflows share: statuses, and Markdown-escaped text for the Temporal UI.
+              group: [
+                'node:*',
+                '../db/*',
+                '../activities/*',
+                '../api/*',
+                '../domain/*',
+                '!../domain/enrolment-status.js',
+                '!../domain/markdown-text.js',
+              ],
               allowTypeImports: true,
             },
           ],

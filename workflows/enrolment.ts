@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { DatabaseActivities, NextStepPlan } from '../activities/index.js';
 import { isLive, REASONS, type EnrolmentStatus } from '../domain/enrolment-status.js';
+import { markdownText } from '../domain/markdown-text.js';
 import {
   bounceSignal,
   controlUpdate,
@@ -327,7 +328,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         const { stepId, until, reason } = carriedPostponement;
         if (plan.next.stepId === stepId && Date.parse(until) > Date.parse(plan.next.dueAt)) {
           postponed = carriedPostponement;
-          plan = { ...plan, next: { ...plan.next, dueAt: until, summary: `${plan.next.summary} (postponed: ${reason})` } };
+          plan = { ...plan, next: { ...plan.next, dueAt: until, summary: `${plan.next.summary} (postponed: ${markdownText(reason)})` } };
         }
       }
       carriedPostponement = null;
@@ -377,7 +378,10 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         break;
       case 'postponed':
         // Daily cap or provider quota: the step waits, it is never dropped.
-        plan = { ...plan, next: { ...next, dueAt: outcome.until, summary: `${next.summary} (postponed: ${outcome.reason})` } };
+        plan = {
+          ...plan,
+          next: { ...next, dueAt: outcome.until, summary: `${next.summary} (postponed: ${markdownText(outcome.reason)})` },
+        };
         postponed = { stepId: next.stepId, until: outcome.until, reason: outcome.reason };
         break;
       case 'not_sendable':
@@ -406,7 +410,9 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     }
   }
 
-  setCurrentDetails(`Ended: ${status}${endedReason ? ` (${endedReason})` : ''}. ${sentCount} email(s) sent.`);
+  // The Temporal UI reads details as Markdown, and a reason may carry a sender's address or a
+  // provider's words. Details and summaries are no commands: escaping them changes no replay.
+  setCurrentDetails(`Ended: ${status}${endedReason ? ` (${markdownText(endedReason)})` : ''}. ${sentCount} email(s) sent.`);
   await condition(allHandlersFinished);
   return state();
 }
