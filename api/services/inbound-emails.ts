@@ -178,6 +178,9 @@ export async function correctInboundClassification(
         resumesAt,
         enrolmentStatus: enrolment?.status ?? null,
         pausedByThis,
+        // The time it is applied, under the email's lock, not the transaction's start (now()): two
+        // corrections asked at once are then ordered as they were applied.
+        createdAt: sql`clock_timestamp()`,
       })
       .returning();
     if (action === 'on_reply' && enrolment) {
