@@ -27,6 +27,12 @@ async function accountWithEverything() {
   const lead = await a.createLead({ firstName: 'Alice', company: 'A-Corp' });
   const enrolment = await a.enrolLead(sequence.id, lead.id);
   await eventually(async () => (await a.sentMessages(enrolment.id)).length > 0, { what: 'step 1 sent' });
+  // Step 2 an experiment: its variants are A's too.
+  const experiment = await a.api('POST', `/v1/sequences/${sequence.id}/steps/${sequence.steps[1]!.id}/variants`, {
+    subject: 'Variant B',
+    body: 'B',
+  });
+  expect(experiment.status, JSON.stringify(experiment.body)).toBe(201);
   const oneOff = await a.api('POST', `/v1/leads/${lead.id}/emails`, { subject: 'One-off', body: 'Hello' });
   expect(oneOff.status).toBe(202);
 
@@ -55,6 +61,7 @@ async function accountWithEverything() {
       email: oneOff.body.id as string,
       notification: notification.id as string,
       inboundEmail: inbound.inboundId as string,
+      variant: experiment.body.variants[1].id as string,
     },
     secrets: [lead.email, replier.email, 'A-Corp'],
   };
@@ -65,7 +72,8 @@ type Ids = Awaited<ReturnType<typeof accountWithEverything>>['ids'];
 /** Which of A's ids a path parameter names, from the collection the path starts with. */
 function idFor(path: string, param: string, ids: Ids): string {
   const collection = path.split('/')[2];
-  if (param === 'stepId' && collection === 'sequences') return ids.step;
+  if (param === 'stepId' && collection === 'sequences') return path.includes('/variants') ? ids.steps[1]! : ids.step;
+  if (param === 'variantId' && collection === 'sequences') return ids.variant;
   if (param === 'id') {
     const byCollection: Record<string, string> = {
       sequences: ids.sequence,
@@ -95,6 +103,9 @@ function validBody(operation: string, ids: Ids): unknown {
     'POST /v1/leads/{id}/emails': { subject: 'From B', body: 'Hello' },
     'POST /v1/leads/{id}/events': { name: 'meeting_booked', eventKey: 'from-b' },
     'POST /v1/inbound-emails/{id}/classification': { class: 'auto_reply' },
+    'POST /v1/inbound-emails/{id}/sentiment': { sentiment: 'negative' },
+    'POST /v1/sequences/{id}/steps/{stepId}/variants': { subject: 'Injected', body: 'Injected' },
+    'PATCH /v1/sequences/{id}/steps/{stepId}/variants/{variantId}': { subject: 'Changed by B' },
   };
   if (!(operation in bodies)) throw new Error(`no valid body for ${operation}: add one to validBody`);
   return bodies[operation];

@@ -43,4 +43,10 @@ def map_body(context, body):
         start, end = window.get("start"), window.get("end")
         if isinstance(start, str) and isinstance(end, str) and start > end:
             window["start"], window["end"] = end, start
+    # An event either stops or pauses (leadEventRules is refined so; the document says it in
+    # words): no keyword says two arrays share no item, so an event generated in both is kept in
+    # stop only.
+    rules = body.get("leadEventRules") if isinstance(body, dict) else None
+    if isinstance(rules, dict) and isinstance(rules.get("stop"), list) and isinstance(rules.get("pause"), list):
+        rules["pause"] = [name for name in rules["pause"] if name not in rules["stop"]]
     return body
