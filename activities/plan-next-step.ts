@@ -54,7 +54,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
     // records "completed", which clears the next step in the same write.
     if (!ctx.next) return { next: null };
     // In the holdout or not is decided at the first plan, and stays (a later change of the
-    // sequence's share moves no one). Enrolments from before holdouts are in none.
+    // sequence's share moves no one). Enrolments past step 1 before holdouts existed are in none.
     const holdout = enrolment.holdout ?? (ctx.sentSteps.length === 0 && inHoldout(enrolment.id, sequence.holdoutPercent));
     if (holdout && ctx.sentSteps.length > 0) return { adoptStatus: 'completed', reason: REASONS.heldOut, next: null };
     const adoptStatus = sequence.status === 'paused' && enrolment.status === 'active' ? ('paused' as const) : undefined;
