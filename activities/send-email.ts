@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Config } from '../config.js';
-import type { Db } from '../db/client.js';
+import type { Db, Transaction } from '../db/client.js';
 import { dailyCapReached } from '../db/daily-sends.js';
 import { enrolmentEvents, enrolments, messages, stepVariants, type EnrolmentStatus } from '../db/schema.js';
 import { TemplateError } from '../domain/merge-fields.js';
@@ -11,7 +11,6 @@ import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
 import { loadEnrolmentContext, type VariantContent } from './enrolment-context.js';
 
-type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 import { renderMessage } from '../domain/render-message.js';
 import { variantForEnrolment } from '../domain/experiment.js';
 import { storeVariantAssignment } from '../db/variant-assignments.js';

@@ -6,6 +6,8 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** What `db.transaction` hands its callback: a Db for the statements of one transaction. */
+export type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** Rows of a raw `db.execute(sql…)`: postgres-js answers an array, PGlite `{ rows }`. */
 export function rowsOf<T>(result: unknown): T[] {

@@ -1,9 +1,7 @@
 import { and, eq, gte, ne, sql } from 'drizzle-orm';
-import { rowsOf, type Db } from './client.js';
+import { rowsOf, type Db, type Transaction } from './client.js';
 import { messages, testEmails } from './schema.js';
 import { startOfDay, startOfNextDay } from '../domain/schedule.js';
-
-type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /**
  * Emails of one account since `since` that count against its daily cap: every message to a lead

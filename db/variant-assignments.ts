@@ -1,9 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { assignable, chooseVariant, type AssignableVariant } from '../domain/experiment.js';
-import type { Db } from './client.js';
+import type { Db, Transaction } from './client.js';
 import { messages, variantAssignments } from './schema.js';
-
-type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export interface VariantAssignment {
   accountId: string;

@@ -23,11 +23,14 @@ export interface AssignableVariant {
   status: VariantStatus;
 }
 
+/** Variants in label order (A, B, C…): the order shares of [0, 1) are laid out in. */
+export const byLabel = (a: { label: string }, b: { label: string }) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
+
 /** The variants new and moved emails may go as: active ones, or the declared winner alone. */
 export function assignable<V extends AssignableVariant>(variants: readonly V[]): V[] {
   const winner = variants.find((v) => v.status === 'winner');
   if (winner) return [winner];
-  return variants.filter((v) => v.status === 'active').sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  return variants.filter((v) => v.status === 'active').sort(byLabel);
 }
 
 /**

@@ -68,9 +68,11 @@ async function checkStepInputs(accountId: string, inputs: (StepInput | StepPatch
 }
 
 /** What a step stores as its own subject and body: variant A's when it has variants. */
-function ownContent(input: StepInput): { subject: string; body: string } {
+function ownContent(input: StepInput): { subject: string; body: string };
+function ownContent(input: StepPatch): StepContent;
+function ownContent(input: StepInput | StepPatch): StepContent {
   const source = input.variants?.[0] ?? input;
-  return { subject: source.subject!, body: source.body! };
+  return { subject: source.subject, body: source.body };
 }
 
 export async function findSequence(db: Db, account: Account, id: string): Promise<Sequence> {
@@ -311,7 +313,7 @@ export async function updateStep(
         touched,
       );
     }
-    const content = patch.variants?.[0] ?? patch;
+    const content = ownContent(patch);
     const [step] = await tx
       .update(steps)
       .set({

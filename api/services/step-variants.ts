@@ -1,10 +1,10 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Account } from '../../db/accounts.js';
-import type { Db } from '../../db/client.js';
+import type { Db, Transaction } from '../../db/client.js';
 import { steps, stepVariants, type VariantStatus } from '../../db/schema.js';
 import { moveUnsentAssignments } from '../../db/variant-assignments.js';
-import { assignable, canAddVariant, nextVariantLabel } from '../../domain/experiment.js';
+import { assignable, byLabel, canAddVariant, nextVariantLabel } from '../../domain/experiment.js';
 import { MAX_VARIANTS } from '../../domain/experiment-stats.js';
 import { ApiError, notFound } from '../errors.js';
 import type { stepVariantSchema, variantInputSchema, variantPatchSchema } from '../schemas/sequences.js';
@@ -17,13 +17,11 @@ import { assertEditable, checkStepTemplates, type Sequence, type Step } from './
  * the step locked, so two portal tabs never both take label C or both remove the last variant.
  */
 
-export type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type StepVariant = typeof stepVariants.$inferSelect;
 export type StepWithVariants = Step & { variants: StepVariant[] };
 export type VariantInput = z.infer<typeof variantInputSchema>;
 type VariantPatch = z.infer<typeof variantPatchSchema>;
 
-const byLabel = (a: { label: string }, b: { label: string }) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
 /** Only these may be changed or removed: the others are the record of what went. */
 const EDITABLE: readonly VariantStatus[] = ['active', 'winner'];
 // Far below PostgreSQL's 65,535 parameters, for a page of sequences with many steps.
