@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +17,7 @@ import {
 import { compareVariants, credibleInterval, posteriorOf, probabilityBest } from '../domain/experiment-stats.js';
 import { unsubscribeToken } from '../domain/unsubscribe-token.js';
 import { asNewAccount } from './helpers/fixtures.js';
+import { startPortalReceiver, type PortalEvent } from './helpers/portal.js';
 import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 import { deliverReplyMime, deliverWebhook, newWebhookSecret } from './helpers/webhooks.js';
 
@@ -33,25 +32,20 @@ let service: TestService;
 const webhookSecret = newWebhookSecret();
 const inboundSecret = 'inbound-secret-for-experiments';
 
-/** Every event the portal received, of every account of this file. */
-const portalEvents: { type: string; data: Record<string, any> }[] = [];
-let portal: http.Server | undefined;
+/** The portal: every event it received, of every account of this file. */
+let portal: Awaited<ReturnType<typeof startPortalReceiver>> | undefined;
+const portalEvents: PortalEvent[] = [];
 let portalUrl: string;
 
 beforeAll(async () => {
   ({ service } = started = await startServiceWithSink({
     env: { RESEND_WEBHOOK_SECRET: webhookSecret, INBOUND_MIME_SECRET: inboundSecret },
   }));
-  portal = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => (body += chunk)).on('end', () => (portalEvents.push(JSON.parse(body)), res.end('ok')));
-  });
-  await new Promise<void>((resolve) => portal!.listen(0, '127.0.0.1', resolve));
-  portalUrl = `http://127.0.0.1:${(portal.address() as AddressInfo).port}/hooks`;
+  portal = await startPortalReceiver(portalEvents);
+  portalUrl = portal.url;
 });
 afterAll(async () => {
-  portal?.closeAllConnections();
-  await new Promise((resolve) => (portal ? portal.close(resolve) : resolve(undefined)));
+  await portal?.close();
   await started?.stop();
 });
 

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DateTime } from 'luxon';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +9,7 @@ import { inboundCorrections, inboundMessages, leadUnsubscriptions } from '../db/
 import { inboundEmailSchema } from '../api/schemas/inbound.js';
 import { unsubscribeToken } from '../domain/unsubscribe-token.js';
 import { asNewAccount } from './helpers/fixtures.js';
+import { startPortalReceiver, type PortalEvent } from './helpers/portal.js';
 import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 import { deliverWebhook, newWebhookSecret } from './helpers/webhooks.js';
@@ -28,30 +27,20 @@ let sink: ResendSink;
 const webhookSecret = newWebhookSecret();
 const inboundSecret = 'inbound-secret-for-classification-tests';
 
-/** What the portal received: every event of every account of this file. */
-const portalEvents: { type: string; data: Record<string, any> }[] = [];
-let portal: http.Server | undefined;
+/** The portal: every event it received, of every account of this file. */
+let portal: Awaited<ReturnType<typeof startPortalReceiver>> | undefined;
+const portalEvents: PortalEvent[] = [];
 let portalUrl: string;
 
 beforeAll(async () => {
   ({ service, sink } = started = await startServiceWithSink({
     env: { RESEND_WEBHOOK_SECRET: webhookSecret, INBOUND_MIME_SECRET: inboundSecret },
   }));
-  portal = http.createServer((req, res) => {
-    let body = '';
-    req
-      .on('data', (chunk) => (body += chunk))
-      .on('end', () => {
-        portalEvents.push(JSON.parse(body));
-        res.end('ok');
-      });
-  });
-  await new Promise<void>((resolve) => portal!.listen(0, '127.0.0.1', resolve));
-  portalUrl = `http://127.0.0.1:${(portal.address() as AddressInfo).port}/hooks`;
+  portal = await startPortalReceiver(portalEvents);
+  portalUrl = portal.url;
 });
 afterAll(async () => {
-  portal?.closeAllConnections();
-  await new Promise((resolve) => (portal ? portal.close(resolve) : resolve(undefined)));
+  await portal?.close();
   await started?.stop();
 });
 
