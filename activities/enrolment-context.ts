@@ -1,6 +1,6 @@
 import { and, asc, eq, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { accounts, enrolments, leads, messages, sequences, steps, type VariantStatus } from '../db/schema.js';
+import { accounts, enrolments, leads, messages, senders, sequences, steps, type VariantStatus } from '../db/schema.js';
 import { nextStep } from '../domain/schedule.js';
 
 /** A step's variant as sending needs it. */
@@ -16,11 +16,13 @@ export interface VariantContent {
 /** Everything the activities need to know about one enrolment, read in one place. */
 export async function loadEnrolmentContext(db: Db, enrolmentId: string, options: { lock?: boolean } = {}) {
   const base = db
-    .select({ enrolment: enrolments, lead: leads, sequence: sequences, account: accounts })
+    .select({ enrolment: enrolments, lead: leads, sequence: sequences, account: accounts, sender: senders })
     .from(enrolments)
     .innerJoin(leads, eq(leads.id, enrolments.leadId))
     .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
     .innerJoin(accounts, eq(accounts.id, enrolments.accountId))
+    // The sender bound at enrolment (null: the account had none then).
+    .leftJoin(senders, eq(senders.id, enrolments.senderId))
     .where(eq(enrolments.id, enrolmentId));
   // The lock serialises a send against a reply, unsubscribe or stop written at the same moment.
   const [row] = options.lock ? await base.for('update', { of: enrolments }) : await base;

@@ -1,7 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { accounts, inboundMessages, leads, sequences, enrolments } from '../db/schema.js';
+import { accounts, inboundMessages, leads, senders, sequences, enrolments } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { emailsSent } from '../metrics.js';
 import type { Mailer } from './mailer.js';
@@ -12,32 +12,28 @@ import { forwardSubject, storableLine } from '../domain/inbound.js';
 const plainAddress = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/;
 
 /**
- * Forwards an email to a reply address to the user's own mailbox with Reply-To set to whoever
+ * Forwards an email to a reply address to the mailbox of the sender whose email it answers (the
+ * enrolment's; for a one-off email, the account's default sender), with Reply-To set to whoever
  * actually wrote it, so answering continues the conversation directly; it says who that is, and
  * when it is not the lead (README, "Who may stop a sequence by replying"). This email is also the
- * user's notification of the reply. It goes only to a sender address the account has confirmed:
- * otherwise anyone could have replies (and what strangers write) relayed to any mailbox.
+ * rep's notification of the reply. It goes only to an address its sender has confirmed: otherwise
+ * anyone could have replies (and what strangers write) relayed to any mailbox.
  */
 export function createForwardReply({ db, mailer, config }: { db: Db; mailer: Mailer; config: Config; logger: Logger }) {
   return async function forwardReply({ inboundId }: { inboundId: string }): Promise<{ forwarded: boolean; reason?: string }> {
     const [row] = await db
-      .select({ inbound: inboundMessages, account: accounts, lead: leads })
+      .select({ inbound: inboundMessages, lead: leads, sender: senders, sequenceName: sequences.name })
       .from(inboundMessages)
       .innerJoin(accounts, eq(accounts.id, inboundMessages.accountId))
       .leftJoin(leads, eq(leads.id, inboundMessages.leadId))
+      .leftJoin(enrolments, eq(enrolments.id, inboundMessages.enrolmentId))
+      .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+      .leftJoin(senders, eq(senders.id, sql`coalesce(${enrolments.senderId}, ${accounts.defaultSenderId})`))
       .where(eq(inboundMessages.id, inboundId));
     if (!row) return { forwarded: false, reason: 'reply not found' };
-    if (!row.account.senderEmail) return { forwarded: false, reason: 'the account has no senderEmail to forward to' };
-    if (!row.account.senderEmailConfirmedAt) return { forwarded: false, reason: 'the account has not confirmed its sender address' };
-    let sequenceName = '';
-    if (row.inbound.enrolmentId) {
-      const [seq] = await db
-        .select({ name: sequences.name })
-        .from(enrolments)
-        .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-        .where(eq(enrolments.id, row.inbound.enrolmentId));
-      sequenceName = seq?.name ?? '';
-    }
+    if (!row.sender?.email) return { forwarded: false, reason: 'its sender has no email address to forward to' };
+    if (!row.sender.emailConfirmedAt) return { forwarded: false, reason: 'its sender has not confirmed their address' };
+    const sequenceName = row.sequenceName ?? '';
     const leadName = storableLine([row.lead?.firstName, row.lead?.lastName].filter(Boolean).join(' '), 200) || row.lead?.email || '';
     const writer = row.inbound.fromEmail;
     const sequencePart = sequenceName ? ` sequence "${storableLine(sequenceName, 200)}"` : ' email';
@@ -51,7 +47,7 @@ export function createForwardReply({ db, mailer, config }: { db: Db; mailer: Mai
     await mailer.send({
       idempotencyKey: `forward-${inboundId}`,
       from: `"${who.replace(/["\\\r\n<>]/g, '')} via Sequences" <${config.PLATFORM_FROM_EMAIL}>`,
-      to: row.account.senderEmail,
+      to: row.sender.email,
       ...(plainAddress.test(writer) ? { replyTo: writer } : {}),
       subject: forwardSubject(row.inbound.subject),
       text: `${intro}\n\n${row.inbound.text}`,

@@ -13,6 +13,8 @@ export interface NextStepPlan {
   /** The database says the enrolment is elsewhere (suppressed, sequence paused or archived). */
   adoptStatus?: EnrolmentStatus;
   reason?: string;
+  /** Who the enrolment sends as now (its SenderId search attribute); absent without a sender. */
+  senderId?: string;
   next: {
     stepId: string;
     number: number;
@@ -40,7 +42,8 @@ export function createPlanNextStep({ db }: { db: Db }) {
   }): Promise<NextStepPlan> {
     const ctx = await loadEnrolmentContext(db, enrolmentId);
     if (!ctx) return { adoptStatus: 'failed', reason: REASONS.enrolmentGone, next: null };
-    const { enrolment, lead, sequence } = ctx;
+    const { enrolment, lead, sequence, sender } = ctx;
+    const senderId = sender ? { senderId: sender.id } : {};
     if (!isLive(enrolment.status)) {
       return { adoptStatus: enrolment.status, reason: enrolment.endedReason ?? undefined, next: null };
     }
@@ -52,12 +55,14 @@ export function createPlanNextStep({ db }: { db: Db }) {
     // Every step sent: the enrolment completes even if its sequence was paused meanwhile (a
     // paused plan with no step to resume to would leave nothing to wait for). The workflow
     // records "completed", which clears the next step in the same write.
-    if (!ctx.next) return { next: null };
+    if (!ctx.next) return { ...senderId, next: null };
     // In the holdout or not is decided at the first plan, and stays (a later change of the
     // sequence's share moves no one). Enrolments past step 1 before holdouts existed are in none.
     const holdout = enrolment.holdout ?? (ctx.sentSteps.length === 0 && inHoldout(enrolment.id, sequence.holdoutPercent));
     if (holdout && ctx.sentSteps.length > 0) return { adoptStatus: 'completed', reason: REASONS.heldOut, next: null };
-    const adoptStatus = sequence.status === 'paused' && enrolment.status === 'active' ? ('paused' as const) : undefined;
+    // A sequence paused, or a sender retired: the enrolment waits, paused, with the step planned.
+    const hold = sequence.status === 'paused' ? REASONS.sequencePaused : sender?.retiredAt ? REASONS.senderRetired : undefined;
+    const adoptStatus = hold && enrolment.status === 'active' ? ('paused' as const) : undefined;
     const dueAt = stepDueAt({
       previousAt: new Date(previousAt),
       delay: { amount: ctx.next.delayAmount, unit: ctx.next.delayUnit },
@@ -67,7 +72,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
     });
     await db
       .update(enrolments)
-      .set({ nextStepId: ctx.next.id, nextDueAt: dueAt, ...(enrolment.holdout === null ? { holdout } : {}) })
+      .set({ nextStepId: ctx.next.id, nextDueAt: dueAt, waitingFor: null, ...(enrolment.holdout === null ? { holdout } : {}) })
       .where(eq(enrolments.id, enrolmentId));
     // The variant is assigned when the step is first planned, so the Temporal UI and the API say
     // which will go; the send reads the same assignment.
@@ -80,7 +85,8 @@ export function createPlanNextStep({ db }: { db: Db }) {
     const which = variant ? ` (variant ${variant.label})` : '';
     return {
       adoptStatus,
-      reason: adoptStatus ? REASONS.sequencePaused : undefined,
+      reason: adoptStatus ? hold : undefined,
+      ...senderId,
       next: {
         stepId: ctx.next.id,
         number,

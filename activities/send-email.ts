@@ -1,8 +1,9 @@
 import { eq } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db, Transaction } from '../db/client.js';
-import { dailyCapReached } from '../db/daily-sends.js';
-import { enrolmentEvents, enrolments, messages, stepVariants, type EnrolmentStatus } from '../db/schema.js';
+import { dailyCapReached, senderCapReached } from '../db/daily-sends.js';
+import { enrolmentEvents, enrolments, messages, stepVariants, type EnrolmentStatus, type WaitingFor } from '../db/schema.js';
+import { storableLine } from '../domain/inbound.js';
 import { TemplateError } from '../domain/merge-fields.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
 import { REASONS } from '../domain/enrolment-status.js';
@@ -80,7 +81,7 @@ export function createSendStep(deps: SendDeps) {
         // Already stored by an earlier attempt: finish that attempt with the very same payload.
         if (existing) return { message: existing };
         if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: REASONS.enrolmentGone } };
-        const { enrolment, lead, sequence, account } = ctx;
+        const { enrolment, lead, sequence, account, sender } = ctx;
         const blocker = sendBlocker({
           enrolmentStatus: enrolment.status,
           sequenceStatus: sequence.status,
@@ -88,6 +89,7 @@ export function createSendStep(deps: SendDeps) {
           lead,
           repliedAt: enrolment.repliedAt,
           resumedAt: enrolment.resumedAt,
+          senderRetired: !!sender?.retiredAt,
         });
         if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
         // The step the workflow planned may have been deleted or reordered since: plan again.
@@ -112,12 +114,31 @@ export function createSendStep(deps: SendDeps) {
           replyToken: enrolment.replyToken,
           lead,
           account,
+          sender,
         });
-        const capped = await dailyCapReached(tx, account, new Date(now));
-        if (capped)
-          return {
-            outcome: { outcome: 'postponed', until: capped.until.toISOString(), reason: `daily cap of ${capped.cap} emails reached` },
+        // The account's cap, then the sender's own: over either, the email waits for that cap's
+        // next day (never dropped), and the enrolment says what it waits for.
+        const accountCap = await dailyCapReached(tx, account, new Date(now));
+        const senderCap = accountCap || !sender ? null : await senderCapReached(tx, sender, account.timezone, new Date(now));
+        const capped = accountCap ?? senderCap;
+        if (capped) {
+          const waitingFor: WaitingFor = {
+            cause: 'daily_cap',
+            scope: accountCap ? 'account' : 'sender',
+            ...(accountCap ? {} : { senderId: sender!.id }),
+            cap: capped.cap,
+            until: capped.until.toISOString(),
           };
+          await tx.update(enrolments).set({ waitingFor, nextDueAt: capped.until }).where(eq(enrolments.id, enrolmentId));
+          const whose = accountCap ? 'the account' : `the sender ${storableLine(sender!.name || sender!.email || sender!.id, 100)}`;
+          return {
+            outcome: {
+              outcome: 'postponed',
+              until: capped.until.toISOString(),
+              reason: `daily cap of ${capped.cap} emails of ${whose} reached`,
+            },
+          };
+        }
         const [message] = await tx
           .insert(messages)
           .values({
@@ -126,6 +147,7 @@ export function createSendStep(deps: SendDeps) {
             enrolmentId,
             stepId,
             variantId: variant?.id ?? null,
+            senderId: sender?.id ?? null,
             leadId: lead.id,
             idempotencyKey: key,
             toEmail: lead.email!,
@@ -159,7 +181,7 @@ export function createSendStep(deps: SendDeps) {
           : [];
         await tx
           .update(enrolments)
-          .set({ lastStepId: stepId, lastSentAt: sentAt, updatedAt: sentAt })
+          .set({ lastStepId: stepId, lastSentAt: sentAt, waitingFor: null, updatedAt: sentAt })
           .where(eq(enrolments.id, enrolmentId));
         await tx.insert(enrolmentEvents).values({
           accountId: message.accountId,

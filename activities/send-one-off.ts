@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
-import { dailyCapReached } from '../db/daily-sends.js';
-import { accounts, leads, messages, oneOffEmails } from '../db/schema.js';
+import { dailyCapReached, senderCapReached } from '../db/daily-sends.js';
+import { accounts, leads, messages, oneOffEmails, senders } from '../db/schema.js';
 import { TemplateError } from '../domain/merge-fields.js';
 import { providerTags } from '../domain/sender.js';
 import { SUPPRESSION_OUTCOME, suppressionOf } from '../domain/suppression.js';
@@ -19,16 +19,18 @@ export function createSendOneOff(deps: SendDeps) {
     const decided = await db
       .transaction(async (tx): Promise<OneOffOutcome | Message> => {
         const [row] = await tx
-          .select({ oneOff: oneOffEmails, lead: leads, account: accounts })
+          .select({ oneOff: oneOffEmails, lead: leads, account: accounts, sender: senders })
           .from(oneOffEmails)
           .innerJoin(leads, eq(leads.id, oneOffEmails.leadId))
           .innerJoin(accounts, eq(accounts.id, oneOffEmails.accountId))
+          // A one-off email goes as the account's default sender.
+          .leftJoin(senders, eq(senders.id, accounts.defaultSenderId))
           .where(eq(oneOffEmails.id, oneOffId))
           .for('update', { of: oneOffEmails });
         if (!row) return { outcome: 'failed', reason: 'the email no longer exists' };
         const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
         if (existing) return existing;
-        const { oneOff, lead, account } = row;
+        const { oneOff, lead, account, sender } = row;
         const suppression = suppressionOf(lead);
         if (suppression) {
           const suppressed = SUPPRESSION_OUTCOME[suppression].reason;
@@ -41,15 +43,20 @@ export function createSendOneOff(deps: SendDeps) {
           replyToken: oneOff.replyToken,
           lead,
           account,
+          sender,
         });
-        // The daily cap counts one-off emails too: over it, the email waits for the account's next day.
-        const capped = await dailyCapReached(tx, account, new Date());
+        // The daily caps count one-off emails too: over the account's or the sender's, the email
+        // waits for that cap's next day.
+        const capped =
+          (await dailyCapReached(tx, account, new Date())) ??
+          (sender ? await senderCapReached(tx, sender, account.timezone, new Date()) : null);
         if (capped) return { outcome: 'postponed', until: capped.until.toISOString(), reason: `daily cap of ${capped.cap} emails reached` };
         const [message] = await tx
           .insert(messages)
           .values({
             ...rendered,
             accountId: account.id,
+            senderId: sender?.id ?? null,
             leadId: lead.id,
             idempotencyKey: key,
             toEmail: lead.email!,

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { enrolmentEvents, enrolments, leads } from '../db/schema.js';
 import { signalEnrolment, signalWithStartEnrolment } from '../temporal/client.js';
-import type { BroadcastInput, ColleagueBroadcast, ColleagueSelection } from '../workflows/contract.js';
+import type { BroadcastInput, ColleagueBroadcast, ColleagueSelection, SenderBroadcast } from '../workflows/contract.js';
 
 const PAGE_SIZE = 1_000;
 const IN_FLIGHT = 64;
@@ -30,6 +30,19 @@ const colleagueEnrolments = (of: ColleagueSelection, signal: ColleagueBroadcast[
       : signal === 'resume'
         ? and(eq(enrolments.status, 'paused'), isNull(enrolments.pausedUntil), lastPauseMadeBy(inboundId ?? ''))
         : or(eq(enrolments.status, 'active'), and(eq(enrolments.status, 'paused'), isNotNull(enrolments.pausedUntil))),
+  );
+
+/**
+ * A retired sender's enrolments to pause: the active ones and those waiting for an out-of-office
+ * return (as for a colleague's reply); to re-plan: every live one of the sender they moved to.
+ */
+const senderEnrolments = (of: SenderBroadcast['senderOf'], signal: SenderBroadcast['signal']) =>
+  and(
+    eq(enrolments.accountId, of.accountId),
+    eq(enrolments.senderId, of.senderId),
+    signal === 'pause'
+      ? or(eq(enrolments.status, 'active'), and(eq(enrolments.status, 'paused'), isNotNull(enrolments.pausedUntil)))
+      : isLiveEnrolment(),
   );
 
 /** The enrolment's latest status change is the pause this inbound email made: nobody has acted on it since. */
@@ -63,10 +76,18 @@ export function createSignalEnrolmentPage({
       if (signalled % 100 === 0) Context.current().heartbeat(id);
     };
 
-    if ('colleaguesOf' in input) {
-      const { signal, reason, inboundId } = input;
+    if ('colleaguesOf' in input || 'senderOf' in input) {
+      const { signal, reason } = input;
+      const inboundId = 'colleaguesOf' in input ? input.inboundId : undefined;
       const rows = await selectStartableEnrolments(db)
-        .where(and(colleagueEnrolments(input.colleaguesOf, signal, inboundId), after))
+        .where(
+          and(
+            'colleaguesOf' in input
+              ? colleagueEnrolments(input.colleaguesOf, input.signal, inboundId)
+              : senderEnrolments(input.senderOf, input.signal),
+            after,
+          ),
+        )
         .orderBy(asc(enrolments.id))
         .limit(PAGE_SIZE);
       await Promise.all(
@@ -78,7 +99,7 @@ export function createSignalEnrolmentPage({
             // reads from its sequence when it plans, nothing in the database would tell it of a
             // colleague's reply, and it would send to the company. Signal-with-start: its first
             // task holds the pause or stop, before it plans anything.
-            if (row.workflowStartedAt || !config || signal === 'resume') return;
+            if (row.workflowStartedAt || !config || (signal !== 'pause' && signal !== 'stop')) return;
             if (await signalWithStartEnrolment({ temporal, config }, row, signal, { reason, inboundId })) {
               await db
                 .update(enrolments)

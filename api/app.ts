@@ -10,6 +10,7 @@ import { ApiError, errorHandler, methodNotAllowed, unknownRoute } from './errors
 import { openApiDocument } from './openapi.js';
 import { unsubscribePageCsp } from './pages/unsubscribe-page.js';
 import { accountRoutes } from './routes/account.js';
+import { senderRoutes } from './routes/senders.js';
 import { senderConfirmationLinkRoutes, senderConfirmationRequestRoutes } from './routes/sender-confirmation.js';
 import { docsRoutes } from './routes/docs.js';
 import { domainRoutes } from './routes/domains.js';
@@ -148,6 +149,7 @@ export function createApp(deps: AppDeps): Express {
   authed.use(
     accountRoutes(deps),
     senderConfirmationRequestRoutes(deps),
+    senderRoutes(deps),
     domainRoutes(deps),
     sequenceRoutes(deps),
     leadRoutes(deps),

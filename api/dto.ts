@@ -17,6 +17,8 @@ export const enrolmentDtoColumns = {
   endedReason: enrolments.endedReason,
   enrolledAt: enrolments.enrolledAt,
   endedAt: enrolments.endedAt,
+  senderId: enrolments.senderId,
+  waitingFor: enrolments.waitingFor,
 };
 
 export function toEnrolmentDto(e: Pick<typeof enrolments.$inferSelect, keyof typeof enrolmentDtoColumns>) {
@@ -34,6 +36,9 @@ export function toEnrolmentDto(e: Pick<typeof enrolments.$inferSelect, keyof typ
     endedReason: e.endedReason,
     enrolledAt: e.enrolledAt.toISOString(),
     endedAt: iso(e.endedAt),
+    senderId: e.senderId,
+    // A wait that is over (its day has come, the email is on its way) is no longer a reason.
+    waitingFor: e.waitingFor && e.status === 'active' && Date.parse(e.waitingFor.until) > Date.now() ? e.waitingFor : null,
   };
 }
 

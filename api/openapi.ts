@@ -77,6 +77,15 @@ import {
   variantParams,
   variantPatchSchema,
 } from './schemas/sequences.js';
+import {
+  senderCreateSchema,
+  senderListQuery,
+  senderPageSchema,
+  senderPatchSchema,
+  senderRetiredSchema,
+  senderRetireSchema,
+  senderSchema,
+} from './schemas/senders.js';
 import { statsSchema } from './schemas/stats.js';
 import { oneClickForm, unsubscribeTokenParams } from './schemas/unsubscribe.js';
 
@@ -196,6 +205,15 @@ const enrolmentLinks = linksTo(
   ],
   { id: '$response.body#/id' },
 );
+const senderLinks = linksTo(
+  [
+    ['GetSender', '/v1/senders/{id}', 'get'],
+    ['UpdateSender', '/v1/senders/{id}', 'patch'],
+    ['ConfirmSender', '/v1/senders/{id}/confirmation', 'post'],
+    ['RetireSender', '/v1/senders/{id}/retire', 'post'],
+  ],
+  { id: '$response.body#/id' },
+);
 const emailLinks = linksTo([['GetEmail', '/v1/emails/{id}', 'get']], { id: '$response.body#/id' });
 
 const paths: ZodOpenApiPathsObject = {
@@ -312,20 +330,68 @@ const paths: ZodOpenApiPathsObject = {
     }),
   },
   '/v1/account/sender-email/confirmation': {
+    post: op('Send a confirmation link to the account’s default sender’s address (as POST /v1/senders/{id}/confirmation)', 'Account', {
+      responses: {
+        '200': ok(senderConfirmedSchema, 'Already confirmed'),
+        '202': ok(senderConfirmationSentSchema, 'Link sent'),
+        '422': error('no_sender_email'),
+        '429': refused429(
+          'confirmation_recently_sent (one link per ten minutes), daily_cap_reached (the confirmation email counts against the daily cap) or rate_limited',
+        ),
+      },
+    }),
+  },
+  '/v1/senders': {
+    post: op('Add a sender (a rep emails go out as); the first becomes the account’s default', 'Senders', {
+      ...body(senderCreateSchema),
+      responses: {
+        '201': { ...ok(senderSchema), links: senderLinks },
+        '409': error('sender_email_taken (another live sender of the account has this address)'),
+      },
+    }),
+    get: op('List the account’s senders, oldest first', 'Senders', {
+      requestParams: { query: senderListQuery },
+      responses: { '200': ok(senderPageSchema) },
+    }),
+  },
+  '/v1/senders/{id}': {
+    get: op('One sender', 'Senders', { requestParams: { path: idParams }, responses: { '200': ok(senderSchema) } }),
+    patch: op('Change a sender; a new address must be confirmed again', 'Senders', {
+      requestParams: { path: idParams },
+      ...body(senderPatchSchema),
+      responses: { '200': ok(senderSchema), '409': error('sender_retired, sender_email_taken') },
+    }),
+  },
+  '/v1/senders/{id}/confirmation': {
     post: op(
-      'Send a confirmation link to the account’s sender address; until it is confirmed, no test copy or forwarded reply goes there',
-      'Account',
+      'Send a confirmation link to the sender’s address; until it is confirmed, no test copy or forwarded reply goes there',
+      'Senders',
       {
+        requestParams: { path: idParams },
         responses: {
           '200': ok(senderConfirmedSchema, 'Already confirmed'),
           '202': ok(senderConfirmationSentSchema, 'Link sent'),
+          '409': error('sender_retired'),
           '422': error('no_sender_email'),
           '429': refused429(
-            'confirmation_recently_sent (one link per ten minutes), daily_cap_reached (the confirmation email counts against the daily cap) or rate_limited',
+            'confirmation_recently_sent (one link per address per ten minutes), confirmation_limit_reached, daily_cap_reached or rate_limited',
           ),
         },
       },
     ),
+  },
+  '/v1/senders/{id}/retire': {
+    post: op('Retire a sender: nothing more goes out as them; their live enrolments are paused or moved', 'Senders', {
+      requestParams: { path: idParams },
+      ...optionalBody(senderRetireSchema),
+      responses: {
+        '200': ok(senderRetiredSchema),
+        '409': error(
+          'sender_has_live_enrolments (say liveEnrolments), sender_is_account_default (move to another, who becomes the default), sender_retired (moveTo is retired)',
+        ),
+        '422': error('sender_not_found (moveTo), validation_error'),
+      },
+    }),
   },
   '/v1/account/portal-webhook-secret/rotate': {
     post: op(
@@ -519,8 +585,8 @@ const paths: ZodOpenApiPathsObject = {
       ...body(enrolOneSchema),
       responses: {
         '201': { ...ok(enrolmentSchema), links: enrolmentLinks },
-        '409': error('already_enrolled'),
-        '422': error('Refused, with the reason as code'),
+        '409': error('already_enrolled, sender_retired'),
+        '422': error('Refused, with the reason as code (sender_not_found: senderId names no sender of the account)'),
       },
     }),
     get: op('List a sequence’s enrolments with counts per status', 'Enrolments', {
@@ -541,7 +607,10 @@ const paths: ZodOpenApiPathsObject = {
       ...body(enrolManySchema),
       responses: {
         '200': ok(bulkResultSchema),
-        '422': error('idempotency_key_reused: this key was used for a different request (another sequence or other leads)'),
+        '409': error('sender_retired: a named sender is retired'),
+        '422': error(
+          'idempotency_key_reused: this key was used for a different request (another sequence, other leads or senders); sender_not_found: a named sender is not one of the account’s; validation_error: senderId and senderIds both given',
+        ),
       },
     }),
   },

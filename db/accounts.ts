@@ -1,18 +1,30 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { generateApiKey } from '../domain/api-key.js';
 import type { Db } from './client.js';
-import { accounts, apiKeys } from './schema.js';
+import { accounts, apiKeys, senders } from './schema.js';
 
 export type Account = typeof accounts.$inferSelect;
+export type SenderRow = typeof senders.$inferSelect;
+export type SenderValues = Partial<Omit<typeof senders.$inferInsert, 'id' | 'accountId'>>;
 
+/** An account with its API key, and (when `sender` is given) its first sender as the default. */
 export async function createAccount(
   db: Db,
-  values: Partial<typeof accounts.$inferInsert> & { name: string },
-): Promise<{ account: Account; apiKey: string }> {
+  values: Partial<typeof accounts.$inferInsert> & { name: string; sender?: SenderValues },
+): Promise<{ account: Account; apiKey: string; sender: SenderRow | null }> {
+  const { sender: senderValues, ...accountValues } = values;
   return db.transaction(async (tx) => {
-    const [account] = await tx.insert(accounts).values(values).returning();
+    let [account] = await tx.insert(accounts).values(accountValues).returning();
+    let sender: SenderRow | undefined;
+    if (senderValues) {
+      [sender] = await tx
+        .insert(senders)
+        .values({ ...senderValues, accountId: account!.id })
+        .returning();
+      [account] = await tx.update(accounts).set({ defaultSenderId: sender!.id }).where(eq(accounts.id, account!.id)).returning();
+    }
     const apiKey = await issueApiKey(tx as unknown as Db, account!.id);
-    return { account: account!, apiKey };
+    return { account: account!, apiKey, sender: sender ?? null };
   });
 }
 

@@ -1,6 +1,7 @@
 import { and, eq, gte, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db, type Transaction } from './client.js';
 import { messages, testEmails } from './schema.js';
+import type { Sender } from '../domain/sender.js';
 import { startOfDay, startOfNextDay } from '../domain/schedule.js';
 
 /**
@@ -40,4 +41,26 @@ export async function dailyCapReached(
   const cap = account.limits.maxEmailsPerDay;
   if (cap === null || (await emailsSentSince(tx, account.id, startOfDay(now, account.timezone))) < cap) return null;
   return { cap, until: startOfNextDay(now, account.timezone) };
+}
+
+/**
+ * Whether the sender's own daily cap (in their zone, else the account's) is reached at `now`:
+ * every email to a lead that went or may have gone as them. Taken under the sender's own lock, in
+ * the transaction that then stores the email, like the account's cap.
+ */
+export async function senderCapReached(
+  tx: Db | Transaction,
+  sender: Pick<Sender, 'id'> & { dailyCap: number | null; timezone: string | null },
+  accountTimezone: string,
+  now: Date,
+): Promise<{ cap: number; until: Date } | null> {
+  const cap = sender.dailyCap;
+  if (cap === null) return null;
+  const zone = sender.timezone ?? accountTimezone;
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`sender-cap:${sender.id}`}, 0))`);
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(messages)
+    .where(and(eq(messages.senderId, sender.id), gte(messages.createdAt, startOfDay(now, zone)), ne(messages.status, 'failed')));
+  return (row?.n ?? 0) < cap ? null : { cap, until: startOfNextDay(now, zone) };
 }

@@ -61,6 +61,7 @@ export function selectStartableEnrolments(db: Db) {
       leadId: enrolments.leadId,
       leadEmail: leads.email,
       sequenceName: sequences.name,
+      senderId: enrolments.senderId,
       workflowStartedAt: enrolments.workflowStartedAt,
     })
     .from(enrolments)

@@ -44,6 +44,7 @@ export const ENROLMENT_EVENT_TYPES = [
   'bounce_notice',
   'classification_corrected',
   'lead_event',
+  'sender_changed',
   'unsubscribe',
   'bounce',
 ] as const;
@@ -100,6 +101,18 @@ export interface SendWindow {
   end: string;
 }
 
+/**
+ * Why a planned email has not gone at its due time: a daily cap (the account's, or its sender's),
+ * until the cap's next day. Issue 18 adds the other causes.
+ */
+export interface WaitingFor {
+  cause: 'daily_cap';
+  scope: 'account' | 'sender';
+  senderId?: string;
+  cap: number;
+  until: string;
+}
+
 export interface PlanLimits {
   maxSequences: number | null;
   maxStepsPerSequence: number | null;
@@ -117,12 +130,12 @@ export const accounts = pgTable('accounts', {
     .$type<PlanLimits>()
     .notNull()
     .default({ maxSequences: null, maxStepsPerSequence: null, maxActiveEnrolments: null, maxEmailsPerDay: null }),
-  // Branding and sender: what a lead sees.
-  senderName: text('sender_name').notNull().default(''),
-  senderEmail: text('sender_email'),
-  /** Set when the account proved it reads `senderEmail` (a signed link sent there was opened). */
-  senderEmailConfirmedAt: timestamp('sender_email_confirmed_at', { withTimezone: true }),
-  signature: text('signature').notNull().default(''),
+  /**
+   * The sender (senders) a sequence without its own sends as, and the one one-off emails and
+   * replies to them use. Null: no sender yet, emails show the account's name at the platform address.
+   */
+  defaultSenderId: uuid('default_sender_id'),
+  // Branding: what a lead sees.
   companyName: text('company_name').notNull().default(''),
   postalAddress: text('postal_address').notNull().default(''),
   logoUrl: text('logo_url'),
@@ -156,6 +169,40 @@ export const apiKeys = pgTable(
   (t) => [uniqueIndex('api_keys_prefix_idx').on(t.prefix), index('api_keys_account_idx').on(t.accountId)],
 );
 
+/**
+ * A person (a rep) emails go out as: the From line's name and address, the signature, a daily cap
+ * of their own. Replies to their emails are forwarded to their mailbox, and test copies go there,
+ * only once they proved they read it (a signed link sent there was confirmed). Retired, never
+ * deleted: sent messages and ended enrolments keep pointing at them.
+ */
+export const senders = pgTable(
+  'senders',
+  {
+    id: id(),
+    accountId: accountId(),
+    name: text('name').notNull().default(''),
+    /** The sender's own mailbox; null only for a sender migrated from an account that had a name but no address. */
+    email: text('email'),
+    /** Set when the sender proved they read `email`; cleared when it changes. */
+    emailConfirmedAt: timestamp('email_confirmed_at', { withTimezone: true }),
+    signature: text('signature').notNull().default(''),
+    /** The zone their daily cap's day is counted in; null: the account's. */
+    timezone: text('timezone'),
+    /** At most this many emails a day from this sender (the account's cap also applies); null: no cap of their own. */
+    dailyCap: integer('daily_cap'),
+    retiredAt: timestamp('retired_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('senders_account_idx').on(t.accountId, t.createdAt),
+    // Two live senders of one account never share a mailbox: a reply's forward has one owner.
+    uniqueIndex('senders_account_email_idx')
+      .on(t.accountId, sql`lower(${t.email})`)
+      .where(sql`retired_at is null and email is not null`),
+  ],
+);
+
 export const sequences = pgTable(
   'sequences',
   {
@@ -179,6 +226,8 @@ export const sequences = pgTable(
      * follow-up, so the user sees what the follow-ups add. Decided once per enrolment, at its first plan.
      */
     holdoutPercent: integer('holdout_percent').notNull().default(0),
+    /** Who its emails come from unless an enrolment names another; null: the account's default sender. */
+    senderId: uuid('sender_id').references(() => senders.id),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     archivedAt: timestamp('archived_at', { withTimezone: true }),
@@ -323,6 +372,14 @@ export const enrolments = pgTable(
     workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
     /** In the sequence's holdout (no follow-up after step 1); null until its first plan decided it. */
     holdout: boolean('holdout'),
+    /**
+     * Who every email of this enrolment comes from: bound when the lead is enrolled (the request's,
+     * else the sequence's, else the account's default), never changed by a later default; moved
+     * only when the sender is retired with a sender to move to. Null: the account had no sender.
+     */
+    senderId: uuid('sender_id').references(() => senders.id),
+    /** What a postponed email waits for (a daily cap), until it goes or is planned again. */
+    waitingFor: jsonb('waiting_for').$type<WaitingFor | null>(),
     batchId: uuid('batch_id'),
     enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
     endedAt: timestamp('ended_at', { withTimezone: true }),
@@ -338,6 +395,9 @@ export const enrolments = pgTable(
     // A sequence's enrolment list, newest first, page by page (keyset on enrolled_at, id).
     index('enrolments_sequence_enrolled_idx').on(t.sequenceId, t.enrolledAt, t.id),
     index('enrolments_lead_idx').on(t.leadId, t.status),
+    index('enrolments_sender_idx')
+      .on(t.senderId, t.status)
+      .where(sql`sender_id is not null`),
     index('enrolments_unstarted_idx')
       .on(t.enrolledAt)
       .where(sql`workflow_started_at is null`),
@@ -416,6 +476,8 @@ export const messages = pgTable(
     stepId: uuid('step_id'),
     /** The step's variant this email went as, when the step had variants. */
     variantId: uuid('variant_id'),
+    /** Who it went as: their daily cap counts it, and a sender it names is never deleted. */
+    senderId: uuid('sender_id').references(() => senders.id),
     leadId: uuid('lead_id')
       .notNull()
       .references(() => leads.id, { onDelete: 'cascade' }),
@@ -449,6 +511,9 @@ export const messages = pgTable(
     index('messages_enrolment_idx').on(t.enrolmentId),
     index('messages_provider_idx').on(t.providerId),
     index('messages_account_sent_idx').on(t.accountId, t.sentAt),
+    index('messages_sender_sent_idx')
+      .on(t.senderId, t.createdAt)
+      .where(sql`sender_id is not null`),
     index('messages_variant_idx')
       .on(t.variantId)
       .where(sql`variant_id is not null`),
@@ -605,6 +670,8 @@ export const notifications = pgTable(
     type: text('type').$type<NotificationType>().notNull(),
     enrolmentId: uuid('enrolment_id').references(() => enrolments.id, { onDelete: 'cascade' }),
     leadId: uuid('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
+    /** The sender whose email it is about (a reply to their email): who should act on it. */
+    senderId: uuid('sender_id'),
     title: text('title').notNull(),
     body: text('body').notNull().default(''),
     readAt: timestamp('read_at', { withTimezone: true }),

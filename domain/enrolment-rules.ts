@@ -16,12 +16,15 @@ export function sendBlocker(input: {
   lead: SuppressibleLead;
   repliedAt: Date | null;
   resumedAt: Date | null;
+  /** A retired sender sends nothing more: the enrolment waits, paused, to be moved to another. */
+  senderRetired?: boolean;
 }): { status: EnrolmentStatus | null; reason: string } | null {
   if (input.enrolmentStatus !== 'active') return { status: input.enrolmentStatus, reason: `enrolment is ${input.enrolmentStatus}` };
   const suppression = suppressionOf(input.lead);
   if (suppression) return SUPPRESSION_OUTCOME[suppression];
   const sequence = sequenceHold(input.sequenceStatus);
   if (sequence) return sequence;
+  if (input.senderRetired) return { status: 'paused', reason: REASONS.senderRetired };
   if (replyUnhandled(input) && input.onReply === 'stop') return { status: 'replied', reason: REASONS.replied };
   if (replyUnhandled(input) && input.onReply === 'pause') return { status: 'paused', reason: REASONS.replied };
   return null;

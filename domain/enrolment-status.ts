@@ -26,6 +26,7 @@ export const REASONS = {
   backFromOutOfOffice: 'the lead is back from out of office',
   sequenceArchived: 'the sequence was archived',
   sequencePaused: 'the sequence is paused',
+  senderRetired: 'its sender was retired: move it to another sender to go on',
   allStepsSent: 'all steps sent',
   heldOut: 'in the experiment holdout: no follow-up after step 1',
   enrolmentGone: 'the enrolment no longer exists',

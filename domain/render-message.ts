@@ -4,7 +4,7 @@ import type { Account } from '../db/accounts.js';
 import type { leads } from '../db/schema.js';
 import { composeOffThread } from './compose-pool.js';
 import type { MergeContext } from './merge-fields.js';
-import { fromHeader } from './sender.js';
+import { fromHeader, fromIdentity, type Sender } from './sender.js';
 import { unsubscribeToken } from './unsubscribe-token.js';
 
 // An email to a lead as it is stored and sent, whichever path sends it: a sequence step
@@ -16,7 +16,8 @@ type Lead = typeof leads.$inferSelect;
 /** What a template may see of a lead; previews pass sample data of the same shape. */
 export type MergeableLead = Pick<Lead, 'firstName' | 'lastName' | 'email' | 'company' | 'title' | 'phone' | 'customFields'>;
 
-export function mergeContextOf(lead: MergeableLead, account: Account): MergeContext {
+/** `{{ sender.* }}` reads the email's sender (the enrolment's); without one, the account's name. */
+export function mergeContextOf(lead: MergeableLead, account: Account, sender: Sender | null): MergeContext {
   return {
     lead: {
       first_name: lead.firstName,
@@ -29,10 +30,10 @@ export function mergeContextOf(lead: MergeableLead, account: Account): MergeCont
     },
     custom: lead.customFields,
     sender: {
-      name: account.senderName,
-      email: account.senderEmail ?? '',
+      name: sender?.name ?? '',
+      email: sender?.email ?? '',
       company: account.companyName,
-      signature: account.signature,
+      signature: sender?.signature ?? '',
     },
   };
 }
@@ -69,6 +70,8 @@ export async function renderMessage(
     replyToken: string;
     lead: MergeableLead;
     account: Account;
+    /** Who it comes from: the enrolment's sender (or the account's default for one-off emails). */
+    sender: Sender | null;
   },
 ) {
   const id = randomUUID();
@@ -76,26 +79,26 @@ export async function renderMessage(
   const composed = await composeOffThread({
     subject: input.subject,
     body: input.body,
-    merge: mergeContextOf(input.lead, input.account),
-    branding: brandingOf(input.account),
+    merge: mergeContextOf(input.lead, input.account, input.sender),
+    branding: brandingOf(input.account, input.sender),
     unsubscribeUrl: envelope.unsubscribeUrl,
   });
   return {
     id,
-    fromEmail: fromHeader(input.account, config.PLATFORM_FROM_EMAIL),
+    fromEmail: fromHeader(fromIdentity(input.account, input.sender), config.PLATFORM_FROM_EMAIL),
     replyTo: envelope.replyTo,
     headers: envelope.headers,
     ...composed,
   };
 }
 
-export function brandingOf(account: Account) {
+export function brandingOf(account: Account, sender: Sender | null) {
   return {
-    senderName: account.senderName || account.name,
+    senderName: sender?.name || account.name,
     companyName: account.companyName,
     postalAddress: account.postalAddress,
     logoUrl: account.logoUrl,
     brandColor: account.brandColor,
-    signature: account.signature,
+    signature: sender?.signature ?? '',
   };
 }

@@ -1,17 +1,39 @@
+/** A sender (a rep) as an email needs them: the `senders` row, or null when the account has none. */
+export interface Sender {
+  id: string;
+  name: string;
+  email: string | null;
+  emailConfirmedAt: Date | null;
+  signature: string;
+  retiredAt: Date | null;
+}
+
+/** Who an email says it is from: the account's name and sending domain, and its sender's name and address. */
+export interface FromIdentity {
+  name: string;
+  senderName: string;
+  senderEmail: string | null;
+  sendingDomain: string | null;
+  sendingDomainVerifiedAt: Date | null;
+}
+
+export const fromIdentity = (
+  account: { name: string; sendingDomain: string | null; sendingDomainVerifiedAt: Date | null },
+  sender: Pick<Sender, 'name' | 'email'> | null,
+): FromIdentity => ({
+  name: account.name,
+  senderName: sender?.name ?? '',
+  senderEmail: sender?.email ?? null,
+  sendingDomain: account.sendingDomain,
+  sendingDomainVerifiedAt: account.sendingDomainVerifiedAt,
+});
+
 /**
- * Who an email comes from. The user's name always shows; the address is on the account's
- * verified sending domain when it has one, else the platform's address.
+ * Who an email comes from. The sender's name always shows (the account's without one); the
+ * address is the sender's own on the account's verified sending domain (a name-made one on it
+ * otherwise), else the platform's address.
  */
-export function fromHeader(
-  account: {
-    name: string;
-    senderName: string;
-    senderEmail: string | null;
-    sendingDomain: string | null;
-    sendingDomainVerifiedAt: Date | null;
-  },
-  platformFromEmail: string,
-): string {
+export function fromHeader(account: FromIdentity, platformFromEmail: string): string {
   const name = (account.senderName || account.name).replace(NOT_IN_DISPLAY_NAME, '').trim();
   let address = platformFromEmail;
   if (account.sendingDomain && account.sendingDomainVerifiedAt) {
@@ -59,24 +81,39 @@ export function providerTags(ids: Record<string, string | null | undefined>): { 
 export type TestRecipient = { to: string } | { refused: 'sender_email_unconfirmed' | 'test_recipient_not_allowed'; message: string };
 
 /**
- * Where a test copy may go: only to the account's own sender address, and only once the account
- * has proved it reads that mailbox (a signed link sent there was confirmed). Anything else would
- * let any account mail anyone through us.
+ * Where a test copy may go: only to the sender's own mailbox, and only once they proved they read
+ * it (a signed link sent there was confirmed). Anything else would let any account mail anyone
+ * through us.
  */
-export function testRecipient(
-  account: { senderEmail: string | null; senderEmailConfirmedAt: Date | null },
-  requested?: string,
-): TestRecipient {
-  const own = account.senderEmail?.toLowerCase();
-  if (!own || !account.senderEmailConfirmedAt) {
+export function testRecipient(sender: Pick<Sender, 'email' | 'emailConfirmedAt'> | null, requested?: string): TestRecipient {
+  const own = sender?.email?.toLowerCase();
+  if (!own || !sender?.emailConfirmedAt) {
     return {
       refused: 'sender_email_unconfirmed',
       message:
-        "Test copies go to the account's sender address once it is confirmed: set senderEmail, then POST /v1/account/sender-email/confirmation and open the link sent there",
+        "Test copies go to the sender's address once it is confirmed: give the sender an email, then POST /v1/senders/{id}/confirmation and open the link sent there",
     };
   }
   if (requested !== undefined && requested.toLowerCase() !== own) {
-    return { refused: 'test_recipient_not_allowed', message: `Test copies go only to the account's confirmed sender address (${own})` };
+    return { refused: 'test_recipient_not_allowed', message: `Test copies go only to the sender's confirmed address (${own})` };
   }
   return { to: own };
+}
+
+/**
+ * Which sender each lead of a round-robin enrolment gets: a lead whose latest enrolment in the
+ * account was with one of the listed senders keeps them (a rep keeps the leads they already
+ * write to); the others take the list's senders in turn, in request order.
+ */
+export function roundRobinSenders(leadIds: string[], senderIds: string[], previousSenderOf: Map<string, string>): Map<string, string> {
+  const listed = new Set(senderIds);
+  const assigned = new Map<string, string>();
+  let turn = 0;
+  for (const leadId of leadIds) {
+    if (assigned.has(leadId)) continue;
+    const previous = previousSenderOf.get(leadId);
+    if (previous && listed.has(previous)) assigned.set(leadId, previous);
+    else assigned.set(leadId, senderIds[turn++ % senderIds.length]!);
+  }
+  return assigned;
 }

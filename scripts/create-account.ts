@@ -21,9 +21,8 @@ const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.
 await database.migrate();
 const { account, apiKey } = await createAccount(database.db, {
   name: values.name,
-  senderName: values['sender-name'] ?? values.name,
-  senderEmail: values['sender-email'],
   timezone: values.timezone ?? 'UTC',
+  sender: { name: values['sender-name'] ?? values.name, email: values['sender-email'] ?? null },
 });
 await database.close();
 process.stdout.write(`account ${account.id}\napi key ${apiKey}\n(the key is shown once; only its hash is stored)\n`);

@@ -210,7 +210,7 @@ async function production() {
       String(devPort),
       '--log-level',
       'error',
-      ...['AccountId', 'SequenceId', 'LeadId', 'EnrolmentStatus'].flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
+      ...['AccountId', 'SequenceId', 'LeadId', 'EnrolmentStatus', 'SenderId'].flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
     ],
     {
       stdio: 'ignore',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { markdownText } from '../domain/markdown-text.js';
 import {
   Client,
@@ -20,10 +21,12 @@ import {
   replyForwardWorkflowId,
   replySignal,
   rescheduleSignal,
+  senderBroadcastWorkflowId,
   resumeSignal,
   stopSignal,
   unsubscribeSignal,
   type ColleagueBroadcast,
+  type SenderBroadcast,
   type SequenceBroadcast,
   type ControlAction,
   type EnrolmentInput,
@@ -33,7 +36,7 @@ import {
 import { enrolmentWorkflow } from '../workflows/enrolment.js';
 import { replyForwardWorkflow, portalWebhookWorkflow } from '../workflows/notifications.js';
 import { oneOffEmailWorkflow } from '../workflows/one-off-email.js';
-import { AccountId, EnrolmentStatus, LeadId, SequenceId } from '../workflows/search-attributes.js';
+import { AccountId, EnrolmentStatus, LeadId, SenderId, SequenceId } from '../workflows/search-attributes.js';
 import { sequenceBroadcastWorkflow } from '../workflows/sequence-broadcast.js';
 
 // Every call the API and the activities make to Temporal goes through this module. Workflows are
@@ -58,6 +61,8 @@ export interface StartableEnrolment {
   leadId: string;
   leadEmail: string | null;
   sequenceName: string;
+  /** Who it sends as (its SenderId search attribute); null when the account had no sender. */
+  senderId: string | null;
 }
 
 /**
@@ -87,6 +92,7 @@ const enrolmentStartOptions = (deps: TemporalDeps, row: StartableEnrolment) => (
     { key: SequenceId, value: row.sequenceId },
     { key: LeadId, value: row.leadId },
     { key: EnrolmentStatus, value: 'active' },
+    ...(row.senderId ? [{ key: SenderId, value: row.senderId }] : []),
   ],
   staticSummary: markdownText(`${row.leadEmail ?? 'lead ' + row.leadId} in '${row.sequenceName}'`),
   staticDetails: `Enrolment ${row.id} · lead ${row.leadId} · sequence ${row.sequenceId} · account ${row.accountId}`,
@@ -196,6 +202,18 @@ export async function startSequenceBroadcast(deps: TemporalDeps, input: Sequence
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     args: [input],
     staticSummary: markdownText(`${input.signal} every live enrolment of sequence ${input.sequenceId}`),
+  });
+  return workflowId;
+}
+
+/** Starts carrying a sender's retirement to their live enrolments (pause) or their new sender's (re-plan). */
+export async function startSenderBroadcast(deps: TemporalDeps, input: SenderBroadcast): Promise<string> {
+  const workflowId = senderBroadcastWorkflowId(input.senderOf.senderId, input.signal, randomUUID());
+  await deps.temporal.workflow.start(sequenceBroadcastWorkflow, {
+    workflowId,
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    args: [input],
+    staticSummary: markdownText(`${input.signal} the live enrolments of sender ${input.senderOf.senderId}: ${input.reason}`),
   });
   return workflowId;
 }

@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifyPortal } from '../temporal/portal-events.js';
-import { accounts } from '../db/schema.js';
+import { accounts, senders } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { eventually, startService, type TestService } from './helpers/service.js';
 
@@ -108,8 +108,9 @@ describe('the sender address', () => {
     const { api, account } = await asNewAccount(service, { senderEmail: 'owner@acme.test' });
     const confirmedAt = new Date('2026-01-01T00:00:00Z');
     const confirmed = async () =>
-      (await service.database.db.select({ at: accounts.senderEmailConfirmedAt }).from(accounts).where(eq(accounts.id, account.id)))[0]!.at;
-    await service.database.db.update(accounts).set({ senderEmailConfirmedAt: confirmedAt }).where(eq(accounts.id, account.id));
+      (await service.database.db.select({ at: senders.emailConfirmedAt }).from(senders).where(eq(senders.id, account.defaultSenderId!)))[0]!
+        .at;
+    await service.database.db.update(senders).set({ emailConfirmedAt: confirmedAt }).where(eq(senders.id, account.defaultSenderId!));
     expect((await api('PATCH', '/v1/account', { senderEmail: 'owner@acme.test', senderName: 'Same address' })).status).toBe(200);
     expect(await confirmed()).toEqual(confirmedAt);
     expect((await api('PATCH', '/v1/account', { senderEmail: 'someone-else@evil.test' })).status).toBe(200);

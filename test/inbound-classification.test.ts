@@ -283,7 +283,7 @@ describe('an out-of-office reply from the lead (German Outlook, as raw MIME)', (
     expect(others).toEqual([]);
     expect(notification).toMatchObject({
       type: 'out_of_office',
-      title: 'Anna Schmidt is out of office',
+      title: 'Anna Schmidt is out of office (to Sam Seller)',
       enrolmentId: arrival.lead.enrolment.id,
     });
     expect(notification!.body).toContain('Read as an out-of-office reply (subject: Abwesenheitsnotiz)');
@@ -451,7 +451,7 @@ describe('a request to be removed, in Spanish, from the lead', () => {
   it('is notified', async () => {
     const notifications = await notificationsOf(arrival.lead);
     expect(notifications).toHaveLength(1);
-    expect(notifications[0]).toMatchObject({ type: 'unsubscribe_request', title: 'Lucía Fernández asked to be removed' });
+    expect(notifications[0]).toMatchObject({ type: 'unsubscribe_request', title: 'Lucía Fernández asked to be removed (to Sam Seller)' });
     expect(notifications[0]!.body).toContain('Read as a request to be removed (body: denme de baja)');
   });
 
@@ -534,7 +534,10 @@ describe('a colleague at the lead’s domain replying', () => {
   it('is notified as a reply from the colleague', async () => {
     const notifications = await notificationsOf(arrival.lead);
     expect(notifications).toHaveLength(1);
-    expect(notifications[0]).toMatchObject({ type: 'reply', title: "bob.lee@acme-robotics.test (at Ann Lee's domain) replied" });
+    expect(notifications[0]).toMatchObject({
+      type: 'reply',
+      title: "bob.lee@acme-robotics.test (at Ann Lee's domain) replied (to Sam Seller)",
+    });
     expect(notifications[0]!.body).toContain("Read as a reply (sender: lead_domain); the sequence's on-reply setting applies.");
   });
 

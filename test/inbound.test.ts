@@ -198,7 +198,7 @@ describe('a lead who replies', () => {
     await waitForStatus(enrolment.id, 'replied');
     const inbox = (await api('GET', '/v1/notifications?unread=true')).body;
     expect(inbox.unread).toBe(1);
-    expect(inbox.data[0]).toMatchObject({ type: 'reply', title: 'Rita Reply replied', enrolmentId: enrolment.id });
+    expect(inbox.data[0]).toMatchObject({ type: 'reply', title: 'Rita Reply replied (to Sam Seller)', enrolmentId: enrolment.id });
     const forwarded = await eventually(async () => sink.emails.find((e) => e.payload.to === account.senderEmail));
     expect(forwarded.payload).toMatchObject({ reply_to: lead.email, subject: 'Re: Step 1' });
     expect(forwarded.payload.text).toContain('Sounds good, call me Tuesday.');

@@ -37,6 +37,7 @@ describe('migrations', () => {
       'messages',
       'notifications',
       'one_off_emails',
+      'senders',
       'sequences',
       'step_variants',
       'steps',

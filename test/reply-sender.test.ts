@@ -44,7 +44,7 @@ describe('an email from a stranger to a lead’s reply address', () => {
     const [notification] = await world.notificationsOf(lead.account.id);
     expect(notification).toMatchObject({
       type: 'reply_from_other_address',
-      title: 'mallory@evil.test wrote to the reply address of Ann Lead\'s sequence "Spring outreach"',
+      title: 'mallory@evil.test wrote to the reply address of Ann Lead\'s sequence "Spring outreach" (to Sam Seller)',
     });
   });
 
@@ -106,7 +106,7 @@ describe('the forward of a reply', () => {
     await lead.waitForStatus(lead.enrolment.id, 'replied');
     const [stored] = await world.inboundOf(lead.enrolment.id);
     const result = await world.service.temporal.workflow.getHandle(`reply-forward-${stored!.id}`).result();
-    expect(result).toEqual({ forwarded: false, reason: 'the account has not confirmed its sender address' });
+    expect(result).toEqual({ forwarded: false, reason: 'its sender has not confirmed their address' });
     expect(sink.emails.filter((e) => e.payload.to === lead.account.senderEmail)).toEqual([]);
     expect((await world.notificationsOf(lead.account.id)).map((n) => n.type)).toEqual(['reply']);
   });

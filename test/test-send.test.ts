@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { accounts, leads, messages, stepVariants } from '../db/schema.js';
+import { leads, messages, senders, stepVariants } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
@@ -135,7 +135,7 @@ describe('a test copy or preview of one variant of a step', () => {
 describe('confirming the sender address', () => {
   const linkIn = (text: string) => /https:\/\/sequences\.test(\/confirm-sender\/[^\s]+)/.exec(text)?.[1];
   const confirmedAt = async (accountId: string) =>
-    (await service.database.db.select().from(accounts).where(eq(accounts.id, accountId)))[0]!.senderEmailConfirmedAt;
+    (await service.database.db.select().from(senders).where(eq(senders.accountId, accountId)))[0]!.emailConfirmedAt;
 
   it('sends a signed link to the address; its page confirms only when its button is pressed', async () => {
     const { account, api, sendTest } = await accountWithStep();

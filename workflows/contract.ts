@@ -16,6 +16,9 @@ export const portalWebhookWorkflowId = (eventId: string) => `portal-webhook-${ev
 /** A broadcast is one request's action; `unique` tells two identical requests apart. */
 export const broadcastWorkflowId = (sequenceId: string, signal: BroadcastSignal, unique: string) =>
   `broadcast-${sequenceId}-${signal}-${unique}`;
+/** A retired sender's enrolments paused, or their new sender's re-planned. */
+export const senderBroadcastWorkflowId = (senderId: string, signal: SenderBroadcast['signal'], unique: string) =>
+  `sender-broadcast-${senderId}-${signal}-${unique}`;
 /** The fan-out of one inbound email to the lead's colleagues: once per email, however often it is handled. */
 export const colleagueBroadcastWorkflowId = (inboundId: string) => `colleagues-${inboundId}`;
 
@@ -139,7 +142,16 @@ export interface EnrolmentState {
  * What a broadcast signals, and to which live enrolments: a sequence's, or the colleagues of a lead
  * who replied (leads with the same company key, the lead aside; in one sequence or the account).
  */
-export type BroadcastInput = SequenceBroadcast | ColleagueBroadcast;
+export type BroadcastInput = SequenceBroadcast | ColleagueBroadcast | SenderBroadcast;
+/**
+ * A sender's live enrolments: paused when the sender is retired (one not started yet is
+ * signalled-with-start), or re-planned when they were moved to this sender.
+ */
+export interface SenderBroadcast {
+  senderOf: { accountId: string; senderId: string };
+  signal: 'pause' | 'reschedule';
+  reason: string;
+}
 export interface SequenceBroadcast {
   sequenceId: string;
   signal: BroadcastSignal;

@@ -34,7 +34,7 @@ import {
   type EnrolmentState,
 } from './contract.js';
 import { sendingActivities } from './proxies.js';
-import { EnrolmentStatus as EnrolmentStatusKey } from './search-attributes.js';
+import { EnrolmentStatus as EnrolmentStatusKey, SenderId as SenderIdKey } from './search-attributes.js';
 
 // Short database reads and writes run as local activities: in the worker, inside the workflow
 // task, with no round trip through the server (about half its work per enrolment: bench/README.md).
@@ -323,6 +323,12 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       planStale = false;
       plan = await planNextStep({ enrolmentId, previousAt: lastSentAt ?? enrolledAt, ...(notBefore ? { notBefore } : {}) });
       postponed = null;
+      // The sender is set at the start; an enrolment from before senders, or one moved to another
+      // sender (its sender retired), gets it here. Plans from before senders carry no senderId, so
+      // their histories never ask for the patch.
+      if (plan.senderId && plan.senderId !== workflowInfo().typedSearchAttributes.get(SenderIdKey) && patched('sender-search-attribute')) {
+        upsertSearchAttributes([{ key: SenderIdKey, value: plan.senderId }]);
+      }
       if (carriedPostponement && plan.next) {
         // The previous run's postponement holds for the step it was about, no longer for another.
         const { stepId, until, reason } = carriedPostponement;

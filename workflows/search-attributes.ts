@@ -8,5 +8,7 @@ export const AccountId = defineSearchAttributeKey('AccountId', SearchAttributeTy
 export const SequenceId = defineSearchAttributeKey('SequenceId', SearchAttributeType.KEYWORD);
 export const LeadId = defineSearchAttributeKey('LeadId', SearchAttributeType.KEYWORD);
 export const EnrolmentStatus = defineSearchAttributeKey('EnrolmentStatus', SearchAttributeType.KEYWORD);
+/** Who the enrolment sends as: what one rep has in flight is `SenderId = "…" AND ExecutionStatus = "Running"`. */
+export const SenderId = defineSearchAttributeKey('SenderId', SearchAttributeType.KEYWORD);
 
-export const searchAttributes = [AccountId, SequenceId, LeadId, EnrolmentStatus];
+export const searchAttributes = [AccountId, SequenceId, LeadId, EnrolmentStatus, SenderId];

@@ -1,14 +1,14 @@
 import { Router } from 'express';
 import type { z } from 'zod';
-import type { Account } from '../../db/accounts.js';
+import type { Account, SenderRow } from '../../db/accounts.js';
 import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { accountPatchSchema, accountSchema, portalWebhookSecretSchema } from '../schemas/account.js';
-import { rotatePortalWebhookSecret, updateAccount } from '../services/account.js';
+import { accountView, rotatePortalWebhookSecret, updateAccount } from '../services/account.js';
 import { parse } from '../validate.js';
 
-function toAccountDto(a: Account): z.input<typeof accountSchema> {
+function toAccountDto({ account: a, sender }: { account: Account; sender: SenderRow | null }): z.input<typeof accountSchema> {
   return {
     id: a.id,
     name: a.name,
@@ -16,9 +16,10 @@ function toAccountDto(a: Account): z.input<typeof accountSchema> {
     allowParallelEnrolment: a.allowParallelEnrolment,
     plan: a.plan,
     limits: a.limits,
-    senderName: a.senderName,
-    senderEmail: a.senderEmail,
-    signature: a.signature,
+    defaultSenderId: sender?.id ?? null,
+    senderName: sender?.name ?? '',
+    senderEmail: sender?.email ?? null,
+    signature: sender?.signature ?? '',
     companyName: a.companyName,
     postalAddress: a.postalAddress,
     logoUrl: a.logoUrl,
@@ -32,14 +33,15 @@ function toAccountDto(a: Account): z.input<typeof accountSchema> {
 export function accountRoutes(deps: AppDeps): Router {
   const services = { db: deps.database.db, config: deps.config };
   const router = Router();
-  router.get('/account', (_req, res) => {
-    answer(res, 200, accountSchema, toAccountDto(res.locals.account));
+  router.get('/account', async (_req, res) => {
+    answer(res, 200, accountSchema, toAccountDto(await accountView(services.db, res.locals.account)));
   });
   router.patch('/account', async (req, res) => {
     const patch = parse(accountPatchSchema, req.body);
     const { account, newSecret } = await updateAccount(services, res.locals.account, patch);
     // The portal webhook's signing secret, when this change issued it: shown in this answer only.
-    answer(res, 200, accountSchema, { ...toAccountDto(account), ...(newSecret ? { portalWebhookSecret: newSecret } : {}) });
+    const view = toAccountDto(await accountView(services.db, account));
+    answer(res, 200, accountSchema, { ...view, ...(newSecret ? { portalWebhookSecret: newSecret } : {}) });
   });
   // A new signing secret, shown in this answer only. The one it replaces keeps signing (beside the
   // new one) for 24 hours, so the portal can deploy the new secret without losing a webhook.

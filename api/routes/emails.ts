@@ -30,6 +30,7 @@ export function emailRoutes(deps: AppDeps): Router {
         enrolmentId: m.enrolmentId,
         stepId: m.stepId,
         variantId: m.variantId,
+        senderId: m.senderId,
         leadId: m.leadId,
         from: m.fromEmail,
         to: m.toEmail,

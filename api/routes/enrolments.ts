@@ -30,9 +30,9 @@ export function enrolmentRoutes(deps: AppDeps): Router {
 
   router.post('/sequences/:id/enrolments', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const { leadId } = parse(enrolOneSchema, req.body);
+    const { leadId, senderId } = parse(enrolOneSchema, req.body);
     const sequence = await findSequence(db, res.locals.account, id);
-    const result = (await enrolLeads(services, res.locals.account, sequence, [leadId]))[0]!;
+    const result = (await enrolLeads(services, res.locals.account, sequence, [leadId], { senders: { senderId } }))[0]!;
     if (result.status === 'skipped') {
       const status = result.reason === 'lead_not_found' ? 404 : result.reason === 'already_enrolled' ? 409 : 422;
       throw new ApiError(status, result.reason, result.message, 'leadId');
@@ -43,13 +43,16 @@ export function enrolmentRoutes(deps: AppDeps): Router {
 
   router.post('/sequences/:id/enrolments/bulk', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    const { leadIds } = parse(enrolManySchema, req.body);
+    const { leadIds, senderId, senderIds, leadSenders } = parse(enrolManySchema, req.body);
     const idempotencyKey = req.get('idempotency-key');
     if (!idempotencyKeyHeader.safeParse({ 'idempotency-key': idempotencyKey }).success) {
       throw new ApiError(400, 'validation_error', 'Idempotency-Key must be 1-200 visible ASCII characters', 'Idempotency-Key');
     }
     const sequence = await findSequence(db, res.locals.account, id);
-    const results = await enrolLeads(services, res.locals.account, sequence, leadIds, idempotencyKey);
+    const results = await enrolLeads(services, res.locals.account, sequence, leadIds, {
+      idempotencyKey,
+      senders: { senderId, senderIds, leadSenders },
+    });
     const enrolled = results.filter((r) => r.status === 'enrolled').length;
     answer(res, 200, bulkResultSchema, { enrolled, skipped: results.length - enrolled, results });
   });

@@ -22,6 +22,7 @@ export function notificationRoutes(deps: AppDeps): Router {
         body: n.body,
         enrolmentId: n.enrolmentId,
         leadId: n.leadId,
+        senderId: n.senderId,
         read: n.readAt !== null,
         createdAt: n.createdAt.toISOString(),
       })),

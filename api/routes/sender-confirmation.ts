@@ -4,17 +4,28 @@ import type { AppDeps } from '../deps.js';
 import { senderConfirmationSchema } from '../schemas/account.js';
 import { unsubscribePage } from '../pages/unsubscribe-page.js';
 import { confirmSenderEmail, requestSenderConfirmation, resolveConfirmationLink } from '../services/sender-confirmation.js';
+import { defaultSenderOf, findSender } from '../services/senders.js';
+import { idParams } from '../schemas/common.js';
+import { parse } from '../validate.js';
 
 /**
- * `POST /v1/account/sender-email/confirmation` sends a signed link to the account's sender
- * address. Until it is opened and confirmed, nothing but that link goes there: no test copies,
- * no forwarded replies (so a sender address cannot be used to mail a stranger).
+ * `POST /v1/senders/{id}/confirmation` sends a signed link to the sender's address (and
+ * `/v1/account/sender-email/confirmation`, from before there were senders, to the account's
+ * default sender's). Until it is opened and confirmed, nothing but that link goes there: no test
+ * copies, no forwarded replies (so a sender address cannot be used to mail a stranger).
  */
 export function senderConfirmationRequestRoutes(deps: AppDeps): Router {
   const services = { db: deps.database.db, config: deps.config, mailer: deps.mailer };
   const router = Router();
+  router.post('/senders/:id/confirmation', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const sender = await findSender(services.db, res.locals.account, id);
+    const confirmation = await requestSenderConfirmation(services, res.locals.account, sender);
+    answer(res, confirmation.confirmed ? 200 : 202, senderConfirmationSchema, confirmation);
+  });
   router.post('/account/sender-email/confirmation', async (_req, res) => {
-    const confirmation = await requestSenderConfirmation(services, res.locals.account);
+    const sender = await defaultSenderOf(services.db, res.locals.account);
+    const confirmation = await requestSenderConfirmation(services, res.locals.account, sender);
     answer(res, confirmation.confirmed ? 200 : 202, senderConfirmationSchema, confirmation);
   });
   return router;
@@ -47,24 +58,24 @@ export function senderConfirmationLinkRoutes(deps: AppDeps): Router {
       : page(res, 410, 'This link has expired', 'Confirmation links work for 48 hours. Ask for a new one from the portal.');
 
   router.get('/confirm-sender/:token', async (req, res) => {
-    const { account, check } = await resolveConfirmationLink(services, req.params.token);
+    const { sender, check } = await resolveConfirmationLink(services, req.params.token);
     if (check !== 'valid') return refused(res, check);
-    if (account!.senderEmailConfirmedAt) return page(res, 200, 'Address confirmed', `${account!.senderEmail} is confirmed.`);
+    if (sender!.emailConfirmedAt) return page(res, 200, 'Address confirmed', `${sender!.email} is confirmed.`);
     page(
       res,
       200,
       'Confirm your sender address?',
-      `Emails will come from ${account!.senderEmail}, and replies to them will be forwarded here.`,
+      `Emails will come from ${sender!.email}, and replies to them will be forwarded here.`,
       `/confirm-sender/${encodeURIComponent(req.params.token)}`,
     );
   });
 
   router.post('/confirm-sender/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {
-    const { account, check } = await resolveConfirmationLink(services, req.params.token);
+    const { sender, check } = await resolveConfirmationLink(services, req.params.token);
     if (check !== 'valid') return refused(res, check);
     // Only while the address is still the one the link was signed for.
-    await confirmSenderEmail(services, account!);
-    page(res, 200, 'Address confirmed', `${account!.senderEmail} is confirmed.`);
+    await confirmSenderEmail(services, sender!);
+    page(res, 200, 'Address confirmed', `${sender!.email} is confirmed.`);
   });
   return router;
 }

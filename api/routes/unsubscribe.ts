@@ -56,7 +56,7 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
   }
 
   const branding = (account: typeof accounts.$inferSelect) => ({
-    companyName: account.companyName || account.senderName || account.name,
+    companyName: account.companyName || account.name,
     logoUrl: account.logoUrl,
     brandColor: account.brandColor,
   });

@@ -16,9 +16,17 @@ export const oneOffSchema = oneOffAcceptedSchema.extend({ reason: z.string().nul
 
 /** Preview and test send of a step. */
 const variantId = z.uuid().optional().describe('One of the step’s variants (an experiment); without, the step’s own subject and body');
-export const previewSchema = z.object({ leadId: z.uuid().optional(), variantId });
+const senderId = z
+  .uuid()
+  .optional()
+  .describe('The live sender it is rendered as; without, the sequence’s default sender, else the account’s');
+export const previewSchema = z.object({ leadId: z.uuid().optional(), variantId, senderId });
 export const renderedSchema = z.object({ from: z.string().optional(), subject: z.string(), html: z.string(), text: z.string() });
-export const testSendSchema = z.object({ to: z.email().optional(), variantId });
+export const testSendSchema = z.object({
+  to: z.email().optional().describe('Only the sender’s own confirmed address (it is the default)'),
+  variantId,
+  senderId: senderId.describe('Whose step it is: the copy goes to this sender’s confirmed mailbox, rendered as them'),
+});
 export const testSendAnswerSchema = z.object({ to: z.string(), providerId: z.string() });
 
 export const outboxItemSchema = z.object({
@@ -26,6 +34,7 @@ export const outboxItemSchema = z.object({
   enrolmentId: z.uuid().nullable(),
   stepId: z.uuid().nullable(),
   variantId: z.uuid().nullable().describe('The step’s variant it went as, when the step is an experiment'),
+  senderId: z.uuid().nullable().describe('The sender it went as'),
   leadId: z.uuid(),
   from: z.string(),
   to: z.string(),

@@ -9,9 +9,22 @@ import { MAX_BULK, leadSchema } from './leads.js';
 const iso = z.iso.datetime();
 const enrolmentStatus = z.enum(ENROLMENT_STATUSES);
 
-export const enrolOneSchema = z.object({ leadId: z.uuid() });
+const senderId = z
+  .uuid()
+  .describe('The live sender it sends as, for the whole sequence; without it, the sequence’s default sender, else the account’s');
+export const enrolOneSchema = z.object({ leadId: z.uuid(), senderId: senderId.optional() });
 export const enrolManySchema = z.object({
   leadIds: z.array(z.uuid()).min(1).max(MAX_BULK, `at most ${MAX_BULK} leads per request`),
+  senderId: senderId.optional().describe('One live sender for every lead (not with senderIds)'),
+  senderIds: z
+    .array(z.uuid())
+    .min(1)
+    .max(50)
+    .optional()
+    .describe(
+      'Round-robin (not with senderId): each lead gets the next of these in turn; a lead whose latest enrolment was with one of them keeps that one',
+    ),
+  leadSenders: z.record(z.uuid(), z.uuid()).optional().describe('Per lead (lead id → sender id), over senderId and senderIds'),
 });
 /** `Idempotency-Key` of a bulk enrolment: a retried request answers the first one's result. */
 export const idempotencyKeyHeader = z.object({
@@ -60,6 +73,19 @@ export const enrolmentSchema = z.object({
     .boolean()
     .nullable()
     .describe('In its sequence’s experiment holdout (step 1 only, no follow-up); null until its first plan decided it'),
+  senderId: z.uuid().nullable().describe('Who its emails come from: bound when the lead was enrolled; null: the account had no sender'),
+  waitingFor: z
+    .object({
+      cause: z.literal('daily_cap'),
+      scope: z.enum(['account', 'sender']),
+      senderId: z.uuid().optional(),
+      cap: z.number().int(),
+      until: iso,
+    })
+    .nullable()
+    .describe(
+      'Why its next email has not gone at its due time (a daily cap: the account’s or its sender’s), and until when; null otherwise',
+    ),
 });
 
 /** Enrolments per status (every status a key, zero included). */
@@ -182,6 +208,11 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
     action: z
       .enum(LEAD_EVENT_ACTIONS)
       .describe('What it did to this enrolment by the sequence’s leadEventRules: stop, pause, or none (recorded only)'),
+  }),
+  entry('sender_changed', {
+    fromSenderId: z.uuid(),
+    toSenderId: z.uuid(),
+    reason: z.string().describe('Why (its sender was retired, with another to take over)'),
   }),
   entry('unsubscribe', { source: z.string(), inboundId: z.uuid().optional() }),
   entry('bounce', { reason: z.string() }),

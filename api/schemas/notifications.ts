@@ -25,6 +25,7 @@ export const notificationSchema = z.object({
   body: z.string(),
   enrolmentId: z.uuid().nullable(),
   leadId: z.uuid().nullable(),
+  senderId: z.uuid().nullable().describe('The sender whose email it is about (a reply to their email): who should act on it'),
   read: z.boolean(),
   createdAt: z.iso.datetime(),
 });

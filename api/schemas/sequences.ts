@@ -150,8 +150,14 @@ const leadEventRules = z
   .describe('Which portal events about a lead (POST /v1/leads/{id}/events) stop or pause its enrolment in this sequence');
 const DEFAULT_LEAD_EVENT_RULES = { stop: ['meeting_booked', 'deal_won', 'deal_lost'], pause: [] };
 
+const senderId = z
+  .uuid()
+  .nullable()
+  .describe('The live sender its enrolments send as unless an enrolment names another; null: the account’s default sender');
+
 export const sequenceCreateSchema = z.object({
   name: z.string().trim().min(1).max(200).meta(nonBlank),
+  senderId: senderId.default(null),
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
   outOfOfficeDays: outOfOfficeDays.default(7),
@@ -174,6 +180,7 @@ export const sequencePatchSchema = z
     colleagueScope,
     leadEventRules,
     holdoutPercent,
+    senderId: senderId.describe('Enrolments already made keep the sender they were enrolled with'),
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
@@ -221,6 +228,7 @@ export const sequenceSchema = z.object({
   colleagueScope: z.enum(COLLEAGUE_SCOPES),
   leadEventRules: z.object({ stop: z.array(z.string()), pause: z.array(z.string()) }),
   holdoutPercent,
+  senderId: z.uuid().nullable().describe('Its default sender; null: the account’s'),
   steps: z.array(stepSchema),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

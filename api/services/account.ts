@@ -3,12 +3,13 @@ import { eq, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { lookupAll, webhookDestinationPolicy } from '../../domain/webhook-destination.js';
 import type { Config } from '../../config.js';
-import type { Account } from '../../db/accounts.js';
+import type { Account, SenderRow } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
-import { accounts } from '../../db/schema.js';
+import { accounts, senders } from '../../db/schema.js';
 import { checkWebhookDestination } from '../../domain/webhook-destination.js';
 import { ApiError } from '../errors.js';
 import type { accountPatchSchema } from '../schemas/account.js';
+import { defaultSenderOf, liveSender } from './senders.js';
 
 // The account's own settings: sender, branding, limits, and the portal webhook (its URL, checked
 // against our own network, and the signing secret it is issued and rotated).
@@ -43,21 +44,56 @@ export async function updateAccount(
       );
     }
   }
-  // A new sender address has to be proven again before mail goes to it.
-  const senderChanged = patch.senderEmail !== undefined && patch.senderEmail !== account.senderEmail;
+  const { senderName, senderEmail, signature, ...settings } = patch;
   // A portal webhook gets its signing secret when first set; it is shown in this answer only.
   const newSecret = patch.portalWebhookUrl && !account.portalWebhookSecret ? newPortalWebhookSecret() : undefined;
-  const [updated] = await db
-    .update(accounts)
-    .set({
-      ...patch,
-      ...(senderChanged ? { senderEmailConfirmedAt: null } : {}),
-      ...(newSecret ? { portalWebhookSecret: newSecret } : {}),
-      updatedAt: new Date(),
-    })
-    .where(eq(accounts.id, account.id))
-    .returning();
-  return { account: updated!, ...(newSecret ? { newSecret } : {}) };
+  return db.transaction(async (tx) => {
+    if (settings.defaultSenderId) await liveSender(tx, account, settings.defaultSenderId, 'defaultSenderId');
+    const [updated] = await tx
+      .update(accounts)
+      .set({ ...settings, ...(newSecret ? { portalWebhookSecret: newSecret } : {}), updatedAt: new Date() })
+      .where(eq(accounts.id, account.id))
+      .returning();
+    let result = updated!;
+    // The account's sender fields from before there were senders: they change its default sender
+    // (made now if it has none), under the senders' own rules.
+    if (senderName !== undefined || senderEmail !== undefined || signature !== undefined) {
+      const current = await defaultSenderOf(tx, result);
+      const email = senderEmail === undefined ? undefined : (senderEmail?.toLowerCase() ?? null);
+      // A new sender address has to be proven again before mail goes to it.
+      const emailChanged = email !== undefined && email !== (current?.email?.toLowerCase() ?? null);
+      const values = {
+        ...(senderName !== undefined ? { name: senderName } : {}),
+        ...(email !== undefined ? { email } : {}),
+        ...(signature !== undefined ? { signature } : {}),
+        ...(emailChanged ? { emailConfirmedAt: null } : {}),
+        updatedAt: new Date(),
+      };
+      try {
+        if (current && !current.retiredAt) await tx.update(senders).set(values).where(eq(senders.id, current.id));
+        else {
+          const [made] = await tx
+            .insert(senders)
+            .values({ ...values, accountId: account.id })
+            .returning();
+          [result] = (await tx.update(accounts).set({ defaultSenderId: made!.id }).where(eq(accounts.id, account.id)).returning()) as [
+            Account,
+          ];
+        }
+      } catch (error) {
+        if ((error as { code?: string })?.code === '23505' || (error as { cause?: { code?: string } })?.cause?.code === '23505') {
+          throw new ApiError(409, 'sender_email_taken', `Another live sender of this account already uses ${email}`, 'senderEmail');
+        }
+        throw error;
+      }
+    }
+    return { account: result, ...(newSecret ? { newSecret } : {}) };
+  });
+}
+
+/** The account as the API answers it: its settings, and its default sender's name, address and signature. */
+export async function accountView(db: Db, account: Account): Promise<{ account: Account; sender: SenderRow | null }> {
+  return { account, sender: await defaultSenderOf(db, account) };
 }
 
 /**

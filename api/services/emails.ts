@@ -11,6 +11,7 @@ import { leads, messages, oneOffEmails, steps, stepVariants, testEmails } from '
 import { REFUSAL_MESSAGES } from '../../domain/enrolment-rules.js';
 import { renderMessage } from '../../domain/render-message.js';
 import { testRecipient } from '../../domain/sender.js';
+import { defaultSenderOf, findSender, liveSender } from './senders.js';
 import { suppressionOf } from '../../domain/suppression.js';
 import { startOneOffEmail } from '../../temporal/client.js';
 import { ApiError, notFound } from '../errors.js';
@@ -97,11 +98,18 @@ export async function previewStep(
   account: Account,
   sequenceId: string,
   stepId: string,
-  options: { leadId?: string; variantId?: string } = {},
+  options: { leadId?: string; variantId?: string; senderId?: string } = {},
 ) {
-  await findSequence(db, account, sequenceId);
+  const sequence = await findSequence(db, account, sequenceId);
+  const sender = await senderOfStep(db, account, sequence, options.senderId);
   const { content, lead } = await renderStep(db, account.id, sequenceId, stepId, options);
-  return renderFor(account.id, () => renderMessage(config, { ...content, replyToken: 'preview', lead, account }));
+  return renderFor(account.id, () => renderMessage(config, { ...content, replyToken: 'preview', lead, account, sender }));
+}
+
+/** Who a preview or test copy is rendered as: the sender asked for, else the sequence's default, else the account's. */
+async function senderOfStep(db: Db, account: Account, sequence: { senderId: string | null }, senderId: string | undefined) {
+  if (senderId) return liveSender(db, account, senderId);
+  return (sequence.senderId ? await findSender(db, account, sequence.senderId).catch(() => null) : null) ?? defaultSenderOf(db, account);
 }
 
 /**
@@ -113,13 +121,14 @@ export async function sendTestEmail(
   account: Account,
   sequenceId: string,
   stepId: string,
-  { to, variantId }: { to?: string; variantId?: string } = {},
+  { to, variantId, senderId }: { to?: string; variantId?: string; senderId?: string } = {},
 ): Promise<{ to: string; providerId: string }> {
-  await findSequence(db, account, sequenceId);
-  const recipient = testRecipient(account, to);
+  const sequence = await findSequence(db, account, sequenceId);
+  const sender = await senderOfStep(db, account, sequence, senderId);
+  const recipient = testRecipient(sender, to);
   if ('refused' in recipient) throw new ApiError(422, recipient.refused, recipient.message, 'to');
   const { content, lead } = await renderStep(db, account.id, sequenceId, stepId, { variantId });
-  const rendered = await renderFor(account.id, () => renderMessage(config, { ...content, replyToken: 'test', lead, account }));
+  const rendered = await renderFor(account.id, () => renderMessage(config, { ...content, replyToken: 'test', lead, account, sender }));
   const testEmailId = await db.transaction(async (tx) => {
     const [suppressed] = await tx
       .select({ id: leads.id })

@@ -10,6 +10,7 @@ import {
   enrolments,
   leads,
   messages,
+  senders,
   sequences,
   steps,
   stepVariants,
@@ -32,6 +33,7 @@ import { ApiError, notFound } from '../errors.js';
 import { liveStepsWithVariants, type Sequence } from './sequences.js';
 import { tellColleaguesOfReply } from './inbound.js';
 import { startEnrolmentWorkflows } from './workflow-starter.js';
+import { hasChoice, lockSendersForEnrolment, sendersForEnrolment, type SenderChoice } from './senders.js';
 
 export type EnrolResult =
   | { leadId: string; status: 'enrolled'; enrolmentId: string }
@@ -66,10 +68,13 @@ export async function enrolLeads(
   account: Account,
   sequence: Sequence,
   leadIds: string[],
-  idempotencyKey?: string,
+  options: { idempotencyKey?: string; senders?: SenderChoice } = {},
 ): Promise<EnrolResult[]> {
   const { db } = deps;
-  const request = idempotencyKey ? { key: idempotencyKey, hash: requestHash(sequence.id, leadIds), sequenceId: sequence.id } : undefined;
+  const { idempotencyKey, senders: choice = {} } = options;
+  const request = idempotencyKey
+    ? { key: idempotencyKey, hash: requestHash(sequence.id, leadIds, choice), sequenceId: sequence.id }
+    : undefined;
   if (request) {
     const previous = await answeredBatch(deps, account.id, request);
     if (previous) return previous;
@@ -81,6 +86,9 @@ export async function enrolLeads(
   const templates = stepRows.flatMap((s) => [s, ...assignable(s.variants)]);
   const required = [...new Set(templates.flatMap((t) => [...requiredMergeFields(t.subject), ...requiredMergeFields(t.body)]))];
 
+  // Who each lead sends as, decided now and kept for the whole sequence (every named sender is
+  // checked first: an unknown or retired one refuses the request).
+  const { senderOf, ids: senderIds } = await sendersForEnrolment(db, account, sequence, leadIds, choice);
   const uniqueIds = [...new Set(leadIds)];
   const leadRows = (
     await Promise.all(
@@ -120,7 +128,7 @@ export async function enrolLeads(
   const accepted: { result: EnrolResult & { status: 'enrolled' }; lead: (typeof leadRows)[number] }[] = [];
   for (const leadId of leadIds) {
     const lead = leadById.get(leadId);
-    const missing = lead ? missingMergeFields(required, mergeContextOf(lead, account)) : [];
+    const missing = lead ? missingMergeFields(required, mergeContextOf(lead, account, senderOf(leadId))) : [];
     const refusal = enrolRefusal({
       duplicateInRequest: seen.has(leadId),
       lead,
@@ -159,6 +167,7 @@ export async function enrolLeads(
         .onConflictDoNothing()
         .returning({ id: enrolmentBatches.id });
       if (!claim) throw KEY_TAKEN;
+      await lockSendersForEnrolment(tx, senderIds);
       // In lead order: two requests enrolling overlapping leads take the live index's locks in the
       // same order, so they wait for each other instead of deadlocking.
       const inLeadOrder = [...accepted].sort((a, b) =>
@@ -173,6 +182,7 @@ export async function enrolLeads(
               accountId: account.id,
               sequenceId: sequence.id,
               leadId: result.leadId,
+              senderId: senderOf(result.leadId)?.id ?? null,
               replyToken: randomBytes(12).toString('hex'),
               batchId,
             })),
@@ -216,6 +226,7 @@ export async function enrolLeads(
       leadId: lead.id,
       leadEmail: lead.email,
       sequenceName: sequence.name,
+      senderId: senderOf(lead.id)?.id ?? null,
     })),
   );
   return results;
@@ -223,11 +234,11 @@ export async function enrolLeads(
 
 const KEY_TAKEN = new Error('idempotency key taken by a concurrent request');
 
-/** What identifies a bulk request: its sequence and its leads, in order. */
-function requestHash(sequenceId: string, leadIds: string[]): string {
-  return createHash('sha256')
-    .update(JSON.stringify([sequenceId, leadIds]))
-    .digest('hex');
+/** What identifies a bulk request: its sequence, its leads in order, and who they send as. */
+function requestHash(sequenceId: string, leadIds: string[], choice: SenderChoice): string {
+  // A request naming no sender hashes as requests did before there were senders.
+  const parts: unknown[] = hasChoice(choice) ? [sequenceId, leadIds, choice] : [sequenceId, leadIds];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 /**
@@ -257,10 +268,18 @@ async function answeredBatch(
 
 /** A retried bulk request after a crash: start whatever the first attempt did not. */
 async function resumeStarts(deps: Deps, batchId: string) {
-  type Row = { id: string; account_id: string; sequence_id: string; lead_id: string; email: string | null; name: string };
+  type Row = {
+    id: string;
+    account_id: string;
+    sequence_id: string;
+    lead_id: string;
+    email: string | null;
+    name: string;
+    sender_id: string | null;
+  };
   const list = rowsOf<Row>(
     await deps.db.execute(sql`
-      select e.id, e.account_id, e.sequence_id, e.lead_id, l.email, s.name
+      select e.id, e.account_id, e.sequence_id, e.lead_id, l.email, s.name, e.sender_id
       from enrolments e join leads l on l.id = e.lead_id join sequences s on s.id = e.sequence_id
       where e.batch_id = ${batchId} and e.workflow_started_at is null`),
   );
@@ -274,6 +293,7 @@ async function resumeStarts(deps: Deps, batchId: string) {
       leadId: r.lead_id,
       leadEmail: r.email,
       sequenceName: r.name,
+      senderId: r.sender_id,
     })),
   );
 }
@@ -385,6 +405,18 @@ export async function controlEnrolment(
     if (action === 'reply') return { accepted: true };
     throw new ApiError(409, 'enrolment_ended', `The enrolment has ended (${enrolment.status}); enrol the lead again instead`);
   }
+  if (action === 'resume' && enrolment.senderId) {
+    // A retired sender sends nothing: resuming would only pause it again at its next step.
+    const [sender] = await deps.db.select({ retiredAt: senders.retiredAt }).from(senders).where(eq(senders.id, enrolment.senderId));
+    if (sender?.retiredAt) {
+      throw new ApiError(
+        409,
+        'sender_retired',
+        'Its sender was retired: retire them again with a sender to move to (moveTo), then resume',
+        'senderId',
+      );
+    }
+  }
   if (!enrolment.workflowStartedAt) {
     // Its start was cut short (the API died after committing it): start it now, then act.
     const [names] = await deps.db
@@ -400,6 +432,7 @@ export async function controlEnrolment(
         leadId: enrolment.leadId,
         leadEmail: names?.leadEmail ?? null,
         sequenceName: names?.sequenceName ?? '',
+        senderId: enrolment.senderId,
       },
     ]);
   }

@@ -12,6 +12,7 @@ import {
   leads,
   messages,
   notifications,
+  senders,
   sequences,
   webhookEvents,
   type EnrolmentEventType,
@@ -423,10 +424,15 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       onColleagueReply: sequences.onColleagueReply,
       status: enrolments.status,
       pausedUntil: enrolments.pausedUntil,
+      // The rep whose email it answers (the enrolment's sender; a one-off email's is the default).
+      senderId: senders.id,
+      senderName: senders.name,
+      senderEmail: senders.email,
     })
     .from(accounts)
     .leftJoin(enrolments, enrolmentId ? eq(enrolments.id, enrolmentId) : sql`false`)
     .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
+    .leftJoin(senders, eq(senders.id, sql`coalesce(${enrolments.senderId}, ${accounts.defaultSenderId})`))
     .where(eq(accounts.id, accountId));
   const zone = lead?.timezone ?? context?.timezone ?? 'UTC';
   const receivedAt = new Date();
@@ -486,13 +492,16 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
     authenticated !== true
       ? COLLEAGUES_NOT_TOLD[authenticated === null ? 'unchecked' : 'unverified']
       : null;
+  // The notification names whose email it answers: in an account of many reps, who should act.
+  const repName = context?.senderId ? storableLine(context.senderName || context.senderEmail || '', 100) : '';
   const notify = (type: NotificationType, title: string) =>
     db.insert(notifications).values({
       accountId,
       type,
       enrolmentId,
       leadId,
-      title: storableLine(title, 500),
+      senderId: context?.senderId ?? null,
+      title: storableLine(repName ? `${title} (to ${repName})` : title, 500),
       body: `${readAs}${colleaguesNotTold ? ` ${colleaguesNotTold}` : ''}\n\n${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
     });
   const onTimeline = async (type: EnrolmentEventType, detail: Record<string, unknown>) => {

@@ -5,6 +5,7 @@ import type { Db } from '../../db/client.js';
 import { sequences, steps } from '../../db/schema.js';
 import { checkTemplateOffThread } from '../../domain/compose-pool.js';
 import { TemplateError } from '../../domain/merge-fields.js';
+import { liveSender } from './senders.js';
 import { ApiError, notFound } from '../errors.js';
 import { insertVariants, labelled, lockStep, toVariantDto, variantsOfSteps, withVariants, type StepWithVariants } from './step-variants.js';
 import type {
@@ -130,11 +131,13 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
     throw new ApiError(422, 'plan_limit_steps', `Your plan allows ${maxSteps} steps per sequence`, 'steps');
   }
   return db.transaction(async (tx) => {
+    if (input.senderId) await liveSender(tx, account, input.senderId);
     const [sequence] = await tx
       .insert(sequences)
       .values({
         accountId: account.id,
         name: input.name,
+        senderId: input.senderId,
         onReply: input.onReply,
         sendWindow: input.sendWindow,
         outOfOfficeDays: input.outOfOfficeDays,
@@ -215,6 +218,7 @@ export function toSequenceDto(sequence: Sequence, stepRows: StepWithVariants[]):
     colleagueScope: sequence.colleagueScope,
     leadEventRules: sequence.leadEventRules,
     holdoutPercent: sequence.holdoutPercent,
+    senderId: sequence.senderId,
     steps: stepRows.map(toStepDto),
     createdAt: sequence.createdAt.toISOString(),
     updatedAt: sequence.updatedAt.toISOString(),
@@ -254,6 +258,7 @@ export async function listSequences(db: Db, account: Account, query: { limit: nu
 /** Changes a sequence's name, on-reply action or send window; true when waiting enrolments must re-plan. */
 export async function updateSequence(db: Db, sequence: Sequence, patch: z.infer<typeof sequencePatchSchema>) {
   assertEditable(sequence);
+  if (patch.senderId) await liveSender(db, { id: sequence.accountId }, patch.senderId);
   const [updated] = await db
     .update(sequences)
     .set({ ...patch, updatedAt: new Date() })

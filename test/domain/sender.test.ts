@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromHeader, providerTags, testRecipient } from '../../domain/sender.js';
+import { fromHeader, providerTags, roundRobinSenders, testRecipient } from '../../domain/sender.js';
 
 // domain/sender.ts: who an email says it comes from, the tags the provider gets, and where a
 // test copy may go.
@@ -144,7 +144,7 @@ describe('the tags the provider gets', () => {
 });
 
 describe('where a test copy may go', () => {
-  const confirmed = { senderEmail: 'Ann@Acme.test', senderEmailConfirmedAt: verified };
+  const confirmed = { email: 'Ann@Acme.test', emailConfirmedAt: verified };
 
   it('is the confirmed sender address, lowercased, when no recipient is asked for', () => {
     expect(testRecipient(confirmed)).toEqual({ to: 'ann@acme.test' });
@@ -162,17 +162,45 @@ describe('where a test copy may go', () => {
   ])('is refused for %s, naming the one allowed', (_what, requested) => {
     expect(testRecipient(confirmed, requested)).toEqual({
       refused: 'test_recipient_not_allowed',
-      message: "Test copies go only to the account's confirmed sender address (ann@acme.test)",
+      message: "Test copies go only to the sender's confirmed address (ann@acme.test)",
     });
   });
 
   it.each([
-    ['no sender address', { senderEmail: null, senderEmailConfirmedAt: verified }],
-    ['an empty sender address', { senderEmail: '', senderEmailConfirmedAt: verified }],
-    ['a sender address not confirmed', { senderEmail: 'ann@acme.test', senderEmailConfirmedAt: null }],
-  ])('is refused while the account has %s, even for that address', (_what, sender) => {
+    ['no sender address', { email: null, emailConfirmedAt: verified }],
+    ['an empty sender address', { email: '', emailConfirmedAt: verified }],
+    ['a sender address not confirmed', { email: 'ann@acme.test', emailConfirmedAt: null }],
+    ['no sender at all', null],
+  ])('is refused while the sender has %s, even for that address', (_what, sender) => {
     const answer = testRecipient(sender, 'ann@acme.test');
     expect(answer).toMatchObject({ refused: 'sender_email_unconfirmed' });
     expect('to' in answer).toBe(false);
+  });
+});
+
+describe('round-robin senders', () => {
+  const [a, b, c] = ['sender-a', 'sender-b', 'sender-c'];
+
+  it('give the listed senders in turn, in request order', () => {
+    const got = roundRobinSenders(['l1', 'l2', 'l3', 'l4', 'l5'], [a, b, c], new Map());
+    expect([...got.values()]).toEqual([a, b, c, a, b]);
+  });
+
+  it('keep a lead with the listed sender of its latest enrolment, and the turn goes on for the others', () => {
+    const got = roundRobinSenders(['l1', 'l2', 'l3'], [a, b], new Map([['l2', b]]));
+    expect(Object.fromEntries(got)).toEqual({ l1: a, l2: b, l3: b });
+  });
+
+  it('do not keep a previous sender that is not in the list', () => {
+    const got = roundRobinSenders(['l1'], [a, b], new Map([['l1', c]]));
+    expect(got.get('l1')).toBe(a);
+  });
+
+  it('give a lead listed twice one sender, and split 1,000 leads evenly', () => {
+    expect(roundRobinSenders(['l1', 'l1', 'l2'], [a, b], new Map()).size).toBe(2);
+    const leads = Array.from({ length: 1000 }, (_, i) => `l${i}`);
+    const counts = new Map<string, number>();
+    for (const sender of roundRobinSenders(leads, [a, b, c], new Map()).values()) counts.set(sender, (counts.get(sender) ?? 0) + 1);
+    expect([...counts.values()].sort()).toEqual([333, 333, 334]);
   });
 });

@@ -200,9 +200,45 @@ export async function startServiceWithSink(
   };
 }
 
-/** A fresh account (with its API key) per test: tests never see each other's data. */
-export async function createTestAccount(service: TestService, values: Parameters<typeof createAccount>[1] = { name: 'Test account' }) {
-  return createAccount(service.database.db, { senderName: 'Sam Seller', ...values });
+/** The account's default sender, as tests give it: the API's own account fields of the same names. */
+interface DefaultSenderValues {
+  senderName?: string;
+  senderEmail?: string | null;
+  senderEmailConfirmedAt?: Date | null;
+  signature?: string;
+}
+
+/**
+ * A fresh account (with its API key) per test: tests never see each other's data. It has a
+ * default sender (Sam Seller, unless `senderName`, `senderEmail`… say otherwise), whose fields the
+ * account answered carries as the API's account does.
+ */
+export async function createTestAccount(
+  service: TestService,
+  values: Parameters<typeof createAccount>[1] & DefaultSenderValues = { name: 'Test account' },
+) {
+  const { senderName, senderEmail, senderEmailConfirmedAt, signature, ...accountValues } = values;
+  const created = await createAccount(service.database.db, {
+    ...accountValues,
+    sender: {
+      name: senderName ?? 'Sam Seller',
+      email: senderEmail?.toLowerCase() ?? null,
+      emailConfirmedAt: senderEmailConfirmedAt ?? null,
+      signature: signature ?? '',
+    },
+  });
+  const sender = created.sender!;
+  return {
+    ...created,
+    sender,
+    account: {
+      ...created.account,
+      senderName: sender.name,
+      senderEmail: sender.email,
+      senderEmailConfirmedAt: sender.emailConfirmedAt,
+      signature: sender.signature,
+    },
+  };
 }
 
 /** Small JSON client for the API under test. */

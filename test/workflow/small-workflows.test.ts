@@ -37,7 +37,8 @@ beforeAll(async () => {
     database: {
       async signalEnrolmentPage(input) {
         // A sequence's broadcast, or a colleagues' one keyed by its company.
-        const key = 'sequenceId' in input ? input.sequenceId : input.colleaguesOf.companyKey;
+        const key =
+          'sequenceId' in input ? input.sequenceId : 'colleaguesOf' in input ? input.colleaguesOf.companyKey : input.senderOf.senderId;
         const calls = pageCalls.get(key) ?? [];
         pageCalls.set(key, [...calls, input]);
         return pages.get(key)![calls.length]!;

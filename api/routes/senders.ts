@@ -1,0 +1,60 @@
+import { Router } from 'express';
+import { answer } from '../answer.js';
+import type { AppDeps } from '../deps.js';
+import { idParams } from '../schemas/common.js';
+import {
+  senderCreateSchema,
+  senderListQuery,
+  senderPageSchema,
+  senderPatchSchema,
+  senderRetiredSchema,
+  senderRetireSchema,
+  senderSchema,
+} from '../schemas/senders.js';
+import { createSender, findSender, listSenders, retireSender, toSenderDto, updateSender } from '../services/senders.js';
+import { parse } from '../validate.js';
+
+/** The reps an account's emails go out as: created, listed, changed and retired (never deleted). */
+export function senderRoutes(deps: AppDeps): Router {
+  const { db } = deps.database;
+  const router = Router();
+
+  router.post('/senders', async (req, res) => {
+    const input = parse(senderCreateSchema, req.body);
+    const sender = await createSender(db, res.locals.account, input);
+    // The first sender becomes the account's default: read it back as it now is.
+    const account = { defaultSenderId: res.locals.account.defaultSenderId ?? sender.id };
+    answer(res, 201, senderSchema, toSenderDto(sender, account));
+  });
+
+  router.get('/senders', async (req, res) => {
+    const query = parse(senderListQuery, req.query, 'query');
+    const { page, nextCursor } = await listSenders(db, res.locals.account, query);
+    answer(res, 200, senderPageSchema, { data: page.map((s) => toSenderDto(s, res.locals.account)), nextCursor });
+  });
+
+  router.get('/senders/:id', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    answer(res, 200, senderSchema, toSenderDto(await findSender(db, res.locals.account, id), res.locals.account));
+  });
+
+  router.patch('/senders/:id', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const patch = parse(senderPatchSchema, req.body);
+    answer(res, 200, senderSchema, toSenderDto(await updateSender(db, res.locals.account, id, patch), res.locals.account));
+  });
+
+  router.post('/senders/:id/retire', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const request = parse(senderRetireSchema, req.body ?? {});
+    const outcome = await retireSender({ db, temporal: deps.temporal, config: deps.config }, res.locals.account, id, request);
+    answer(res, 200, senderRetiredSchema, {
+      sender: toSenderDto(outcome.sender, { defaultSenderId: outcome.defaultSenderId }),
+      paused: outcome.paused,
+      moved: outcome.moved,
+      sequencesMoved: outcome.sequencesMoved,
+    });
+  });
+
+  return router;
+}
