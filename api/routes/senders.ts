@@ -13,6 +13,7 @@ import {
 } from '../schemas/senders.js';
 import { createSender, findSender, listSenders, retireSender, toSenderDto, updateSender } from '../services/senders.js';
 import { parse } from '../validate.js';
+import { startSenderBroadcast } from '../../temporal/client.js';
 
 /** The reps an account's emails go out as: created, listed, changed and retired (never deleted). */
 export function senderRoutes(deps: AppDeps): Router {
@@ -41,7 +42,16 @@ export function senderRoutes(deps: AppDeps): Router {
   router.patch('/senders/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const patch = parse(senderPatchSchema, req.body);
-    answer(res, 200, senderSchema, toSenderDto(await updateSender(db, res.locals.account, id, patch), res.locals.account));
+    const sender = await updateSender(db, res.locals.account, id, patch);
+    // A new cap or day boundary: emails waiting for the old one plan again (a raised cap sends them now).
+    if (patch.dailyCap !== undefined || patch.timezone !== undefined) {
+      await startSenderBroadcast(deps, {
+        senderOf: { accountId: res.locals.account.id, senderId: id },
+        signal: 'reschedule',
+        reason: 'the sender’s daily cap changed',
+      });
+    }
+    answer(res, 200, senderSchema, toSenderDto(sender, res.locals.account));
   });
 
   router.post('/senders/:id/retire', async (req, res) => {

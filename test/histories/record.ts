@@ -78,6 +78,19 @@ describe('recording histories', () => {
     }
   });
 
+  it('a sender retired with their enrolments moved to another, whose SenderId the next plan sets', async () => {
+    const f = await asNewAccount(service);
+    const ann = (await f.api('POST', '/v1/senders', { name: 'Ann Rep', email: `ann-${Date.now()}@acme.test` })).body as { id: string };
+    const seq = await f.createSequence({ steps: [{ delay: days(0) }, { delay: days(1) }, { delay: days(1) }] });
+    const res = await f.api('POST', `/v1/sequences/${seq.id}/enrolments`, { leadId: (await f.createLead()).id, senderId: ann.id });
+    const handle = env.client.workflow.getHandle(enrolmentWorkflowId(res.body.id));
+    await eventually(async () => (await handle.query<{ sentCount: number }>('state')).sentCount === 1);
+    const moved = await f.api('POST', `/v1/senders/${ann.id}/retire`, { liveEnrolments: 'move', moveTo: f.account.defaultSenderId });
+    expect(moved.body.moved).toBe(1);
+    expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 3 });
+    await save('sender-moved', enrolmentWorkflowId(res.body.id));
+  });
+
   it('a sequence-wide pause broadcast', async () => {
     const f = await asNewAccount(service);
     const seq = await f.createSequence({ steps: [{ delay: days(3) }] });
