@@ -323,8 +323,9 @@ const paths: ZodOpenApiPathsObject = {
       ...body(accountPatchSchema),
       responses: {
         '200': ok(accountSchema),
+        '409': error('sender_retired (defaultSenderId), sender_email_taken (senderEmail is another live sender’s)'),
         '422': error(
-          'portalWebhookUrl refused (field portalWebhookUrl): webhook_url_not_allowed (credentials, not https in production, or a private, loopback, link-local, CGNAT, multicast or cloud metadata destination, also when its host resolves to one), webhook_url_unresolvable (its host does not resolve)',
+          'sender_not_found (defaultSenderId names no sender of the account); portalWebhookUrl refused (field portalWebhookUrl): webhook_url_not_allowed (credentials, not https in production, or a private, loopback, link-local, CGNAT, multicast or cloud metadata destination, also when its host resolves to one), webhook_url_unresolvable (its host does not resolve)',
         ),
       },
     }),
@@ -420,7 +421,11 @@ const paths: ZodOpenApiPathsObject = {
       ...body(sequenceCreateSchema),
       responses: {
         '201': { ...ok(sequenceSchema), links: sequenceLinks },
-        '422': error(TEMPLATE_REFUSALS + ', or a plan limit (plan_limit_sequences, plan_limit_steps)'),
+        '409': error('sender_retired (senderId)'),
+        '422': error(
+          TEMPLATE_REFUSALS +
+            ', a plan limit (plan_limit_sequences, plan_limit_steps), or sender_not_found (senderId names no sender of the account)',
+        ),
         '429': renderBusy,
       },
     }),
@@ -434,7 +439,11 @@ const paths: ZodOpenApiPathsObject = {
     patch: op('Rename, change on-reply or send window', 'Sequences', {
       requestParams: { path: idParams },
       ...body(sequencePatchSchema),
-      responses: { '200': ok(sequenceSchema), '409': error('Archived') },
+      responses: {
+        '200': ok(sequenceSchema),
+        '409': error('Archived, or sender_retired (senderId)'),
+        '422': error('sender_not_found (senderId names no sender of the account)'),
+      },
     }),
   },
   ...Object.fromEntries(
@@ -541,7 +550,12 @@ const paths: ZodOpenApiPathsObject = {
     post: op('Render a step for a lead or sample data', 'Steps', {
       requestParams: { path: stepParams },
       ...optionalBody(previewSchema),
-      responses: { '200': ok(renderedSchema), '422': error('The step cannot be rendered (invalid_template)'), '429': renderBusy },
+      responses: {
+        '200': ok(renderedSchema),
+        '409': error('sender_retired (senderId)'),
+        '422': error('The step cannot be rendered (invalid_template), or sender_not_found (senderId)'),
+        '429': renderBusy,
+      },
     }),
   },
   '/v1/sequences/{id}/steps/{stepId}/test': {
@@ -550,8 +564,9 @@ const paths: ZodOpenApiPathsObject = {
       ...optionalBody(testSendSchema),
       responses: {
         '202': ok(testSendAnswerSchema),
+        '409': error('sender_retired (senderId)'),
         '422': error(
-          'Test copies go only to the account’s confirmed sender address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed, bounced or is marked do not contact), or the step cannot be rendered (invalid_template)',
+          'Test copies go only to the sender’s confirmed address: sender_email_unconfirmed, test_recipient_not_allowed (field to), recipient_suppressed (that address unsubscribed, bounced or is marked do not contact), sender_not_found (senderId), or the step cannot be rendered (invalid_template)',
         ),
         '429': refused429('daily_cap_reached (test copies count against the daily cap), render_busy, or rate_limited'),
       },

@@ -62,6 +62,7 @@ async function accountWithEverything() {
       notification: notification.id as string,
       inboundEmail: inbound.inboundId as string,
       variant: experiment.body.variants[1].id as string,
+      sender: a.account.defaultSenderId!,
     },
     secrets: [lead.email, replier.email, 'A-Corp'],
   };
@@ -82,6 +83,7 @@ function idFor(path: string, param: string, ids: Ids): string {
       emails: ids.email,
       notifications: ids.notification,
       'inbound-emails': ids.inboundEmail,
+      senders: ids.sender,
     };
     if (byCollection[collection!]) return byCollection[collection!]!;
   }
@@ -106,6 +108,8 @@ function validBody(operation: string, ids: Ids): unknown {
     'POST /v1/inbound-emails/{id}/sentiment': { sentiment: 'negative' },
     'POST /v1/sequences/{id}/steps/{stepId}/variants': { subject: 'Injected', body: 'Injected' },
     'PATCH /v1/sequences/{id}/steps/{stepId}/variants/{variantId}': { subject: 'Changed by B' },
+    'PATCH /v1/senders/{id}': { name: 'Taken over', dailyCap: 1 },
+    'POST /v1/senders/{id}/retire': { liveEnrolments: 'pause' },
   };
   if (!(operation in bodies)) throw new Error(`no valid body for ${operation}: add one to validBody`);
   return bodies[operation];

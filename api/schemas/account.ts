@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nonBlank, timezone } from './common.js';
+import { mailbox, nonBlank, timezone } from './common.js';
 
 export const accountPatchSchema = z
   .object({
@@ -8,7 +8,7 @@ export const accountPatchSchema = z
     allowParallelEnrolment: z.boolean(),
     defaultSenderId: z.uuid().describe('The live sender that sequences without their own, and one-off emails, send as'),
     senderName: z.string().trim().max(200).describe('The default sender’s name (kept from before there were senders; see /v1/senders)'),
-    senderEmail: z.email().nullable().describe('The default sender’s address; a new one must be confirmed again'),
+    senderEmail: mailbox.nullable().describe('The default sender’s address; a new one must be confirmed again'),
     signature: z.string().max(5000).describe('The default sender’s signature'),
     companyName: z.string().trim().max(200),
     postalAddress: z.string().trim().max(500),

@@ -21,6 +21,16 @@ export const timezone = z
     override: { format: 'iana-time-zone' },
   });
 
+/**
+ * A mailbox we may write to: an address as zod reads one, at most 254 characters with a local
+ * part of at most 64 (RFC 5321), lower-cased.
+ */
+export const mailbox = z
+  .email()
+  .max(254)
+  .refine((address) => address.split('@')[0]!.length <= 64, { message: 'the part before @ is at most 64 characters' })
+  .transform((address) => address.toLowerCase());
+
 /** Keyset cursors: "<iso time>|<id>", opaque to clients. */
 export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cursorParam, nonBlank, page, timezone } from './common.js';
+import { cursorParam, mailbox, nonBlank, page, timezone } from './common.js';
 
 // Senders: the reps an account's emails go out as (README, "Senders").
 
@@ -16,7 +16,7 @@ const dailyCap = z
 
 export const senderCreateSchema = z.object({
   name,
-  email: z.email().max(254).describe('The sender’s own mailbox: replies are forwarded there and test copies go there once it is confirmed'),
+  email: mailbox.describe('The sender’s own mailbox: replies are forwarded there and test copies go there once it is confirmed'),
   signature: signature.optional(),
   timezone: timezone.nullable().optional().describe('The zone their daily cap’s day is counted in; null: the account’s'),
   dailyCap: dailyCap.optional(),
@@ -25,7 +25,7 @@ export const senderCreateSchema = z.object({
 export const senderPatchSchema = z
   .object({
     name,
-    email: z.email().max(254).describe('A new address must be confirmed again before anything is forwarded or test-sent there'),
+    email: mailbox.describe('A new address must be confirmed again before anything is forwarded or test-sent there'),
     signature,
     timezone: timezone.nullable(),
     dailyCap,
