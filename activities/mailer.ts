@@ -19,6 +19,11 @@ export interface Mailer {
    * `SendRejected` (permanent) or anything else (transient: retry).
    */
   send(email: OutgoingEmail): Promise<{ providerId: string }>;
+  /**
+   * The Message-ID the email went out with, as the provider reports it (it may replace ours), or
+   * null when it does not say (yet). Threads chain on it: it is what the lead's mailbox knows.
+   */
+  messageIdOf?(providerId: string): Promise<string | null>;
 }
 
 /** The provider's quota is used up: the email waits until `until`; it is never dropped. */

@@ -1,5 +1,6 @@
 import { Resend } from 'resend';
 import type { Logger } from '../logger.js';
+import { normaliseMessageId } from '../domain/thread.js';
 import { SendPostponed, SendRejected, SendRetryLater, type Mailer } from './mailer.js';
 
 /** Resend's answers, sorted by what we do about them. */
@@ -49,6 +50,12 @@ export function createResendMailer(options: { apiKey: string; baseUrl?: string; 
         throw new SendRetryLater(message, retryAfterMs(headers));
       }
       throw new SendRejected(message);
+    },
+    async messageIdOf(providerId) {
+      // Resend sends through Amazon SES, which replaces a Message-ID it is given; `emails.get`
+      // reports the one that went (resend-node #988). Any failure is "not known": ours is used.
+      const { data } = await resend.emails.get(providerId).catch(() => ({ data: null }));
+      return normaliseMessageId((data as { message_id?: unknown } | null)?.message_id);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db, Transaction } from '../db/client.js';
 import { dailyCapReached, senderCapReached } from '../db/daily-sends.js';
@@ -13,6 +13,8 @@ import { deliverMessage, type Message } from './deliver-message.js';
 import { loadEnrolmentContext, type VariantContent } from './enrolment-context.js';
 
 import { renderMessage } from '../domain/render-message.js';
+import type { Quote } from '../domain/compose-email.js';
+import { goesInThread, normaliseMessageId, quoteOf, threadReply, type ThreadReply } from '../domain/thread.js';
 import { variantForEnrolment } from '../domain/experiment.js';
 import { storeVariantAssignment } from '../db/variant-assignments.js';
 import type { Mailer } from './mailer.js';
@@ -73,98 +75,142 @@ export function createSendStep(deps: SendDeps) {
   }): Promise<SendOutcome> {
     const key = stepIdempotencyKey(enrolmentId, stepId);
 
+    type Decided = { outcome: SendOutcome } | { message: Message } | { lookUp: { previous: Message } };
     // Phase 1, under the enrolment's row lock: decide, render and store the email as it will go.
-    const decided = await db
-      .transaction(async (tx): Promise<{ outcome: SendOutcome } | { message: Message }> => {
-        const ctx = await loadEnrolmentContext(tx as unknown as Db, enrolmentId, { lock: true });
-        const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
-        // Already stored by an earlier attempt: finish that attempt with the very same payload.
-        if (existing) return { message: existing };
-        if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: REASONS.enrolmentGone } };
-        const { enrolment, lead, sequence, account, sender } = ctx;
-        const blocker = sendBlocker({
-          enrolmentStatus: enrolment.status,
-          sequenceStatus: sequence.status,
-          onReply: sequence.onReply,
-          lead,
-          repliedAt: enrolment.repliedAt,
-          resumedAt: enrolment.resumedAt,
-          senderRetired: !!sender?.retiredAt,
-        });
-        if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
-        // The step the workflow planned may have been deleted or reordered since: plan again.
-        if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
-        // A holdout gets step 1 alone; planning again ends the enrolment.
-        if (enrolment.holdout && ctx.sentSteps.length > 0)
-          return { outcome: { outcome: 'not_sendable', status: null, reason: REASONS.heldOut } };
-        // The variant planned for this enrolment, or one chosen now if the experiment changed
-        // since (a variant removed, stopped or beaten while this email was unsent).
-        // The variants as they are once no change of them is in flight: a removal, a stop or a winner
-        // (each under the step's lock, moving unsent assignments) commits before this read or waits
-        // for this email to be stored, so an email never goes as a variant that stopped being sent.
-        const variants = ctx.next.variants.length ? await lockedVariants(tx, stepId) : ctx.next.variants;
-        const { variant, store } = variantForEnrolment(enrolmentId, { ...ctx.next, variants });
-        if (variant && store) {
-          await storeVariantAssignment(tx, { accountId: account.id, enrolmentId, stepId, variantId: variant.id }, store);
-        }
-        // Rendered before the cap is counted: the count's lock is then held only for the insert.
-        const rendered = await renderMessage(config, {
-          subject: variant?.subject ?? ctx.next.subject,
-          body: variant?.body ?? ctx.next.body,
-          replyToken: enrolment.replyToken,
-          lead,
-          account,
-          sender,
-        });
-        // The account's cap, then the sender's own: over either, the email waits for that cap's
-        // next day (never dropped), and the enrolment says what it waits for.
-        const accountCap = await dailyCapReached(tx, account, new Date(now));
-        const senderCap = accountCap || !sender ? null : await senderCapReached(tx, sender, account.timezone, new Date(now));
-        const capped = accountCap ?? senderCap;
-        if (capped) {
-          const waitingFor: WaitingFor = {
-            cause: 'daily_cap',
-            scope: accountCap ? 'account' : 'sender',
-            ...(accountCap ? {} : { senderId: sender!.id }),
-            cap: capped.cap,
-            until: capped.until.toISOString(),
-          };
-          await tx.update(enrolments).set({ waitingFor, nextDueAt: capped.until }).where(eq(enrolments.id, enrolmentId));
-          const whose = accountCap ? 'the account' : `the sender ${storableLine(sender!.name || sender!.email || sender!.id, 100)}`;
-          return {
-            outcome: {
-              outcome: 'postponed',
+    const decide = (): Promise<Decided> =>
+      db
+        .transaction(async (tx): Promise<Decided> => {
+          const ctx = await loadEnrolmentContext(tx as unknown as Db, enrolmentId, { lock: true });
+          const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
+          // Already stored by an earlier attempt: finish that attempt with the very same payload.
+          if (existing) return { message: existing };
+          if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: REASONS.enrolmentGone } };
+          const { enrolment, lead, sequence, account, sender } = ctx;
+          const blocker = sendBlocker({
+            enrolmentStatus: enrolment.status,
+            sequenceStatus: sequence.status,
+            onReply: sequence.onReply,
+            lead,
+            repliedAt: enrolment.repliedAt,
+            resumedAt: enrolment.resumedAt,
+            senderRetired: !!sender?.retiredAt,
+          });
+          if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
+          // The step the workflow planned may have been deleted or reordered since: plan again.
+          if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
+          // A holdout gets step 1 alone; planning again ends the enrolment.
+          if (enrolment.holdout && ctx.sentSteps.length > 0)
+            return { outcome: { outcome: 'not_sendable', status: null, reason: REASONS.heldOut } };
+          // The variant planned for this enrolment, or one chosen now if the experiment changed
+          // since (a variant removed, stopped or beaten while this email was unsent).
+          // The variants as they are once no change of them is in flight: a removal, a stop or a winner
+          // (each under the step's lock, moving unsent assignments) commits before this read or waits
+          // for this email to be stored, so an email never goes as a variant that stopped being sent.
+          const variants = ctx.next.variants.length ? await lockedVariants(tx, stepId) : ctx.next.variants;
+          const { variant, store } = variantForEnrolment(enrolmentId, { ...ctx.next, variants });
+          if (variant && store) {
+            await storeVariantAssignment(tx, { accountId: account.id, enrolmentId, stepId, variantId: variant.id }, store);
+          }
+          // A follow-up goes as a reply in the thread of the enrolment's previous email (when its
+          // step says so): `Re:` the subject that email's thread began with, as the lead received it.
+          const position = ctx.steps.findIndex((s) => s.id === stepId) + 1;
+          let thread: { reply: ThreadReply; quote: Quote | null } | null = null;
+          if (goesInThread(ctx.next, position)) {
+            const [previous] = await tx
+              .select()
+              .from(messages)
+              .where(and(eq(messages.enrolmentId, enrolmentId), inArray(messages.status, ['sent', 'delivered', 'bounced'])))
+              .orderBy(desc(messages.createdAt))
+              .limit(1);
+            if (previous && !previous.rfcMessageId) return { lookUp: { previous } };
+            if (previous) {
+              const prior = {
+                messageId: previous.rfcMessageId!,
+                subject: previous.subject,
+                threadSubject: previous.threadSubject,
+                references: previous.threadReferences,
+                sentAt: previous.sentAt ?? previous.createdAt,
+                bodyText: previous.bodyText,
+                from: previous.fromEmail,
+              };
+              thread = { reply: threadReply(prior), quote: ctx.next.quotePrevious ? quoteOf(prior, ctx.zone) : null };
+            }
+          }
+          // Rendered before the cap is counted: the count's lock is then held only for the insert.
+          const rendered = await renderMessage(config, {
+            subject: variant?.subject ?? ctx.next.subject,
+            body: variant?.body ?? ctx.next.body,
+            replyToken: enrolment.replyToken,
+            lead,
+            account,
+            sender,
+            format: sequence.format,
+            thread,
+          });
+          // The account's cap, then the sender's own: over either, the email waits for that cap's
+          // next day (never dropped), and the enrolment says what it waits for.
+          const accountCap = await dailyCapReached(tx, account, new Date(now));
+          const senderCap = accountCap || !sender ? null : await senderCapReached(tx, sender, account.timezone, new Date(now));
+          const capped = accountCap ?? senderCap;
+          if (capped) {
+            const waitingFor: WaitingFor = {
+              cause: 'daily_cap',
+              scope: accountCap ? 'account' : 'sender',
+              ...(accountCap ? {} : { senderId: sender!.id }),
+              cap: capped.cap,
               until: capped.until.toISOString(),
-              reason: `daily cap of ${capped.cap} emails of ${whose} reached`,
-            },
-          };
-        }
-        const [message] = await tx
-          .insert(messages)
-          .values({
-            ...rendered,
-            accountId: account.id,
-            enrolmentId,
-            stepId,
-            variantId: variant?.id ?? null,
-            senderId: sender?.id ?? null,
-            leadId: lead.id,
-            idempotencyKey: key,
-            toEmail: lead.email!,
-            tags: providerTags({
-              account_id: account.id,
-              sequence_id: sequence.id,
-              step_id: stepId,
-              enrolment_id: enrolmentId,
-              message_id: rendered.id,
-              variant_id: variant?.id,
-            }),
-            status: 'sending',
-          })
-          .returning();
-        return { message: message! };
-      })
-      .catch(templateFailure);
+            };
+            await tx.update(enrolments).set({ waitingFor, nextDueAt: capped.until }).where(eq(enrolments.id, enrolmentId));
+            const whose = accountCap ? 'the account' : `the sender ${storableLine(sender!.name || sender!.email || sender!.id, 100)}`;
+            return {
+              outcome: {
+                outcome: 'postponed',
+                until: capped.until.toISOString(),
+                reason: `daily cap of ${capped.cap} emails of ${whose} reached`,
+              },
+            };
+          }
+          const [message] = await tx
+            .insert(messages)
+            .values({
+              ...rendered,
+              accountId: account.id,
+              enrolmentId,
+              stepId,
+              variantId: variant?.id ?? null,
+              senderId: sender?.id ?? null,
+              leadId: lead.id,
+              idempotencyKey: key,
+              toEmail: lead.email!,
+              tags: providerTags({
+                account_id: account.id,
+                sequence_id: sequence.id,
+                step_id: stepId,
+                enrolment_id: enrolmentId,
+                message_id: rendered.id,
+                variant_id: variant?.id,
+              }),
+              status: 'sending',
+            })
+            .returning();
+          return { message: message! };
+        })
+        .catch(templateFailure);
+    // A reply in the thread needs the Message-ID the previous email went out with: when the
+    // provider has not been asked yet, it is asked outside the transaction, then phase 1 again.
+    let decided = await decide();
+    if ('lookUp' in decided) {
+      const { previous } = decided.lookUp;
+      const reported = previous.providerId && deps.mailer.messageIdOf ? await deps.mailer.messageIdOf(previous.providerId) : null;
+      // Not reported (no provider, or it does not say): ours, which it was sent with.
+      const rfcMessageId = reported ?? normaliseMessageId(previous.headers['Message-ID']) ?? `<${previous.id}@${config.INBOUND_DOMAIN}>`;
+      await db
+        .update(messages)
+        .set({ rfcMessageId })
+        .where(and(eq(messages.id, previous.id), isNull(messages.rfcMessageId)));
+      decided = await decide();
+      if ('lookUp' in decided) throw new Error(`the previous email ${previous.id} has no Message-ID to reply to`);
+    }
     if ('outcome' in decided) return decided.outcome;
     const message = decided.message;
     if (message.status === 'sent' && message.sentAt) {

@@ -76,6 +76,9 @@ export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 export const REPLY_SENTIMENTS = ['positive', 'neutral', 'negative'] as const;
 export type ReplySentiment = (typeof REPLY_SENTIMENTS)[number];
 
+export const EMAIL_FORMATS = ['branded', 'plain'] as const;
+export type EmailFormat = (typeof EMAIL_FORMATS)[number];
+
 export const DELAY_UNITS = ['minutes', 'hours', 'days', 'business_days'] as const;
 export type DelayUnit = (typeof DELAY_UNITS)[number];
 
@@ -226,6 +229,8 @@ export const sequences = pgTable(
      * follow-up, so the user sees what the follow-ups add. Decided once per enrolment, at its first plan.
      */
     holdoutPercent: integer('holdout_percent').notNull().default(0),
+    /** `branded` (the MJML layout) or `plain` (a personal note: text, a minimal HTML twin, no images). */
+    format: text('format').$type<EmailFormat>().notNull().default('branded'),
     /** Who its emails come from unless an enrolment names another; null: the account's default sender. */
     senderId: uuid('sender_id').references(() => senders.id),
     createdAt: createdAt(),
@@ -251,6 +256,14 @@ export const steps = pgTable(
     delayUnit: text('delay_unit').$type<DelayUnit>().notNull().default('days'),
     /** The variant a user declared the winner of this step's experiment: every unsent email goes as it. */
     winnerVariantId: uuid('winner_variant_id'),
+    /**
+     * Sent as a reply in the thread of the enrolment's previous email (`Re:` its subject,
+     * In-Reply-To and References) or as a new email; null: by position (every step after the first
+     * in the thread), so a reorder keeps the rule.
+     */
+    inThread: boolean('in_thread'),
+    /** A reply in the thread quotes the previous email below, as mail clients do. */
+    quotePrevious: boolean('quote_previous').notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
@@ -490,6 +503,17 @@ export const messages = pgTable(
     html: text('html').notNull(),
     text: text('text').notNull(),
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    /**
+     * The Message-ID the lead's mailbox knows it by: the provider's, which replaces ours (Resend
+     * sends through SES, which overrides a Message-ID), once it reports it; null until then.
+     */
+    rfcMessageId: text('rfc_message_id'),
+    /** The subject of the thread it is in (its own, for an email that starts one): what a reply says after `Re:`. */
+    threadSubject: text('thread_subject'),
+    /** The Message-IDs of the thread before it, oldest first (its References header). */
+    threadReferences: jsonb('thread_references').$type<string[]>().notNull().default([]),
+    /** The body as text, without signature or footer: what a later reply quotes. */
+    bodyText: text('body_text'),
     tags: jsonb('tags').$type<{ name: string; value: string }[]>().notNull().default([]),
     /** One-off emails route replies through their own token; sequence emails use the enrolment's. */
     replyToken: text('reply_token'),
@@ -514,6 +538,9 @@ export const messages = pgTable(
     index('messages_sender_sent_idx')
       .on(t.senderId, t.createdAt)
       .where(sql`sender_id is not null`),
+    index('messages_rfc_message_id_idx')
+      .on(t.rfcMessageId)
+      .where(sql`rfc_message_id is not null`),
     index('messages_variant_idx')
       .on(t.variantId)
       .where(sql`variant_id is not null`),

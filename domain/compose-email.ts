@@ -24,6 +24,14 @@ export interface ComposedEmail {
   subject: string;
   html: string;
   text: string;
+  /** The body alone as text (no signature, quote or footer): what a later reply quotes. */
+  bodyText: string;
+}
+
+/** The previous email below a reply: its introduction line and its body as text. */
+export interface Quote {
+  intro: string;
+  text: string;
 }
 
 // markdown-it, not marked: marked's emphasis parsing is quadratic (bench/README.md, "Figures
@@ -66,6 +74,13 @@ const SANITIZE: sanitizeHtml.IOptions = {
   transformTags: { a: sanitizeHtml.simpleTransform('a', { target: '_blank', rel: 'noopener' }) },
 };
 
+/** A plain email is a personal note: no images in its body or signature. */
+const SANITIZE_PLAIN: sanitizeHtml.IOptions = {
+  ...SANITIZE,
+  allowedTags: (SANITIZE.allowedTags as string[]).filter((tag) => tag !== 'img'),
+  allowedAttributes: { a: ['href', 'title'] },
+};
+
 /** Markdown → sanitised HTML. Merge values were escaped as Markdown text before Markdown saw them. */
 export async function bodyToHtml(markdownSource: string, merge: MergeContext): Promise<string> {
   const withValues = renderTemplate(markdownSource, merge, { forMarkdown: true });
@@ -81,6 +96,7 @@ interface LayoutSlots {
   title: string;
   preview: string;
   body: string;
+  quote: string;
   unsubscribeUrl: string;
 }
 
@@ -111,6 +127,7 @@ function layoutMjml(branding: Branding, slots: LayoutSlots): string {
         ${logo}
         <mj-text padding="0">${slots.body}</mj-text>
         <mj-text padding="12px 0 0" color="#374151">${signature}</mj-text>
+        <mj-text padding="12px 0 0" color="#6b7280">${slots.quote}</mj-text>
       </mj-column>
     </mj-section>
     <mj-section padding="16px 28px">
@@ -142,6 +159,7 @@ const SLOT_MARKERS: LayoutSlots = {
   title: 'XSLOTTITLEX',
   preview: 'XSLOTPREVIEWX',
   body: 'XSLOTBODYX',
+  quote: 'XSLOTQUOTEX',
   unsubscribeUrl: 'XSLOTUNSUBSCRIBEX',
 };
 const SLOT_BY_MARKER = new Map(Object.entries(SLOT_MARKERS).map(([slot, marker]) => [marker, slot as keyof LayoutSlots]));
@@ -168,37 +186,67 @@ export async function composeEmail(input: {
   merge: MergeContext;
   branding: Branding;
   unsubscribeUrl: string;
+  /** `branded` (the MJML layout, the default) or `plain` (a personal note). */
+  format?: 'branded' | 'plain';
+  /**
+   * The subject as it goes, taken as written (a reply's `Re:` the thread's subject, which was
+   * rendered once already): never read as a template again.
+   */
+  literalSubject?: string;
+  /** The previous email below this one (a reply in the thread that quotes it). */
+  quote?: Quote | null;
   /** Render the layout afresh instead of from the per-branding cache (tests compare the two). */
   fresh?: boolean;
 }): Promise<ComposedEmail> {
   const { branding, merge } = input;
-  const subject = renderTemplate(input.subject, merge)
-    .replace(/[\r\n]+/g, ' ')
-    .trim();
-  const bodyHtml = await bodyToHtml(input.body, merge);
-  const html = await renderLayout(
-    branding,
-    {
-      // Trimmed, as MJML trims what it is given.
-      title: escapeHtml(subject).trim(),
-      preview: escapeHtml(convert(bodyHtml, { wordwrap: false }).slice(0, 120)).trim(),
-      body: bodyHtml.trim(),
-      unsubscribeUrl: escapeHtml(input.unsubscribeUrl).trim(),
-    },
-    input.fresh ?? false,
-  );
+  const plain = input.format === 'plain';
+  const subject = (input.literalSubject ?? renderTemplate(input.subject, merge)).replace(/[\r\n]+/g, ' ').trim();
+  const bodyHtml = plain ? sanitizeHtml(await bodyToHtml(input.body, merge), SANITIZE_PLAIN) : await bodyToHtml(input.body, merge);
+  const quoteHtml = input.quote
+    ? `<p>${escapeHtml(input.quote.intro)}</p><blockquote style="margin:0 0 0 8px;padding-left:12px;border-left:2px solid #d1d5db;white-space:pre-wrap">${escapeHtml(input.quote.text)}</blockquote>`
+    : '';
+  const html = plain
+    ? plainHtml(branding, { body: bodyHtml, quote: quoteHtml, unsubscribeUrl: input.unsubscribeUrl })
+    : await renderLayout(
+        branding,
+        {
+          // Trimmed, as MJML trims what it is given.
+          title: escapeHtml(subject).trim(),
+          preview: escapeHtml(convert(bodyHtml, { wordwrap: false }).slice(0, 120)).trim(),
+          body: bodyHtml.trim(),
+          quote: quoteHtml,
+          unsubscribeUrl: escapeHtml(input.unsubscribeUrl).trim(),
+        },
+        input.fresh ?? false,
+      );
 
   await nextTurn();
   const bodyText = convert(bodyHtml, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
   const signatureText = branding.signature || branding.senderName;
+  const quoteText = input.quote ? ['', input.quote.intro, ...input.quote.text.split('\n').map((line) => `> ${line}`.trimEnd())] : [];
+  const footer = [branding.companyName, branding.postalAddress].filter(Boolean);
   const text = [
     bodyText,
     '',
     signatureText,
+    ...quoteText,
     '',
     '--',
-    ...[branding.companyName, branding.postalAddress].filter(Boolean),
+    // A plain note keeps the footer to one line each: who sends it, and how to stop it.
+    ...(plain ? (footer.length ? [footer.join(', ')] : []) : footer),
     `Unsubscribe: ${input.unsubscribeUrl}`,
   ].join('\n');
-  return { subject, html, text };
+  return { subject, html, text, bodyText };
+}
+
+/**
+ * The HTML twin of a plain email: the body, the signature, the quote and a one-line footer, with
+ * no layout, colour, logo or image, so it reads as the personal note its text part is.
+ */
+function plainHtml(branding: Branding, slots: { body: string; quote: string; unsubscribeUrl: string }): string {
+  const signature = branding.signature
+    ? sanitizeHtml(markdown.render(branding.signature), SANITIZE_PLAIN)
+    : `<p>${escapeHtml(branding.senderName)}</p>`;
+  const footer = [branding.companyName, branding.postalAddress].filter(Boolean).map(escapeHtml).join(', ');
+  return `<!doctype html><html><head><meta charset="utf-8"></head><body><div style="font-family:sans-serif;font-size:14px;line-height:1.5">${slots.body}${signature}${slots.quote}<p style="color:#6b7280;font-size:12px">${footer ? `${footer} · ` : ''}<a href="${escapeHtml(slots.unsubscribeUrl)}" style="color:#6b7280">Unsubscribe</a></p></div></body></html>`;
 }

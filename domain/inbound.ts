@@ -29,10 +29,15 @@ export function unsubscribeTokenFromMailto(recipients: string[], subject: string
   return /unsubscribe\s+([0-9a-f-]{36}\.[A-Za-z0-9_-]+)/i.exec(subject)?.[1] ?? null;
 }
 
+/** Every Message-ID an email's In-Reply-To and References name, as written (`<…>`), In-Reply-To first. */
+export function referencedIds(headers: Record<string, string | undefined>): string[] {
+  const header = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1] ?? '';
+  return (`${header('in-reply-to')} ${header('references')}`.match(/<[^<>\s]{1,400}>/g) ?? []) as string[];
+}
+
 /** Our own message ids (`<uuid@INBOUND_DOMAIN>`) named in In-Reply-To or References. */
 export function referencedMessageIds(headers: Record<string, string | undefined>, inboundDomain: string): string[] {
-  const header = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1] ?? '';
-  const ids = `${header('in-reply-to')} ${header('references')}`.match(/<[^>]+>/g) ?? [];
+  const ids = referencedIds(headers);
   const suffix = `@${inboundDomain.toLowerCase()}>`;
   return ids
     .map((id) => id.toLowerCase())

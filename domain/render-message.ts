@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Account } from '../db/accounts.js';
-import type { leads } from '../db/schema.js';
+import type { EmailFormat, leads } from '../db/schema.js';
+import type { Quote } from './compose-email.js';
+import type { ThreadReply } from './thread.js';
 import { composeOffThread } from './compose-pool.js';
 import type { MergeContext } from './merge-fields.js';
 import { fromHeader, fromIdentity, type Sender } from './sender.js';
@@ -49,8 +51,9 @@ export function envelopeFor(config: Config, messageId: string, replyToken: strin
     unsubscribeUrl,
     replyTo: replyAddress(config, replyToken),
     headers: {
-      // Our own id, so a reply's In-Reply-To/References can name the message it answers.
-      'X-Entity-Ref-ID': messageId,
+      // Our own id, so a reply's In-Reply-To/References can name the message it answers (the
+      // provider may put its own in its place: threads then chain on the one it reports). No
+      // X-Entity-Ref-ID: Resend documents it as the way to keep Gmail from threading.
       'Message-ID': `<${messageId}@${config.INBOUND_DOMAIN}>`,
       'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:unsubscribe@${config.INBOUND_DOMAIN}?subject=unsubscribe%20${token}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
@@ -72,22 +75,33 @@ export async function renderMessage(
     account: Account;
     /** Who it comes from: the enrolment's sender (or the account's default for one-off emails). */
     sender: Sender | null;
+    format?: EmailFormat;
+    /** A reply in the thread of the enrolment's previous email (domain/thread.ts), and its quote. */
+    thread?: { reply: ThreadReply; quote: Quote | null } | null;
   },
 ) {
   const id = randomUUID();
   const envelope = envelopeFor(config, id, input.replyToken);
-  const composed = await composeOffThread({
+  const reply = input.thread?.reply;
+  const { bodyText, ...composed } = await composeOffThread({
     subject: input.subject,
     body: input.body,
     merge: mergeContextOf(input.lead, input.account, input.sender),
     branding: brandingOf(input.account, input.sender),
     unsubscribeUrl: envelope.unsubscribeUrl,
+    format: input.format ?? 'branded',
+    ...(reply ? { literalSubject: reply.subject } : {}),
+    quote: input.thread?.quote ?? null,
   });
   return {
     id,
     fromEmail: fromHeader(fromIdentity(input.account, input.sender), config.PLATFORM_FROM_EMAIL),
     replyTo: envelope.replyTo,
-    headers: envelope.headers,
+    headers: { ...envelope.headers, ...(reply ? reply.headers : {}) },
+    // The thread this email is in: a reply's, or its own (its subject as rendered now).
+    threadSubject: reply ? reply.threadSubject : composed.subject,
+    threadReferences: reply ? reply.references : [],
+    bodyText,
     ...composed,
   };
 }

@@ -1,6 +1,6 @@
 import express, { Router, type Response } from 'express';
 import { eq } from 'drizzle-orm';
-import { accounts, leads, messages } from '../../db/schema.js';
+import { accounts, leads, messages, senders } from '../../db/schema.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import type { AppDeps } from '../deps.js';
 import { unsubscribePage } from '../pages/unsubscribe-page.js';
@@ -24,10 +24,12 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
     const messageId = verifyUnsubscribeToken(deps.config.UNSUBSCRIBE_SECRET, token);
     if (!messageId) return { problem: 'invalid' as const };
     const [row] = await db
-      .select({ message: messages, lead: leads, account: accounts })
+      .select({ message: messages, lead: leads, account: accounts, senderName: senders.name })
       .from(messages)
       .innerJoin(leads, eq(leads.id, messages.leadId))
       .innerJoin(accounts, eq(accounts.id, messages.accountId))
+      // The page names who the email came from when the account gives no company name.
+      .leftJoin(senders, eq(senders.id, messages.senderId))
       .where(eq(messages.id, messageId));
     if (!row) return { problem: 'invalid' as const };
     if (Date.now() - row.message.createdAt.getTime() > LINK_LIFETIME_MS) return { problem: 'expired' as const, ...row };
@@ -55,8 +57,8 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
         );
   }
 
-  const branding = (account: typeof accounts.$inferSelect) => ({
-    companyName: account.companyName || account.name,
+  const branding = (account: typeof accounts.$inferSelect, senderName: string | null) => ({
+    companyName: account.companyName || senderName || account.name,
     logoUrl: account.logoUrl,
     brandColor: account.brandColor,
   });
@@ -65,13 +67,13 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
     const found = await resolve(req.params.token);
     if (found.problem) return problemPage(res, found.problem);
     const { lead, account } = found;
-    const company = branding(account).companyName;
+    const company = branding(account, found.senderName).companyName;
     if (lead.unsubscribedAt) {
       return send(
         res,
         200,
         unsubscribePage({
-          branding: branding(account),
+          branding: branding(account, found.senderName),
           title: 'You are unsubscribed',
           message: `${lead.email} will not receive further emails from ${company}.`,
         }),
@@ -81,7 +83,7 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
       res,
       200,
       unsubscribePage({
-        branding: branding(account),
+        branding: branding(account, found.senderName),
         title: `Unsubscribe from ${company}?`,
         message: `${lead.email} will no longer receive emails from ${company}.`,
         confirmAction: `/u/${encodeURIComponent(req.params.token)}`,
@@ -98,12 +100,12 @@ export function unsubscribeRoutes(deps: AppDeps): Router {
       lead.id,
       req.body?.['List-Unsubscribe'] === 'One-Click' ? 'one-click' : 'link',
     );
-    const company = branding(account).companyName;
+    const company = branding(account, found.senderName).companyName;
     send(
       res,
       200,
       unsubscribePage({
-        branding: branding(account),
+        branding: branding(account, found.senderName),
         title: 'You are unsubscribed',
         message: `${lead.email} will not receive further emails from ${company}.`,
       }),

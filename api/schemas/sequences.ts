@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   COLLEAGUE_SCOPES,
   DELAY_UNITS,
+  EMAIL_FORMATS,
   LEAD_EVENT_NAMES,
   ON_COLLEAGUE_REPLY_ACTIONS,
   ON_REPLY_ACTIONS,
@@ -93,6 +94,14 @@ const stepFields = z.object({
   body: bodySchema.optional(),
   delay: delaySchema,
   variants: variantsSchema.optional(),
+  inThread: z
+    .boolean()
+    .nullable()
+    .optional()
+    .describe(
+      'Sent as a reply in the thread of the enrolment’s previous email (Re: its subject as the lead received it, In-Reply-To and References), or as a new email; null or left out: every step after the first goes in the thread',
+    ),
+  quotePrevious: z.boolean().optional().describe('A reply in the thread quotes the previous email below it, as mail clients do'),
 });
 export const stepInputSchema = stepFields
   .superRefine((v, ctx) => eitherContentOrVariants(v, ctx, true))
@@ -155,9 +164,16 @@ const senderId = z
   .nullable()
   .describe('The live sender its enrolments send as unless an enrolment names another; null: the account’s default sender');
 
+const format = z
+  .enum(EMAIL_FORMATS)
+  .describe(
+    'branded: the account’s MJML layout; plain: a personal note (text with a minimal HTML twin, no images, the unsubscribe line and postal address as short text)',
+  );
+
 export const sequenceCreateSchema = z.object({
   name: z.string().trim().min(1).max(200).meta(nonBlank),
   senderId: senderId.default(null),
+  format: format.default('branded'),
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
   outOfOfficeDays: outOfOfficeDays.default(7),
@@ -181,6 +197,7 @@ export const sequencePatchSchema = z
     leadEventRules,
     holdoutPercent,
     senderId: senderId.describe('Enrolments already made keep the sender they were enrolled with'),
+    format,
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'nothing to change' })
@@ -208,6 +225,11 @@ export const stepSchema = z.object({
   body: z.string().describe('With variants: the body of the winner, else of the first assignable variant by label'),
   delay: z.object({ amount: z.number().int(), unit: z.enum(DELAY_UNITS) }),
   variants: z.array(stepVariantSchema).describe('Every variant the step has had, by label; empty for a step that is no experiment'),
+  inThread: z
+    .boolean()
+    .nullable()
+    .describe('Its choice: in the thread, a new email, or null (by position: the first step new, the others in the thread)'),
+  quotePrevious: z.boolean(),
   winnerVariantId: z.uuid().nullable(),
   updatedAt: z.iso.datetime(),
 });
@@ -229,6 +251,7 @@ export const sequenceSchema = z.object({
   leadEventRules: z.object({ stop: z.array(z.string()), pause: z.array(z.string()) }),
   holdoutPercent,
   senderId: z.uuid().nullable().describe('Its default sender; null: the account’s'),
+  format,
   steps: z.array(stepSchema),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

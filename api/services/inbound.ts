@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { and, eq, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { Resend } from 'resend';
 import { notifyPortal } from '../../temporal/portal-events.js';
 import type { Config } from '../../config.js';
@@ -25,6 +25,7 @@ import {
   boundedHeaders,
   boundedRecipients,
   INBOUND_LIMITS,
+  referencedIds,
   referencedMessageIds,
   replyTokenFrom,
   senderAddress,
@@ -38,6 +39,7 @@ import {
 import { webhookEventsTotal } from '../../metrics.js';
 import { ApiError } from '../errors.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
+import { normaliseMessageId } from '../../domain/thread.js';
 import type { Logger } from '../../logger.js';
 import { signalEnrolment, startColleagueBroadcast, startReplyForward } from '../../temporal/client.js';
 import { isLiveEnrolment, recordReplyRow, replyUnhandledSql } from '../../db/enrolment-queries.js';
@@ -96,6 +98,8 @@ interface Applied {
 /** The parts of Resend's event payloads we read; everything else is kept as received. */
 export interface EmailEventData {
   email_id?: string;
+  /** The Message-ID the email went out with (Resend's email.* events carry it). */
+  message_id?: unknown;
   tags?: Record<string, string> | null;
   bounce?: { type?: string; subType?: string; message?: string };
   click?: { link?: string };
@@ -117,6 +121,21 @@ async function messageOf(db: Db, data: EmailEventData) {
     .where(or(...conditions))
     .limit(1);
   return message;
+}
+
+/** Whether an inbound email is one of ours: its Message-ID is the one we or the provider sent it with. */
+async function ourOwnEmail(db: Db, headers: Record<string, string | undefined>, inboundDomain: string): Promise<boolean> {
+  const value = Object.entries(headers).find(([name]) => name.toLowerCase() === 'message-id')?.[1];
+  const id = normaliseMessageId(value);
+  if (!id) return false;
+  const suffix = `@${inboundDomain.toLowerCase()}>`;
+  const ours = id.toLowerCase().endsWith(suffix) ? id.slice(1, -suffix.length).toLowerCase() : null;
+  const [found] = await db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(or(eq(messages.rfcMessageId, id), ours && /^[0-9a-f-]{36}$/.test(ours) ? eq(messages.id, ours) : undefined))
+    .limit(1);
+  return !!found;
 }
 
 /** A redelivery that finds its event unfinished this long after it arrived takes over its side effects. */
@@ -239,6 +258,15 @@ export async function applyEmailEvent(
   if (event.type === 'email.received') return received ? recordInbound(tx, received, deps) : { outcome: 'no received email' };
   const message = await messageOf(db, event.data);
   if (!message) return { outcome: 'no matching message' };
+  // The Message-ID the email went out with, when the event reports it and we do not know it yet:
+  // a follow-up in its thread replies to it (domain/thread.ts).
+  const reportedId = normaliseMessageId(event.data.message_id);
+  if (reportedId && !message.rfcMessageId) {
+    await db
+      .update(messages)
+      .set({ rfcMessageId: reportedId })
+      .where(and(eq(messages.id, message.id), isNull(messages.rfcMessageId)));
+  }
   const when = event.created_at ? new Date(event.created_at) : new Date();
   const at = sql`${(Number.isNaN(when.getTime()) ? new Date() : when).toISOString()}::timestamptz`;
   const timeline = async (type: string, detail: Record<string, unknown> = {}) => {
@@ -391,6 +419,12 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
     return { outcome: 'unsubscribed by email', after: async () => void (await unsubscribeLead(deps, message.leadId, 'mailto')) };
   }
 
+  // A copy of one of our own emails (a follow-up in the thread names our previous email, and a
+  // copy of it forwarded or bounced back to the reply address would read as the lead's reply): its
+  // Message-ID is one we sent it with, or the one the provider gave it.
+  const ownCopy = await ourOwnEmail(db, email.headers, config.INBOUND_DOMAIN);
+  if (ownCopy) return { outcome: 'a copy of our own email: not a reply' };
+
   let enrolmentId: string | null = null;
   let messageId: string | null = null;
   let accountId: string | null = null;
@@ -411,11 +445,31 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
     if (message) ({ id: messageId, accountId, leadId, enrolmentId } = message);
   }
   if (!accountId) {
+    // The provider's Message-ID, which replaced ours (SES does): a reply names that one.
+    const named = referencedIds(email.headers).slice(0, 20);
+    const [message] = named.length
+      ? await db.select().from(messages).where(inArray(messages.rfcMessageId, named)).orderBy(desc(messages.createdAt)).limit(1)
+      : [];
+    if (message) ({ id: messageId, accountId, leadId, enrolmentId } = message);
+  }
+  if (!accountId) {
     tx.logger.warn({ from: email.from }, 'inbound email matched no enrolment');
     return { outcome: 'no matching enrolment' };
   }
 
   const [lead] = leadId ? await db.select().from(leads).where(eq(leads.id, leadId)) : [];
+  // Written by one of the account's own senders (a rep answering from their mailbox with the reply
+  // address in copy, or a copy of our email with a new Message-ID): never the lead's reply, unless
+  // the lead is that very address.
+  const from = senderAddress(email.from);
+  if (from && from !== lead?.email?.toLowerCase()) {
+    const [own] = await db
+      .select({ id: senders.id })
+      .from(senders)
+      .where(and(eq(senders.accountId, accountId), sql`lower(${senders.email}) = ${from}`))
+      .limit(1);
+    if (own || from === senderAddress(config.PLATFORM_FROM_EMAIL)) return { outcome: 'from one of the account’s own senders: not a reply' };
+  }
   const [context] = await db
     .select({
       timezone: accounts.timezone,

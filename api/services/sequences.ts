@@ -76,6 +76,12 @@ function ownContent(input: StepInput | StepPatch): StepContent {
   return { subject: source.subject, body: source.body };
 }
 
+/** How a step threads, as given (what is left out stays as it is, or takes the default). */
+const threading = (input: { inThread?: boolean | null; quotePrevious?: boolean }) => ({
+  ...(input.inThread !== undefined ? { inThread: input.inThread } : {}),
+  ...(input.quotePrevious !== undefined ? { quotePrevious: input.quotePrevious } : {}),
+});
+
 export async function findSequence(db: Db, account: Account, id: string): Promise<Sequence> {
   const [row] = await db
     .select()
@@ -138,6 +144,7 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
         accountId: account.id,
         name: input.name,
         senderId: input.senderId,
+        format: input.format,
         onReply: input.onReply,
         sendWindow: input.sendWindow,
         outOfOfficeDays: input.outOfOfficeDays,
@@ -156,6 +163,7 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
               sequenceId: sequence!.id,
               position: i + 1,
               ...ownContent(s),
+              ...threading(s),
               delayAmount: s.delay.amount,
               delayUnit: s.delay.unit,
             })),
@@ -185,6 +193,7 @@ export async function addStep(db: Db, account: Account, sequence: Sequence, inpu
         sequenceId: sequence.id,
         position: sql`(select coalesce(max(position), 0) + 1 from ${steps} where sequence_id = ${sequence.id})`,
         ...ownContent(input),
+        ...threading(input),
         delayAmount: input.delay.amount,
         delayUnit: input.delay.unit,
       })
@@ -201,6 +210,8 @@ export function toStepDto(step: StepWithVariants): z.input<typeof stepSchema> {
     body: step.body,
     delay: { amount: step.delayAmount, unit: step.delayUnit },
     variants: step.variants.map(toVariantDto),
+    inThread: step.inThread,
+    quotePrevious: step.quotePrevious,
     winnerVariantId: step.winnerVariantId,
     updatedAt: step.updatedAt.toISOString(),
   };
@@ -219,6 +230,7 @@ export function toSequenceDto(sequence: Sequence, stepRows: StepWithVariants[]):
     leadEventRules: sequence.leadEventRules,
     holdoutPercent: sequence.holdoutPercent,
     senderId: sequence.senderId,
+    format: sequence.format,
     steps: stepRows.map(toStepDto),
     createdAt: sequence.createdAt.toISOString(),
     updatedAt: sequence.updatedAt.toISOString(),
@@ -325,6 +337,7 @@ export async function updateStep(
         ...(content.subject !== undefined ? { subject: content.subject } : {}),
         ...(content.body !== undefined ? { body: content.body } : {}),
         ...(patch.delay ? { delayAmount: patch.delay.amount, delayUnit: patch.delay.unit } : {}),
+        ...threading(patch),
         updatedAt: new Date(),
       })
       .where(eq(steps.id, current.id))

@@ -22,6 +22,11 @@ export interface SinkEmail {
     tags?: { name: string; value: string }[];
   };
   receivedAt: number;
+  /**
+   * The Message-ID it went out with. Like Resend, which sends through Amazon SES (SES overrides a
+   * Message-ID it is given), the sink gives every email its own, and reports it on GET /emails/:id.
+   */
+  messageId: string;
 }
 
 type Fault = { status: number; name: string; message?: string; headers?: Record<string, string> };
@@ -118,7 +123,13 @@ export async function startResendSink(): Promise<ResendSink> {
           return send(res, 200, { id: previous.id });
         }
       }
-      const email: SinkEmail = { id: randomUUID(), idempotencyKey: key, payload: body, receivedAt: Date.now() };
+      const email: SinkEmail = {
+        id: randomUUID(),
+        idempotencyKey: key,
+        payload: body,
+        receivedAt: Date.now(),
+        messageId: `<${randomUUID()}@us-east-1.amazonses.com>`,
+      };
       emails.push(email);
       if (key) byKey.set(key, { hash: payloadHash, id: email.id, inFlight: false });
       record(200);
@@ -135,7 +146,9 @@ export async function startResendSink(): Promise<ResendSink> {
     const emailMatch = /^\/emails\/([^/]+)$/.exec(url.pathname);
     if (req.method === 'GET' && emailMatch) {
       const found = emails.find((e) => e.id === emailMatch[1]);
-      return found ? send(res, 200, { object: 'email', id: found.id, ...found.payload }) : error(res, { status: 404, name: 'not_found' });
+      return found
+        ? send(res, 200, { object: 'email', id: found.id, message_id: found.messageId, ...found.payload })
+        : error(res, { status: 404, name: 'not_found' });
     }
     const receivedMatch = /^\/emails\/receiving\/([^/]+)$/.exec(url.pathname);
     if (req.method === 'GET' && receivedMatch) {
@@ -223,4 +236,42 @@ function dnsRecords(name: string) {
       value: 'p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDtest',
     },
   ];
+}
+
+/** RFC 2047 for a header value that is not plain ASCII. */
+const headerValue = (value: string) => (/^[\x20-\x7e]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value).toString('base64')}?=`);
+
+/**
+ * The email as it reaches the lead's mailbox, as raw MIME (what mailparser reads): the headers the
+ * service gave, with the sink's Message-ID in place of the one it asked for, as SES does.
+ */
+export function mimeOf(email: SinkEmail): string {
+  const { payload } = email;
+  const own = Object.entries(payload.headers ?? {}).filter(([name]) => name.toLowerCase() !== 'message-id');
+  const to = Array.isArray(payload.to) ? payload.to.join(', ') : payload.to;
+  const replyTo = Array.isArray(payload.reply_to) ? payload.reply_to.join(', ') : payload.reply_to;
+  const boundary = `b-${email.id}`;
+  const part = (type: string, content: string) => [
+    `--${boundary}`,
+    `Content-Type: ${type}; charset=utf-8`,
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.from(content).toString('base64'),
+  ];
+  return [
+    `From: ${headerValue(payload.from)}`,
+    `To: ${to}`,
+    ...(replyTo ? [`Reply-To: ${replyTo}`] : []),
+    `Subject: ${headerValue(payload.subject)}`,
+    `Date: ${new Date(email.receivedAt).toUTCString()}`,
+    `Message-ID: ${email.messageId}`,
+    ...own.map(([name, value]) => `${name}: ${headerValue(value)}`),
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+    '',
+    ...part('text/plain', payload.text ?? ''),
+    ...part('text/html', payload.html ?? ''),
+    `--${boundary}--`,
+    '',
+  ].join('\r\n');
 }
