@@ -179,6 +179,8 @@ export function createSendStep(deps: SendDeps) {
               stepId,
               variantId: variant?.id ?? null,
               senderId: sender?.id ?? null,
+              // A mailer that keeps our Message-ID (the local outbox) tells us now what a thread chains on.
+              rfcMessageId: deps.mailer.messageIdOf ? null : rendered.headers['Message-ID']!,
               leadId: lead.id,
               idempotencyKey: key,
               toEmail: lead.email!,

@@ -209,6 +209,8 @@ describe('round-robin bulk enrolment', () => {
     const senderOf = async (enrolmentId: string) => (await acme.enrolmentRow(enrolmentId)).senderId;
     const bound = await Promise.all(res.body.results.map((r: { enrolmentId: string }) => senderOf(r.enrolmentId)));
     expect(bound).toEqual([a, b, c, c, a, b, c]);
+    const ofC = await acme.api('GET', `/v1/sequences/${sequence.id}/enrolments?senderId=${c}`);
+    expect(ofC.body.data.map((e: { senderId: string }) => e.senderId)).toEqual([c, c, c]);
 
     const again = await acme.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, request, key);
     expect(again.body).toEqual(res.body);

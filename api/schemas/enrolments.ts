@@ -36,6 +36,7 @@ export const idempotencyKeyHeader = z.object({
 });
 export const enrolmentListQuery = z.object({
   status: enrolmentStatus.optional(),
+  senderId: z.uuid().optional().describe('Only the enrolments that send as this sender (what one rep has in this sequence)'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: cursorParam.optional(),
 });

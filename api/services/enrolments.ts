@@ -307,7 +307,7 @@ async function resumeStarts(deps: Deps, batchId: string) {
 export async function listSequenceEnrolments(
   db: Db,
   sequenceId: string,
-  query: { status?: EnrolmentStatus; limit: number; cursor?: { at: Date; id: string } },
+  query: { status?: EnrolmentStatus; senderId?: string; limit: number; cursor?: { at: Date; id: string } },
 ) {
   const { where, orderBy } = keyset(query.cursor, enrolments.enrolledAt, enrolments.id, 'desc');
   return db.transaction(
@@ -317,7 +317,14 @@ export async function listSequenceEnrolments(
       const pageOfEnrolments = tx
         .select({ ...enrolmentDtoColumns, holdout: enrolments.holdout })
         .from(enrolments)
-        .where(and(eq(enrolments.sequenceId, sequenceId), query.status ? eq(enrolments.status, query.status) : undefined, where))
+        .where(
+          and(
+            eq(enrolments.sequenceId, sequenceId),
+            query.status ? eq(enrolments.status, query.status) : undefined,
+            query.senderId ? eq(enrolments.senderId, query.senderId) : undefined,
+            where,
+          ),
+        )
         .orderBy(...orderBy)
         .limit(query.limit + 1)
         .as('page');
