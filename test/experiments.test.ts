@@ -42,7 +42,9 @@ async function experimentSequence(
   const fixture = await asNewAccount(service);
   const apart = options.daysApart ?? 2;
   const sequence = await fixture.createSequence({
-    steps: [0, apart, apart].map((days, i) => ({ subject: `Step ${i + 1}`, delay: { amount: days, unit: 'days' } })),
+    // Each step a new email: a reply in the thread keeps the thread's subject, and these
+    // experiments compare subjects.
+    steps: [0, apart, apart].map((days, i) => ({ subject: `Step ${i + 1}`, delay: { amount: days, unit: 'days' }, inThread: false })),
   });
   const step = sequence.steps[options.experimentOn ?? 0]!;
   const rows = await db()

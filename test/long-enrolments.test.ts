@@ -26,7 +26,10 @@ describe('a 20-step enrolment', () => {
     const enrolment = await enrolLead(sequence.id, (await createLead()).id);
     const handle = env.client.workflow.getHandle(enrolmentWorkflowId(enrolment.id));
     expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 20 });
-    expect((await sentMessages(enrolment.id)).map((m) => m.subject)).toEqual(twentySteps.map((s) => s.subject));
+    const sent = await sentMessages(enrolment.id);
+    expect(sent.map((m) => m.stepId)).toEqual(sequence.steps.map((s) => s.id));
+    // One thread: every follow-up replies to the one before.
+    expect(sent.map((m) => m.subject)).toEqual(['Step 1', ...Array(19).fill('Re: Step 1')]);
     const history = await handle.fetchHistory();
     const length = history.events!.length;
     console.log(`[figures] history of a 20-step enrolment: ${length} events (${(length / 20).toFixed(1)} per sent step)`);

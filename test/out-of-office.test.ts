@@ -100,7 +100,8 @@ async function enrolledAt(at: DateTime, leadEmail: string) {
     sendWindow: WEEKDAYS_9_TO_5,
     steps: [
       { subject: 'Step 1', delay: { amount: 0, unit: 'minutes' } },
-      { subject: 'Step 2', delay: { amount: 1, unit: 'days' } },
+      // A new email, so that what was sent reads by subject.
+      { subject: 'Step 2', delay: { amount: 1, unit: 'days' }, inThread: false },
     ],
   });
   const lead = await fixture.createLead({ email: leadEmail, timezone: ZONE, firstName: 'Tom', lastName: 'Hughes' });

@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { enrolments, messages } from '../../db/schema.js';
 import { apiClient, createTestAccount, eventually, type TestService } from './service.js';
 
-type StepSpec = { subject?: string; body?: string; delay?: { amount: number; unit: string } };
+type StepSpec = { subject?: string; body?: string; delay?: { amount: number; unit: string }; inThread?: boolean };
 
 /**
  * One account's view of the service under test, with the small helpers specifications are
@@ -24,6 +24,7 @@ export async function asNewAccount(service: TestService, accountValues: Record<s
         subject: s.subject ?? `Step ${i + 1} for {{ first_name | default: "you" }}`,
         body: s.body ?? `Hello {{ first_name | default: "there" }}, this is step ${i + 1}.`,
         delay: s.delay ?? { amount: 0, unit: 'minutes' },
+        ...(s.inThread !== undefined ? { inThread: s.inThread } : {}),
       })),
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
