@@ -1,7 +1,8 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
+import { replyOwner } from '../db/senders.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { accounts, inboundMessages, leads, senders, sequences, enrolments } from '../db/schema.js';
+import { inboundMessages, leads, sequences, enrolments } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { emailsSent } from '../metrics.js';
 import type { Mailer } from './mailer.js';
@@ -21,16 +22,17 @@ const plainAddress = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/;
  */
 export function createForwardReply({ db, mailer, config }: { db: Db; mailer: Mailer; config: Config; logger: Logger }) {
   return async function forwardReply({ inboundId }: { inboundId: string }): Promise<{ forwarded: boolean; reason?: string }> {
-    const [row] = await db
-      .select({ inbound: inboundMessages, lead: leads, sender: senders, sequenceName: sequences.name })
+    const [found] = await db
+      .select({ inbound: inboundMessages, lead: leads, sequenceName: sequences.name })
       .from(inboundMessages)
-      .innerJoin(accounts, eq(accounts.id, inboundMessages.accountId))
       .leftJoin(leads, eq(leads.id, inboundMessages.leadId))
       .leftJoin(enrolments, eq(enrolments.id, inboundMessages.enrolmentId))
       .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-      .leftJoin(senders, eq(senders.id, sql`coalesce(${enrolments.senderId}, ${accounts.defaultSenderId})`))
       .where(eq(inboundMessages.id, inboundId));
-    if (!row) return { forwarded: false, reason: 'reply not found' };
+    if (!found) return { forwarded: false, reason: 'reply not found' };
+    const { inbound } = found;
+    const owner = await replyOwner(db, { accountId: inbound.accountId, messageId: inbound.messageId, enrolmentId: inbound.enrolmentId });
+    const row = { ...found, sender: owner };
     if (!row.sender?.email) return { forwarded: false, reason: 'its sender has no email address to forward to' };
     if (!row.sender.emailConfirmedAt) return { forwarded: false, reason: 'its sender has not confirmed their address' };
     const sequenceName = row.sequenceName ?? '';

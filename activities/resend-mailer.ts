@@ -53,9 +53,14 @@ export function createResendMailer(options: { apiKey: string; baseUrl?: string; 
     },
     async messageIdOf(providerId) {
       // Resend sends through Amazon SES, which replaces a Message-ID it is given; `emails.get`
-      // reports the one that went (resend-node #988). Any failure is "not known": ours is used.
-      const { data } = await resend.emails.get(providerId).catch(() => ({ data: null }));
-      return normaliseMessageId((data as { message_id?: unknown } | null)?.message_id);
+      // reports the one that went (`message_id`, resend-node #988). Only an answer that does not
+      // name one is "not known"; a failure to answer is retried, so a busy provider never makes a
+      // follow-up thread on an id the lead's mailbox does not know.
+      const { data, error, headers } = await resend.emails.get(providerId);
+      if (data) return normaliseMessageId((data as { message_id?: unknown }).message_id);
+      const status = (error as { statusCode?: number | null } | null)?.statusCode ?? null;
+      if (status === 404) return null;
+      throw new SendRetryLater(`looking up the Message-ID of ${providerId}: ${error?.name ?? 'no answer'}`, retryAfterMs(headers));
     },
   };
 }

@@ -337,7 +337,7 @@ const paths: ZodOpenApiPathsObject = {
         '202': ok(senderConfirmationSentSchema, 'Link sent'),
         '422': error('no_sender_email'),
         '429': refused429(
-          'confirmation_recently_sent (one link per ten minutes), daily_cap_reached (the confirmation email counts against the daily cap) or rate_limited',
+          'confirmation_recently_sent (one link per address per ten minutes), confirmation_limit_reached, daily_cap_reached (the confirmation email counts against the daily cap) or rate_limited',
         ),
       },
     }),
@@ -644,7 +644,11 @@ const paths: ZodOpenApiPathsObject = {
           responses: {
             '200': ok(enrolmentSchema, 'Done; the database has the new status'),
             '202': ok(enrolmentSchema, 'Accepted; the workflow applies it shortly'),
-            '409': error('The enrolment has ended'),
+            '409': error(
+              action === 'resume'
+                ? 'The enrolment has ended (enrolment_ended), or its sender is retired (sender_retired: move it first, POST /v1/senders/{id}/retire with moveTo)'
+                : 'The enrolment has ended (enrolment_ended)',
+            ),
           },
         }),
       },

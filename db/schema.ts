@@ -138,6 +138,15 @@ export const accounts = pgTable('accounts', {
    * replies to them use. Null: no sender yet, emails show the account's name at the platform address.
    */
   defaultSenderId: uuid('default_sender_id'),
+  /**
+   * The account's one sender from before there were senders: migration 0008 copied them into its
+   * first sender row. Read and written by nothing now; kept one release, so that processes of the
+   * previous release still running during a deploy can read accounts, then dropped (expand, then contract).
+   */
+  legacySenderName: text('sender_name').notNull().default(''),
+  legacySenderEmail: text('sender_email'),
+  legacySenderEmailConfirmedAt: timestamp('sender_email_confirmed_at', { withTimezone: true }),
+  legacySignature: text('signature').notNull().default(''),
   // Branding: what a lead sees.
   companyName: text('company_name').notNull().default(''),
   postalAddress: text('postal_address').notNull().default(''),

@@ -24,9 +24,10 @@ export function sendBlocker(input: {
   if (suppression) return SUPPRESSION_OUTCOME[suppression];
   const sequence = sequenceHold(input.sequenceStatus);
   if (sequence) return sequence;
-  if (input.senderRetired) return { status: 'paused', reason: REASONS.senderRetired };
   if (replyUnhandled(input) && input.onReply === 'stop') return { status: 'replied', reason: REASONS.replied };
   if (replyUnhandled(input) && input.onReply === 'pause') return { status: 'paused', reason: REASONS.replied };
+  // After the reply: a lead who answered ends (or pauses) as the reply says, whoever sends.
+  if (input.senderRetired) return { status: 'paused', reason: REASONS.senderRetired };
   return null;
 }
 

@@ -29,6 +29,9 @@ export function unsubscribeTokenFromMailto(recipients: string[], subject: string
   return /unsubscribe\s+([0-9a-f-]{36}\.[A-Za-z0-9_-]+)/i.exec(subject)?.[1] ?? null;
 }
 
+/** A UUID as PostgreSQL's uuid type reads one: anything else, compared with a uuid column, is an error, not "no row". */
+export const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+
 /** Every Message-ID an email's In-Reply-To and References name, as written (`<…>`), In-Reply-To first. */
 export function referencedIds(headers: Record<string, string | undefined>): string[] {
   const header = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1] ?? '';
@@ -43,7 +46,7 @@ export function referencedMessageIds(headers: Record<string, string | undefined>
     .map((id) => id.toLowerCase())
     .filter((id) => id.endsWith(suffix))
     .map((id) => id.slice(1, -suffix.length))
-    .filter((id) => /^[0-9a-f-]{36}$/.test(id));
+    .filter(isUuid);
 }
 
 /**

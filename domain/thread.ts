@@ -30,9 +30,12 @@ export interface ThreadReply {
 /** A step goes in the thread when it says so; without a choice, every step after the first does. */
 export const goesInThread = (step: { inThread: boolean | null }, position: number) => step.inThread ?? position > 1;
 
-/** `<local@domain>` without white space or brackets inside: anything else is not put in a header. */
+/**
+ * `<local@domain>` without white space or brackets inside, at most 250 characters: anything else
+ * is not put in a header.
+ */
 const MESSAGE_ID = /^<[^<>\s@]{1,200}@[^<>\s@]{1,200}>$/;
-export const isMessageId = (value: unknown): value is string => typeof value === 'string' && MESSAGE_ID.test(value);
+export const isMessageId = (value: unknown): value is string => typeof value === 'string' && value.length <= 250 && MESSAGE_ID.test(value);
 
 /** What a provider reports as a Message-ID, with its angle brackets (some report it without), or null. */
 export function normaliseMessageId(value: unknown): string | null {
@@ -43,10 +46,12 @@ export function normaliseMessageId(value: unknown): string | null {
 }
 
 /**
- * References grow by one a step; RFC 5322 lets a long chain drop its middle: the first ids (the
- * thread's start) and the latest are what clients thread on.
+ * References grow by one a step; RFC 5322 lets a long chain drop its middle: the first id (the
+ * thread's start) and the latest are what clients thread on. At most 20 ids and 900 characters,
+ * so the header stays within the 998 a line may have.
  */
 const MAX_REFERENCES = 20;
+const MAX_REFERENCES_LENGTH = 900;
 
 /** Whether a subject already is a reply's (`Re:`, `RE :`, `Aw:`, `Sv:` and the like are kept as they are). */
 const REPLY_PREFIX = /^\s*(re|aw|sv|vs|antw|wg)\s*:/i;
@@ -56,6 +61,7 @@ export function threadReply(previous: PreviousEmail): ThreadReply {
   const threadSubject = previous.threadSubject ?? previous.subject;
   const chain = [...previous.references.filter(isMessageId), previous.messageId];
   const references = chain.length > MAX_REFERENCES ? [chain[0]!, ...chain.slice(-(MAX_REFERENCES - 1))] : chain;
+  while (references.length > 2 && references.join(' ').length > MAX_REFERENCES_LENGTH) references.splice(1, 1);
   return {
     subject: REPLY_PREFIX.test(threadSubject) ? threadSubject : `Re: ${threadSubject}`,
     threadSubject,

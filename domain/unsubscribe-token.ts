@@ -13,7 +13,8 @@ export function unsubscribeToken(secret: string, messageId: string): string {
 
 export function verifyUnsubscribeToken(secret: string, token: string): string | null {
   const [messageId, signature, ...rest] = token.split('.');
-  if (!messageId || !signature || rest.length || !/^[0-9a-f-]{36}$/.test(messageId)) return null;
+  if (!messageId || !signature || rest.length || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(messageId))
+    return null;
   const expected = Buffer.from(sign(secret, messageId));
   const given = Buffer.from(signature);
   return expected.length === given.length && timingSafeEqual(expected, given) ? messageId : null;

@@ -143,6 +143,13 @@ describe('whether a due email may go', () => {
     expect(sendBlocker({ ...ready, sequenceStatus: 'archived' })?.status).toBe('stopped');
     expect(sendBlocker({ ...ready, enrolmentStatus: 'stopped' })?.status).toBe('stopped');
   });
+  it('holds, paused, while its sender is retired; a reply recorded first still ends it as replied', () => {
+    expect(sendBlocker({ ...ready, senderRetired: true })).toEqual({
+      status: 'paused',
+      reason: 'its sender was retired: move it to another sender to go on',
+    });
+    expect(sendBlocker({ ...ready, senderRetired: true, repliedAt: new Date('2026-01-02') })?.status).toBe('replied');
+  });
 });
 
 const context: MergeContext = {

@@ -136,6 +136,23 @@ describe('a reply to a rep’s email', () => {
     expect(notification).toMatchObject({ type: 'reply', title: 'Rita Reply replied (to Ann Rep)', senderId: ann.id });
   });
 
+  it('goes to the account’s default sender once the rep is retired, never to the rep who left', async () => {
+    const acme = await accountWithDomain();
+    await world.db.update(senders).set({ emailConfirmedAt: new Date() }).where(eq(senders.id, acme.account.defaultSenderId!));
+    const leaving = await acme.createSender('Leaving Rep');
+    const sequence = await acme.createSequence({ steps: [{}, { delay: { amount: 3, unit: 'days' } }] });
+    const lead = await acme.createLead({ firstName: 'Rita', lastName: 'Reply' });
+    const enrolment = await acme.enrolAs(sequence.id, lead.id, leaving.id);
+    await eventually(async () => (await acme.messagesOf(enrolment.id)).find((m) => m.status === 'sent'), { what: 'step 1 sent' });
+    expect((await acme.api('POST', `/v1/senders/${leaving.id}/retire`, { liveEnrolments: 'pause' })).status).toBe(200);
+    const row = await acme.enrolmentRow(enrolment.id);
+    await world.receiveThroughResend({ from: lead.email, to: `r-${row.replyToken}@reply.example.com` });
+    await eventually(async () => emailsTo(acme.account.senderEmail!)[0], { what: 'the forward to the default sender' });
+    expect(emailsTo(leaving.email)).toEqual([]);
+    const [notification] = (await acme.api('GET', '/v1/notifications')).body.data;
+    expect(notification).toMatchObject({ title: 'Rita Reply replied (to Sam Seller)', senderId: acme.account.defaultSenderId });
+  });
+
   it('is not forwarded to a rep who has not confirmed their mailbox, and says why', async () => {
     const acme = await accountWithDomain();
     const dan = await acme.createSender('Dan Unconfirmed', {}, { confirmed: false });
@@ -212,6 +229,11 @@ describe('round-robin bulk enrolment', () => {
     const ofC = await acme.api('GET', `/v1/sequences/${sequence.id}/enrolments?senderId=${c}`);
     expect(ofC.body.data.map((e: { senderId: string }) => e.senderId)).toEqual([c, c, c]);
 
+    const stray = await acme.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, {
+      ...request,
+      leadSenders: { [randomUUID()]: a },
+    });
+    expect([stray.status, stray.body.error.code]).toEqual([422, 'validation_error']);
     const again = await acme.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, request, key);
     expect(again.body).toEqual(res.body);
     const otherSenders = await acme.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { ...request, senderIds: [b] }, key);

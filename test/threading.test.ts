@@ -138,6 +138,18 @@ describe('our own threaded follow-up', () => {
   });
 });
 
+describe('a stranger’s email naming ids that only look like ours', () => {
+  it('is handled like any other, not a failure the provider would retry for ever', async () => {
+    const fake = `<${'-'.repeat(36)}@reply.example.com>`;
+    const mime = world.mimeReply('r-nobody@reply.example.com', 'stranger@evil.test', {
+      messageId: fake,
+      head: [`In-Reply-To: ${fake}`, `References: ${fake}`, 'Content-Type: text/plain; charset=utf-8'],
+    });
+    const res = await world.postMime(mime);
+    expect([res.status, res.body]).toEqual([200, expect.objectContaining({ outcome: 'no matching enrolment' })]);
+  });
+});
+
 describe('a plain sequence', () => {
   it('sends a personal note: text with a minimal HTML twin, no images, the unsubscribe line and address as short text', async () => {
     const { lead, enrolment, waitForStatus } = await leadIn(

@@ -42,9 +42,9 @@ export function senderRoutes(deps: AppDeps): Router {
   router.patch('/senders/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const patch = parse(senderPatchSchema, req.body);
-    const sender = await updateSender(db, res.locals.account, id, patch);
+    const { sender, capChanged } = await updateSender(db, res.locals.account, id, patch);
     // A new cap or day boundary: emails waiting for the old one plan again (a raised cap sends them now).
-    if (patch.dailyCap !== undefined || patch.timezone !== undefined) {
+    if (capChanged) {
       await startSenderBroadcast(deps, {
         senderOf: { accountId: res.locals.account.id, senderId: id },
         signal: 'reschedule',

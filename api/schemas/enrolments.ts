@@ -24,7 +24,12 @@ export const enrolManySchema = z.object({
     .describe(
       'Round-robin (not with senderId): each lead gets the next of these in turn; a lead whose latest enrolment was with one of them keeps that one',
     ),
-  leadSenders: z.record(z.uuid(), z.uuid()).optional().describe('Per lead (lead id → sender id), over senderId and senderIds'),
+  leadSenders: z
+    .record(z.uuid(), z.uuid())
+    .refine((map) => Object.keys(map).length <= MAX_BULK, `at most ${MAX_BULK} leads`)
+    .meta({ override: { maxProperties: MAX_BULK } })
+    .optional()
+    .describe('Per lead (lead id → sender id), over senderId and senderIds; every key one of leadIds (422 otherwise)'),
 });
 /** `Idempotency-Key` of a bulk enrolment: a retried request answers the first one's result. */
 export const idempotencyKeyHeader = z.object({
@@ -36,7 +41,10 @@ export const idempotencyKeyHeader = z.object({
 });
 export const enrolmentListQuery = z.object({
   status: enrolmentStatus.optional(),
-  senderId: z.uuid().optional().describe('Only the enrolments that send as this sender (what one rep has in this sequence)'),
+  senderId: z
+    .uuid()
+    .optional()
+    .describe('Only the enrolments that send as this sender (what one rep has in this sequence); the counts stay the whole sequence’s'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: cursorParam.optional(),
 });

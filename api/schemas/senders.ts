@@ -62,12 +62,17 @@ export const senderRetireSchema = z.object({
     .describe(
       'What becomes of the sender’s live enrolments: paused (with the reason on their timeline) or moved to `moveTo`. Required when there are any',
     ),
-  moveTo: z.uuid().optional().describe('With move: the live sender of this account who takes over their enrolments and sequences'),
+  moveTo: z
+    .uuid()
+    .optional()
+    .describe(
+      'With move: the live sender of this account who takes over their enrolments and sequences. A retired sender may be retired again with move, to move the enrolments a pause left with them',
+    ),
 });
 
 export const senderRetiredSchema = z.object({
   sender: senderSchema,
-  paused: z.number().int().describe('Live enrolments being paused (the pause reaches each workflow within moments)'),
+  paused: z.number().int().describe('Live enrolments left with the sender, paused (the pause reaches each workflow within moments)'),
   moved: z.number().int().describe('Live enrolments moved to moveTo'),
   sequencesMoved: z.number().int().describe('Sequences whose default sender was this one: now moveTo’s, or the account’s default'),
 });

@@ -99,7 +99,7 @@ const stepFields = z.object({
     .nullable()
     .optional()
     .describe(
-      'Sent as a reply in the thread of the enrolment’s previous email (Re: its subject as the lead received it, In-Reply-To and References), or as a new email; null or left out: every step after the first goes in the thread',
+      'Sent as a reply in the thread of the enrolment’s previous email (Re: its subject as the lead received it, In-Reply-To and References: the step’s own subject is then not used), or as a new email; null or left out: every step after the first goes in the thread',
     ),
   quotePrevious: z.boolean().optional().describe('A reply in the thread quotes the previous email below it, as mail clients do'),
 });

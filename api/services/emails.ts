@@ -11,7 +11,7 @@ import { leads, messages, oneOffEmails, steps, stepVariants, testEmails } from '
 import { REFUSAL_MESSAGES } from '../../domain/enrolment-rules.js';
 import { renderMessage } from '../../domain/render-message.js';
 import { testRecipient } from '../../domain/sender.js';
-import { defaultSenderOf, findSender, liveSender } from './senders.js';
+import { defaultSenderOf, liveSender, senderOrNull } from './senders.js';
 import { suppressionOf } from '../../domain/suppression.js';
 import { startOneOffEmail } from '../../temporal/client.js';
 import { ApiError, notFound } from '../errors.js';
@@ -109,7 +109,9 @@ export async function previewStep(
 /** Who a preview or test copy is rendered as: the sender asked for, else the sequence's default, else the account's. */
 async function senderOfStep(db: Db, account: Account, sequence: { senderId: string | null }, senderId: string | undefined) {
   if (senderId) return liveSender(db, account, senderId);
-  return (sequence.senderId ? await findSender(db, account, sequence.senderId).catch(() => null) : null) ?? defaultSenderOf(db, account);
+  // A retired default is passed over, as enrolling does (sendersForEnrolment).
+  const own = sequence.senderId ? await senderOrNull(db, account, sequence.senderId) : null;
+  return own && !own.retiredAt ? own : defaultSenderOf(db, account);
 }
 
 /**

@@ -237,7 +237,9 @@ const KEY_TAKEN = new Error('idempotency key taken by a concurrent request');
 /** What identifies a bulk request: its sequence, its leads in order, and who they send as. */
 function requestHash(sequenceId: string, leadIds: string[], choice: SenderChoice): string {
   // A request naming no sender hashes as requests did before there were senders.
-  const parts: unknown[] = hasChoice(choice) ? [sequenceId, leadIds, choice] : [sequenceId, leadIds];
+  // Per-lead senders by lead id, so the same map written in another key order is the same request.
+  const senders = { ...choice, leadSenders: Object.entries(choice.leadSenders ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) };
+  const parts: unknown[] = hasChoice(choice) ? [sequenceId, leadIds, senders] : [sequenceId, leadIds];
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 

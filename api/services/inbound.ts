@@ -25,6 +25,7 @@ import {
   boundedHeaders,
   boundedRecipients,
   INBOUND_LIMITS,
+  isUuid,
   referencedIds,
   referencedMessageIds,
   replyTokenFrom,
@@ -40,6 +41,7 @@ import { webhookEventsTotal } from '../../metrics.js';
 import { ApiError } from '../errors.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import { normaliseMessageId } from '../../domain/thread.js';
+import { replyOwner } from '../../db/senders.js';
 import type { Logger } from '../../logger.js';
 import { signalEnrolment, startColleagueBroadcast, startReplyForward } from '../../temporal/client.js';
 import { isLiveEnrolment, recordReplyRow, replyUnhandledSql } from '../../db/enrolment-queries.js';
@@ -111,7 +113,7 @@ export type EmailEvent = { type: string; created_at?: string; data: EmailEventDa
 async function messageOf(db: Db, data: EmailEventData) {
   const tagged = data.tags?.message_id;
   const conditions = [
-    ...(tagged && /^[0-9a-f-]{36}$/.test(tagged) ? [eq(messages.id, tagged)] : []),
+    ...(typeof tagged === 'string' && isUuid(tagged) ? [eq(messages.id, tagged)] : []),
     ...(typeof data.email_id === 'string' ? [eq(messages.providerId, data.email_id)] : []),
   ];
   if (!conditions.length) return undefined;
@@ -133,7 +135,7 @@ async function ourOwnEmail(db: Db, headers: Record<string, string | undefined>, 
   const [found] = await db
     .select({ id: messages.id })
     .from(messages)
-    .where(or(eq(messages.rfcMessageId, id), ours && /^[0-9a-f-]{36}$/.test(ours) ? eq(messages.id, ours) : undefined))
+    .where(or(eq(messages.rfcMessageId, id), ours && isUuid(ours) ? eq(messages.id, ours) : undefined))
     .limit(1);
   return !!found;
 }
@@ -260,12 +262,14 @@ export async function applyEmailEvent(
   if (!message) return { outcome: 'no matching message' };
   // The Message-ID the email went out with, when the event reports it and we do not know it yet:
   // a follow-up in its thread replies to it (domain/thread.ts).
+  // It replaces ours too when ours was kept only because the provider had not said (yet).
   const reportedId = normaliseMessageId(event.data.message_id);
-  if (reportedId && !message.rfcMessageId) {
+  const ours = `<${message.id}@${tx.config.INBOUND_DOMAIN}>`;
+  if (reportedId && message.rfcMessageId !== reportedId && (!message.rfcMessageId || message.rfcMessageId === ours)) {
     await db
       .update(messages)
       .set({ rfcMessageId: reportedId })
-      .where(and(eq(messages.id, message.id), isNull(messages.rfcMessageId)));
+      .where(and(eq(messages.id, message.id), or(isNull(messages.rfcMessageId), eq(messages.rfcMessageId, ours))));
   }
   const when = event.created_at ? new Date(event.created_at) : new Date();
   const at = sql`${(Number.isNaN(when.getTime()) ? new Date() : when).toISOString()}::timestamptz`;
@@ -478,16 +482,13 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       onColleagueReply: sequences.onColleagueReply,
       status: enrolments.status,
       pausedUntil: enrolments.pausedUntil,
-      // The rep whose email it answers (the enrolment's sender; a one-off email's is the default).
-      senderId: senders.id,
-      senderName: senders.name,
-      senderEmail: senders.email,
     })
     .from(accounts)
     .leftJoin(enrolments, enrolmentId ? eq(enrolments.id, enrolmentId) : sql`false`)
     .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
-    .leftJoin(senders, eq(senders.id, sql`coalesce(${enrolments.senderId}, ${accounts.defaultSenderId})`))
     .where(eq(accounts.id, accountId));
+  // The rep whose email it answers, as the forward finds them (db/senders.ts).
+  const owner = await replyOwner(db, { accountId, messageId, enrolmentId });
   const zone = lead?.timezone ?? context?.timezone ?? 'UTC';
   const receivedAt = new Date();
   const sender = senderRelation(email.from, lead?.email);
@@ -547,14 +548,14 @@ async function recordInbound(tx: InboundDeps, email: InboundEmail, deps: Inbound
       ? COLLEAGUES_NOT_TOLD[authenticated === null ? 'unchecked' : 'unverified']
       : null;
   // The notification names whose email it answers: in an account of many reps, who should act.
-  const repName = context?.senderId ? storableLine(context.senderName || context.senderEmail || '', 100) : '';
+  const repName = owner ? storableLine(owner.name || owner.email || '', 100) : '';
   const notify = (type: NotificationType, title: string) =>
     db.insert(notifications).values({
       accountId,
       type,
       enrolmentId,
       leadId,
-      senderId: context?.senderId ?? null,
+      senderId: owner?.id ?? null,
       title: storableLine(repName ? `${title} (to ${repName})` : title, 500),
       body: `${readAs}${colleaguesNotTold ? ` ${colleaguesNotTold}` : ''}\n\n${inbound.subject}\n\n${storableText(inbound.text, 500)}`,
     });

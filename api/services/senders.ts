@@ -34,17 +34,23 @@ export function toSenderDto(sender: SenderRow, account: Pick<Account, 'defaultSe
 }
 
 export async function findSender(db: Db | Transaction, account: Pick<Account, 'id'>, id: string): Promise<SenderRow> {
-  const [row] = await db
-    .select()
-    .from(senders)
-    .where(and(eq(senders.id, id), eq(senders.accountId, account.id)));
+  const row = await senderOrNull(db, account, id);
   if (!row) throw notFound('Sender');
   return row;
 }
 
 /** The account's default sender, or null when it has none. */
 export async function defaultSenderOf(db: Db | Transaction, account: Pick<Account, 'id' | 'defaultSenderId'>): Promise<SenderRow | null> {
-  return account.defaultSenderId ? findSender(db, account, account.defaultSenderId).catch(() => null) : null;
+  return account.defaultSenderId ? senderOrNull(db, account, account.defaultSenderId) : null;
+}
+
+/** One of the account's senders, or null (a database error is an error, not "no sender"). */
+export async function senderOrNull(db: Db | Transaction, account: Pick<Account, 'id'>, id: string): Promise<SenderRow | null> {
+  const [row] = await db
+    .select()
+    .from(senders)
+    .where(and(eq(senders.id, id), eq(senders.accountId, account.id)));
+  return row ?? null;
 }
 
 const emailTaken = (email: string) =>
@@ -100,7 +106,13 @@ export async function listSenders(db: Db, account: Account, query: z.infer<typeo
 const retired = (sender: SenderRow) =>
   new ApiError(409, 'sender_retired', `The sender ${sender.id} is retired; choose a live sender`, 'senderId');
 
-export async function updateSender(db: Db, account: Account, id: string, patch: z.infer<typeof senderPatchSchema>): Promise<SenderRow> {
+/** Changes a sender; `capChanged` says whether their cap or the zone it counts in changed (what waits for it plans again). */
+export async function updateSender(
+  db: Db,
+  account: Account,
+  id: string,
+  patch: z.infer<typeof senderPatchSchema>,
+): Promise<{ sender: SenderRow; capChanged: boolean }> {
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select()
@@ -123,7 +135,7 @@ export async function updateSender(db: Db, account: Account, id: string, patch: 
         })
         .where(eq(senders.id, id))
         .returning();
-      return row!;
+      return { sender: row!, capChanged: row!.dailyCap !== current.dailyCap || row!.timezone !== current.timezone };
     } catch (error) {
       if (isUniqueViolation(error)) throw emailTaken(email!);
       throw error;
@@ -133,10 +145,13 @@ export async function updateSender(db: Db, account: Account, id: string, patch: 
 
 /** A live sender of the account, for a sequence's default, an enrolment or the account's default. */
 export async function liveSender(db: Db | Transaction, account: Pick<Account, 'id'>, id: string, field = 'senderId'): Promise<SenderRow> {
+  // Share-locked: in the transaction that makes them a default, a retirement waits for it (and
+  // then clears the default) or commits first (and is seen here).
   const [row] = await db
     .select()
     .from(senders)
-    .where(and(eq(senders.id, id), eq(senders.accountId, account.id)));
+    .where(and(eq(senders.id, id), eq(senders.accountId, account.id)))
+    .for('share');
   if (!row) throw new ApiError(422, 'sender_not_found', `No sender ${id} in this account`, field);
   if (row.retiredAt) throw new ApiError(409, 'sender_retired', `The sender ${id} is retired; choose a live sender`, field);
   return row;
@@ -170,6 +185,9 @@ export async function sendersForEnrolment(
   if (choice.senderId !== undefined && choice.senderIds?.length) {
     throw new ApiError(422, 'validation_error', 'Give senderId (one sender) or senderIds (round-robin), not both', 'senderIds');
   }
+  const requested = new Set(leadIds);
+  const stray = Object.keys(choice.leadSenders ?? {}).find((leadId) => !requested.has(leadId));
+  if (stray) throw new ApiError(422, 'validation_error', `leadSenders names ${stray}, which is not one of leadIds`, `leadSenders.${stray}`);
   const named = [
     ...new Set([
       ...(choice.senderId ? [choice.senderId] : []),
@@ -212,13 +230,13 @@ export async function sendersForEnrolment(
     const unnamed = leadIds.filter((id) => !choice.leadSenders?.[id]);
     rotation = roundRobinSenders(unnamed, choice.senderIds, previousOf);
   }
-  return {
-    senderOf: (leadId) => {
-      const id = choice.leadSenders?.[leadId] ?? rotation.get(leadId);
-      return id ? byId.get(id)! : fallback;
-    },
-    ids: rows.map((r) => r.id),
+  const senderOf = (leadId: string) => {
+    const id = choice.leadSenders?.[leadId] ?? rotation.get(leadId);
+    return id ? byId.get(id)! : fallback;
   };
+  // Only the senders leads are bound to are locked and re-checked: a default nobody gets is no reason to refuse.
+  const ids = [...new Set(leadIds.map((leadId) => senderOf(leadId)?.id).filter((id): id is string => !!id))];
+  return { senderOf, ids };
 }
 
 /**

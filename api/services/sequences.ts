@@ -270,12 +270,14 @@ export async function listSequences(db: Db, account: Account, query: { limit: nu
 /** Changes a sequence's name, on-reply action or send window; true when waiting enrolments must re-plan. */
 export async function updateSequence(db: Db, sequence: Sequence, patch: z.infer<typeof sequencePatchSchema>) {
   assertEditable(sequence);
-  if (patch.senderId) await liveSender(db, { id: sequence.accountId }, patch.senderId);
-  const [updated] = await db
-    .update(sequences)
-    .set({ ...patch, updatedAt: new Date() })
-    .where(eq(sequences.id, sequence.id))
-    .returning();
+  const [updated] = await db.transaction(async (tx) => {
+    if (patch.senderId) await liveSender(tx, { id: sequence.accountId }, patch.senderId);
+    return tx
+      .update(sequences)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(sequences.id, sequence.id))
+      .returning();
+  });
   return { sequence: updated!, replan: patch.sendWindow !== undefined };
 }
 

@@ -45,6 +45,13 @@ describe('a reply in the thread', () => {
     expect(reply.references[1]).toBe('<m12@x.test>');
   });
 
+  it('keeps the References header within a line’s 998 characters, the first and the latest ids kept', () => {
+    const long = (i: number) => `<${String(i).padStart(3, '0')}${'x'.repeat(190)}@mail.example.test>`;
+    const reply = threadReply(previous({ references: Array.from({ length: 10 }, (_, i) => long(i)), messageId: long(99) }));
+    expect(reply.headers.References.length).toBeLessThanOrEqual(900);
+    expect([reply.references[0], reply.references.at(-1)]).toEqual([long(0), long(99)]);
+  });
+
   it('drops a stored reference that is no Message-ID instead of putting it in a header', () => {
     const reply = threadReply(previous({ references: ['<ok@x.test>', '<bad\r\nBcc: victim@x.test>', 'not-bracketed@x.test'] }));
     expect(reply.references).toEqual(['<ok@x.test>', '<m2@us-east-1.amazonses.com>']);
@@ -60,12 +67,20 @@ describe('a Message-ID reported by the provider', () => {
     expect(normaliseMessageId(value)).toBe(expected);
   });
 
-  it.each([null, undefined, 42, '', '<>', '<no-at-sign>', '<a@b>\r\nBcc: victim@x.test', '<a b@c>', `<${'a'.repeat(300)}@x.test>`])(
-    'is refused when it could not be a header value: %s',
-    (value) => {
-      expect(normaliseMessageId(value)).toBeNull();
-    },
-  );
+  it.each([
+    null,
+    undefined,
+    42,
+    '',
+    '<>',
+    '<no-at-sign>',
+    '<a@b>\r\nBcc: victim@x.test',
+    '<a b@c>',
+    `<${'a'.repeat(300)}@x.test>`,
+    `<${'a'.repeat(150)}@${'b'.repeat(150)}.test>`,
+  ])('is refused when it could not be a header value: %s', (value) => {
+    expect(normaliseMessageId(value)).toBeNull();
+  });
 });
 
 describe('which steps go in the thread', () => {

@@ -49,4 +49,12 @@ def map_body(context, body):
     rules = body.get("leadEventRules") if isinstance(body, dict) else None
     if isinstance(rules, dict) and isinstance(rules.get("stop"), list) and isinstance(rules.get("pause"), list):
         rules["pause"] = [name for name in rules["pause"] if name not in rules["stop"]]
+    # A bulk enrolment names one sender or a round-robin, not both, and leadSenders only for
+    # leads it enrols (api/schemas/enrolments.ts; the document says both in words).
+    if isinstance(body, dict) and isinstance(body.get("leadIds"), list):
+        if "senderId" in body and "senderIds" in body:
+            del body["senderIds"]
+        senders = body.get("leadSenders")
+        if isinstance(senders, dict):
+            body["leadSenders"] = {lead: sender for lead, sender in senders.items() if lead in body["leadIds"]}
     return body

@@ -4,7 +4,9 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { sequences, stepVariants } from '../../db/schema.js';
+import { randomUUID } from 'node:crypto';
+import { enrolments, sequences, stepVariants } from '../../db/schema.js';
+import { enrolmentWorkflow } from '../../workflows/enrolment.js';
 import { inHoldout } from '../../domain/experiment.js';
 import { enrolmentWorkflowId } from '../../workflows/contract.js';
 import { asNewAccount } from '../helpers/fixtures.js';
@@ -89,6 +91,29 @@ describe('recording histories', () => {
     expect(moved.body.moved).toBe(1);
     expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 3 });
     await save('sender-moved', enrolmentWorkflowId(res.body.id));
+  });
+
+  it('an enrolment started before senders (no SenderId), whose next plan sets it', async () => {
+    const f = await asNewAccount(service);
+    const seq = await f.createSequence({ steps: [{ delay: days(0) }, { delay: days(1) }] });
+    const lead = await f.createLead();
+    // Its row as migration 0008 left it (bound to the account's sender), its workflow as started then.
+    const id = randomUUID();
+    await service.database.db.insert(enrolments).values({
+      id,
+      accountId: f.account.id,
+      sequenceId: seq.id,
+      leadId: lead.id,
+      senderId: f.account.defaultSenderId,
+      replyToken: randomUUID().replace(/-/g, ''),
+    });
+    const handle = await env.client.workflow.start(enrolmentWorkflow, {
+      workflowId: enrolmentWorkflowId(id),
+      taskQueue: service.config.TEMPORAL_TASK_QUEUE,
+      args: [{ enrolmentId: id }],
+    });
+    expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 2 });
+    await save('started-before-senders', enrolmentWorkflowId(id));
   });
 
   it('a sequence-wide pause broadcast', async () => {
