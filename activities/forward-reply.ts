@@ -22,19 +22,18 @@ const plainAddress = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/;
  */
 export function createForwardReply({ db, mailer, config }: { db: Db; mailer: Mailer; config: Config; logger: Logger }) {
   return async function forwardReply({ inboundId }: { inboundId: string }): Promise<{ forwarded: boolean; reason?: string }> {
-    const [found] = await db
+    const [row] = await db
       .select({ inbound: inboundMessages, lead: leads, sequenceName: sequences.name })
       .from(inboundMessages)
       .leftJoin(leads, eq(leads.id, inboundMessages.leadId))
       .leftJoin(enrolments, eq(enrolments.id, inboundMessages.enrolmentId))
       .leftJoin(sequences, eq(sequences.id, enrolments.sequenceId))
       .where(eq(inboundMessages.id, inboundId));
-    if (!found) return { forwarded: false, reason: 'reply not found' };
-    const { inbound } = found;
+    if (!row) return { forwarded: false, reason: 'reply not found' };
+    const { inbound } = row;
     const owner = await replyOwner(db, { accountId: inbound.accountId, messageId: inbound.messageId, enrolmentId: inbound.enrolmentId });
-    const row = { ...found, sender: owner };
-    if (!row.sender?.email) return { forwarded: false, reason: 'its sender has no email address to forward to' };
-    if (!row.sender.emailConfirmedAt) return { forwarded: false, reason: 'its sender has not confirmed their address' };
+    if (!owner?.email) return { forwarded: false, reason: 'its sender has no email address to forward to' };
+    if (!owner.emailConfirmedAt) return { forwarded: false, reason: 'its sender has not confirmed their address' };
     const sequenceName = row.sequenceName ?? '';
     const leadName = storableLine([row.lead?.firstName, row.lead?.lastName].filter(Boolean).join(' '), 200) || row.lead?.email || '';
     const writer = row.inbound.fromEmail;
@@ -49,7 +48,7 @@ export function createForwardReply({ db, mailer, config }: { db: Db; mailer: Mai
     await mailer.send({
       idempotencyKey: `forward-${inboundId}`,
       from: `"${who.replace(/["\\\r\n<>]/g, '')} via Sequences" <${config.PLATFORM_FROM_EMAIL}>`,
-      to: row.sender.email,
+      to: owner.email,
       ...(plainAddress.test(writer) ? { replyTo: writer } : {}),
       subject: forwardSubject(row.inbound.subject),
       text: `${intro}\n\n${row.inbound.text}`,

@@ -82,13 +82,13 @@ const SANITIZE_PLAIN: sanitizeHtml.IOptions = {
 };
 
 /** Markdown → sanitised HTML. Merge values were escaped as Markdown text before Markdown saw them. */
-export async function bodyToHtml(markdownSource: string, merge: MergeContext): Promise<string> {
+export async function bodyToHtml(markdownSource: string, merge: MergeContext, allowed: sanitizeHtml.IOptions = SANITIZE): Promise<string> {
   const withValues = renderTemplate(markdownSource, merge, { forMarkdown: true });
   // Each phase is linear in the body; between them other requests get the thread.
   await nextTurn();
   const html = markdown.render(withValues);
   await nextTurn();
-  return sanitizeHtml(html, SANITIZE);
+  return sanitizeHtml(html, allowed);
 }
 
 /** The parts of an email that change from lead to lead, as they go into the layout (escaped). */
@@ -201,7 +201,7 @@ export async function composeEmail(input: {
   const { branding, merge } = input;
   const plain = input.format === 'plain';
   const subject = (input.literalSubject ?? renderTemplate(input.subject, merge)).replace(/[\r\n]+/g, ' ').trim();
-  const bodyHtml = plain ? sanitizeHtml(await bodyToHtml(input.body, merge), SANITIZE_PLAIN) : await bodyToHtml(input.body, merge);
+  const bodyHtml = await bodyToHtml(input.body, merge, plain ? SANITIZE_PLAIN : SANITIZE);
   const quoteHtml = input.quote
     ? `<p>${escapeHtml(input.quote.intro)}</p><blockquote style="margin:0 0 0 8px;padding-left:12px;border-left:2px solid #d1d5db;white-space:pre-wrap">${escapeHtml(input.quote.text)}</blockquote>`
     : '';

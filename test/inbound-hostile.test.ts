@@ -1,25 +1,15 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inboundWorld } from './helpers/inbound.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
+import { describe, expect, it } from 'vitest';
+import { inboundWorldForFile, type InboundWorld } from './helpers/inbound.js';
 
 /**
  * Issue 14, section 4: whatever a stranger puts in an email to a reply address, the reply is
  * recorded (as text PostgreSQL can store, every field bounded), the workflow hears of it, and
  * the answer is a 2xx or a documented 4xx, never a 500 the provider retries forever.
  */
-let sink: ResendSink;
-let world: Awaited<ReturnType<typeof inboundWorld>>;
-
-beforeAll(async () => {
-  sink = await startResendSink();
-  world = await inboundWorld(sink);
-});
-afterAll(async () => {
-  await world.service.stop();
-  await sink.close();
-});
+let world: InboundWorld;
+inboundWorldForFile((_sink, w) => (world = w));
 
 /** Posts `mime` and expects the reply to be recorded, the sequence stopped; answers the stored reply. */
 async function expectRecordedAndStopped(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inboundWorld } from './helpers/inbound.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
+import { describe, expect, it } from 'vitest';
+import { inboundWorldForFile, type InboundWorld } from './helpers/inbound.js';
+import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually } from './helpers/service.js';
 
 /**
@@ -10,16 +10,8 @@ import { eventually } from './helpers/service.js';
  * sequence's onReply; anyone else is recorded, shown and flagged as such, and changes nothing.
  */
 let sink: ResendSink;
-let world: Awaited<ReturnType<typeof inboundWorld>>;
-
-beforeAll(async () => {
-  sink = await startResendSink();
-  world = await inboundWorld(sink);
-});
-afterAll(async () => {
-  await world.service.stop();
-  await sink.close();
-});
+let world: InboundWorld;
+inboundWorldForFile((s, w) => ([sink, world] = [s, w]));
 
 const forwardTo = (address: string) =>
   eventually(async () => sink.emails.find((e) => e.payload.to === address), { what: `a forward to ${address}` });

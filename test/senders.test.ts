@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { accounts, enrolmentEvents, messages, senders } from '../db/schema.js';
 import { enrolmentWorkflowId, stateQuery } from '../workflows/contract.js';
-import { inboundWorld } from './helpers/inbound.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
+import { inboundWorldForFile, type InboundWorld } from './helpers/inbound.js';
+import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually } from './helpers/service.js';
 import { asNewAccount } from './helpers/fixtures.js';
 
@@ -14,16 +14,8 @@ import { asNewAccount } from './helpers/fixtures.js';
  * own daily cap counts, and retiring them pauses or moves what they had in flight.
  */
 let sink: ResendSink;
-let world: Awaited<ReturnType<typeof inboundWorld>>;
-
-beforeAll(async () => {
-  sink = await startResendSink();
-  world = await inboundWorld(sink);
-});
-afterAll(async () => {
-  await world.service.stop();
-  await sink.close();
-});
+let world: InboundWorld;
+inboundWorldForFile((s, w) => ([sink, world] = [s, w]));
 
 const service = () => world.service;
 const emailsTo = (address: string) => sink.emails.filter((e) => e.payload.to === address);

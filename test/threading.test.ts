@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { messages } from '../db/schema.js';
 import { asNewAccount } from './helpers/fixtures.js';
-import { inboundWorld } from './helpers/inbound.js';
-import { mimeOf, startResendSink, type ResendSink } from './helpers/resend-sink.js';
+import { inboundWorldForFile, type InboundWorld } from './helpers/inbound.js';
+import { mimeOf, type ResendSink } from './helpers/resend-sink.js';
 import { eventually } from './helpers/service.js';
 
 /**
@@ -15,16 +15,8 @@ import { eventually } from './helpers/service.js';
  * and References the whole chain. Read here as the lead's mailbox reads it, parsed by mailparser.
  */
 let sink: ResendSink;
-let world: Awaited<ReturnType<typeof inboundWorld>>;
-
-beforeAll(async () => {
-  sink = await startResendSink();
-  world = await inboundWorld(sink);
-});
-afterAll(async () => {
-  await world.service.stop();
-  await sink.close();
-});
+let world: InboundWorld;
+inboundWorldForFile((s, w) => ([sink, world] = [s, w]));
 
 const minutes = (amount: number) => ({ amount, unit: 'minutes' });
 /** What reached one address, oldest first, parsed from the MIME the mailbox receives. */

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handleInboundEmail, receiveWebhookEvent } from '../api/services/inbound.js';
 import { inboundMessages, messages, notifications, webhookEvents } from '../db/schema.js';
-import { inboundWorld } from './helpers/inbound.js';
-import { startResendSink, type ResendSink } from './helpers/resend-sink.js';
+import { inboundWorldForFile, type InboundWorld } from './helpers/inbound.js';
+import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually, logger } from './helpers/service.js';
 
 /**
@@ -13,16 +13,8 @@ import { eventually, logger } from './helpers/service.js';
  * it arrive at once, and a crash between recording the id and applying the event re-applies nothing.
  */
 let sink: ResendSink;
-let world: Awaited<ReturnType<typeof inboundWorld>>;
-
-beforeAll(async () => {
-  sink = await startResendSink();
-  world = await inboundWorld(sink);
-});
-afterAll(async () => {
-  await world.service.stop();
-  await sink.close();
-});
+let world: InboundWorld;
+inboundWorldForFile((s, w) => ([sink, world] = [s, w]));
 
 const messageRow = async (id: string) => (await world.db.select().from(messages).where(eq(messages.id, id)))[0]!;
 const countOf = (types: string[], type: string) => types.filter((t) => t === type).length;

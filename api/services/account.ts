@@ -9,7 +9,7 @@ import { accounts, senders } from '../../db/schema.js';
 import { checkWebhookDestination } from '../../domain/webhook-destination.js';
 import { ApiError } from '../errors.js';
 import type { accountPatchSchema } from '../schemas/account.js';
-import { defaultSenderOf, liveSender } from './senders.js';
+import { defaultSenderOf, emailTaken, isUniqueViolation, liveSender } from './senders.js';
 
 // The account's own settings: sender, branding, limits, and the portal webhook (its URL, checked
 // against our own network, and the signing secret it is issued and rotated).
@@ -81,9 +81,7 @@ export async function updateAccount(
           ];
         }
       } catch (error) {
-        if ((error as { code?: string })?.code === '23505' || (error as { cause?: { code?: string } })?.cause?.code === '23505') {
-          throw new ApiError(409, 'sender_email_taken', `Another live sender of this account already uses ${email}`, 'senderEmail');
-        }
+        if (isUniqueViolation(error)) throw emailTaken(String(email), 'senderEmail');
         throw error;
       }
     }

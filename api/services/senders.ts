@@ -53,11 +53,11 @@ export async function senderOrNull(db: Db | Transaction, account: Pick<Account, 
   return row ?? null;
 }
 
-const emailTaken = (email: string) =>
-  new ApiError(409, 'sender_email_taken', `Another live sender of this account already uses ${email}`, 'email');
+export const emailTaken = (email: string, field = 'email') =>
+  new ApiError(409, 'sender_email_taken', `Another live sender of this account already uses ${email}`, field);
 
 /** Unique (account, lower(email)) among live senders: the index decides a race, answered as a 409. */
-const isUniqueViolation = (error: unknown) =>
+export const isUniqueViolation = (error: unknown) =>
   (error as { code?: string })?.code === '23505' || (error as { cause?: { code?: string } })?.cause?.code === '23505';
 
 export async function createSender(db: Db, account: Account, input: z.infer<typeof senderCreateSchema>): Promise<SenderRow> {
@@ -102,9 +102,26 @@ export async function listSenders(db: Db, account: Account, query: z.infer<typeo
   return pageOf(rows, query.limit, (s) => ({ at: s.createdAt, id: s.id }));
 }
 
-/** A retired sender is kept as it was, for the record of what went as them. */
-const retired = (sender: SenderRow) =>
-  new ApiError(409, 'sender_retired', `The sender ${sender.id} is retired; choose a live sender`, 'senderId');
+/**
+ * A sender named in a request (`field`) must be one of the account's, and live: a retired sender is
+ * kept as it was, for the record of what went as them, and sends nothing more.
+ */
+function assertLive(row: SenderRow | undefined, id: string, field: string): SenderRow {
+  if (!row) throw new ApiError(422, 'sender_not_found', `No sender ${id} in this account`, field);
+  if (row.retiredAt) throw new ApiError(409, 'sender_retired', `The sender ${id} is retired; choose a live sender`, field);
+  return row;
+}
+
+/** One of the account's senders, locked for a change of it (a change, a retirement). */
+async function lockedSender(tx: Transaction, account: Pick<Account, 'id'>, id: string): Promise<SenderRow> {
+  const [row] = await tx
+    .select()
+    .from(senders)
+    .where(and(eq(senders.id, id), eq(senders.accountId, account.id)))
+    .for('update');
+  if (!row) throw notFound('Sender');
+  return row;
+}
 
 /** Changes a sender; `capChanged` says whether their cap or the zone it counts in changed (what waits for it plans again). */
 export async function updateSender(
@@ -114,13 +131,7 @@ export async function updateSender(
   patch: z.infer<typeof senderPatchSchema>,
 ): Promise<{ sender: SenderRow; capChanged: boolean }> {
   return db.transaction(async (tx) => {
-    const [current] = await tx
-      .select()
-      .from(senders)
-      .where(and(eq(senders.id, id), eq(senders.accountId, account.id)))
-      .for('update');
-    if (!current) throw notFound('Sender');
-    if (current.retiredAt) throw retired(current);
+    const current = assertLive(await lockedSender(tx, account, id), id, 'senderId');
     const email = patch.email?.toLowerCase();
     // A new address has to be proven again before mail goes to it.
     const emailChanged = email !== undefined && email !== current.email?.toLowerCase();
@@ -152,9 +163,7 @@ export async function liveSender(db: Db | Transaction, account: Pick<Account, 'i
     .from(senders)
     .where(and(eq(senders.id, id), eq(senders.accountId, account.id)))
     .for('share');
-  if (!row) throw new ApiError(422, 'sender_not_found', `No sender ${id} in this account`, field);
-  if (row.retiredAt) throw new ApiError(409, 'sender_retired', `The sender ${id} is retired; choose a live sender`, field);
-  return row;
+  return assertLive(row, id, field);
 }
 
 /** Who the leads of one enrolment request send as: named per lead, round-robin, or the defaults. */
@@ -204,12 +213,7 @@ export async function sendersForEnrolment(
         .where(and(eq(senders.accountId, account.id), inArray(senders.id, named)))
     : [];
   const byId = new Map(rows.map((r) => [r.id, r]));
-  const check = (id: string, field: string) => {
-    const row = byId.get(id);
-    if (!row) throw new ApiError(422, 'sender_not_found', `No sender ${id} in this account`, field);
-    if (row.retiredAt) throw new ApiError(409, 'sender_retired', `The sender ${id} is retired; choose a live sender`, field);
-    return row;
-  };
+  const check = (id: string, field: string) => assertLive(byId.get(id), id, field);
   if (choice.senderId) check(choice.senderId, 'senderId');
   for (const id of choice.senderIds ?? []) check(id, 'senderIds');
   for (const [leadId, id] of Object.entries(choice.leadSenders ?? {})) check(id, `leadSenders.${leadId}`);
@@ -271,13 +275,8 @@ export async function retireSender(
   }
   if (request.moveTo === id) throw new ApiError(422, 'validation_error', 'moveTo must be another sender', 'moveTo');
   const outcome = await db.transaction(async (tx) => {
-    const [sender] = await tx
-      .select()
-      .from(senders)
-      .where(and(eq(senders.id, id), eq(senders.accountId, account.id)))
-      .for('update');
-    if (!sender) throw notFound('Sender');
-    const target = request.moveTo ? await liveSenderLocked(tx, account, request.moveTo) : null;
+    const sender = await lockedSender(tx, account, id);
+    const target = request.moveTo ? await liveSender(tx, account, request.moveTo, 'moveTo') : null;
     const [liveCount] = await tx
       .select({ n: count() })
       .from(enrolments)
@@ -347,15 +346,4 @@ export async function retireSender(
   }
   const [fresh] = await db.select({ defaultSenderId: accounts.defaultSenderId }).from(accounts).where(eq(accounts.id, account.id));
   return { ...outcome, defaultSenderId: fresh?.defaultSenderId ?? null };
-}
-
-async function liveSenderLocked(tx: Transaction, account: Account, id: string): Promise<SenderRow> {
-  const [row] = await tx
-    .select()
-    .from(senders)
-    .where(and(eq(senders.id, id), eq(senders.accountId, account.id)))
-    .for('share');
-  if (!row) throw new ApiError(422, 'sender_not_found', `No sender ${id} in this account`, 'moveTo');
-  if (row.retiredAt) throw new ApiError(409, 'sender_retired', `The sender ${id} is retired; choose a live sender`, 'moveTo');
-  return row;
 }

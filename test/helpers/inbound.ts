@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll } from 'vitest';
 import { enrolmentEvents, inboundMessages, notifications } from '../../db/schema.js';
 import { asNewAccount } from './fixtures.js';
-import type { ResendSink } from './resend-sink.js';
+import { startResendSink, type ResendSink } from './resend-sink.js';
 import { eventually, startService, testConfig, type TestService } from './service.js';
 import { deliverWebhook, newWebhookSecret } from './webhooks.js';
 
@@ -127,4 +128,23 @@ export async function inboundWorld(sink: ResendSink) {
     notificationsOf,
     portalEvent,
   };
+}
+
+export type InboundWorld = Awaited<ReturnType<typeof inboundWorld>>;
+
+/**
+ * A sink and an inbound world for one test file: started before its tests, handed over through
+ * `use`, stopped after them.
+ */
+export function inboundWorldForFile(use: (sink: ResendSink, world: InboundWorld) => void): void {
+  let started: { sink: ResendSink; world: InboundWorld } | undefined;
+  beforeAll(async () => {
+    const sink = await startResendSink();
+    started = { sink, world: await inboundWorld(sink) };
+    use(started.sink, started.world);
+  });
+  afterAll(async () => {
+    await started?.world.service.stop();
+    await started?.sink.close();
+  });
 }
