@@ -29,7 +29,11 @@ mkdirSync(dataDir, { recursive: true });
 const keyFile = path.join(dataDir, 'dev-api-key');
 const anyAccount = await database.db.select({ id: accounts.id }).from(accounts).limit(1);
 if (anyAccount.length === 0 || !existsSync(keyFile)) {
-  const { apiKey } = await createAccount(database.db, { name: 'Development', sender: { name: 'Dev User' } });
+  const { apiKey } = await createAccount(database.db, {
+    name: 'Development',
+    postalAddress: '1 Example Street, Exampletown (set yours: PATCH /v1/account)',
+    sender: { name: 'Dev User' },
+  });
   writeFileSync(keyFile, `${apiKey}\n`, { mode: 0o600 });
 }
 const apiKey = readFileSync(keyFile, 'utf8').trim();

@@ -4,10 +4,11 @@ import { enrolments, type EnrolmentStatus } from '../db/schema.js';
 import { isLive, REASONS } from '../domain/enrolment-status.js';
 import { inHoldout, variantForEnrolment } from '../domain/experiment.js';
 import { markdownText } from '../domain/markdown-text.js';
-import { formatDue, stepDueAt } from '../domain/schedule.js';
+import { formatDue, stepSchedule } from '../domain/schedule.js';
+import { waitSummary } from '../domain/waiting-for.js';
 import { storeVariantAssignment } from '../db/variant-assignments.js';
 import { SUPPRESSION_OUTCOME, suppressionOf } from '../domain/suppression.js';
-import { loadEnrolmentContext } from './enrolment-context.js';
+import { daysOffOf, loadEnrolmentContext } from './enrolment-context.js';
 
 export interface NextStepPlan {
   /** The database says the enrolment is elsewhere (suppressed, sequence paused or archived). */
@@ -63,16 +64,17 @@ export function createPlanNextStep({ db }: { db: Db }) {
     // A sequence paused, or a sender retired: the enrolment waits, paused, with the step planned.
     const hold = sequence.status === 'paused' ? REASONS.sequencePaused : sender?.retiredAt ? REASONS.senderRetired : undefined;
     const adoptStatus = hold && enrolment.status === 'active' ? ('paused' as const) : undefined;
-    const dueAt = stepDueAt({
+    const { at: dueAt, wait } = stepSchedule({
       previousAt: new Date(previousAt),
       delay: { amount: ctx.next.delayAmount, unit: ctx.next.delayUnit },
       window: sequence.sendWindow,
       zone: ctx.zone,
+      daysOff: daysOffOf(ctx),
       ...(notBefore ? { notBefore: new Date(notBefore) } : {}),
     });
     await db
       .update(enrolments)
-      .set({ nextStepId: ctx.next.id, nextDueAt: dueAt, waitingFor: null, ...(enrolment.holdout === null ? { holdout } : {}) })
+      .set({ nextStepId: ctx.next.id, nextDueAt: dueAt, waitingFor: wait, ...(enrolment.holdout === null ? { holdout } : {}) })
       .where(eq(enrolments.id, enrolmentId));
     // The variant is assigned when the step is first planned, so the Temporal UI and the API say
     // which will go; the send reads the same assignment.
@@ -94,7 +96,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
         subject,
         dueAt: dueAt.toISOString(),
         // The Temporal UI reads it as Markdown: the subject is the user's, shown as written.
-        summary: `Step ${number} of ${ctx.steps.length}${which} '${markdownText(subject, 120)}' due ${formatDue(dueAt, ctx.zone)}`,
+        summary: `Step ${number} of ${ctx.steps.length}${which} '${markdownText(subject, 120)}' due ${formatDue(dueAt, ctx.zone)}${waitSummary(wait)}`,
         ...(variant ? { variant: { id: variant.id, label: variant.label } } : {}),
       },
     };

@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import { notifyPortal } from '../temporal/portal-events.js';
 import { recordReplyRow } from '../db/enrolment-queries.js';
 import { isLive } from '../domain/enrolment-status.js';
+import { pausedWait } from '../domain/waiting-for.js';
 
 /** Mirrors a status the workflow decided into PostgreSQL, with a timeline event. Idempotent. */
 export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Client; config: Config }) {
@@ -45,6 +46,15 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
           ...(final ? { endedAt: now, endedReason: input.reason, nextStepId: null, nextDueAt: null } : {}),
           ...(input.status === 'active' && current.status === 'paused' ? { resumedAt: now } : {}),
           ...(input.pausedUntil !== undefined || input.status !== 'paused' ? { pausedUntil } : {}),
+          // What it waits for now: who paused it, or the lead's return. A resumed one's next plan says.
+          waitingFor:
+            input.status === 'paused'
+              ? pausedWait({
+                  reason: input.reason,
+                  inboundId: input.inboundId,
+                  pausedUntil: input.pausedUntil !== undefined ? pausedUntil : current.pausedUntil,
+                })
+              : null,
         })
         .where(eq(enrolments.id, input.enrolmentId));
       await tx.insert(enrolmentEvents).values({

@@ -245,7 +245,14 @@ export function createSendStep(deps: SendDeps) {
       },
     });
     if (!result.delivered) {
-      if ('postponedUntil' in result) return { outcome: 'postponed', until: result.postponedUntil.toISOString(), reason: result.reason };
+      if ('postponedUntil' in result) {
+        const until = result.postponedUntil.toISOString();
+        await db
+          .update(enrolments)
+          .set({ waitingFor: { cause: 'provider_quota', until }, nextDueAt: result.postponedUntil })
+          .where(and(eq(enrolments.id, enrolmentId), eq(enrolments.status, 'active')));
+        return { outcome: 'postponed', until, reason: result.reason };
+      }
       return { outcome: 'failed', reason: `the provider refused step email: ${result.rejected}` };
     }
     logger.info({ accountId: message.accountId, enrolmentId, stepId, messageId: message.id }, 'email sent');

@@ -116,13 +116,19 @@ export function createSignalEnrolmentPage({
     const rows = await db
       .select({ id: enrolments.id })
       .from(enrolments)
-      .where(and(eq(enrolments.sequenceId, input.sequenceId), isLiveEnrolment(), after))
+      .where(
+        and(
+          'accountOf' in input ? eq(enrolments.accountId, input.accountOf.accountId) : eq(enrolments.sequenceId, input.sequenceId),
+          isLiveEnrolment(),
+          after,
+        ),
+      )
       .orderBy(asc(enrolments.id))
       .limit(PAGE_SIZE);
     await Promise.all(
       rows.map((row) =>
         limit(async () => {
-          // Ended, or not started yet: the workflow reads the sequence's status when it plans.
+          // Ended, or not started yet: the workflow reads the sequence (and the account) when it plans.
           if (await signalEnrolment({ temporal }, row.id, input.signal, { reason: input.reason })) counted(row.id);
         }),
       ),

@@ -1,4 +1,5 @@
 import { enrolments, type leads } from '../db/schema.js';
+import { currentWait } from '../domain/waiting-for.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -38,7 +39,7 @@ export function toEnrolmentDto(e: Pick<typeof enrolments.$inferSelect, keyof typ
     endedAt: iso(e.endedAt),
     senderId: e.senderId,
     // A wait that is over (its day has come, the email is on its way) is no longer a reason.
-    waitingFor: e.waitingFor && e.status === 'active' && Date.parse(e.waitingFor.until) > Date.now() ? e.waitingFor : null,
+    waitingFor: currentWait(e, Date.now()),
   };
 }
 
@@ -52,6 +53,7 @@ export function toLeadDto(l: typeof leads.$inferSelect) {
     title: l.title,
     phone: l.phone,
     timezone: l.timezone,
+    country: l.country,
     customFields: l.customFields,
     companyId: l.companyId,
     unsubscribedAt: iso(l.unsubscribedAt),

@@ -102,7 +102,11 @@ export async function startBenchEnvironment(options: { temporalOnDisk?: boolean 
     async service(overrides = {}) {
       const service = await startService({ config: config(overrides), workflowBundleCode: code.service });
       closers.push(() => service.stop());
-      const { apiKey } = await createAccount(service.database.db, { name: 'Bench', sender: { name: 'Bench' } });
+      const { apiKey } = await createAccount(service.database.db, {
+        name: 'Bench',
+        postalAddress: '1 Bench Street',
+        sender: { name: 'Bench' },
+      });
       return Object.assign(service, { apiKey, api: apiClient(service.baseUrl, apiKey) });
     },
     async rawWorker(activities) {

@@ -84,7 +84,7 @@ export async function productionProcesses(
   let apiKey = existing?.apiKey;
   if (!apiKey) {
     const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '.data' });
-    apiKey = (await createAccount(database.db, { name: 'Bench', sender: { name: 'Bench' } })).apiKey;
+    apiKey = (await createAccount(database.db, { name: 'Bench', postalAddress: '1 Bench Street', sender: { name: 'Bench' } })).apiKey;
     await database.close();
   }
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -68,3 +68,16 @@ export function selectStartableEnrolments(db: Db) {
     .innerJoin(leads, eq(leads.id, enrolments.leadId))
     .innerJoin(sequences, eq(sequences.id, enrolments.sequenceId));
 }
+
+/**
+ * What a live enrolment waits for now, in SQL: the list filter's twin of domain/waiting-for.ts
+ * currentWait (a paused one's pause, else an active one's wait until it is over), so the
+ * filter and the answer never disagree.
+ */
+export const currentWaitCause = (): SQL<string | null> => sql`case
+  when ${enrolments.status} = 'paused' then case
+    when ${enrolments.waitingFor}->>'cause' in ('paused', 'out_of_office') then ${enrolments.waitingFor}->>'cause'
+    when ${enrolments.pausedUntil} is not null then 'out_of_office'
+    else 'paused' end
+  when ${enrolments.status} = 'active' and (${enrolments.waitingFor}->>'until')::timestamptz > now() then ${enrolments.waitingFor}->>'cause'
+  end`;

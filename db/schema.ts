@@ -14,6 +14,7 @@ const accountId = () =>
     .notNull()
     .references(() => accounts.id, { onDelete: 'cascade' });
 
+import type { Closure, DayOff } from '../domain/holidays.js';
 import type { EnrolmentStatus } from '../domain/enrolment-status.js';
 // The statuses, and which of them are live, are a product rule: domain/enrolment-status.ts.
 import type { InboundAction } from '../domain/inbound-policy.js';
@@ -104,17 +105,24 @@ export interface SendWindow {
   end: string;
 }
 
+/** Who or what paused an enrolment, for its `waitingFor` (domain/waiting-for.ts reads it from the reason). */
+export type PausedBy = 'user' | 'sequence' | 'sender_retired' | 'reply' | 'colleague_reply' | 'lead_event';
+
 /**
- * Why a planned email has not gone at its due time: a daily cap (the account's, or its sender's),
- * until the cap's next day. Issue 18 adds the other causes.
+ * Why a live enrolment's next email has not gone yet, machine-readable: the answer to "why hasn't
+ * it sent?". Written where the wait is decided (the plan, a cap at the send, a pause recorded);
+ * the API hides a wait whose `until` has passed (the email is on its way).
  */
-export interface WaitingFor {
-  cause: 'daily_cap';
-  scope: 'account' | 'sender';
-  senderId?: string;
-  cap: number;
-  until: string;
-}
+export type WaitingFor =
+  | { cause: 'delay'; until: string }
+  | { cause: 'send_window'; until: string }
+  | { cause: 'holiday'; until: string; holiday: DayOff }
+  | { cause: 'daily_cap'; scope: 'account' | 'sender'; senderId?: string; cap: number; until: string }
+  | { cause: 'provider_quota'; until: string }
+  | { cause: 'out_of_office'; until: string }
+  | { cause: 'paused'; by: PausedBy; reason: string | null };
+
+export type WaitingCause = WaitingFor['cause'];
 
 export interface PlanLimits {
   maxSequences: number | null;
@@ -127,6 +135,10 @@ export const accounts = pgTable('accounts', {
   id: id(),
   name: text('name').notNull(),
   timezone: text('timezone').notNull().default('UTC'),
+  /** Whose public holidays its leads without a country of their own get (domain/holidays.ts): "FR", "DE-BY"; null: none. */
+  country: text('country'),
+  /** The account's own days off (company closures): no business day counts and no send window opens on them. */
+  closures: jsonb('closures').$type<Closure[]>().notNull().default([]),
   allowParallelEnrolment: boolean('allow_parallel_enrolment').notNull().default(false),
   plan: text('plan').notNull().default('standard'),
   limits: jsonb('limits')
@@ -231,6 +243,8 @@ export const sequences = pgTable(
       .notNull()
       .default({ stop: ['meeting_booked', 'deal_won', 'deal_lost'], pause: [] }),
     sendWindow: jsonb('send_window').$type<SendWindow | null>(),
+    /** Business-day delays and the send window skip the lead's public holidays and the account's closures. */
+    skipHolidays: boolean('skip_holidays').notNull().default(true),
     /** How long an enrolment waits after an out-of-office reply that names no return date. */
     outOfOfficeDays: integer('out_of_office_days').notNull().default(7),
     /**
@@ -328,6 +342,8 @@ export const leads = pgTable(
     title: text('title').notNull().default(''),
     phone: text('phone').notNull().default(''),
     timezone: text('timezone'),
+    /** Whose public holidays the lead keeps ("GB", "US-CA"); null: the account's country. */
+    country: text('country'),
     customFields: jsonb('custom_fields').$type<Record<string, string>>().notNull().default({}),
     /** The portal's id for the lead's company, when it sets one: it decides who the lead's colleagues are. */
     companyId: text('company_id'),

@@ -67,6 +67,22 @@ export const REFUSAL_MESSAGES: Record<EnrolRefusal, string> = {
   duplicate_in_request: 'the lead appears more than once in this request',
 };
 
+/**
+ * Why an account may not enrol anyone yet, or null. A sequence's emails are commercial email, and
+ * CAN-SPAM requires a valid postal address in each: without one the account cannot start one.
+ */
+export function accountRefusal(account: {
+  postalAddress: string;
+}): { code: 'postal_address_required'; field: 'postalAddress'; message: string } | null {
+  if (account.postalAddress.trim()) return null;
+  return {
+    code: 'postal_address_required',
+    field: 'postalAddress',
+    message:
+      'the account has no postal address, which every commercial email must carry (CAN-SPAM): set postalAddress with PATCH /v1/account, then enrol',
+  };
+}
+
 /** Why no lead may be enrolled in this sequence now, or null if leads may. */
 export function sequenceRefusal(sequence: { status: SequenceStatus; liveStepCount: number }): EnrolRefusal | null {
   if (sequence.status === 'archived') return 'sequence_archived';

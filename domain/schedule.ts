@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import type { DelayUnit, SendWindow } from '../db/schema.js';
+import { NO_DAYS_OFF, type DayOff, type HolidayCalendar } from './holidays.js';
 
 // When a step is due. All rules are pure: the same inputs give the same instant, so the workflow
 // can re-plan at any time (after an edit, a resume, a restart) and get a consistent answer.
@@ -12,27 +13,44 @@ export interface Delay {
 }
 
 const isWeekend = (t: DateTime) => t.weekday === 6 || t.weekday === 7;
+const dayOf = (t: DateTime) => t.toFormat('yyyy-LL-dd');
 
-/** Adds a step's delay in the lead's zone: "2 days" keeps the wall-clock time across a DST change. */
-export function addDelay(from: Date, delay: Delay, zone: string): Date {
+/**
+ * Adds a step's delay in the lead's zone: "2 days" keeps the wall-clock time across a DST change.
+ * Business days skip weekends and the calendar's days off; `skipped` names the first day off that
+ * a business-day delay stepped over.
+ */
+export function addDelay(from: Date, delay: Delay, zone: string, daysOff: HolidayCalendar = NO_DAYS_OFF): Date {
+  return delayEnd(from, delay, zone, daysOff).at;
+}
+
+function delayEnd(from: Date, delay: Delay, zone: string, daysOff: HolidayCalendar): { at: Date; skipped?: DayOff } {
   const start = DateTime.fromJSDate(from, { zone });
   switch (delay.unit) {
     case 'minutes':
-      return start.plus({ minutes: delay.amount }).toJSDate();
+      return { at: start.plus({ minutes: delay.amount }).toJSDate() };
     case 'hours':
-      return start.plus({ hours: delay.amount }).toJSDate();
+      return { at: start.plus({ hours: delay.amount }).toJSDate() };
     case 'days':
-      return start.plus({ days: delay.amount }).toJSDate();
+      return { at: start.plus({ days: delay.amount }).toJSDate() };
     case 'business_days': {
       let t = start;
-      for (let left = delay.amount; left > 0;) {
+      let skipped: DayOff | undefined;
+      // Bounded: at most a year of working days, and a calendar has finitely many days off.
+      for (let left = delay.amount, guard = 0; left > 0 && guard < MAX_DAYS_SCANNED; guard++) {
         t = t.plus({ days: 1 });
-        if (!isWeekend(t)) left--;
+        if (isWeekend(t)) continue;
+        const off = daysOff(dayOf(t));
+        if (off) skipped ??= off;
+        else left--;
       }
-      return t.toJSDate();
+      return { at: t.toJSDate(), ...(skipped ? { skipped } : {}) };
     }
   }
 }
+
+/** How far a schedule looks for a working day or a window opening: a year, and a little more. */
+const MAX_DAYS_SCANNED = 800;
 
 export function delayInMinutes(delay: Delay): number {
   const perUnit = { minutes: 1, hours: 60, days: 1440, business_days: (1440 * 7) / 5 } as const;
@@ -45,45 +63,84 @@ const parseHm = (hm: string) => {
 };
 
 /**
- * The first instant at or after `at` inside the send window, in `zone`. A window with
- * start < end is the same day ("09:00"–"17:00"); "00:00"–"00:00" means the whole day.
+ * The first instant at or after `at` inside the send window, in `zone`, on a day that is not a day
+ * off. A window with start < end is the same day ("09:00"–"17:00"); "00:00"–"00:00" means the
+ * whole day. Without a window, days off change nothing (the email may go at any time).
  */
-export function nextWindowOpening(at: Date, window: SendWindow | null | undefined, zone: string): Date {
-  if (!window || window.days.length === 0) return at;
+export function nextWindowOpening(
+  at: Date,
+  window: SendWindow | null | undefined,
+  zone: string,
+  daysOff: HolidayCalendar = NO_DAYS_OFF,
+): Date {
+  return windowOpening(at, window, zone, daysOff).at;
+}
+
+function windowOpening(
+  at: Date,
+  window: SendWindow | null | undefined,
+  zone: string,
+  daysOff: HolidayCalendar,
+): { at: Date; skipped?: DayOff } {
+  if (!window || window.days.length === 0) return { at };
   const t = DateTime.fromJSDate(at, { zone });
   const open = parseHm(window.start);
   const close = parseHm(window.end);
   const wholeDay = window.start === window.end;
-  for (let dayOffset = 0; dayOffset <= 7; dayOffset++) {
+  let skipped: DayOff | undefined;
+  for (let dayOffset = 0; dayOffset <= MAX_DAYS_SCANNED; dayOffset++) {
     const day = t.plus({ days: dayOffset }).startOf('day');
     if (!window.days.includes(day.weekday)) continue;
     const opens = day.set(open);
     const closes = wholeDay ? day.plus({ days: 1 }) : day.set(close);
-    if (dayOffset === 0) {
-      if (t < opens) return opens.toJSDate();
-      if (t < closes) return at;
+    if (dayOffset === 0 && t >= closes) continue;
+    const off = daysOff(dayOf(day));
+    if (off) {
+      skipped ??= off;
       continue;
     }
-    return opens.toJSDate();
+    if (dayOffset === 0 && t >= opens) return { at, ...(skipped ? { skipped } : {}) };
+    return { at: opens.toJSDate(), ...(skipped ? { skipped } : {}) };
   }
-  return at; // unreachable with a non-empty day list
+  return { at }; // unreachable: a calendar cannot close two years of window days
+}
+
+/** What a planned email waits for before its due time: the machine-readable answer to "why not yet?". */
+export type ScheduleWait =
+  { cause: 'delay'; until: string } | { cause: 'send_window'; until: string } | { cause: 'holiday'; until: string; holiday: DayOff };
+
+export interface StepSchedule {
+  at: Date;
+  wait: ScheduleWait;
 }
 
 /**
  * Due time of a step: the delay counts from the previous send (or enrolment), then the window
  * applies. `notBefore` (the end of an out-of-office wait) holds a step that fell due meanwhile
- * until then, so it goes at the next window opening rather than at once at any hour.
+ * until then, so it goes at the next window opening rather than at once at any hour. The wait
+ * says what set the time: a day off that moved it, else the window, else the delay.
  */
-export function stepDueAt(input: {
+export function stepSchedule(input: {
   previousAt: Date;
   delay: Delay;
   window: SendWindow | null | undefined;
   zone: string;
   notBefore?: Date;
-}): Date {
-  const due = addDelay(input.previousAt, input.delay, input.zone);
-  const held = input.notBefore && input.notBefore > due ? input.notBefore : due;
-  return nextWindowOpening(held, input.window, input.zone);
+  daysOff?: HolidayCalendar;
+}): StepSchedule {
+  const daysOff = input.daysOff ?? NO_DAYS_OFF;
+  const due = delayEnd(input.previousAt, input.delay, input.zone, daysOff);
+  const held = input.notBefore && input.notBefore > due.at ? input.notBefore : due.at;
+  const opening = windowOpening(held, input.window, input.zone, daysOff);
+  const until = opening.at.toISOString();
+  const holiday = opening.skipped ?? (held === due.at ? due.skipped : undefined);
+  if (holiday) return { at: opening.at, wait: { cause: 'holiday', until, holiday } };
+  if (opening.at > held) return { at: opening.at, wait: { cause: 'send_window', until } };
+  return { at: opening.at, wait: { cause: 'delay', until } };
+}
+
+export function stepDueAt(input: Parameters<typeof stepSchedule>[0]): Date {
+  return stepSchedule(input).at;
 }
 
 /** Start of the next calendar day in `zone`: when a send held back by a daily cap may go. */

@@ -3,17 +3,20 @@ import { loadConfigOrExit } from '../config.js';
 import { createAccount } from '../db/accounts.js';
 import { openDatabase } from '../db/client.js';
 
-/** `npm run account:create -- --name "Acme" [--sender-name "Ada"] [--sender-email ada@acme.test]` */
+/** `npm run account:create -- --name "Acme" [--sender-name "Ada"] [--sender-email ada@acme.test] [--postal-address "1 Main St, Springfield"]` */
 const { values } = parseArgs({
   options: {
     name: { type: 'string' },
     'sender-name': { type: 'string' },
     'sender-email': { type: 'string' },
     timezone: { type: 'string' },
+    'postal-address': { type: 'string' },
   },
 });
 if (!values.name) {
-  process.stderr.write('Usage: npm run account:create -- --name "Account name" [--sender-name ..] [--sender-email ..]\n');
+  process.stderr.write(
+    'Usage: npm run account:create -- --name "Account name" [--sender-name ..] [--sender-email ..] [--postal-address ..]\n',
+  );
   process.exit(64);
 }
 const config = loadConfigOrExit();
@@ -22,6 +25,8 @@ await database.migrate();
 const { account, apiKey } = await createAccount(database.db, {
   name: values.name,
   timezone: values.timezone ?? 'UTC',
+  // Needed before the account may enrol (CAN-SPAM); PATCH /v1/account sets it later too.
+  postalAddress: values['postal-address'] ?? '',
   sender: { name: values['sender-name'] ?? values.name, email: values['sender-email'] ?? null },
 });
 await database.close();

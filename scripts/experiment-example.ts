@@ -36,7 +36,11 @@ const database = await openDatabase({ url: config.DATABASE_URL, dataDir });
 try {
   await database.migrate();
   const { db } = database;
-  const { account, apiKey } = await createAccount(db, { name: 'Experiment example', sender: { name: 'Sam Seller' } });
+  const { account, apiKey } = await createAccount(db, {
+    name: 'Experiment example',
+    postalAddress: '1 Example Street',
+    sender: { name: 'Sam Seller' },
+  });
   const [sequence] = await db.insert(sequences).values({ accountId: account.id, name: 'Spring outreach' }).returning();
   const [step] = await db
     .insert(steps)

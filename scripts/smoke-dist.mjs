@@ -229,7 +229,7 @@ async function production() {
     METRICS_PORT: String(metricsPort),
     WORKER_HEARTBEAT_FILE: heartbeatFile,
   };
-  const account = run('dist/scripts/create-account.js', env, ['--name', 'Smoke']);
+  const account = run('dist/scripts/create-account.js', env, ['--name', 'Smoke', '--postal-address', '1 Smoke Street']);
   const { code } = await account.exited;
   const apiKey = /^api key (\S+)$/m.exec(account.output)?.[1];
   if (code !== 0 || !apiKey) throw new Error(`dist/scripts/create-account.js failed (${code}): ${account.output}`);

@@ -22,6 +22,8 @@ import {
   replySignal,
   rescheduleSignal,
   senderBroadcastWorkflowId,
+  accountBroadcastWorkflowId,
+  type AccountBroadcast,
   resumeSignal,
   stopSignal,
   unsubscribeSignal,
@@ -214,6 +216,18 @@ export async function startSenderBroadcast(deps: TemporalDeps, input: SenderBroa
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     args: [input],
     staticSummary: markdownText(`${input.signal} the live enrolments of sender ${input.senderOf.senderId}: ${input.reason}`),
+  });
+  return workflowId;
+}
+
+/** Starts re-planning every live enrolment of an account (a setting every schedule reads changed). */
+export async function startAccountBroadcast(deps: TemporalDeps, input: AccountBroadcast): Promise<string> {
+  const workflowId = accountBroadcastWorkflowId(input.accountOf.accountId, randomUUID());
+  await deps.temporal.workflow.start(sequenceBroadcastWorkflow, {
+    workflowId,
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    args: [input],
+    staticSummary: markdownText(`re-plan the live enrolments of account ${input.accountOf.accountId}: ${input.reason}`),
   });
   return workflowId;
 }

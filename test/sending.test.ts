@@ -135,10 +135,11 @@ describe('a permanent refusal by the provider', () => {
 describe('a provider quota', () => {
   it('postpones the step to when the quota resets; the enrolment stays active and nothing is dropped', async () => {
     sink.failNext(1, { status: 429, name: 'daily_quota_exceeded', message: 'You have reached your daily email quota' });
+    const fixture = await enrolledInOneStep();
     const {
       enrolment: { id },
       lead,
-    } = await enrolledInOneStep();
+    } = fixture;
     const state = await eventually(
       async () => {
         const s = await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).query(stateQuery);
@@ -151,6 +152,16 @@ describe('a provider quota', () => {
     expect(state!.nextStep!.dueAt).toBe(tomorrow.toISOString());
     expect(state!.status).toBe('active');
     expect(emailsTo(lead.email)).toHaveLength(0);
+    // And the enrolment says what it waits for.
+    const answer = await eventually(
+      async () => {
+        const e = (await fixture.api('GET', `/v1/enrolments/${id}`)).body;
+        return e.waitingFor?.cause === 'provider_quota' ? e : undefined;
+      },
+      { what: 'the wait recorded' },
+    );
+    expect(answer.waitingFor).toEqual({ cause: 'provider_quota', until: tomorrow.toISOString() });
+    expect(answer.nextDueAt).toBe(tomorrow.toISOString());
   });
 });
 
@@ -174,6 +185,9 @@ describe('the daily cap of a plan', () => {
       },
       { what: 'the third held to tomorrow' },
     );
+    const { waitingFor } = (await fixture.api('GET', `/v1/enrolments/${waiting.id}`)).body;
+    expect(waitingFor).toMatchObject({ cause: 'daily_cap', scope: 'account', cap: 2 });
+    expect(waitingFor.senderId).toBeUndefined();
   });
 });
 

@@ -19,6 +19,8 @@ export const broadcastWorkflowId = (sequenceId: string, signal: BroadcastSignal,
 /** A retired sender's enrolments paused, or their new sender's re-planned. */
 export const senderBroadcastWorkflowId = (senderId: string, signal: SenderBroadcast['signal'], unique: string) =>
   `sender-broadcast-${senderId}-${signal}-${unique}`;
+/** An account's live enrolments re-planned (its time zone, holiday country or closures changed). */
+export const accountBroadcastWorkflowId = (accountId: string, unique: string) => `account-broadcast-${accountId}-reschedule-${unique}`;
 /** The fan-out of one inbound email to the lead's colleagues: once per email, however often it is handled. */
 export const colleagueBroadcastWorkflowId = (inboundId: string) => `colleagues-${inboundId}`;
 
@@ -142,7 +144,13 @@ export interface EnrolmentState {
  * What a broadcast signals, and to which live enrolments: a sequence's, or the colleagues of a lead
  * who replied (leads with the same company key, the lead aside; in one sequence or the account).
  */
-export type BroadcastInput = SequenceBroadcast | ColleagueBroadcast | SenderBroadcast;
+export type BroadcastInput = SequenceBroadcast | ColleagueBroadcast | SenderBroadcast | AccountBroadcast;
+/** Every live enrolment of an account re-planned: a setting every schedule reads changed. */
+export interface AccountBroadcast {
+  accountOf: { accountId: string };
+  signal: 'reschedule';
+  reason: string;
+}
 /**
  * A sender's live enrolments: paused when the sender is retired (one not started yet is
  * signalled-with-start), or re-planned when they were moved to this sender.

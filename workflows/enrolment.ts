@@ -92,6 +92,8 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   let liveInboundId: string | null = carried?.liveInboundId ?? null;
   // When the lead came back: a step that fell due meanwhile waits for its window from then on.
   let notBefore: string | null = carried?.notBefore ?? null;
+  // Why the recorded pause happened, for the Temporal UI's details (details are no command: no patch).
+  let pausedWhy: string | null = null;
 
   const live = () => isLive(status);
   const end = (to: EnrolmentStatus, reason: string) => {
@@ -280,6 +282,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       const away = until !== null || persistedAwayUntil !== null ? { pausedUntil: until } : {};
       const cause = !endedReason && !until && liveReason && liveInboundId ? { inboundId: liveInboundId } : {};
       await recordStatus({ enrolmentId, status: to, reason, ...away, ...cause });
+      pausedWhy = to === 'paused' ? reason : null;
       if (to !== persistedStatus) upsertSearchAttributes([{ key: EnrolmentStatusKey, value: to }]);
       persistedStatus = to;
       persistedAwayUntil = until;
@@ -313,7 +316,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       continue;
     }
     if (status === 'paused') {
-      setCurrentDetails(`Paused. ${sentCount} email(s) sent.`);
+      setCurrentDetails(`Paused${pausedWhy ? ` (${markdownText(pausedWhy)})` : ''}. ${sentCount} email(s) sent.`);
       await condition(() => status !== 'paused' || pendingReply);
       continue;
     }

@@ -7,12 +7,15 @@ import { ApiError } from '../errors.js';
 import { accountPatchSchema, accountSchema, portalWebhookSecretSchema } from '../schemas/account.js';
 import { accountView, rotatePortalWebhookSecret, updateAccount } from '../services/account.js';
 import { parse } from '../validate.js';
+import { startAccountBroadcast } from '../../temporal/client.js';
 
 function toAccountDto({ account: a, sender }: { account: Account; sender: SenderRow | null }): z.input<typeof accountSchema> {
   return {
     id: a.id,
     name: a.name,
     timezone: a.timezone,
+    country: a.country,
+    closures: a.closures,
     allowParallelEnrolment: a.allowParallelEnrolment,
     plan: a.plan,
     limits: a.limits,
@@ -38,7 +41,14 @@ export function accountRoutes(deps: AppDeps): Router {
   });
   router.patch('/account', async (req, res) => {
     const patch = parse(accountPatchSchema, req.body);
-    const { account, newSecret } = await updateAccount(services, res.locals.account, patch);
+    const { account, newSecret, replan } = await updateAccount(services, res.locals.account, patch);
+    if (replan) {
+      await startAccountBroadcast(deps, {
+        accountOf: { accountId: account.id },
+        signal: 'reschedule',
+        reason: 'the account’s time zone, holiday country or closures changed',
+      });
+    }
     // The portal webhook's signing secret, when this change issued it: shown in this answer only.
     const view = toAccountDto(await accountView(services.db, account));
     answer(res, 200, accountSchema, { ...view, ...(newSecret ? { portalWebhookSecret: newSecret } : {}) });

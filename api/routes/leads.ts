@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
+import { signalEnrolment } from '../../temporal/client.js';
 import { toLeadDto } from '../dto.js';
 import { idParams } from '../schemas/common.js';
 import {
@@ -44,7 +45,10 @@ export function leadRoutes(deps: AppDeps): Router {
   router.patch('/leads/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     const patch = parse(leadPatchSchema, req.body);
-    answer(res, 200, leadSchema, toLeadDto(await updateLead(services, res.locals.account, id, patch)));
+    const { lead, replan } = await updateLead(services, res.locals.account, id, patch);
+    // Few per lead: signalled here rather than by a broadcast. One not started yet plans with the new values.
+    await Promise.all(replan.map((enrolmentId) => signalEnrolment(deps, enrolmentId, 'reschedule')));
+    answer(res, 200, leadSchema, toLeadDto(lead));
   });
 
   return router;

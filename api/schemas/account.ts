@@ -1,10 +1,17 @@
 import { z } from 'zod';
-import { mailbox, nonBlank, timezone } from './common.js';
+import { MAX_CLOSURES } from '../../domain/holidays.js';
+import { closureSchema, holidayRegion, mailbox, nonBlank, timezone } from './common.js';
 
 export const accountPatchSchema = z
   .object({
     name: z.string().trim().min(1).max(200).meta(nonBlank),
     timezone,
+    country: holidayRegion.nullable().describe('Whose public holidays apply to leads without a country of their own; null: none'),
+    closures: z
+      .array(closureSchema)
+      .max(MAX_CLOSURES)
+      .refine((days) => new Set(days.map((d) => d.date)).size === days.length, { message: 'each day at most once' })
+      .describe(`The account’s own days off (at most ${MAX_CLOSURES}): replaces the list`),
     allowParallelEnrolment: z.boolean(),
     defaultSenderId: z.uuid().describe('The live sender that sequences without their own, and one-off emails, send as'),
     senderName: z.string().trim().max(200).describe('The default sender’s name (kept from before there were senders; see /v1/senders)'),
@@ -24,6 +31,8 @@ export const accountSchema = z.object({
   id: z.uuid(),
   name: z.string(),
   timezone: z.string(),
+  country: z.string().nullable(),
+  closures: z.array(closureSchema),
   allowParallelEnrolment: z.boolean(),
   plan: z.string(),
   limits: z.object({

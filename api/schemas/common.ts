@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isHolidayRegion } from '../../domain/holidays.js';
 import { isValidTimezone } from '../../domain/schedule.js';
 
 export const uuidParam = z.uuid({ message: 'must be an id (UUID)' });
@@ -20,6 +21,30 @@ export const timezone = z
     description: 'An IANA time zone name such as Europe/Paris or America/New_York (or UTC); an unknown zone is refused (400)',
     override: { format: 'iana-time-zone' },
   });
+
+/**
+ * Whose public holidays apply: a country (ISO 3166-1 alpha-2, "FR") or a country and its
+ * subdivision ("DE-BY", "US-CA") that date-holidays knows; upper-cased, an unknown one refused.
+ */
+export const holidayRegion = z
+  .string()
+  .trim()
+  .max(10)
+  .toUpperCase()
+  .refine(isHolidayRegion, {
+    message: 'must be a country code such as FR, or a country and region such as DE-BY, that has a holiday calendar',
+  })
+  .meta({
+    description:
+      'A country (ISO 3166-1 alpha-2, such as FR) or a country and its region (ISO 3166-2, such as DE-BY or US-CA): whose public holidays apply. A code without a holiday calendar is refused (400)',
+    override: { format: 'holiday-region' },
+  });
+
+/** One of the account's own days off. */
+export const closureSchema = z.object({
+  date: z.iso.date().describe('The day, YYYY-MM-DD, in each lead’s time zone'),
+  name: z.string().trim().min(1).max(100).meta(nonBlank).describe('What the day is, as “why hasn’t it sent?” names it'),
+});
 
 /**
  * A mailbox we may write to: an address as zod reads one, at most 254 characters with a local

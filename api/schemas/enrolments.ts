@@ -4,9 +4,42 @@ import { REFUSAL_MESSAGES, type EnrolRefusal } from '../../domain/enrolment-rule
 import { INBOUND_ACTIONS, INBOUND_CLASSES } from '../../domain/inbound-policy.js';
 import { LEAD_EVENT_ACTIONS } from '../../domain/lead-events.js';
 import { cursorParam, page } from './common.js';
+import { PAUSED_BY, WAITING_CAUSES } from '../../domain/waiting-for.js';
 import { MAX_BULK, leadSchema } from './leads.js';
 
 const iso = z.iso.datetime();
+
+const dayOff = z.object({
+  date: z.iso.date(),
+  name: z.string(),
+  region: z.string().optional().describe('Whose public holiday ("GB", "DE-BY"); absent for one of the account’s closures'),
+});
+/** "Why hasn't it sent yet?": one shape per cause (domain/waiting-for.ts). */
+export const waitingForSchema = z.discriminatedUnion('cause', [
+  z.object({ cause: z.literal('delay'), until: iso }).describe('The step’s delay runs until then'),
+  z.object({ cause: z.literal('send_window'), until: iso }).describe('Due, and waiting for the send window to open'),
+  z.object({ cause: z.literal('holiday'), until: iso, holiday: dayOff }).describe('Moved past a public holiday or a closure'),
+  z
+    .object({
+      cause: z.literal('daily_cap'),
+      scope: z.enum(['account', 'sender']),
+      senderId: z.uuid().optional(),
+      cap: z.number().int(),
+      until: iso,
+    })
+    .describe('A daily cap (the account’s or its sender’s) is reached: waits for the cap’s next day'),
+  z.object({ cause: z.literal('provider_quota'), until: iso }).describe('The email provider’s quota is reached'),
+  z.object({ cause: z.literal('out_of_office'), until: iso }).describe('Paused until the lead’s return from an out-of-office'),
+  z
+    .object({
+      cause: z.literal('paused'),
+      by: z.enum(PAUSED_BY),
+      reason: z.string().nullable(),
+    })
+    .describe(
+      'Paused: by a user (or an operator), the sequence’s pause, a reply, a colleague’s reply, a portal event, or a retired sender',
+    ),
+]);
 const enrolmentStatus = z.enum(ENROLMENT_STATUSES);
 
 const senderId = z
@@ -45,6 +78,10 @@ export const enrolmentListQuery = z.object({
     .uuid()
     .optional()
     .describe('Only the enrolments that send as this sender (what one rep has in this sequence); the counts stay the whole sequence’s'),
+  waitingFor: z
+    .enum(WAITING_CAUSES)
+    .optional()
+    .describe('Only the live enrolments whose next email waits for this (see `waitingFor`); the counts stay the whole sequence’s'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: cursorParam.optional(),
 });
@@ -83,17 +120,10 @@ export const enrolmentSchema = z.object({
     .nullable()
     .describe('In its sequence’s experiment holdout (step 1 only, no follow-up); null until its first plan decided it'),
   senderId: z.uuid().nullable().describe('Who its emails come from: bound when the lead was enrolled; null: the account had no sender'),
-  waitingFor: z
-    .object({
-      cause: z.literal('daily_cap'),
-      scope: z.enum(['account', 'sender']),
-      senderId: z.uuid().optional(),
-      cap: z.number().int(),
-      until: iso,
-    })
+  waitingFor: waitingForSchema
     .nullable()
     .describe(
-      'Why its next email has not gone at its due time (a daily cap: the account’s or its sender’s), and until when; null otherwise',
+      'Why its next email has not gone yet, and until when (a live enrolment); null for an ended one, or while its email is on its way',
     ),
 });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CUSTOM_FIELD_MAX_LENGTH, isCustomFieldName } from '../../domain/merge-fields.js';
-import { cursorParam, page, timezone } from './common.js';
+import { cursorParam, holidayRegion, page, timezone } from './common.js';
 
 const field = (max = 200) => z.string().trim().max(max);
 
@@ -37,6 +37,7 @@ export const leadInputSchema = z.object({
   title: field().default(''),
   phone: field(50).default(''),
   timezone: timezone.nullable().optional(),
+  country: holidayRegion.nullable().optional().describe('Whose public holidays the lead keeps; null: the account’s country'),
   customFields: customFieldsSchema.default({}),
   companyId: z
     .string()

@@ -164,6 +164,12 @@ const senderId = z
   .nullable()
   .describe('The live sender its enrolments send as unless an enrolment names another; null: the account’s default sender');
 
+const skipHolidays = z
+  .boolean()
+  .describe(
+    'Business-day delays and the send window skip the lead’s public holidays (its country, else the account’s) and the account’s closures',
+  );
+
 const format = z
   .enum(EMAIL_FORMATS)
   .describe(
@@ -176,6 +182,7 @@ export const sequenceCreateSchema = z.object({
   format: format.default('branded'),
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
+  skipHolidays: skipHolidays.default(true),
   outOfOfficeDays: outOfOfficeDays.default(7),
   onColleagueReply: onColleagueReply.default('nothing'),
   colleagueScope: colleagueScope.default('sequence'),
@@ -191,6 +198,7 @@ export const sequencePatchSchema = z
     name: z.string().trim().min(1).max(200).meta(nonBlank),
     onReply: z.enum(ON_REPLY_ACTIONS),
     sendWindow: sendWindowSchema.nullable(),
+    skipHolidays,
     outOfOfficeDays,
     onColleagueReply,
     colleagueScope,
@@ -245,6 +253,7 @@ export const sequenceSchema = z.object({
   status: z.enum(['active', 'paused', 'archived']),
   onReply: z.enum(ON_REPLY_ACTIONS),
   sendWindow: z.object({ days: z.array(z.number()), start: z.string(), end: z.string() }).nullable(),
+  skipHolidays,
   outOfOfficeDays: z.number().int(),
   onColleagueReply: z.enum(ON_COLLEAGUE_REPLY_ACTIONS),
   colleagueScope: z.enum(COLLEAGUE_SCOPES),

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { lookupAll, webhookDestinationPolicy } from '../../domain/webhook-destination.js';
 import type { Config } from '../../config.js';
 import type { Account, SenderRow } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
-import { accounts, senders } from '../../db/schema.js';
+import { accounts, enrolments, senders } from '../../db/schema.js';
+import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import { checkWebhookDestination } from '../../domain/webhook-destination.js';
 import { ApiError } from '../errors.js';
 import type { accountPatchSchema } from '../schemas/account.js';
@@ -31,7 +32,7 @@ export async function updateAccount(
   { db, config }: Deps,
   account: Account,
   patch: z.infer<typeof accountPatchSchema>,
-): Promise<{ account: Account; newSecret?: string }> {
+): Promise<{ account: Account; newSecret?: string; replan: boolean }> {
   if (patch.portalWebhookUrl) {
     // Our server makes these requests: the URL must not lead into our own network (SSRF).
     const verdict = await checkWebhookDestination(patch.portalWebhookUrl, webhookDestinationPolicy(config), lookupAll);
@@ -48,6 +49,22 @@ export async function updateAccount(
   // A portal webhook gets its signing secret when first set; it is shown in this answer only.
   const newSecret = patch.portalWebhookUrl && !account.portalWebhookSecret ? newPortalWebhookSecret() : undefined;
   return db.transaction(async (tx) => {
+    // The address every running sequence's emails carry cannot be taken away under them.
+    if (settings.postalAddress !== undefined && !settings.postalAddress && account.postalAddress) {
+      const [live] = await tx
+        .select({ id: enrolments.id })
+        .from(enrolments)
+        .where(and(eq(enrolments.accountId, account.id), isLiveEnrolment()))
+        .limit(1);
+      if (live) {
+        throw new ApiError(
+          409,
+          'postal_address_in_use',
+          'the account has live enrolments, whose emails must carry a postal address (CAN-SPAM): change it rather than clear it',
+          'postalAddress',
+        );
+      }
+    }
     if (settings.defaultSenderId) await liveSender(tx, account, settings.defaultSenderId, 'defaultSenderId');
     const [updated] = await tx
       .update(accounts)
@@ -85,7 +102,12 @@ export async function updateAccount(
         throw error;
       }
     }
-    return { account: result, ...(newSecret ? { newSecret } : {}) };
+    // What every schedule of the account reads (its day, its holidays, its closures): waiting enrolments plan again.
+    const replan =
+      result.timezone !== account.timezone ||
+      result.country !== account.country ||
+      JSON.stringify(result.closures) !== JSON.stringify(account.closures);
+    return { account: result, ...(newSecret ? { newSecret } : {}), replan };
   });
 }
 

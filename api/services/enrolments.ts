@@ -16,11 +16,12 @@ import {
   stepVariants,
   variantAssignments,
   type EnrolmentStatus,
+  type WaitingCause,
 } from '../../db/schema.js';
 import { assignable } from '../../domain/experiment.js';
-import { enrolRefusal, REFUSAL_MESSAGES, sequenceRefusal, type EnrolRefusal } from '../../domain/enrolment-rules.js';
+import { accountRefusal, enrolRefusal, REFUSAL_MESSAGES, sequenceRefusal, type EnrolRefusal } from '../../domain/enrolment-rules.js';
 import { isLive } from '../../domain/enrolment-status.js';
-import { isLiveEnrolment, recordReplyRow } from '../../db/enrolment-queries.js';
+import { currentWaitCause, isLiveEnrolment, recordReplyRow } from '../../db/enrolment-queries.js';
 import { missingMergeFields, requiredMergeFields } from '../../domain/merge-fields.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
@@ -79,6 +80,8 @@ export async function enrolLeads(
     const previous = await answeredBatch(deps, account.id, request);
     if (previous) return previous;
   }
+  const unfit = accountRefusal(account);
+  if (unfit) throw new ApiError(422, unfit.code, unfit.message, unfit.field);
   const stepRows = await liveStepsWithVariants(db, sequence.id);
   const closed = sequenceRefusal({ status: sequence.status, liveStepCount: stepRows.length });
   if (closed) return leadIds.map((id) => skipped(id, closed));
@@ -309,7 +312,7 @@ async function resumeStarts(deps: Deps, batchId: string) {
 export async function listSequenceEnrolments(
   db: Db,
   sequenceId: string,
-  query: { status?: EnrolmentStatus; senderId?: string; limit: number; cursor?: { at: Date; id: string } },
+  query: { status?: EnrolmentStatus; senderId?: string; waitingFor?: WaitingCause; limit: number; cursor?: { at: Date; id: string } },
 ) {
   const { where, orderBy } = keyset(query.cursor, enrolments.enrolledAt, enrolments.id, 'desc');
   return db.transaction(
@@ -324,6 +327,7 @@ export async function listSequenceEnrolments(
             eq(enrolments.sequenceId, sequenceId),
             query.status ? eq(enrolments.status, query.status) : undefined,
             query.senderId ? eq(enrolments.senderId, query.senderId) : undefined,
+            query.waitingFor ? eq(currentWaitCause(), query.waitingFor) : undefined,
             where,
           ),
         )

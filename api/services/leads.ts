@@ -2,7 +2,8 @@ import { and, eq, ilike, or, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
-import { leads } from '../../db/schema.js';
+import { enrolments, leads } from '../../db/schema.js';
+import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import { companyKeyOf } from '../../domain/company.js';
 import { ApiError, notFound } from '../errors.js';
 import { keyset, pageOf } from '../pagination.js';
@@ -74,6 +75,7 @@ export async function importLeads({ db }: Deps, account: Account, rows: unknown[
               title: sql`excluded.title`,
               phone: sql`excluded.phone`,
               timezone: sql`coalesce(excluded.timezone, ${leads.timezone})`,
+              country: sql`coalesce(excluded.country, ${leads.country})`,
               customFields: sql`${leads.customFields} || excluded.custom_fields`,
               // A row without a company id keeps the lead's (and the key it gave); the email is the same.
               companyId: sql`coalesce(excluded.company_id, ${leads.companyId})`,
@@ -133,11 +135,20 @@ export async function findLead({ db }: Deps, account: Account, id: string): Prom
   return lead;
 }
 
-export async function updateLead({ db }: Deps, account: Account, id: string, patch: z.infer<typeof leadPatchSchema>): Promise<Lead> {
+/**
+ * Changes a lead. `replan` names its live enrolments when what their schedules read changed (its
+ * time zone or holiday country): they plan again.
+ */
+export async function updateLead(
+  { db }: Deps,
+  account: Account,
+  id: string,
+  patch: z.infer<typeof leadPatchSchema>,
+): Promise<{ lead: Lead; replan: string[] }> {
   try {
     return await db.transaction(async (tx) => {
       const [current] = await tx
-        .select({ email: leads.email, companyId: leads.companyId })
+        .select({ email: leads.email, companyId: leads.companyId, timezone: leads.timezone, country: leads.country })
         .from(leads)
         .where(and(eq(leads.id, id), eq(leads.accountId, account.id)))
         .for('update');
@@ -147,7 +158,16 @@ export async function updateLead({ db }: Deps, account: Account, id: string, pat
         .set({ ...patch, companyKey: companyKeyOf({ ...current, ...patch }), updatedAt: new Date() })
         .where(and(eq(leads.id, id), eq(leads.accountId, account.id)))
         .returning();
-      return lead!;
+      const scheduleChanged = lead!.timezone !== current.timezone || lead!.country !== current.country;
+      const replan = scheduleChanged
+        ? (
+            await tx
+              .select({ id: enrolments.id })
+              .from(enrolments)
+              .where(and(eq(enrolments.leadId, id), eq(enrolments.accountId, account.id), isLiveEnrolment()))
+          ).map((e) => e.id)
+        : [];
+      return { lead: lead!, replan };
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw duplicateEmail();

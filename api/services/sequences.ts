@@ -147,6 +147,7 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
         format: input.format,
         onReply: input.onReply,
         sendWindow: input.sendWindow,
+        skipHolidays: input.skipHolidays,
         outOfOfficeDays: input.outOfOfficeDays,
         onColleagueReply: input.onColleagueReply,
         colleagueScope: input.colleagueScope,
@@ -224,6 +225,7 @@ export function toSequenceDto(sequence: Sequence, stepRows: StepWithVariants[]):
     status: sequence.status,
     onReply: sequence.onReply,
     sendWindow: sequence.sendWindow ?? null,
+    skipHolidays: sequence.skipHolidays,
     outOfOfficeDays: sequence.outOfOfficeDays,
     onColleagueReply: sequence.onColleagueReply,
     colleagueScope: sequence.colleagueScope,
@@ -278,7 +280,7 @@ export async function updateSequence(db: Db, sequence: Sequence, patch: z.infer<
       .where(eq(sequences.id, sequence.id))
       .returning();
   });
-  return { sequence: updated!, replan: patch.sendWindow !== undefined };
+  return { sequence: updated!, replan: patch.sendWindow !== undefined || patch.skipHolidays !== undefined };
 }
 
 /** The status a sequence-wide action leaves the sequence in, and what it tells every live enrolment. */
@@ -286,7 +288,8 @@ export function sequenceActionEffect(action: SequenceAction) {
   return {
     status: action === 'pause' ? ('paused' as const) : action === 'resume' ? ('active' as const) : ('archived' as const),
     signal: action === 'archive' ? ('stop' as const) : action,
-    reason: action === 'archive' ? REASONS.sequenceArchived : undefined,
+    // The pause says why (the enrolment's timeline and its waitingFor name the sequence's pause).
+    reason: action === 'archive' ? REASONS.sequenceArchived : action === 'pause' ? REASONS.sequencePaused : undefined,
   };
 }
 

@@ -47,7 +47,9 @@ export async function noisyNeighbour(load: { seconds: number; victimRate: number
     const api = await productionProcesses(env, ['server.ts'], undefined, { API_RATE_LIMIT_PER_MINUTE: String(ratePerMinute) });
     try {
       const database = await openDatabase({ url: env.databaseUrl, dataDir: '.data' });
-      const victimKey = (await createAccount(database.db, { name: 'Quiet tenant', sender: { name: 'Quiet' } })).apiKey;
+      const victimKey = (
+        await createAccount(database.db, { name: 'Quiet tenant', postalAddress: '1 Quiet Street', sender: { name: 'Quiet' } })
+      ).apiKey;
       await database.close();
       const heavy = api.api;
       const victim = apiClient(api.baseUrl, victimKey);

@@ -15,9 +15,12 @@ export async function asNewAccount(service: TestService, accountValues: Record<s
   const api = apiClient(service.baseUrl, apiKey);
   const db = service.database.db;
 
-  async function createSequence(spec: { name?: string; steps?: StepSpec[]; onReply?: string; sendWindow?: unknown } = {}) {
+  async function createSequence(
+    spec: { name?: string; steps?: StepSpec[]; onReply?: string; sendWindow?: unknown; skipHolidays?: boolean } = {},
+  ) {
     const res = await api('POST', '/v1/sequences', {
       name: spec.name ?? 'Post-event follow-up',
+      ...(spec.skipHolidays !== undefined ? { skipHolidays: spec.skipHolidays } : {}),
       ...(spec.onReply ? { onReply: spec.onReply } : {}),
       ...(spec.sendWindow ? { sendWindow: spec.sendWindow } : {}),
       steps: (spec.steps ?? [{}]).map((s, i) => ({

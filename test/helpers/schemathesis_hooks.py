@@ -20,6 +20,10 @@ TIME_ZONES = [
 ]
 schemathesis.openapi.format("iana-time-zone", st.sampled_from(TIME_ZONES))
 
+# A sample of the regions date-holidays knows (api/schemas/common.ts checks codes with it).
+HOLIDAY_REGIONS = ["GB", "FR", "DE", "DE-BY", "US", "US-CA", "JP", "BR", "IN", "AU-NSW", "NZ", "ZA"]
+schemathesis.openapi.format("holiday-region", st.sampled_from(HOLIDAY_REGIONS))
+
 
 def _cursor(at: datetime, id_: object) -> str:
     # Exactly what the server's encodeCursor makes: base64url("<toISOString()>|<uuid>").

@@ -219,6 +219,8 @@ export async function createTestAccount(
 ) {
   const { senderName, senderEmail, senderEmailConfirmedAt, signature, ...accountValues } = values;
   const created = await createAccount(service.database.db, {
+    // An account enrols only with a postal address (CAN-SPAM): tests get one unless they say otherwise.
+    postalAddress: '1 Test Street, Testville',
     ...accountValues,
     sender: {
       name: senderName ?? 'Sam Seller',

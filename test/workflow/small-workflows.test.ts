@@ -38,7 +38,13 @@ beforeAll(async () => {
       async signalEnrolmentPage(input) {
         // A sequence's broadcast, or a colleagues' one keyed by its company.
         const key =
-          'sequenceId' in input ? input.sequenceId : 'colleaguesOf' in input ? input.colleaguesOf.companyKey : input.senderOf.senderId;
+          'sequenceId' in input
+            ? input.sequenceId
+            : 'colleaguesOf' in input
+              ? input.colleaguesOf.companyKey
+              : 'senderOf' in input
+                ? input.senderOf.senderId
+                : input.accountOf.accountId;
         const calls = pageCalls.get(key) ?? [];
         pageCalls.set(key, [...calls, input]);
         return pages.get(key)![calls.length]!;
