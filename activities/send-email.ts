@@ -89,6 +89,7 @@ export function createSendStep(deps: SendDeps) {
           const blocker = sendBlocker({
             enrolmentStatus: enrolment.status,
             sequenceStatus: sequence.status,
+            sequenceProtection: sequence.protection,
             onReply: sequence.onReply,
             lead,
             repliedAt: enrolment.repliedAt,

@@ -76,7 +76,7 @@ export function selectStartableEnrolments(db: Db) {
  */
 export const currentWaitCause = (): SQL<string | null> => sql`case
   when ${enrolments.status} = 'paused' then case
-    when ${enrolments.waitingFor}->>'cause' in ('paused', 'out_of_office') then ${enrolments.waitingFor}->>'cause'
+    when ${enrolments.waitingFor}->>'cause' in ('paused', 'out_of_office', 'bounce_protection', 'complaint_protection') then ${enrolments.waitingFor}->>'cause'
     when ${enrolments.pausedUntil} is not null then 'out_of_office'
     else 'paused' end
   when ${enrolments.status} = 'active' and (${enrolments.waitingFor}->>'until')::timestamptz > now() then ${enrolments.waitingFor}->>'cause'

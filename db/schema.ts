@@ -15,6 +15,7 @@ const accountId = () =>
     .references(() => accounts.id, { onDelete: 'cascade' });
 
 import type { Closure, DayOff } from '../domain/holidays.js';
+import type { DeliverabilitySettings, ProtectionTrip } from '../domain/deliverability.js';
 import type { EnrolmentStatus } from '../domain/enrolment-status.js';
 // The statuses, and which of them are live, are a product rule: domain/enrolment-status.ts.
 import type { InboundAction } from '../domain/inbound-policy.js';
@@ -61,7 +62,8 @@ export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'boun
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 /**
  * What a notification tells the user about: an inbound email by its class (a plain auto-reply
- * notifies no one), or a variant of an experiment a guardrail stopped.
+ * notifies no one), a variant of an experiment a guardrail stopped, or a sequence the bounce and
+ * complaint breaker paused.
  */
 export const NOTIFICATION_TYPES = [
   'reply',
@@ -70,6 +72,7 @@ export const NOTIFICATION_TYPES = [
   'unsubscribe_request',
   'bounce_notice',
   'experiment_variant_stopped',
+  'sequence_protection_paused',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
@@ -120,7 +123,9 @@ export type WaitingFor =
   | { cause: 'daily_cap'; scope: 'account' | 'sender'; senderId?: string; cap: number; until: string }
   | { cause: 'provider_quota'; until: string }
   | { cause: 'out_of_office'; until: string }
-  | { cause: 'paused'; by: PausedBy; reason: string | null };
+  | { cause: 'paused'; by: PausedBy; reason: string | null }
+  | { cause: 'bounce_protection'; reason: string }
+  | { cause: 'complaint_protection'; reason: string };
 
 export type WaitingCause = WaitingFor['cause'];
 
@@ -139,6 +144,8 @@ export const accounts = pgTable('accounts', {
   country: text('country'),
   /** The account's own days off (company closures): no business day counts and no send window opens on them. */
   closures: jsonb('closures').$type<Closure[]>().notNull().default([]),
+  /** The bounce and complaint breaker's thresholds (domain/deliverability.ts; null: the defaults). */
+  deliverability: jsonb('deliverability').$type<DeliverabilitySettings | null>(),
   allowParallelEnrolment: boolean('allow_parallel_enrolment').notNull().default(false),
   plan: text('plan').notNull().default('standard'),
   limits: jsonb('limits')
@@ -245,6 +252,8 @@ export const sequences = pgTable(
     sendWindow: jsonb('send_window').$type<SendWindow | null>(),
     /** Business-day delays and the send window skip the lead's public holidays and the account's closures. */
     skipHolidays: boolean('skip_holidays').notNull().default(true),
+    /** The breaker's last trip (why it paused, whether a person resumed it since): null if it never tripped. */
+    protection: jsonb('protection').$type<ProtectionTrip | null>(),
     /** How long an enrolment waits after an out-of-office reply that names no return date. */
     outOfOfficeDays: integer('out_of_office_days').notNull().default(7),
     /**
@@ -552,6 +561,8 @@ export const messages = pgTable(
     openCount: integer('open_count').notNull().default(0),
     clickCount: integer('click_count').notNull().default(0),
     bouncedAt: timestamp('bounced_at', { withTimezone: true }),
+    /** The lead marked it as spam (the provider's complaint event): the breaker's complaint count. */
+    complainedAt: timestamp('complained_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
   (t) => [

@@ -1,4 +1,5 @@
 import type { OnReplyAction, SequenceStatus } from '../db/schema.js';
+import { activeTrip, protectionReason, type ProtectionTrip } from './deliverability.js';
 import { REASONS, type EnrolmentStatus } from './enrolment-status.js';
 import { replyUnhandled, SUPPRESSION_OUTCOME, suppressionOf } from './suppression.js';
 
@@ -12,6 +13,8 @@ type SuppressibleLead = Parameters<typeof suppressionOf>[0];
 export function sendBlocker(input: {
   enrolmentStatus: EnrolmentStatus;
   sequenceStatus: SequenceStatus;
+  /** The sequence's breaker trip, when it has one: a paused sequence then says the breaker paused it. */
+  sequenceProtection?: ProtectionTrip | null;
   onReply: OnReplyAction;
   lead: SuppressibleLead;
   repliedAt: Date | null;
@@ -22,7 +25,7 @@ export function sendBlocker(input: {
   if (input.enrolmentStatus !== 'active') return { status: input.enrolmentStatus, reason: `enrolment is ${input.enrolmentStatus}` };
   const suppression = suppressionOf(input.lead);
   if (suppression) return SUPPRESSION_OUTCOME[suppression];
-  const sequence = sequenceHold(input.sequenceStatus);
+  const sequence = sequenceHold(input.sequenceStatus, input.sequenceProtection);
   if (sequence) return sequence;
   if (replyUnhandled(input) && input.onReply === 'stop') return { status: 'replied', reason: REASONS.replied };
   if (replyUnhandled(input) && input.onReply === 'pause') return { status: 'paused', reason: REASONS.replied };
@@ -31,10 +34,14 @@ export function sendBlocker(input: {
   return null;
 }
 
-/** What a live enrolment of a paused or archived sequence becomes. */
-export function sequenceHold(status: SequenceStatus): { status: 'stopped' | 'paused'; reason: string } | null {
+/** What a live enrolment of a paused or archived sequence becomes, and why (a person's pause, or the breaker's). */
+export function sequenceHold(
+  status: SequenceStatus,
+  protection?: ProtectionTrip | null,
+): { status: 'stopped' | 'paused'; reason: string } | null {
   if (status === 'archived') return { status: 'stopped', reason: REASONS.sequenceArchived };
-  if (status === 'paused') return { status: 'paused', reason: REASONS.sequencePaused };
+  const trip = activeTrip(protection);
+  if (status === 'paused') return { status: 'paused', reason: trip ? protectionReason(trip) : REASONS.sequencePaused };
   return null;
 }
 

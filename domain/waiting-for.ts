@@ -1,5 +1,6 @@
 import type { EnrolmentStatus } from './enrolment-status.js';
 import { REASONS } from './enrolment-status.js';
+import { protectionCauseOf } from './deliverability.js';
 import { markdownText } from './markdown-text.js';
 import type { PausedBy, WaitingCause, WaitingFor } from '../db/schema.js';
 
@@ -15,7 +16,12 @@ export const WAITING_CAUSES = [
   'provider_quota',
   'out_of_office',
   'paused',
+  'bounce_protection',
+  'complaint_protection',
 ] as const satisfies readonly WaitingCause[];
+
+/** The waits of a paused enrolment: what paused it. */
+const PAUSED_CAUSES: readonly WaitingCause[] = ['paused', 'out_of_office', 'bounce_protection', 'complaint_protection'];
 
 export const PAUSED_BY = [
   'user',
@@ -44,6 +50,8 @@ export function pausedBy(reason: string | null, inboundId?: string | null): Paus
 /** What a paused enrolment waits for: the lead's return from an out-of-office, or whoever paused it. */
 export function pausedWait(input: { reason: string | null; inboundId?: string | null; pausedUntil: Date | null }): WaitingFor {
   if (input.pausedUntil) return { cause: 'out_of_office', until: input.pausedUntil.toISOString() };
+  const breaker = protectionCauseOf(input.reason);
+  if (breaker) return { cause: breaker, reason: input.reason! };
   return { cause: 'paused', by: pausedBy(input.reason, input.inboundId), reason: input.reason };
 }
 
@@ -57,7 +65,7 @@ export function currentWait(
   now: number,
 ): WaitingFor | null {
   if (e.status === 'paused') {
-    if (e.waitingFor && (e.waitingFor.cause === 'paused' || e.waitingFor.cause === 'out_of_office')) return e.waitingFor;
+    if (e.waitingFor && PAUSED_CAUSES.includes(e.waitingFor.cause)) return e.waitingFor;
     return pausedWait({ reason: null, pausedUntil: e.pausedUntil });
   }
   if (e.status !== 'active' || !e.waitingFor || !('until' in e.waitingFor)) return null;

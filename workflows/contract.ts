@@ -193,7 +193,8 @@ export type PortalEventType =
   | 'lead.bounced'
   | 'lead.unsubscribed'
   | 'enrolment.ended'
-  | 'experiment.variant_stopped';
+  | 'experiment.variant_stopped'
+  | 'sequence.paused';
 
 export interface PortalEvent {
   id: string;

@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import { accountPatchSchema, accountSchema, portalWebhookSecretSchema } from '../schemas/account.js';
 import { accountView, rotatePortalWebhookSecret, updateAccount } from '../services/account.js';
 import { parse } from '../validate.js';
+import { settingsOf } from '../services/deliverability.js';
 import { startAccountBroadcast } from '../../temporal/client.js';
 
 function toAccountDto({ account: a, sender }: { account: Account; sender: SenderRow | null }): z.input<typeof accountSchema> {
@@ -16,6 +17,7 @@ function toAccountDto({ account: a, sender }: { account: Account; sender: Sender
     timezone: a.timezone,
     country: a.country,
     closures: a.closures,
+    deliverability: settingsOf(a),
     allowParallelEnrolment: a.allowParallelEnrolment,
     plan: a.plan,
     limits: a.limits,

@@ -2,6 +2,24 @@ import { z } from 'zod';
 import { MAX_CLOSURES } from '../../domain/holidays.js';
 import { closureSchema, holidayRegion, mailbox, nonBlank, timezone } from './common.js';
 
+/** The breaker's thresholds (domain/deliverability.ts), with Gmail's guidance as the defaults. */
+const deliverabilitySchema = z.object({
+  windowDays: z.number().int().min(1).max(90).describe('Emails sent in the last N days are counted (default 7)'),
+  minSent: z.number().int().min(1).max(100_000).describe('Below this many sent, no rate is judged (default 20)'),
+  maxHardBounceRate: z.number().min(0.001).max(1).describe('Pause at this share of hard bounces (default 0.03: 3 %)'),
+  maxComplaintRate: z
+    .number()
+    .min(0.0001)
+    .max(1)
+    .describe('Pause at this share of spam complaints (default 0.001: 0.1 %, Gmail’s guidance)'),
+  graceDays: z
+    .number()
+    .int()
+    .min(0)
+    .max(90)
+    .describe('After a person resumes, no new trip for this long unless the rate doubles (default 7)'),
+});
+
 export const accountPatchSchema = z
   .object({
     name: z.string().trim().min(1).max(200).meta(nonBlank),
@@ -10,8 +28,14 @@ export const accountPatchSchema = z
     closures: z
       .array(closureSchema)
       .max(MAX_CLOSURES)
-      .refine((days) => new Set(days.map((d) => d.date)).size === days.length, { message: 'each day at most once' })
-      .describe(`The account’s own days off (at most ${MAX_CLOSURES}): replaces the list`),
+      // A day named twice keeps its first name: the schema cannot say "unique by date", so it is not refused.
+      .transform((days) =>
+        days.filter((d, i) => days.findIndex((o) => o.date === d.date) === i).sort((a, b) => a.date.localeCompare(b.date)),
+      )
+      .describe(`The account’s own days off (at most ${MAX_CLOSURES}), replacing the list; a day given twice keeps its first name`),
+    deliverability: deliverabilitySchema
+      .partial()
+      .describe('The bounce and complaint breaker’s thresholds: the fields given replace those, the others stay'),
     allowParallelEnrolment: z.boolean(),
     defaultSenderId: z.uuid().describe('The live sender that sequences without their own, and one-off emails, send as'),
     senderName: z.string().trim().max(200).describe('The default sender’s name (kept from before there were senders; see /v1/senders)'),
@@ -33,6 +57,7 @@ export const accountSchema = z.object({
   timezone: z.string(),
   country: z.string().nullable(),
   closures: z.array(closureSchema),
+  deliverability: deliverabilitySchema,
   allowParallelEnrolment: z.boolean(),
   plan: z.string(),
   limits: z.object({

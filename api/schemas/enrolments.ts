@@ -39,6 +39,12 @@ export const waitingForSchema = z.discriminatedUnion('cause', [
     .describe(
       'Paused: by a user (or an operator), the sequence’s pause, a reply, a colleague’s reply, a portal event, or a retired sender',
     ),
+  z
+    .object({ cause: z.literal('bounce_protection'), reason: z.string() })
+    .describe('Paused by the breaker: recent emails of its sequence (or account) hard-bounced over the threshold'),
+  z
+    .object({ cause: z.literal('complaint_protection'), reason: z.string() })
+    .describe('Paused by the breaker: recent emails of its sequence (or account) drew spam complaints over the threshold'),
 ]);
 const enrolmentStatus = z.enum(ENROLMENT_STATUSES);
 

@@ -98,6 +98,7 @@ export const leadSchema = z.object({
   title: z.string(),
   phone: z.string(),
   timezone: z.string().nullable(),
+  country: z.string().nullable().describe('Whose public holidays the lead keeps; null: the account’s country'),
   customFields: z.record(z.string(), z.string()),
   companyId: z.string().nullable(),
   unsubscribedAt: z.iso.datetime().nullable(),

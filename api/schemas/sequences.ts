@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROTECTION_CAUSES } from '../../domain/deliverability.js';
 import {
   COLLEAGUE_SCOPES,
   DELAY_UNITS,
@@ -254,6 +255,23 @@ export const sequenceSchema = z.object({
   onReply: z.enum(ON_REPLY_ACTIONS),
   sendWindow: z.object({ days: z.array(z.number()), start: z.string(), end: z.string() }).nullable(),
   skipHolidays,
+  protection: z
+    .object({
+      cause: z.enum(PROTECTION_CAUSES),
+      scope: z.enum(['sequence', 'account']).describe('Whose rate crossed the threshold: this sequence’s, or the whole account’s'),
+      sent: z.number().int().describe('Emails sent in the window'),
+      count: z.number().int().describe('Of those, hard bounces (bounce_protection) or spam complaints (complaint_protection)'),
+      rate: z.number(),
+      threshold: z.number(),
+      windowDays: z.number().int(),
+      trippedAt: z.iso.datetime(),
+      resumedAt: z.iso
+        .datetime()
+        .nullable()
+        .describe('When a person resumed it; the breaker then lets it be for the grace period unless the rate doubles'),
+    })
+    .nullable()
+    .describe('The bounce and complaint breaker’s last trip: why it paused the sequence; null if it never did'),
   outOfOfficeDays: z.number().int(),
   onColleagueReply: z.enum(ON_COLLEAGUE_REPLY_ACTIONS),
   colleagueScope: z.enum(COLLEAGUE_SCOPES),

@@ -10,6 +10,7 @@ import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import { checkWebhookDestination } from '../../domain/webhook-destination.js';
 import { ApiError } from '../errors.js';
 import type { accountPatchSchema } from '../schemas/account.js';
+import { settingsOf } from './deliverability.js';
 import { defaultSenderOf, emailTaken, isUniqueViolation, liveSender } from './senders.js';
 
 // The account's own settings: sender, branding, limits, and the portal webhook (its URL, checked
@@ -45,7 +46,8 @@ export async function updateAccount(
       );
     }
   }
-  const { senderName, senderEmail, signature, ...settings } = patch;
+  const { senderName, senderEmail, signature, deliverability, ...rest } = patch;
+  const settings = { ...rest, ...(deliverability ? { deliverability: { ...settingsOf(account), ...deliverability } } : {}) };
   // A portal webhook gets its signing secret when first set; it is shown in this answer only.
   const newSecret = patch.portalWebhookUrl && !account.portalWebhookSecret ? newPortalWebhookSecret() : undefined;
   return db.transaction(async (tx) => {

@@ -38,6 +38,7 @@ import {
   unsubscribeTokenFromMailto,
 } from '../../domain/inbound.js';
 import { webhookEventsTotal } from '../../metrics.js';
+import { guardDeliverability } from './deliverability.js';
 import { ApiError } from '../errors.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import { normaliseMessageId } from '../../domain/thread.js';
@@ -240,8 +241,10 @@ async function effectsAgain(deps: InboundDeps, event: EmailEvent): Promise<void>
         : `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim(),
       { messageId: message.id },
     );
+    await guardDeliverability(deps, message.id);
   } else if (event.type === 'email.complained') {
     await unsubscribeLead(deps, message.leadId, 'spam complaint', {}, { messageId: message.id });
+    await guardDeliverability(deps, message.id);
   }
 }
 
@@ -328,7 +331,10 @@ export async function applyEmailEvent(
         const reason = `${bounce.subType ?? 'hard'} bounce: ${bounce.message ?? ''}`.trim();
         return {
           outcome: 'hard bounce: lead suppressed',
-          after: async () => void (await bounceLead(deps, message.leadId, reason, { messageId: message.id })),
+          after: async () => {
+            await bounceLead(deps, message.leadId, reason, { messageId: message.id });
+            await guardDeliverability(deps, message.id);
+          },
         };
       }
       await timeline('email_soft_bounced', { bounce });
@@ -343,13 +349,23 @@ export async function applyEmailEvent(
       await timeline('email_suppressed');
       return {
         outcome: 'suppressed: lead suppressed',
-        after: async () => void (await bounceLead(deps, message.leadId, 'the provider suppressed the address', { messageId: message.id })),
+        after: async () => {
+          await bounceLead(deps, message.leadId, 'the provider suppressed the address', { messageId: message.id });
+          await guardDeliverability(deps, message.id);
+        },
       };
     case 'email.complained':
+      await db
+        .update(messages)
+        .set({ complainedAt: sql`coalesce(${messages.complainedAt}, ${at})` })
+        .where(eq(messages.id, message.id));
       await timeline('email_complained');
       return {
         outcome: 'complaint: lead unsubscribed',
-        after: async () => void (await unsubscribeLead(deps, message.leadId, 'spam complaint', {}, { messageId: message.id })),
+        after: async () => {
+          await unsubscribeLead(deps, message.leadId, 'spam complaint', {}, { messageId: message.id });
+          await guardDeliverability(deps, message.id);
+        },
       };
     case 'email.failed':
       await db

@@ -18,6 +18,7 @@ import type {
 } from '../schemas/sequences.js';
 import { keyset, pageOf } from '../pagination.js';
 import { renderFor } from './render-queue.js';
+import { activeTrip } from '../../domain/deliverability.js';
 import { REASONS } from '../../domain/enrolment-status.js';
 
 export type Sequence = typeof sequences.$inferSelect;
@@ -226,6 +227,7 @@ export function toSequenceDto(sequence: Sequence, stepRows: StepWithVariants[]):
     onReply: sequence.onReply,
     sendWindow: sequence.sendWindow ?? null,
     skipHolidays: sequence.skipHolidays,
+    protection: sequence.protection ?? null,
     outOfOfficeDays: sequence.outOfOfficeDays,
     onColleagueReply: sequence.onColleagueReply,
     colleagueScope: sequence.colleagueScope,
@@ -300,9 +302,16 @@ export function sequenceActionEffect(action: SequenceAction) {
 export async function setSequenceStatus(db: Db, sequence: Sequence, action: SequenceAction): Promise<Sequence> {
   assertEditable(sequence);
   const { status } = sequenceActionEffect(action);
+  // A person resuming what the breaker paused is honoured: its grace period starts now.
+  const trip = action === 'resume' ? activeTrip(sequence.protection) : null;
   const [updated] = await db
     .update(sequences)
-    .set({ status, updatedAt: new Date(), ...(action === 'archive' ? { archivedAt: new Date() } : {}) })
+    .set({
+      status,
+      updatedAt: new Date(),
+      ...(action === 'archive' ? { archivedAt: new Date() } : {}),
+      ...(trip ? { protection: { ...trip, resumedAt: new Date().toISOString() } } : {}),
+    })
     .where(eq(sequences.id, sequence.id))
     .returning();
   return updated!;

@@ -1,0 +1,142 @@
+import type { Client } from '@temporalio/client';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Config } from '../../config.js';
+import { rowsOf, type Db } from '../../db/client.js';
+import { accounts, enrolments, messages, notifications, sequences } from '../../db/schema.js';
+import {
+  DEFAULT_DELIVERABILITY,
+  protectionReason,
+  protectionVerdict,
+  trips,
+  type DeliverabilitySettings,
+  type ProtectionTrip,
+  type ProtectionVerdict,
+  type SendingRecord,
+} from '../../domain/deliverability.js';
+import type { Logger } from '../../logger.js';
+import { notifyPortal } from '../../temporal/portal-events.js';
+import { broadcastToSequence } from './workflow-starter.js';
+
+interface Deps {
+  db: Db;
+  temporal: Client;
+  config: Config;
+  logger: Logger;
+}
+
+export const settingsOf = (account: { deliverability: DeliverabilitySettings | null }): DeliverabilitySettings =>
+  account.deliverability ?? DEFAULT_DELIVERABILITY;
+
+/**
+ * What the account's emails of the last `windowDays` became, for the whole account and for one
+ * sequence: one scan of the account's recent emails (messages_account_sent_idx). Every email that
+ * went counts as sent (delivered or not); a refused one never went.
+ */
+async function recentRecords(db: Db, accountId: string, sequenceId: string | null, windowDays: number) {
+  const since = new Date(Date.now() - windowDays * 86_400_000);
+  const [row] = rowsOf<Record<string, string | number>>(
+    await db.execute(sql`
+      select count(*) as sent,
+             count(*) filter (where ${messages.status} = 'bounced') as bounced,
+             count(*) filter (where ${messages.complainedAt} is not null) as complained,
+             count(*) filter (where ${enrolments.sequenceId} = ${sequenceId}) as seq_sent,
+             count(*) filter (where ${enrolments.sequenceId} = ${sequenceId} and ${messages.status} = 'bounced') as seq_bounced,
+             count(*) filter (where ${enrolments.sequenceId} = ${sequenceId} and ${messages.complainedAt} is not null) as seq_complained
+      from ${messages} left join ${enrolments} on ${enrolments.id} = ${messages.enrolmentId}
+      where ${messages.accountId} = ${accountId} and ${messages.sentAt} >= ${since.toISOString()}::timestamptz
+        and ${messages.status} in ('sent', 'delivered', 'bounced')`),
+  );
+  const n = (key: string) => Number(row?.[key] ?? 0);
+  const account: SendingRecord = { sent: n('sent'), hardBounces: n('bounced'), complaints: n('complained') };
+  const sequence: SendingRecord = { sent: n('seq_sent'), hardBounces: n('seq_bounced'), complaints: n('seq_complained') };
+  return { account, sequence };
+}
+
+/**
+ * Runs the breaker after a hard bounce or a complaint on one of the account's emails: the only
+ * events that raise a rate. Over a threshold, the email's sequence (or, for the account's rate,
+ * every active sequence of the account) pauses itself: its status is written first, under its row
+ * lock, so every send decided after it (activities/send-email.ts reads the sequence under the
+ * enrolment's lock) holds; then its live enrolments are told, and the portal. Idempotent: a
+ * sequence already tripped is left as it is, and one a person resumed is let be for the grace
+ * period unless its rate doubled.
+ */
+export async function guardDeliverability(deps: Deps, messageId: string): Promise<ProtectionVerdict[]> {
+  const [message] = await deps.db
+    .select({ accountId: messages.accountId, sequenceId: enrolments.sequenceId })
+    .from(messages)
+    .leftJoin(enrolments, eq(enrolments.id, messages.enrolmentId))
+    .where(eq(messages.id, messageId));
+  if (!message) return [];
+  const [account] = await deps.db
+    .select({ deliverability: accounts.deliverability })
+    .from(accounts)
+    .where(eq(accounts.id, message.accountId));
+  if (!account) return [];
+  const settings = settingsOf(account);
+  const records = await recentRecords(deps.db, message.accountId, message.sequenceId, settings.windowDays);
+  const accountVerdict = protectionVerdict(records.account, 'account', settings);
+  const sequenceVerdict = message.sequenceId ? protectionVerdict(records.sequence, 'sequence', settings) : null;
+  if (!accountVerdict && !sequenceVerdict) return [];
+
+  const now = new Date();
+  const tripped = await deps.db.transaction(async (tx) => {
+    // The account's verdict reaches every active sequence; the sequence's own, only its sequence.
+    const candidates = await tx
+      .select({ id: sequences.id, name: sequences.name, protection: sequences.protection })
+      .from(sequences)
+      .where(
+        and(
+          eq(sequences.accountId, message.accountId),
+          eq(sequences.status, 'active'),
+          accountVerdict ? undefined : eq(sequences.id, message.sequenceId!),
+        ),
+      )
+      .for('update');
+    const changed: { sequenceId: string; trip: ProtectionTrip }[] = [];
+    for (const candidate of candidates) {
+      const verdict = candidate.id === message.sequenceId && sequenceVerdict ? sequenceVerdict : accountVerdict;
+      if (!verdict || !trips(verdict, candidate.protection, now, settings)) continue;
+      const trip: ProtectionTrip = { ...verdict, trippedAt: now.toISOString(), resumedAt: null };
+      changed.push({ sequenceId: candidate.id, trip });
+    }
+    for (const { sequenceId, trip } of changed) {
+      await tx.update(sequences).set({ status: 'paused', protection: trip, updatedAt: now }).where(eq(sequences.id, sequenceId));
+      const name = candidates.find((c) => c.id === sequenceId)!.name;
+      await tx.insert(notifications).values({
+        accountId: message.accountId,
+        type: 'sequence_protection_paused',
+        title: `"${name}" was paused to protect your sending reputation`.slice(0, 500),
+        body:
+          `Paused by ${protectionReason(trip)}.\n\n` +
+          'Check the list (remove invalid or purchased addresses), then resume the sequence: the breaker then lets it be ' +
+          `for ${settings.graceDays} days unless the rate doubles.`,
+      });
+    }
+    return changed;
+  });
+
+  for (const { sequenceId, trip } of tripped) {
+    const reason = protectionReason(trip);
+    deps.logger.warn({ accountId: message.accountId, sequenceId, cause: trip.cause, scope: trip.scope, rate: trip.rate }, reason);
+    await broadcastToSequence(deps, { sequenceId, signal: 'pause', reason });
+    await notifyPortal(
+      deps,
+      message.accountId,
+      'sequence.paused',
+      {
+        sequenceId,
+        cause: trip.cause,
+        scope: trip.scope,
+        reason,
+        sent: trip.sent,
+        count: trip.count,
+        rate: trip.rate,
+        threshold: trip.threshold,
+        windowDays: trip.windowDays,
+      },
+      `sequence-paused-${sequenceId}-${trip.trippedAt}`,
+    );
+  }
+  return tripped.map((t) => t.trip);
+}

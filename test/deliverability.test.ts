@@ -1,0 +1,187 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrolments, messages, notifications } from '../db/schema.js';
+import { enrolmentWorkflowId } from '../workflows/contract.js';
+import { asNewAccount } from './helpers/fixtures.js';
+import { startPortalReceiver, type PortalEvent } from './helpers/portal.js';
+import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
+import { deliverWebhook, newWebhookSecret } from './helpers/webhooks.js';
+
+// Issue 18's circuit breaker: hard bounces and complaints over the thresholds pause the sequence
+// (or every sequence of the account) with the reason, the portal is told, a person's resume is
+// honoured and the breaker lets it be for the grace period unless the rate doubles.
+
+let started: ServiceWithSink | undefined;
+let service: TestService;
+let portal: Awaited<ReturnType<typeof startPortalReceiver>> | undefined;
+const portalEvents: PortalEvent[] = [];
+const secret = newWebhookSecret();
+
+beforeAll(async () => {
+  ({ service } = started = await startServiceWithSink({ env: { RESEND_WEBHOOK_SECRET: secret } }));
+  portal = await startPortalReceiver(portalEvents);
+});
+afterAll(async () => {
+  await portal?.close();
+  await started?.stop();
+});
+
+type Fixture = Awaited<ReturnType<typeof asNewAccount>>;
+const db = () => service.database.db;
+const twoSteps = [{ subject: 'Hello' }, { subject: 'Again', delay: { amount: 3, unit: 'days' }, inThread: false }];
+
+/** An account with the breaker's thresholds given, and its portal listening. */
+async function accountWith(deliverability: Record<string, number>) {
+  const fixture = await asNewAccount(service);
+  const res = await fixture.api('PATCH', '/v1/account', { deliverability, portalWebhookUrl: portal!.url });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return fixture;
+}
+
+/** A sequence whose step 1 has gone to `count` new leads; its step 2 waits three days. */
+async function sentTo(fixture: Fixture, count: number) {
+  const sequence = await fixture.createSequence({ steps: twoSteps });
+  const imported = await fixture.api('POST', '/v1/leads/import', {
+    leads: Array.from({ length: count }, (_, i) => ({ email: `lead-${i}-${sequence.id}@example.com` })),
+  });
+  const leadIds = imported.body.results.map((r: { id: string }) => r.id);
+  const bulk = await fixture.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { leadIds });
+  expect(bulk.status, JSON.stringify(bulk.body).slice(0, 500)).toBeLessThan(300);
+  const ids: string[] = bulk.body.results.map((r: { enrolmentId: string }) => r.enrolmentId);
+  const sent = await eventually(
+    async () => {
+      const rows = await db()
+        .select()
+        .from(messages)
+        .where(and(inArray(messages.enrolmentId, ids), eq(messages.status, 'sent')));
+      return rows.length === count ? rows : undefined;
+    },
+    { what: `step 1 sent to ${count} leads`, timeoutMs: 60_000 },
+  );
+  return { sequence, enrolmentIds: ids, sent };
+}
+
+const bounce = (message: { providerId: string | null }) =>
+  deliverWebhook(service.baseUrl, secret, {
+    type: 'email.bounced',
+    data: { email_id: message.providerId, bounce: { type: 'Permanent', subType: 'General', message: 'no such mailbox' } },
+  });
+const complaint = (message: { providerId: string | null }) =>
+  deliverWebhook(service.baseUrl, secret, { type: 'email.complained', data: { email_id: message.providerId } });
+
+const sequenceOf = async (fixture: Fixture, id: string) => (await fixture.api('GET', `/v1/sequences/${id}`)).body;
+const pausedEvents = (sequenceId: string) => portalEvents.filter((e) => e.type === 'sequence.paused' && e.data.sequenceId === sequenceId);
+
+describe('the bounce breaker', () => {
+  it('pauses the sequence when its hard bounces reach the threshold, and says why everywhere', async () => {
+    const acme = await accountWith({ maxHardBounceRate: 0.05 });
+    const { sequence, enrolmentIds, sent } = await sentTo(acme, 40);
+
+    // One bounce of 40 is 2.5 %: under the threshold, nothing happens.
+    expect((await bounce(sent[0]!)).status).toBe(200);
+    expect((await sequenceOf(acme, sequence.id)).status).toBe('active');
+
+    // The second is 5 %: the sequence pauses itself.
+    await bounce(sent[1]!);
+    const paused = await sequenceOf(acme, sequence.id);
+    expect(paused.status).toBe('paused');
+    expect(paused.protection).toMatchObject({
+      cause: 'bounce_protection',
+      scope: 'sequence',
+      sent: 40,
+      count: 2,
+      rate: 0.05,
+      threshold: 0.05,
+      windowDays: 7,
+      resumedAt: null,
+    });
+    const reason = 'bounce protection: 2 of 40 of its emails hard-bounced (5 %) in the last 7 days, over the 5 % threshold';
+    const live = enrolmentIds.find((id) => id !== sent[0]!.enrolmentId && id !== sent[1]!.enrolmentId)!;
+    await acme.waitForStatus(live, 'paused');
+    expect((await acme.api('GET', `/v1/enrolments/${live}`)).body.waitingFor).toEqual({ cause: 'bounce_protection', reason });
+    const listed = await acme.api('GET', `/v1/sequences/${sequence.id}/enrolments?waitingFor=bounce_protection&limit=500`);
+    expect(listed.body.data).toHaveLength(38);
+    const details = await service.temporal.workflow
+      .getHandle(enrolmentWorkflowId(live))
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    // Markdown-escaped, as the Temporal UI reads details.
+    expect(details.currentDetails).toMatch(/^Paused \(bounce protection\\: 2 of 40 of its emails hard\\-bounced/);
+
+    // The portal and the user are told, once.
+    await eventually(async () => pausedEvents(sequence.id).length === 1, { what: 'the portal told' });
+    expect(pausedEvents(sequence.id)[0]!.data).toMatchObject({ cause: 'bounce_protection', scope: 'sequence', count: 2, sent: 40, reason });
+    const told = await db().select().from(notifications).where(eq(notifications.accountId, acme.account.id));
+    expect(told.filter((n) => n.type === 'sequence_protection_paused')).toHaveLength(1);
+
+    // A lead enrolled now gets nothing: the sequence holds it, paused for the same reason.
+    const late = await acme.enrolLead(sequence.id, (await acme.createLead()).id);
+    await acme.waitForStatus(late.id, 'paused');
+    expect(await acme.sentMessages(late.id)).toEqual([]);
+  }, 120_000);
+
+  it('honours a manual resume for the grace period, and trips again once the rate doubles', async () => {
+    const acme = await accountWith({ maxHardBounceRate: 0.05 });
+    const { sequence, enrolmentIds, sent } = await sentTo(acme, 40);
+    await bounce(sent[0]!);
+    await bounce(sent[1]!);
+    expect((await sequenceOf(acme, sequence.id)).status).toBe('paused');
+
+    const resumed = await acme.api('POST', `/v1/sequences/${sequence.id}/resume`);
+    expect(resumed.status).toBe(202);
+    expect(resumed.body.protection.resumedAt).not.toBeNull();
+    const live = enrolmentIds.slice(4);
+    for (const id of live.slice(0, 3)) await acme.waitForStatus(id, 'active');
+
+    // 3 of 40 (7.5 %) is over the threshold but under twice the rate it tripped at: let be.
+    await bounce(sent[2]!);
+    expect((await sequenceOf(acme, sequence.id)).status).toBe('active');
+    // 4 of 40 (10 %) has doubled: paused again.
+    await bounce(sent[3]!);
+    const again = await sequenceOf(acme, sequence.id);
+    expect(again.status).toBe('paused');
+    expect(again.protection).toMatchObject({ cause: 'bounce_protection', count: 4, rate: 0.1, resumedAt: null });
+    await acme.waitForStatus(live[0]!, 'paused');
+    await eventually(async () => pausedEvents(sequence.id).length === 2, { what: 'the portal told twice' });
+  }, 120_000);
+});
+
+describe('the complaint breaker', () => {
+  it("pauses every sequence of the account when the account's complaints reach 0.1 %", async () => {
+    const acme = await accountWith({});
+    // 15 and 10 emails: neither sequence has 20 of its own, the account has 25.
+    const first = await sentTo(acme, 15);
+    const second = await sentTo(acme, 10);
+    expect((await complaint(first.sent[0]!)).status).toBe(200);
+    for (const { sequence } of [first, second]) {
+      const paused = await sequenceOf(acme, sequence.id);
+      expect(paused.status).toBe('paused');
+      expect(paused.protection).toMatchObject({
+        cause: 'complaint_protection',
+        scope: 'account',
+        sent: 25,
+        count: 1,
+        rate: 0.04,
+        threshold: 0.001,
+      });
+    }
+    await acme.waitForStatus(second.enrolmentIds[0]!, 'paused');
+    const { waitingFor } = (await acme.api('GET', `/v1/enrolments/${second.enrolmentIds[0]}`)).body;
+    expect(waitingFor).toEqual({
+      cause: 'complaint_protection',
+      reason:
+        "complaint protection: 1 of 25 of the account's emails drew spam complaints (4 %) in the last 7 days, over the 0.1 % threshold",
+    });
+    const [row] = await db().select({ complainedAt: messages.complainedAt }).from(messages).where(eq(messages.id, first.sent[0]!.id));
+    expect(row!.complainedAt).not.toBeNull();
+  }, 120_000);
+
+  it('says nothing under the minimum of emails sent', async () => {
+    const acme = await accountWith({});
+    const { sequence, sent } = await sentTo(acme, 5);
+    await complaint(sent[0]!);
+    await bounce(sent[1]!);
+    expect((await sequenceOf(acme, sequence.id)).status).toBe('active');
+    const [live] = await db().select().from(enrolments).where(eq(enrolments.id, sent[2]!.enrolmentId!));
+    expect(live!.status).toBe('active');
+  }, 60_000);
+});
