@@ -1,7 +1,8 @@
 import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db, Transaction } from '../db/client.js';
-import { dailyCapReached, senderCapReached } from '../db/daily-sends.js';
+import { dailyCapReached, newLeadsCapReached, queuedRelease, recipientCapReached, senderCapReached } from '../db/daily-sends.js';
+import { recipientKeyOf } from '../domain/company.js';
 import { enrolmentEvents, enrolments, messages, stepVariants, type EnrolmentStatus, type WaitingFor } from '../db/schema.js';
 import { storableLine } from '../domain/inbound.js';
 import { TemplateError } from '../domain/merge-fields.js';
@@ -171,6 +172,36 @@ export function createSendStep(deps: SendDeps) {
               },
             };
           }
+          // The caps that protect the recipients: one domain's inbox servers, and a sequence's
+          // new leads a day (first emails only: follow-ups of running enrolments are never held).
+          // Over either, the email queues for the next day, in the order it waited.
+          const recipientKey = recipientKeyOf(lead.email!);
+          const firstOfEnrolment = ctx.sentSteps.length === 0;
+          const domainCap = await recipientCapReached(tx, account, recipientKey, new Date(now));
+          const newLeadsCap = domainCap || !firstOfEnrolment ? null : await newLeadsCapReached(tx, account, sequence, new Date(now));
+          if (domainCap || newLeadsCap) {
+            const queue = domainCap ? `recipient:${recipientKey}` : `new-leads:${sequence.id}`;
+            const until = await queuedRelease(tx, account.id, queue, (domainCap ?? newLeadsCap)!.until);
+            const waitingFor: WaitingFor = domainCap
+              ? {
+                  cause: 'domain_cap',
+                  domain: recipientKey.slice(recipientKey.indexOf(':') + 1),
+                  cap: domainCap.cap,
+                  until: until.toISOString(),
+                  queue,
+                }
+              : { cause: 'new_leads_cap', cap: newLeadsCap!.cap, until: until.toISOString(), queue };
+            await tx.update(enrolments).set({ waitingFor, nextDueAt: until }).where(eq(enrolments.id, enrolmentId));
+            return {
+              outcome: {
+                outcome: 'postponed',
+                until: until.toISOString(),
+                reason: domainCap
+                  ? `daily cap of ${domainCap.cap} emails to ${storableLine(waitingFor.cause === 'domain_cap' ? waitingFor.domain : '', 200)} reached`
+                  : `the sequence's ${newLeadsCap!.cap} new leads a day are started`,
+              },
+            };
+          }
           const [message] = await tx
             .insert(messages)
             .values({
@@ -185,6 +216,11 @@ export function createSendStep(deps: SendDeps) {
               leadId: lead.id,
               idempotencyKey: key,
               toEmail: lead.email!,
+              recipientKey,
+              firstOfEnrolment,
+              // Stamped with the workflow's clock, the one every daily cap counts its day by (the
+              // same instant in production; in a time-skipping test the only one that moves).
+              createdAt: new Date(now),
               tags: providerTags({
                 account_id: account.id,
                 sequence_id: sequence.id,

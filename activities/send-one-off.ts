@@ -1,3 +1,4 @@
+import { recipientKeyOf } from '../domain/company.js';
 import { eq } from 'drizzle-orm';
 import { dailyCapReached, senderCapReached } from '../db/daily-sends.js';
 import { accounts, leads, messages, oneOffEmails, senders } from '../db/schema.js';
@@ -60,6 +61,8 @@ export function createSendOneOff(deps: SendDeps) {
             leadId: lead.id,
             idempotencyKey: key,
             toEmail: lead.email!,
+            // Counted by the recipient-domain cap (a one-off is a person's email: it is not held by it).
+            recipientKey: recipientKeyOf(lead.email!),
             replyToken: oneOff.replyToken,
             tags: providerTags({ account_id: account.id, one_off_id: oneOffId, message_id: rendered.id }),
             status: 'sending',

@@ -1,6 +1,6 @@
 import { and, eq, gte, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db, type Transaction } from './client.js';
-import { messages, testEmails } from './schema.js';
+import { enrolments, messages, testEmails } from './schema.js';
 import type { Sender } from '../domain/sender.js';
 import { startOfDay, startOfNextDay } from '../domain/schedule.js';
 
@@ -63,4 +63,84 @@ export async function senderCapReached(
     .from(messages)
     .where(and(eq(messages.senderId, sender.id), gte(messages.createdAt, startOfDay(now, zone)), ne(messages.status, 'failed')));
   return (row?.n ?? 0) < cap ? null : { cap, until: startOfNextDay(now, zone) };
+}
+
+/**
+ * Whether the account's cap per recipient domain (a free-mail address on its own) is reached today,
+ * in the account's zone: every email to that inbox key that went or may have gone, one-offs too.
+ * Under the key's own lock, in the transaction that then stores the email.
+ */
+export async function recipientCapReached(
+  tx: Db | Transaction,
+  account: { id: string; timezone: string; recipientDomainDailyCap: number | null },
+  recipientKey: string,
+  now: Date,
+): Promise<{ cap: number; until: Date } | null> {
+  const cap = account.recipientDomainDailyCap;
+  if (cap === null) return null;
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`recipient-cap:${account.id}:${recipientKey}`}, 0))`);
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.accountId, account.id),
+        eq(messages.recipientKey, recipientKey),
+        gte(messages.createdAt, startOfDay(now, account.timezone)),
+        ne(messages.status, 'failed'),
+      ),
+    );
+  return (row?.n ?? 0) < cap ? null : { cap, until: startOfNextDay(now, account.timezone) };
+}
+
+/**
+ * Whether a sequence's new leads for today (first emails of its enrolments, in the account's zone)
+ * are used up. Under the sequence's own lock, in the transaction that then stores the email.
+ */
+export async function newLeadsCapReached(
+  tx: Db | Transaction,
+  account: { id: string; timezone: string },
+  sequence: { id: string; newLeadsPerDay: number | null },
+  now: Date,
+): Promise<{ cap: number; until: Date } | null> {
+  const cap = sequence.newLeadsPerDay;
+  if (cap === null) return null;
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`new-leads-cap:${sequence.id}`}, 0))`);
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(messages)
+    .innerJoin(enrolments, eq(enrolments.id, messages.enrolmentId))
+    .where(
+      and(
+        eq(messages.accountId, account.id),
+        eq(messages.firstOfEnrolment, true),
+        gte(messages.createdAt, startOfDay(now, account.timezone)),
+        ne(messages.status, 'failed'),
+        eq(enrolments.sequenceId, sequence.id),
+      ),
+    );
+  return (row?.n ?? 0) < cap ? null : { cap, until: startOfNextDay(now, account.timezone) };
+}
+
+/** How far apart the emails of one cap's queue are released at its next opening: in the order they waited. */
+export const QUEUE_SPACING_MS = 1_000;
+
+/**
+ * When an email held by a queued cap (a recipient domain, a sequence's new leads) may try again:
+ * the cap's next opening, after every email already waiting in that queue for it or later. They
+ * wake in the order they waited; those the cap admits go, the rest queue again in that order.
+ */
+export async function queuedRelease(tx: Db | Transaction, accountId: string, queue: string, opening: Date): Promise<Date> {
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(enrolments)
+    .where(
+      and(
+        eq(enrolments.accountId, accountId),
+        sql`(${enrolments.waitingFor}->>'queue') = ${queue}`,
+        eq(enrolments.status, 'active'),
+        sql`(${enrolments.waitingFor}->>'until')::timestamptz >= ${opening.toISOString()}::timestamptz`,
+      ),
+    );
+  return new Date(opening.getTime() + (row?.n ?? 0) * QUEUE_SPACING_MS);
 }

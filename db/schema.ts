@@ -121,6 +121,8 @@ export type WaitingFor =
   | { cause: 'send_window'; until: string }
   | { cause: 'holiday'; until: string; holiday: DayOff }
   | { cause: 'daily_cap'; scope: 'account' | 'sender'; senderId?: string; cap: number; until: string }
+  | { cause: 'domain_cap'; domain: string; cap: number; until: string; queue: string }
+  | { cause: 'new_leads_cap'; cap: number; until: string; queue: string }
   | { cause: 'provider_quota'; until: string }
   | { cause: 'out_of_office'; until: string }
   | { cause: 'paused'; by: PausedBy; reason: string | null }
@@ -146,6 +148,11 @@ export const accounts = pgTable('accounts', {
   closures: jsonb('closures').$type<Closure[]>().notNull().default([]),
   /** The bounce and complaint breaker's thresholds (domain/deliverability.ts; null: the defaults). */
   deliverability: jsonb('deliverability').$type<DeliverabilitySettings | null>(),
+  /**
+   * At most this many emails a day to one recipient domain (a free-mail address counts on its
+   * own): receiving servers throttle a sender that floods them. Null: no cap.
+   */
+  recipientDomainDailyCap: integer('recipient_domain_daily_cap'),
   allowParallelEnrolment: boolean('allow_parallel_enrolment').notNull().default(false),
   plan: text('plan').notNull().default('standard'),
   limits: jsonb('limits')
@@ -254,6 +261,8 @@ export const sequences = pgTable(
     skipHolidays: boolean('skip_holidays').notNull().default(true),
     /** The breaker's last trip (why it paused, whether a person resumed it since): null if it never tripped. */
     protection: jsonb('protection').$type<ProtectionTrip | null>(),
+    /** At most this many first emails (new leads started) a day; follow-ups are never held by it. Null: no cap. */
+    newLeadsPerDay: integer('new_leads_per_day'),
     /** How long an enrolment waits after an out-of-office reply that names no return date. */
     outOfOfficeDays: integer('out_of_office_days').notNull().default(7),
     /**
@@ -448,6 +457,10 @@ export const enrolments = pgTable(
     index('enrolments_unstarted_idx')
       .on(t.enrolledAt)
       .where(sql`workflow_started_at is null`),
+    // The emails waiting in one cap's queue (a recipient domain, a sequence's new leads), in order.
+    index('enrolments_cap_queue_idx')
+      .on(t.accountId, sql`(waiting_for->>'queue')`)
+      .where(sql`(waiting_for->>'queue') is not null`),
   ],
 );
 
@@ -563,6 +576,10 @@ export const messages = pgTable(
     bouncedAt: timestamp('bounced_at', { withTimezone: true }),
     /** The lead marked it as spam (the provider's complaint event): the breaker's complaint count. */
     complainedAt: timestamp('complained_at', { withTimezone: true }),
+    /** Whose inbox it lands in, for the recipient-domain cap: `domain:acme.com`, or `address:<it>` at a free-mail provider. */
+    recipientKey: text('recipient_key'),
+    /** The first email of its enrolment: a new lead started, what a sequence's new-leads cap counts. */
+    firstOfEnrolment: boolean('first_of_enrolment').notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [
@@ -577,6 +594,12 @@ export const messages = pgTable(
     index('messages_rfc_message_id_idx')
       .on(t.rfcMessageId)
       .where(sql`rfc_message_id is not null`),
+    index('messages_recipient_idx')
+      .on(t.accountId, t.recipientKey, t.createdAt)
+      .where(sql`recipient_key is not null`),
+    index('messages_first_of_enrolment_idx')
+      .on(t.accountId, t.createdAt)
+      .where(sql`first_of_enrolment`),
     index('messages_variant_idx')
       .on(t.variantId)
       .where(sql`variant_id is not null`),

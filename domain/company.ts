@@ -74,3 +74,15 @@ export function companyKeyOf(lead: { email?: string | null; companyId?: string |
   if (!domain || FREE_MAIL.has(domain) || FREE_MAIL.has(host)) return null;
   return `domain:${domain}`;
 }
+
+/**
+ * Whose inbox an email lands in, for a cap per recipient domain: `domain:<registrable domain>`,
+ * except at a free-mail provider, where every address is its own (`address:<it>`): a thousand
+ * Gmail users are a thousand people, not one company's server.
+ */
+export function recipientKeyOf(email: string): string {
+  const host = hostOf(email);
+  const domain = registrableDomain(host);
+  if (!domain || FREE_MAIL.has(domain) || FREE_MAIL.has(host)) return `address:${email.trim().toLowerCase()}`;
+  return `domain:${domain}`;
+}

@@ -13,6 +13,8 @@ export const WAITING_CAUSES = [
   'send_window',
   'holiday',
   'daily_cap',
+  'domain_cap',
+  'new_leads_cap',
   'provider_quota',
   'out_of_office',
   'paused',
@@ -69,7 +71,13 @@ export function currentWait(
     return pausedWait({ reason: null, pausedUntil: e.pausedUntil });
   }
   if (e.status !== 'active' || !e.waitingFor || !('until' in e.waitingFor)) return null;
-  return Date.parse(e.waitingFor.until) > now ? e.waitingFor : null;
+  if (Date.parse(e.waitingFor.until) <= now) return null;
+  // A cap's queue key orders the waiting emails; it is ours, not the answer's.
+  if ('queue' in e.waitingFor) {
+    const { queue: _queue, ...shown } = e.waitingFor;
+    return shown as WaitingFor;
+  }
+  return e.waitingFor;
 }
 
 /** A few words for the Temporal UI's summary of a planned step, after its due time. */

@@ -18,6 +18,7 @@ function toAccountDto({ account: a, sender }: { account: Account; sender: Sender
     country: a.country,
     closures: a.closures,
     deliverability: settingsOf(a),
+    recipientDomainDailyCap: a.recipientDomainDailyCap,
     allowParallelEnrolment: a.allowParallelEnrolment,
     plan: a.plan,
     limits: a.limits,
@@ -48,7 +49,7 @@ export function accountRoutes(deps: AppDeps): Router {
       await startAccountBroadcast(deps, {
         accountOf: { accountId: account.id },
         signal: 'reschedule',
-        reason: 'the account’s time zone, holiday country or closures changed',
+        reason: 'the account’s time zone, holiday country, closures or recipient-domain cap changed',
       });
     }
     // The portal webhook's signing secret, when this change issued it: shown in this answer only.

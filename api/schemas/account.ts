@@ -36,6 +36,13 @@ export const accountPatchSchema = z
     deliverability: deliverabilitySchema
       .partial()
       .describe('The bounce and complaint breaker’s thresholds: the fields given replace those, the others stay'),
+    recipientDomainDailyCap: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .nullable()
+      .describe('At most this many emails a day to one recipient domain (a free-mail address counts on its own); null: no cap'),
     allowParallelEnrolment: z.boolean(),
     defaultSenderId: z.uuid().describe('The live sender that sequences without their own, and one-off emails, send as'),
     senderName: z.string().trim().max(200).describe('The default sender’s name (kept from before there were senders; see /v1/senders)'),
@@ -58,6 +65,7 @@ export const accountSchema = z.object({
   country: z.string().nullable(),
   closures: z.array(closureSchema),
   deliverability: deliverabilitySchema,
+  recipientDomainDailyCap: z.number().int().nullable(),
   allowParallelEnrolment: z.boolean(),
   plan: z.string(),
   limits: z.object({

@@ -28,6 +28,14 @@ export const waitingForSchema = z.discriminatedUnion('cause', [
       until: iso,
     })
     .describe('A daily cap (the account’s or its sender’s) is reached: waits for the cap’s next day'),
+  z
+    .object({ cause: z.literal('domain_cap'), domain: z.string(), cap: z.number().int(), until: iso })
+    .describe(
+      'The account’s daily cap per recipient domain (a free-mail address counts on its own) is reached: waits, in line, for the next day',
+    ),
+  z
+    .object({ cause: z.literal('new_leads_cap'), cap: z.number().int(), until: iso })
+    .describe('Its sequence has started its new leads for the day: the first email waits, in line, for the next day'),
   z.object({ cause: z.literal('provider_quota'), until: iso }).describe('The email provider’s quota is reached'),
   z.object({ cause: z.literal('out_of_office'), until: iso }).describe('Paused until the lead’s return from an out-of-office'),
   z

@@ -165,6 +165,16 @@ const senderId = z
   .nullable()
   .describe('The live sender its enrolments send as unless an enrolment names another; null: the account’s default sender');
 
+const newLeadsPerDay = z
+  .number()
+  .int()
+  .min(1)
+  .max(100_000)
+  .nullable()
+  .describe(
+    'At most this many new leads started (first emails) a day, in the account’s zone; follow-ups are never held by it. Null: no cap',
+  );
+
 const skipHolidays = z
   .boolean()
   .describe(
@@ -184,6 +194,7 @@ export const sequenceCreateSchema = z.object({
   onReply: z.enum(ON_REPLY_ACTIONS).default('stop'),
   sendWindow: sendWindowSchema.nullable().default(null),
   skipHolidays: skipHolidays.default(true),
+  newLeadsPerDay: newLeadsPerDay.default(null),
   outOfOfficeDays: outOfOfficeDays.default(7),
   onColleagueReply: onColleagueReply.default('nothing'),
   colleagueScope: colleagueScope.default('sequence'),
@@ -200,6 +211,7 @@ export const sequencePatchSchema = z
     onReply: z.enum(ON_REPLY_ACTIONS),
     sendWindow: sendWindowSchema.nullable(),
     skipHolidays,
+    newLeadsPerDay,
     outOfOfficeDays,
     onColleagueReply,
     colleagueScope,
@@ -255,6 +267,7 @@ export const sequenceSchema = z.object({
   onReply: z.enum(ON_REPLY_ACTIONS),
   sendWindow: z.object({ days: z.array(z.number()), start: z.string(), end: z.string() }).nullable(),
   skipHolidays,
+  newLeadsPerDay,
   protection: z
     .object({
       cause: z.enum(PROTECTION_CAUSES),

@@ -104,10 +104,11 @@ export async function updateAccount(
         throw error;
       }
     }
-    // What every schedule of the account reads (its day, its holidays, its closures): waiting enrolments plan again.
+    // What every schedule of the account reads (its day, its holidays, its closures, a cap): waiting enrolments plan again.
     const replan =
       result.timezone !== account.timezone ||
       result.country !== account.country ||
+      result.recipientDomainDailyCap !== account.recipientDomainDailyCap ||
       JSON.stringify(result.closures) !== JSON.stringify(account.closures);
     return { account: result, ...(newSecret ? { newSecret } : {}), replan };
   });

@@ -149,6 +149,7 @@ export async function createSequence(db: Db, account: Account, input: z.infer<ty
         onReply: input.onReply,
         sendWindow: input.sendWindow,
         skipHolidays: input.skipHolidays,
+        newLeadsPerDay: input.newLeadsPerDay,
         outOfOfficeDays: input.outOfOfficeDays,
         onColleagueReply: input.onColleagueReply,
         colleagueScope: input.colleagueScope,
@@ -227,6 +228,7 @@ export function toSequenceDto(sequence: Sequence, stepRows: StepWithVariants[]):
     onReply: sequence.onReply,
     sendWindow: sequence.sendWindow ?? null,
     skipHolidays: sequence.skipHolidays,
+    newLeadsPerDay: sequence.newLeadsPerDay,
     protection: sequence.protection ?? null,
     outOfOfficeDays: sequence.outOfOfficeDays,
     onColleagueReply: sequence.onColleagueReply,
@@ -282,7 +284,10 @@ export async function updateSequence(db: Db, sequence: Sequence, patch: z.infer<
       .where(eq(sequences.id, sequence.id))
       .returning();
   });
-  return { sequence: updated!, replan: patch.sendWindow !== undefined || patch.skipHolidays !== undefined };
+  return {
+    sequence: updated!,
+    replan: patch.sendWindow !== undefined || patch.skipHolidays !== undefined || patch.newLeadsPerDay !== undefined,
+  };
 }
 
 /** The status a sequence-wide action leaves the sequence in, and what it tells every live enrolment. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { companyKeyOf, registrableDomain } from '../../domain/company.js';
+import { companyKeyOf, recipientKeyOf, registrableDomain } from '../../domain/company.js';
 import { senderRelation } from '../../domain/inbound.js';
 
 describe('who a lead’s colleagues are', () => {
@@ -80,5 +80,21 @@ describe('the registrable domain, the one rule company keys and alignment share'
 
   it.each(['', 'user@', 'onmicrosoft.com', 'localhost', '192.0.2.1'])('of %j is none', (input) => {
     expect(registrableDomain(input)).toBeNull();
+  });
+});
+
+describe('the recipient of an email, for the recipient-domain cap', () => {
+  it('is the registrable domain of a company address, whatever its subdomain', () => {
+    expect(recipientKeyOf('ann@mail.acme.co.uk')).toBe('domain:acme.co.uk');
+    expect(recipientKeyOf('Bob@Sales.ACME.co.uk')).toBe('domain:acme.co.uk');
+  });
+
+  it('is the address itself at a free-mail provider: each inbox is one person', () => {
+    expect(recipientKeyOf('Ann@Gmail.com')).toBe('address:ann@gmail.com');
+    expect(recipientKeyOf('bob@outlook.com')).toBe('address:bob@outlook.com');
+  });
+
+  it('is the address when there is no registrable domain', () => {
+    expect(recipientKeyOf('root@localhost')).toBe('address:root@localhost');
   });
 });
