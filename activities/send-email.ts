@@ -11,7 +11,8 @@ import { REASONS } from '../domain/enrolment-status.js';
 import { providerTags } from '../domain/sender.js';
 import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
-import { loadEnrolmentContext, type VariantContent } from './enrolment-context.js';
+import { daysOffOf, loadEnrolmentContext, type VariantContent } from './enrolment-context.js';
+import { nextWindowOpening } from '../domain/schedule.js';
 
 import { renderMessage } from '../domain/render-message.js';
 import type { Quote } from '../domain/compose-email.js';
@@ -154,20 +155,24 @@ export function createSendStep(deps: SendDeps) {
           const accountCap = await dailyCapReached(tx, account, new Date(now));
           const senderCap = accountCap || !sender ? null : await senderCapReached(tx, sender, account.timezone, new Date(now));
           const capped = accountCap ?? senderCap;
+          // A held email goes at the first opening of its send window (and working day) after the
+          // cap's next day starts, not at midnight: the workflow sends at `until` as it is.
+          const opensAfter = (at: Date) => nextWindowOpening(at, sequence.sendWindow, ctx.zone, daysOffOf(ctx));
           if (capped) {
+            const until = opensAfter(capped.until);
             const waitingFor: WaitingFor = {
               cause: 'daily_cap',
               scope: accountCap ? 'account' : 'sender',
               ...(accountCap ? {} : { senderId: sender!.id }),
               cap: capped.cap,
-              until: capped.until.toISOString(),
+              until: until.toISOString(),
             };
-            await tx.update(enrolments).set({ waitingFor, nextDueAt: capped.until }).where(eq(enrolments.id, enrolmentId));
+            await tx.update(enrolments).set({ waitingFor, nextDueAt: until }).where(eq(enrolments.id, enrolmentId));
             const whose = accountCap ? 'the account' : `the sender ${storableLine(sender!.name || sender!.email || sender!.id, 100)}`;
             return {
               outcome: {
                 outcome: 'postponed',
-                until: capped.until.toISOString(),
+                until: until.toISOString(),
                 reason: `daily cap of ${capped.cap} emails of ${whose} reached`,
               },
             };
@@ -181,7 +186,7 @@ export function createSendStep(deps: SendDeps) {
           const newLeadsCap = domainCap || !firstOfEnrolment ? null : await newLeadsCapReached(tx, account, sequence, new Date(now));
           if (domainCap || newLeadsCap) {
             const queue = domainCap ? `recipient:${recipientKey}` : `new-leads:${sequence.id}`;
-            const until = await queuedRelease(tx, account.id, queue, (domainCap ?? newLeadsCap)!.until);
+            const until = await queuedRelease(tx, account.id, queue, opensAfter((domainCap ?? newLeadsCap)!.until));
             const waitingFor: WaitingFor = domainCap
               ? {
                   cause: 'domain_cap',

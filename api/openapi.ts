@@ -40,6 +40,7 @@ import {
   idempotencyKeyHeader,
 } from './schemas/enrolments.js';
 import { experimentSchema, holdoutSchema } from './schemas/experiments.js';
+import { forecastQuery, forecastSchema } from './schemas/forecast.js';
 import { livenessSchema, readinessSchema } from './schemas/health.js';
 import {
   classificationCorrectedSchema,
@@ -584,6 +585,14 @@ const paths: ZodOpenApiPathsObject = {
         'Every variant of the step (stopped, removed and lost ones too, with why they ended) with its counts, and, once two variants have emails sent, their reply rates compared with a Beta-Binomial model: each one’s posterior mean, 95 % credible interval and probability of being best, whether that is a decision (95 %), and how many more sends per variant one would need, in figures and in words. Opens are shown but marked unreliable (Apple Mail Privacy Protection). The attribution rule: a reply or an unsubscribe counts for the latest email the enrolment (for an unsubscribe, the lead) had received at that moment; bounces, complaints, clicks and opens for their own email. A variant whose unsubscribe or complaint rate is clearly worse than the rest’s is stopped automatically (status stopped, endedReason with the figures), the user notified, the portal told (experiment.variant_stopped).',
       requestParams: { path: stepParams },
       responses: { '200': ok(experimentSchema) },
+    }),
+  },
+  '/v1/sequences/{id}/forecast': {
+    get: op('What the sequence will send in the coming days, step by step, and what holds emails back', 'Sequences', {
+      description:
+        'Every live enrolment played forward by the rules the engine plans with (delays, business days, send windows, holidays and closures) and the caps a send applies (the account’s and each sender’s daily cap, per recipient domain, new leads a day), in due order: an email a cap holds moves to the next opening and takes its later steps with it. Per day of the account’s calendar: the emails of each step. `heldBack`: the emails whose time a cause moved, and the paused enrolments by what paused them. `assumptions` says what the figures take for granted.',
+      requestParams: { path: idParams, query: forecastQuery },
+      responses: { '200': ok(forecastSchema) },
     }),
   },
   '/v1/sequences/{id}/holdout': {

@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import { forecastQuery, forecastSchema } from '../schemas/forecast.js';
+import { FORECAST_ASSUMPTIONS, sequenceForecast } from '../services/forecast.js';
 import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
 import { idParams, pageQuery, stepParams } from '../schemas/common.js';
@@ -84,6 +86,28 @@ export function sequenceRoutes(deps: AppDeps): Router {
       answer(res, 202, sequenceBroadcastSchema, { ...toSequenceDto(updated, await liveStepsWithVariants(db, id)), broadcastId });
     });
   }
+
+  // What the sequence will send in the coming days, and what holds emails back.
+  router.get('/sequences/:id/forecast', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const { days } = parse(forecastQuery, req.query, 'query');
+    const account = res.locals.account;
+    const sequence = await findSequence(db, account, id);
+    const generatedAt = new Date();
+    const { steps, forecast, enrolments } = await sequenceForecast(db, account, sequence, days, generatedAt);
+    const counts = (byStep: Record<string, number>) => steps.map((s, i) => ({ stepId: s.id, number: i + 1, emails: byStep[s.id] ?? 0 }));
+    const totals = Object.fromEntries(steps.map((s) => [s.id, forecast.days.reduce((n, d) => n + (d.byStep[s.id] ?? 0), 0)]));
+    answer(res, 200, forecastSchema, {
+      sequenceId: id,
+      zone: account.timezone,
+      generatedAt: generatedAt.toISOString(),
+      liveEnrolments: enrolments,
+      days: forecast.days.map((d) => ({ date: d.date, emails: d.total, steps: counts(d.byStep) })),
+      totals: { emails: forecast.days.reduce((n, d) => n + d.total, 0), steps: counts(totals) },
+      heldBack: forecast.heldBack,
+      assumptions: FORECAST_ASSUMPTIONS,
+    });
+  });
 
   router.post('/sequences/:id/steps', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
