@@ -41,6 +41,7 @@ import {
 } from './schemas/enrolments.js';
 import { experimentSchema, holdoutSchema } from './schemas/experiments.js';
 import { forecastQuery, forecastSchema } from './schemas/forecast.js';
+import { stepImpactAnswerSchema, stepImpactSchema } from './schemas/edit-impact.js';
 import { livenessSchema, readinessSchema } from './schemas/health.js';
 import {
   classificationCorrectedSchema,
@@ -593,6 +594,15 @@ const paths: ZodOpenApiPathsObject = {
         'Every live enrolment played forward by the rules the engine plans with (delays, business days, send windows, holidays and closures) and the caps a send applies (the account’s and each sender’s daily cap, per recipient domain, new leads a day), in due order: an email a cap holds moves to the next opening and takes its later steps with it. Per day of the account’s calendar: the emails of each step. `heldBack`: the emails whose time a cause moved, and the paused enrolments by what paused them. `assumptions` says what the figures take for granted.',
       requestParams: { path: idParams, query: forecastQuery },
       responses: { '200': ok(forecastSchema) },
+    }),
+  },
+  '/v1/sequences/{id}/steps/{stepId}/impact': {
+    post: op('A dry run of an edit: how many enrolments an edited delay, place or window would move, earlier or later', 'Sequences', {
+      description:
+        'Nothing is changed. Each active enrolment’s next email as planned now, against the next email the same rules would plan with the edit (the step’s `delay`, its `position`, the sequence’s `sendWindow`): how many would move, earlier or later, get another step next, or none; up to five examples. Daily caps, out-of-office returns and resumes are not replayed: an email they hold may go later than the edit alone says.',
+      requestParams: { path: stepParams },
+      ...body(stepImpactSchema),
+      responses: { '200': ok(stepImpactAnswerSchema) },
     }),
   },
   '/v1/sequences/{id}/holdout': {

@@ -1,5 +1,7 @@
 import { Router } from 'express';
 import { forecastQuery, forecastSchema } from '../schemas/forecast.js';
+import { stepImpactAnswerSchema, stepImpactSchema } from '../schemas/edit-impact.js';
+import { stepEditImpact } from '../services/edit-impact.js';
 import { FORECAST_ASSUMPTIONS, sequenceForecast } from '../services/forecast.js';
 import { answer } from '../answer.js';
 import type { AppDeps } from '../deps.js';
@@ -107,6 +109,14 @@ export function sequenceRoutes(deps: AppDeps): Router {
       heldBack: forecast.heldBack,
       assumptions: FORECAST_ASSUMPTIONS,
     });
+  });
+
+  // A dry run of an edit: what it would do to the enrolments, before the user saves it.
+  router.post('/sequences/:id/steps/:stepId/impact', async (req, res) => {
+    const { id, stepId } = parse(stepParams, req.params, 'params');
+    const edit = parse(stepImpactSchema, req.body ?? {});
+    const sequence = await findSequence(db, res.locals.account, id);
+    answer(res, 200, stepImpactAnswerSchema, await stepEditImpact(db, res.locals.account, sequence, stepId, edit));
   });
 
   router.post('/sequences/:id/steps', async (req, res) => {
