@@ -65,7 +65,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
     // A sequence paused, or a sender retired: the enrolment waits, paused, with the step planned.
     const hold = sequenceHold(sequence.status, sequence.protection)?.reason ?? (sender?.retiredAt ? REASONS.senderRetired : undefined);
     const adoptStatus = hold && enrolment.status === 'active' ? ('paused' as const) : undefined;
-    const { at: dueAt, wait } = stepSchedule({
+    const schedule = stepSchedule({
       previousAt: new Date(previousAt),
       delay: { amount: ctx.next.delayAmount, unit: ctx.next.delayUnit },
       window: sequence.sendWindow,
@@ -73,6 +73,16 @@ export function createPlanNextStep({ db }: { db: Db }) {
       daysOff: daysOffOf(ctx),
       ...(notBefore ? { notBefore: new Date(notBefore) } : {}),
     });
+    // An email in a cap's queue keeps its place when the plan is made again (an edit, a new
+    // window): released with the others in the order they waited, not all at once. A change of
+    // that cap clears the queue first (api/services), so a raised cap releases them.
+    const queued = enrolment.waitingFor;
+    const keep =
+      queued && 'queue' in queued && enrolment.nextStepId === ctx.next.id && Date.parse(queued.until) > schedule.at.getTime()
+        ? queued
+        : null;
+    const dueAt = keep ? new Date(keep.until) : schedule.at;
+    const wait = keep ?? schedule.wait;
     await db
       .update(enrolments)
       .set({ nextStepId: ctx.next.id, nextDueAt: dueAt, waitingFor: wait, ...(enrolment.holdout === null ? { holdout } : {}) })

@@ -1,10 +1,11 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import {
   enrolmentEvents,
   enrolments,
   leads,
   leadUnsubscriptions,
+  senders,
   sequences,
   type EnrolmentStatus,
   type OnReplyAction,
@@ -14,7 +15,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { notifyPortal } from '../temporal/portal-events.js';
 import { recordReplyRow } from '../db/enrolment-queries.js';
-import { isLive } from '../domain/enrolment-status.js';
+import { isLive, REASONS } from '../domain/enrolment-status.js';
+import { sequenceHold } from '../domain/enrolment-rules.js';
 import { pausedWait } from '../domain/waiting-for.js';
 
 /** Mirrors a status the workflow decided into PostgreSQL, with a timeline event. Idempotent. */
@@ -38,19 +40,24 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
       if (current.status === input.status && !untilMoved) return undefined;
       const now = new Date();
       const final = !isLive(input.status);
+      // A pause the workflow took over from the database (its plan or its send found the sequence
+      // paused, by a person or the breaker, or its sender retired) comes without a reason: the
+      // database says which, so the timeline and waitingFor name it rather than a person.
+      const reason =
+        input.status === 'paused' && !input.reason && !pausedUntil ? await holdReason(tx as unknown as Db, current) : input.reason;
       await tx
         .update(enrolments)
         .set({
           status: input.status,
           updatedAt: now,
-          ...(final ? { endedAt: now, endedReason: input.reason, nextStepId: null, nextDueAt: null } : {}),
+          ...(final ? { endedAt: now, endedReason: reason, nextStepId: null, nextDueAt: null } : {}),
           ...(input.status === 'active' && current.status === 'paused' ? { resumedAt: now } : {}),
           ...(input.pausedUntil !== undefined || input.status !== 'paused' ? { pausedUntil } : {}),
           // What it waits for now: who paused it, or the lead's return. A resumed one's next plan says.
           waitingFor:
             input.status === 'paused'
               ? pausedWait({
-                  reason: input.reason,
+                  reason,
                   inboundId: input.inboundId,
                   pausedUntil: input.pausedUntil !== undefined ? pausedUntil : current.pausedUntil,
                 })
@@ -64,7 +71,7 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
         fromStatus: current.status,
         toStatus: input.status,
         detail: {
-          ...(input.reason ? { reason: input.reason } : {}),
+          ...(reason ? { reason } : {}),
           ...(pausedUntil ? { until: pausedUntil.toISOString() } : {}),
           ...(input.inboundId ? { inboundId: input.inboundId } : {}),
         },
@@ -91,6 +98,17 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
       );
     }
   };
+}
+
+/** Why the database holds an enrolment paused (its sequence's pause, the breaker's, a retired sender), or null: a person's pause. */
+async function holdReason(db: Db, enrolment: { sequenceId: string; senderId: string | null }): Promise<string | null> {
+  const [row] = await db
+    .select({ status: sequences.status, protection: sequences.protection, retiredAt: senders.retiredAt })
+    .from(sequences)
+    .leftJoin(senders, eq(senders.id, sql`${enrolment.senderId}::uuid`))
+    .where(eq(sequences.id, enrolment.sequenceId));
+  if (!row) return null;
+  return sequenceHold(row.status, row.protection)?.reason ?? (row.retiredAt ? REASONS.senderRetired : null);
 }
 
 /**

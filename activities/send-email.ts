@@ -152,8 +152,12 @@ export function createSendStep(deps: SendDeps) {
           });
           // The account's cap, then the sender's own: over either, the email waits for that cap's
           // next day (never dropped), and the enrolment says what it waits for.
-          const accountCap = await dailyCapReached(tx, account, new Date(now));
-          const senderCap = accountCap || !sender ? null : await senderCapReached(tx, sender, account.timezone, new Date(now));
+          // The instant the caps count their day by and the email is stamped with: the workflow's
+          // clock, or the machine's when the send runs later (a retry, a queue): whichever is later,
+          // so an email that goes after midnight counts on the day it goes.
+          const at = new Date(Math.max(Date.parse(now), Date.now()));
+          const accountCap = await dailyCapReached(tx, account, at);
+          const senderCap = accountCap || !sender ? null : await senderCapReached(tx, sender, account.timezone, at);
           const capped = accountCap ?? senderCap;
           // A held email goes at the first opening of its send window (and working day) after the
           // cap's next day starts, not at midnight: the workflow sends at `until` as it is.
@@ -182,8 +186,8 @@ export function createSendStep(deps: SendDeps) {
           // Over either, the email queues for the next day, in the order it waited.
           const recipientKey = recipientKeyOf(lead.email!);
           const firstOfEnrolment = ctx.sentSteps.length === 0;
-          const domainCap = await recipientCapReached(tx, account, recipientKey, new Date(now));
-          const newLeadsCap = domainCap || !firstOfEnrolment ? null : await newLeadsCapReached(tx, account, sequence, new Date(now));
+          const domainCap = await recipientCapReached(tx, account, recipientKey, at);
+          const newLeadsCap = domainCap || !firstOfEnrolment ? null : await newLeadsCapReached(tx, account, sequence, at);
           if (domainCap || newLeadsCap) {
             const queue = domainCap ? `recipient:${recipientKey}` : `new-leads:${sequence.id}`;
             const until = await queuedRelease(tx, account.id, queue, opensAfter((domainCap ?? newLeadsCap)!.until));
@@ -223,9 +227,9 @@ export function createSendStep(deps: SendDeps) {
               toEmail: lead.email!,
               recipientKey,
               firstOfEnrolment,
-              // Stamped with the workflow's clock, the one every daily cap counts its day by (the
-              // same instant in production; in a time-skipping test the only one that moves).
-              createdAt: new Date(now),
+              // Stamped with the instant the caps counted by (in a time-skipping test, the
+              // workflow's clock, the only one that moves).
+              createdAt: at,
               tags: providerTags({
                 account_id: account.id,
                 sequence_id: sequence.id,

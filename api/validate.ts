@@ -19,8 +19,11 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, location: 
 /** The API reads JSON only: a body in any other media type is refused, not silently ignored. */
 export const requireJsonBody: RequestHandler = (req, _res, next) => {
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-  // A request that names another media type is refused even when it is empty: it was not meant for a JSON API.
-  const namesOtherType = req.headers['content-type'] !== undefined && !req.is('application/json');
+  // A request that names another media type is refused even when it is empty: it was not meant for a
+  // JSON API. Read from the header itself: Express's req.is() answers null for any empty request,
+  // so an empty GET naming application/json would be refused too.
+  const named = req.headers['content-type']?.split(';')[0]!.trim().toLowerCase();
+  const namesOtherType = named !== undefined && named !== 'application/json';
   if ((hasBody && !req.is('application/json')) || namesOtherType) {
     return next(
       new ApiError(

@@ -127,12 +127,13 @@ export const QUEUE_SPACING_MS = 1_000;
 
 /**
  * When an email held by a queued cap (a recipient domain, a sequence's new leads) may try again:
- * the cap's next opening, after every email already waiting in that queue for it or later. They
- * wake in the order they waited; those the cap admits go, the rest queue again in that order.
+ * the cap's next opening, or a second after the last email already waiting in that queue for it
+ * or later. They wake in the order they waited; those the cap admits go, the rest queue again in
+ * that order. Called under the cap's lock, so two never take one place.
  */
 export async function queuedRelease(tx: Db | Transaction, accountId: string, queue: string, opening: Date): Promise<Date> {
   const [row] = await tx
-    .select({ n: sql<number>`count(*)::int` })
+    .select({ last: sql<string | null>`max((${enrolments.waitingFor}->>'until')::timestamptz)` })
     .from(enrolments)
     .where(
       and(
@@ -142,5 +143,5 @@ export async function queuedRelease(tx: Db | Transaction, accountId: string, que
         sql`(${enrolments.waitingFor}->>'until')::timestamptz >= ${opening.toISOString()}::timestamptz`,
       ),
     );
-  return new Date(opening.getTime() + (row?.n ?? 0) * QUEUE_SPACING_MS);
+  return row?.last ? new Date(new Date(row.last).getTime() + QUEUE_SPACING_MS) : opening;
 }

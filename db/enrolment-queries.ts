@@ -1,3 +1,4 @@
+import { PAUSED_CAUSES } from '../domain/waiting-for.js';
 import { and, eq, inArray, isNotNull, or, sql, type SQL } from 'drizzle-orm';
 import { LIVE_ENROLMENT_STATUSES } from '../domain/enrolment-status.js';
 import type { Db } from './client.js';
@@ -76,7 +77,10 @@ export function selectStartableEnrolments(db: Db) {
  */
 export const currentWaitCause = (): SQL<string | null> => sql`case
   when ${enrolments.status} = 'paused' then case
-    when ${enrolments.waitingFor}->>'cause' in ('paused', 'out_of_office', 'bounce_protection', 'complaint_protection') then ${enrolments.waitingFor}->>'cause'
+    when ${enrolments.waitingFor}->>'cause' in (${sql.join(
+      PAUSED_CAUSES.map((cause) => sql`${cause}`),
+      sql`, `,
+    )}) then ${enrolments.waitingFor}->>'cause'
     when ${enrolments.pausedUntil} is not null then 'out_of_office'
     else 'paused' end
   when ${enrolments.status} = 'active' and (${enrolments.waitingFor}->>'until')::timestamptz > now() then ${enrolments.waitingFor}->>'cause'

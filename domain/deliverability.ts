@@ -10,6 +10,11 @@ export interface DeliverabilitySettings {
   windowDays: number;
   /** Fewer emails than this say nothing yet: two bounces of the first three are bad luck, not a bad list. */
   minSent: number;
+  /**
+   * Fewer hard bounces, or fewer complaints, than this say nothing either: one recipient (who may
+   * be hostile, and complain on purpose) never pauses a tenant's sending.
+   */
+  minEvents: number;
   maxHardBounceRate: number;
   maxComplaintRate: number;
   /** After a person resumes a tripped sequence, how long the breaker lets it be unless the rate doubles. */
@@ -19,6 +24,7 @@ export interface DeliverabilitySettings {
 export const DEFAULT_DELIVERABILITY: DeliverabilitySettings = {
   windowDays: 7,
   minSent: 20,
+  minEvents: 2,
   maxHardBounceRate: 0.03,
   maxComplaintRate: 0.001,
   graceDays: 7,
@@ -60,13 +66,14 @@ export function protectionVerdict(
   settings: DeliverabilitySettings,
 ): ProtectionVerdict | null {
   if (record.sent < settings.minSent || record.sent === 0) return null;
+  const minEvents = settings.minEvents;
   const base = { scope, sent: record.sent, windowDays: settings.windowDays };
   const complaintRate = record.complaints / record.sent;
-  if (record.complaints > 0 && complaintRate >= settings.maxComplaintRate) {
+  if (record.complaints >= Math.max(1, minEvents) && complaintRate >= settings.maxComplaintRate) {
     return { ...base, cause: 'complaint_protection', count: record.complaints, rate: complaintRate, threshold: settings.maxComplaintRate };
   }
   const bounceRate = record.hardBounces / record.sent;
-  if (record.hardBounces > 0 && bounceRate >= settings.maxHardBounceRate) {
+  if (record.hardBounces >= Math.max(1, minEvents) && bounceRate >= settings.maxHardBounceRate) {
     return { ...base, cause: 'bounce_protection', count: record.hardBounces, rate: bounceRate, threshold: settings.maxHardBounceRate };
   }
   return null;

@@ -102,7 +102,9 @@ function windowOpening(
     if (dayOffset === 0 && t >= opens) return { at, ...(skipped ? { skipped } : {}) };
     return { at: opens.toJSDate(), ...(skipped ? { skipped } : {}) };
   }
-  return { at }; // unreachable: a calendar cannot close two years of window days
+  // Days off closed every window day the scan reached (a one-day window and a long run of
+  // closures): the window alone decides, rather than sending outside it.
+  return daysOff === NO_DAYS_OFF ? { at } : windowOpening(at, window, zone, NO_DAYS_OFF);
 }
 
 /** What a planned email waits for before its due time: the machine-readable answer to "why not yet?". */
@@ -133,7 +135,7 @@ export function stepSchedule(input: {
   const held = input.notBefore && input.notBefore > due.at ? input.notBefore : due.at;
   const opening = windowOpening(held, input.window, input.zone, daysOff);
   const until = opening.at.toISOString();
-  const holiday = opening.skipped ?? (held === due.at ? due.skipped : undefined);
+  const holiday = opening.skipped ?? (held.getTime() === due.at.getTime() ? due.skipped : undefined);
   if (holiday) return { at: opening.at, wait: { cause: 'holiday', until, holiday } };
   if (opening.at > held) return { at: opening.at, wait: { cause: 'send_window', until } };
   return { at: opening.at, wait: { cause: 'delay', until } };

@@ -23,7 +23,7 @@ export const WAITING_CAUSES = [
 ] as const satisfies readonly WaitingCause[];
 
 /** The waits of a paused enrolment: what paused it. */
-const PAUSED_CAUSES: readonly WaitingCause[] = ['paused', 'out_of_office', 'bounce_protection', 'complaint_protection'];
+export const PAUSED_CAUSES: readonly WaitingCause[] = ['paused', 'out_of_office', 'bounce_protection', 'complaint_protection'];
 
 export const PAUSED_BY = [
   'user',

@@ -114,6 +114,13 @@ describe('a body in the wrong content type', () => {
     expect(await raw(apiKey, 'PATCH', '/v1/account', '', 'application/json')).toEqual(structured(400, 'validation_error'));
     expect(await accountSnapshot(service.database.db, account.id)).toEqual(before);
   });
+
+  it('but a request without a body that names JSON is answered (a client sending the header on every GET)', async () => {
+    const { apiKey } = await asNewAccount(service);
+    expect((await raw(apiKey, 'GET', '/v1/account', undefined, 'application/json')).status).toBe(200);
+    expect((await raw(apiKey, 'GET', '/v1/account', undefined, 'application/json; charset=utf-8')).status).toBe(200);
+    expect(await raw(apiKey, 'GET', '/v1/account', undefined, 'text/plain')).toEqual(structured(415, 'unsupported_media_type'));
+  });
 });
 
 /** Text that trips up naive code: other scripts, combining marks, right-to-left, emoji, invisible characters, quotes. */

@@ -117,6 +117,8 @@ describe('the bounce breaker', () => {
     const late = await acme.enrolLead(sequence.id, (await acme.createLead()).id);
     await acme.waitForStatus(late.id, 'paused');
     expect(await acme.sentMessages(late.id)).toEqual([]);
+    // Its workflow took the pause from the database, with no reason of its own: the database names it.
+    expect((await acme.api('GET', `/v1/enrolments/${late.id}`)).body.waitingFor).toEqual({ cause: 'bounce_protection', reason });
   }, 120_000);
 
   it('honours a manual resume for the grace period, and trips again once the rate doubles', async () => {
@@ -148,12 +150,15 @@ describe('the bounce breaker', () => {
 });
 
 describe('the complaint breaker', () => {
-  it("pauses every sequence of the account when the account's complaints reach 0.1 %", async () => {
+  it("pauses every sequence of the account when the account's complaints reach 0.1 %, from the second one", async () => {
     const acme = await accountWith({});
     // 15 and 10 emails: neither sequence has 20 of its own, the account has 25.
     const first = await sentTo(acme, 15);
     const second = await sentTo(acme, 10);
+    // One complaint is one recipient: nothing yet.
     expect((await complaint(first.sent[0]!)).status).toBe(200);
+    expect((await sequenceOf(acme, first.sequence.id)).status).toBe('active');
+    await complaint(second.sent[0]!);
     for (const { sequence } of [first, second]) {
       const paused = await sequenceOf(acme, sequence.id);
       expect(paused.status).toBe('paused');
@@ -161,8 +166,8 @@ describe('the complaint breaker', () => {
         cause: 'complaint_protection',
         scope: 'account',
         sent: 25,
-        count: 1,
-        rate: 0.04,
+        count: 2,
+        rate: 0.08,
         threshold: 0.001,
       });
     }
@@ -171,7 +176,7 @@ describe('the complaint breaker', () => {
     expect(waitingFor).toEqual({
       cause: 'complaint_protection',
       reason:
-        "complaint protection: 1 of 25 of the account's emails drew spam complaints (4 %) in the last 7 days, over the 0.1 % threshold",
+        "complaint protection: 2 of 25 of the account's emails drew spam complaints (8 %) in the last 7 days, over the 0.1 % threshold",
     });
     const [row] = await db().select({ complainedAt: messages.complainedAt }).from(messages).where(eq(messages.id, first.sent[0]!.id));
     expect(row!.complainedAt).not.toBeNull();

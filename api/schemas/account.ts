@@ -6,6 +6,12 @@ import { closureSchema, holidayRegion, mailbox, nonBlank, timezone } from './com
 const deliverabilitySchema = z.object({
   windowDays: z.number().int().min(1).max(90).describe('Emails sent in the last N days are counted (default 7)'),
   minSent: z.number().int().min(1).max(100_000).describe('Below this many sent, no rate is judged (default 20)'),
+  minEvents: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .describe('Below this many hard bounces (or complaints), that rate is not judged: one recipient never pauses a sequence (default 2)'),
   maxHardBounceRate: z.number().min(0.001).max(1).describe('Pause at this share of hard bounces (default 0.03: 3 %)'),
   maxComplaintRate: z
     .number()

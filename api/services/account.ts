@@ -104,6 +104,20 @@ export async function updateAccount(
         throw error;
       }
     }
+    // A changed recipient-domain cap releases its queue: the emails waiting for it plan again from
+    // their own due times, and the send judges them by the new cap.
+    if (result.recipientDomainDailyCap !== account.recipientDomainDailyCap) {
+      await tx
+        .update(enrolments)
+        .set({ waitingFor: null })
+        .where(
+          and(
+            eq(enrolments.accountId, account.id),
+            eq(enrolments.status, 'active'),
+            sql`${enrolments.waitingFor}->>'cause' = 'domain_cap'`,
+          ),
+        );
+    }
     // What every schedule of the account reads (its day, its holidays, its closures, a cap): waiting enrolments plan again.
     const replan =
       result.timezone !== account.timezone ||

@@ -24,8 +24,11 @@ interface Deps {
   logger: Logger;
 }
 
-export const settingsOf = (account: { deliverability: DeliverabilitySettings | null }): DeliverabilitySettings =>
-  account.deliverability ?? DEFAULT_DELIVERABILITY;
+/** The account's thresholds, each one it never set at its default (settings stored before a new one existed too). */
+export const settingsOf = (account: { deliverability: DeliverabilitySettings | null }): DeliverabilitySettings => ({
+  ...DEFAULT_DELIVERABILITY,
+  ...account.deliverability,
+});
 
 /**
  * What the account's emails of the last `windowDays` became, for the whole account and for one

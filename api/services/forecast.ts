@@ -7,6 +7,7 @@ import { recipientKeyOf } from '../../domain/company.js';
 import { forecastSequence, type ForecastEnrolment } from '../../domain/forecast.js';
 import { holidayCalendar, NO_DAYS_OFF } from '../../domain/holidays.js';
 import { startOfDay } from '../../domain/schedule.js';
+import { currentWait } from '../../domain/waiting-for.js';
 import { liveSteps, type Sequence } from './sequences.js';
 
 export const FORECAST_ASSUMPTIONS =
@@ -33,6 +34,7 @@ export async function sequenceForecast(db: Db, account: Account, sequence: Seque
           lastSentAt: enrolments.lastSentAt,
           enrolledAt: enrolments.enrolledAt,
           waitingFor: enrolments.waitingFor,
+          pausedUntil: enrolments.pausedUntil,
           holdout: enrolments.holdout,
           senderId: enrolments.senderId,
           timezone: leads.timezone,
@@ -97,7 +99,8 @@ export async function sequenceForecast(db: Db, account: Account, sequence: Seque
           nextStep: next >= 0 && next < steps.length ? next : null,
           nextDueAt: planned ? r.nextDueAt : null,
           previousAt: r.lastSentAt ?? r.enrolledAt,
-          waitingFor: r.waitingFor,
+          // A paused one waits for what paused it (as the enrolment answers it); an active one for its plan.
+          waitingFor: r.status === 'paused' ? currentWait(r, now.getTime()) : r.waitingFor,
           started: r.lastStepId !== null,
           holdout: r.holdout === true,
           zone: r.timezone ?? account.timezone,

@@ -2,7 +2,7 @@ import { and, asc, count, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
-import { sequences, steps } from '../../db/schema.js';
+import { enrolments, sequences, steps } from '../../db/schema.js';
 import { checkTemplateOffThread } from '../../domain/compose-pool.js';
 import { TemplateError } from '../../domain/merge-fields.js';
 import { liveSender } from './senders.js';
@@ -18,7 +18,6 @@ import type {
 } from '../schemas/sequences.js';
 import { keyset, pageOf } from '../pagination.js';
 import { renderFor } from './render-queue.js';
-import { activeTrip } from '../../domain/deliverability.js';
 import { REASONS } from '../../domain/enrolment-status.js';
 
 export type Sequence = typeof sequences.$inferSelect;
@@ -278,6 +277,19 @@ export async function updateSequence(db: Db, sequence: Sequence, patch: z.infer<
   assertEditable(sequence);
   const [updated] = await db.transaction(async (tx) => {
     if (patch.senderId) await liveSender(tx, { id: sequence.accountId }, patch.senderId);
+    // A changed new-leads cap releases its queue: those emails plan again and the send judges them by the new cap.
+    if (patch.newLeadsPerDay !== undefined && patch.newLeadsPerDay !== sequence.newLeadsPerDay) {
+      await tx
+        .update(enrolments)
+        .set({ waitingFor: null })
+        .where(
+          and(
+            eq(enrolments.sequenceId, sequence.id),
+            eq(enrolments.status, 'active'),
+            sql`${enrolments.waitingFor}->>'cause' = 'new_leads_cap'`,
+          ),
+        );
+    }
     return tx
       .update(sequences)
       .set({ ...patch, updatedAt: new Date() })
@@ -307,15 +319,23 @@ export function sequenceActionEffect(action: SequenceAction) {
 export async function setSequenceStatus(db: Db, sequence: Sequence, action: SequenceAction): Promise<Sequence> {
   assertEditable(sequence);
   const { status } = sequenceActionEffect(action);
-  // A person resuming what the breaker paused is honoured: its grace period starts now.
-  const trip = action === 'resume' ? activeTrip(sequence.protection) : null;
+  // A person resuming what the breaker paused is honoured: its grace period starts now. Written in
+  // the same statement as the status, against the row as it is then: a trip committed a moment
+  // before is the one resumed, never left unresumed on an active sequence.
+  const now = new Date();
   const [updated] = await db
     .update(sequences)
     .set({
       status,
-      updatedAt: new Date(),
-      ...(action === 'archive' ? { archivedAt: new Date() } : {}),
-      ...(trip ? { protection: { ...trip, resumedAt: new Date().toISOString() } } : {}),
+      updatedAt: now,
+      ...(action === 'archive' ? { archivedAt: now } : {}),
+      ...(action === 'resume'
+        ? {
+            protection: sql`case when ${sequences.protection}->>'resumedAt' is null
+              then jsonb_set(${sequences.protection}, '{resumedAt}', to_jsonb(${now.toISOString()}::text))
+              else ${sequences.protection} end`,
+          }
+        : {}),
     })
     .where(eq(sequences.id, sequence.id))
     .returning();

@@ -24,8 +24,14 @@ describe('the breaker’s verdict', () => {
 
   it('trips on complaints at 0.1 %, before bounces', () => {
     expect(protectionVerdict(record(2000, 1), 'account', SETTINGS)).toBeNull();
-    expect(protectionVerdict(record(1000, 0, 1), 'account', SETTINGS)).toMatchObject({ cause: 'complaint_protection', scope: 'account' });
-    expect(protectionVerdict(record(100, 10, 1), 'sequence', SETTINGS)?.cause).toBe('complaint_protection');
+    expect(protectionVerdict(record(2000, 0, 2), 'account', SETTINGS)).toMatchObject({ cause: 'complaint_protection', scope: 'account' });
+    expect(protectionVerdict(record(100, 10, 2), 'sequence', SETTINGS)?.cause).toBe('complaint_protection');
+  });
+
+  it('never trips on one recipient: one bounce or one complaint is not a rate', () => {
+    expect(protectionVerdict(record(20, 1), 'sequence', SETTINGS)).toBeNull();
+    expect(protectionVerdict(record(20, 0, 1), 'sequence', SETTINGS)).toBeNull();
+    expect(protectionVerdict(record(20, 2), 'sequence', SETTINGS)).toMatchObject({ cause: 'bounce_protection', rate: 0.1 });
   });
 });
 
@@ -51,7 +57,7 @@ describe('a trip after a manual resume', () => {
   });
 
   it('happens for the other cause at once', () => {
-    const complaints = protectionVerdict(record(100, 0, 1), 'sequence', SETTINGS)!;
+    const complaints = protectionVerdict(record(100, 0, 2), 'sequence', SETTINGS)!;
     expect(trips(complaints, last('2026-12-09T00:00:00Z'), at, SETTINGS)).toBe(true);
   });
 
