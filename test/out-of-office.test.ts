@@ -219,6 +219,13 @@ describe('a manual resume through the API while the enrolment waits for the lead
     );
     const wait = await waiting(enrolled);
     expect(wait.pausedUntil).toBe(returnDay.plus({ days: 1 }).startOf('day').toUTC().toISO());
+    // And it says what it waits for.
+    expect(wait.waitingFor).toEqual({ cause: 'out_of_office', until: wait.pausedUntil });
+    expect(
+      (await enrolled.api('GET', `/v1/sequences/${wait.sequenceId}/enrolments?waitingFor=out_of_office`)).body.data.map(
+        (e: { id: string }) => e.id,
+      ),
+    ).toEqual([wait.id]);
     return { monday, enrolled };
   }
 
