@@ -1,7 +1,7 @@
 import { and, asc, eq, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { accounts, enrolments, leads, messages, senders, sequences, steps, type VariantStatus } from '../db/schema.js';
-import { holidayCalendar, NO_DAYS_OFF, type HolidayCalendar } from '../domain/holidays.js';
+import { sequenceDaysOff, type HolidayCalendar } from '../domain/holidays.js';
 import { nextStep } from '../domain/schedule.js';
 
 /** A step's variant as sending needs it. */
@@ -60,8 +60,7 @@ export async function loadEnrolmentContext(db: Db, enrolmentId: string, options:
 
 /** The days off an enrolment's schedule skips: its lead's holidays and the account's closures, unless its sequence sends on them. */
 export function daysOffOf(ctx: Pick<EnrolmentContext, 'lead' | 'account' | 'sequence'>): HolidayCalendar {
-  if (!ctx.sequence.skipHolidays) return NO_DAYS_OFF;
-  return holidayCalendar(ctx.lead.country ?? ctx.account.country, ctx.account.closures);
+  return sequenceDaysOff(ctx.sequence, ctx.account)(ctx.lead.country).calendar;
 }
 
 export type EnrolmentContext = NonNullable<Awaited<ReturnType<typeof loadEnrolmentContext>>>;

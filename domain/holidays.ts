@@ -88,3 +88,23 @@ export function holidayCalendar(region: string | null, closures: readonly Closur
     return name === undefined ? null : { date, name, region: known };
   };
 }
+
+/**
+ * The days off of a sequence's leads: each lead's region (else the account's) and the account's
+ * closures, one calendar per region however many leads share it; none when the sequence sends on
+ * them (`skipHolidays: false`). `key` names the calendar, for reuse of what was computed with it.
+ */
+export function sequenceDaysOff(
+  sequence: { skipHolidays: boolean },
+  account: { country: string | null; closures: readonly Closure[] },
+): (leadRegion: string | null) => { key: string; calendar: HolidayCalendar } {
+  const calendars = new Map<string, HolidayCalendar>();
+  return (leadRegion) => {
+    if (!sequence.skipHolidays) return { key: 'none', calendar: NO_DAYS_OFF };
+    const region = leadRegion ?? account.country;
+    const key = region ?? '';
+    let calendar = calendars.get(key);
+    if (!calendar) calendars.set(key, (calendar = holidayCalendar(region, account.closures)));
+    return { key, calendar };
+  };
+}

@@ -4,7 +4,7 @@ import type { Account } from '../../db/accounts.js';
 import type { Db } from '../../db/client.js';
 import { enrolments, leads, messages, steps as stepsTable } from '../../db/schema.js';
 import { editImpact, type ImpactEnrolment } from '../../domain/edit-impact.js';
-import { holidayCalendar, NO_DAYS_OFF } from '../../domain/holidays.js';
+import { sequenceDaysOff } from '../../domain/holidays.js';
 import { notFound } from '../errors.js';
 import type { stepImpactSchema } from '../schemas/edit-impact.js';
 import { liveSteps, type Sequence } from './sequences.js';
@@ -48,13 +48,7 @@ export async function stepEditImpact(db: Db, account: Account, sequence: Sequenc
         list.push({ stepId: r.stepId!, position: r.position });
         sentOf.set(r.enrolmentId!, list);
       }
-      const calendars = new Map<string, ReturnType<typeof holidayCalendar>>();
-      const daysOffOf = (region: string | null) => {
-        if (!sequence.skipHolidays) return NO_DAYS_OFF;
-        const key = region ?? '';
-        if (!calendars.has(key)) calendars.set(key, holidayCalendar(region, account.closures));
-        return calendars.get(key)!;
-      };
+      const daysOff = sequenceDaysOff(sequence, account);
       const enrolled: ImpactEnrolment[] = rows.map((r) => ({
         id: r.id,
         sent: sentOf.get(r.id) ?? [],
@@ -62,7 +56,7 @@ export async function stepEditImpact(db: Db, account: Account, sequence: Sequenc
         // A plan that still names the step just sent is no plan of the next one yet.
         planned: r.nextStepId && r.nextDueAt && r.nextStepId !== r.lastStepId ? { stepId: r.nextStepId, dueAt: r.nextDueAt } : null,
         zone: r.timezone ?? account.timezone,
-        daysOff: daysOffOf(r.country ?? account.country),
+        daysOff: daysOff(r.country).calendar,
       }));
       const impact = editImpact({
         steps: steps.map((s) => ({ id: s.id, position: s.position, delay: { amount: s.delayAmount, unit: s.delayUnit } })),

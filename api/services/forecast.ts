@@ -5,7 +5,7 @@ import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import { enrolments, leads, messages, senders, testEmails } from '../../db/schema.js';
 import { recipientKeyOf } from '../../domain/company.js';
 import { forecastSequence, type ForecastEnrolment } from '../../domain/forecast.js';
-import { holidayCalendar, NO_DAYS_OFF } from '../../domain/holidays.js';
+import { sequenceDaysOff } from '../../domain/holidays.js';
 import { startOfDay } from '../../domain/schedule.js';
 import { currentWait } from '../../domain/waiting-for.js';
 import { liveSteps, type Sequence } from './sequences.js';
@@ -77,14 +77,7 @@ export async function sequenceForecast(db: Db, account: Account, sequence: Seque
             .where(and(todays, eq(messages.firstOfEnrolment, true), eq(enrolments.sequenceId, sequence.id)))
         : [{ n: 0 }];
 
-      // One calendar per region: leads of one country share it.
-      const calendars = new Map<string, ReturnType<typeof holidayCalendar>>();
-      const calendarOf = (region: string | null) => {
-        if (!sequence.skipHolidays) return { key: 'none', calendar: NO_DAYS_OFF };
-        const key = region ?? '';
-        if (!calendars.has(key)) calendars.set(key, holidayCalendar(region, account.closures));
-        return { key, calendar: calendars.get(key)! };
-      };
+      const daysOff = sequenceDaysOff(sequence, account);
       const index = new Map(steps.map((s, i) => [s.id, i]));
       const enrolled: ForecastEnrolment[] = [];
       for (const r of rows) {
@@ -92,7 +85,7 @@ export async function sequenceForecast(db: Db, account: Account, sequence: Seque
         // just went and the plan still names it): the step after the last sent, due by its delay.
         const planned = r.nextStepId !== null && r.nextStepId !== r.lastStepId && index.has(r.nextStepId);
         const next = planned ? index.get(r.nextStepId!)! : r.lastStepId ? (index.get(r.lastStepId) ?? -2) + 1 : 0;
-        const { key, calendar } = calendarOf(r.country ?? account.country);
+        const { key, calendar } = daysOff(r.country);
         enrolled.push({
           id: r.id,
           status: r.status as 'active' | 'paused',
