@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { enrolments, type EnrolmentStatus } from '../db/schema.js';
 import { isLive, REASONS } from '../domain/enrolment-status.js';
-import { sequenceHold } from '../domain/enrolment-rules.js';
+import { senderHold, sequenceHold } from '../domain/enrolment-rules.js';
 import { inHoldout, variantForEnrolment } from '../domain/experiment.js';
 import { markdownText } from '../domain/markdown-text.js';
 import { formatDue, stepSchedule } from '../domain/schedule.js';
@@ -63,7 +63,7 @@ export function createPlanNextStep({ db }: { db: Db }) {
     const holdout = enrolment.holdout ?? (ctx.sentSteps.length === 0 && inHoldout(enrolment.id, sequence.holdoutPercent));
     if (holdout && ctx.sentSteps.length > 0) return { adoptStatus: 'completed', reason: REASONS.heldOut, next: null };
     // A sequence paused, or a sender retired: the enrolment waits, paused, with the step planned.
-    const hold = sequenceHold(sequence.status, sequence.protection)?.reason ?? (sender?.retiredAt ? REASONS.senderRetired : undefined);
+    const hold = (sequenceHold(sequence.status, sequence.protection) ?? senderHold(!!sender?.retiredAt, sender?.protection))?.reason;
     const adoptStatus = hold && enrolment.status === 'active' ? ('paused' as const) : undefined;
     const schedule = stepSchedule({
       previousAt: new Date(previousAt),

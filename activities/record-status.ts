@@ -15,8 +15,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { notifyPortal } from '../temporal/portal-events.js';
 import { recordReplyRow } from '../db/enrolment-queries.js';
-import { isLive, REASONS } from '../domain/enrolment-status.js';
-import { sequenceHold } from '../domain/enrolment-rules.js';
+import { isLive } from '../domain/enrolment-status.js';
+import { senderHold, sequenceHold } from '../domain/enrolment-rules.js';
 import { pausedWait } from '../domain/waiting-for.js';
 
 /** Mirrors a status the workflow decided into PostgreSQL, with a timeline event. Idempotent. */
@@ -100,15 +100,20 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
   };
 }
 
-/** Why the database holds an enrolment paused (its sequence's pause, the breaker's, a retired sender), or null: a person's pause. */
+/** Why the database holds an enrolment paused (its sequence's pause, a breaker's trip, a retired sender), or null: a person's pause. */
 async function holdReason(db: Db, enrolment: { sequenceId: string; senderId: string | null }): Promise<string | null> {
   const [row] = await db
-    .select({ status: sequences.status, protection: sequences.protection, retiredAt: senders.retiredAt })
+    .select({
+      status: sequences.status,
+      protection: sequences.protection,
+      retiredAt: senders.retiredAt,
+      senderProtection: senders.protection,
+    })
     .from(sequences)
     .leftJoin(senders, eq(senders.id, sql`${enrolment.senderId}::uuid`))
     .where(eq(sequences.id, enrolment.sequenceId));
   if (!row) return null;
-  return sequenceHold(row.status, row.protection)?.reason ?? (row.retiredAt ? REASONS.senderRetired : null);
+  return (sequenceHold(row.status, row.protection) ?? senderHold(!!row.retiredAt, row.senderProtection))?.reason ?? null;
 }
 
 /**

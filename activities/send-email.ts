@@ -97,6 +97,7 @@ export function createSendStep(deps: SendDeps) {
             repliedAt: enrolment.repliedAt,
             resumedAt: enrolment.resumedAt,
             senderRetired: !!sender?.retiredAt,
+            senderProtection: sender?.protection,
           });
           if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
           // The step the workflow planned may have been deleted or reordered since: plan again.

@@ -33,16 +33,20 @@ const colleagueEnrolments = (of: ColleagueSelection, signal: ColleagueBroadcast[
   );
 
 /**
- * A retired sender's enrolments to pause: the active ones and those waiting for an out-of-office
- * return (as for a colleague's reply); to re-plan: every live one of the sender they moved to.
+ * A retired (or tripped) sender's enrolments to pause: the active ones and those waiting for an
+ * out-of-office return (as for a colleague's reply); to re-plan: every live one of the sender they
+ * moved to; to resume: those the sender's breaker trip paused.
  */
-const senderEnrolments = (of: SenderBroadcast['senderOf'], signal: SenderBroadcast['signal']) =>
+const senderEnrolments = (of: SenderBroadcast['senderOf'], signal: SenderBroadcast['signal'], reason: string) =>
   and(
     eq(enrolments.accountId, of.accountId),
     eq(enrolments.senderId, of.senderId),
     signal === 'pause'
       ? or(eq(enrolments.status, 'active'), and(eq(enrolments.status, 'paused'), isNotNull(enrolments.pausedUntil)))
-      : isLiveEnrolment(),
+      : signal === 'resume'
+        ? // Only what the sender's trip paused (its reason, word for word): a person's pause stays.
+          and(eq(enrolments.status, 'paused'), sql`${enrolments.waitingFor}->>'reason' = ${reason}`)
+        : isLiveEnrolment(),
   );
 
 /** The enrolment's latest status change is the pause this inbound email made: nobody has acted on it since. */
@@ -84,7 +88,7 @@ export function createSignalEnrolmentPage({
           and(
             'colleaguesOf' in input
               ? colleagueEnrolments(input.colleaguesOf, input.signal, inboundId)
-              : senderEnrolments(input.senderOf, input.signal),
+              : senderEnrolments(input.senderOf, input.signal, input.reason),
             after,
           ),
         )

@@ -383,6 +383,14 @@ const paths: ZodOpenApiPathsObject = {
       },
     ),
   },
+  '/v1/senders/{id}/resume': {
+    post: op('Resume a sender the bounce and complaint breaker paused: their enrolments it paused go on', 'Senders', {
+      description:
+        'Marks the sender’s trip resumed (the breaker then lets them be for the grace period unless the rate doubles) and resumes the enrolments the trip paused; a person’s own pauses stay. A sender with nothing to resume is answered as it is.',
+      requestParams: { path: idParams },
+      responses: { '200': ok(senderSchema) },
+    }),
+  },
   '/v1/senders/{id}/retire': {
     post: op('Retire a sender: nothing more goes out as them; their live enrolments are paused or moved', 'Senders', {
       requestParams: { path: idParams },

@@ -228,6 +228,8 @@ export const senders = pgTable(
     timezone: text('timezone'),
     /** At most this many emails a day from this sender (the account's cap also applies); null: no cap of their own. */
     dailyCap: integer('daily_cap'),
+    /** The breaker's last trip on this sender's own emails (domain/deliverability.ts): null if it never tripped. */
+    protection: jsonb('protection').$type<ProtectionTrip | null>(),
     retiredAt: timestamp('retired_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

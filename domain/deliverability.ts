@@ -32,8 +32,11 @@ export const DEFAULT_DELIVERABILITY: DeliverabilitySettings = {
 
 export const PROTECTION_CAUSES = ['bounce_protection', 'complaint_protection'] as const;
 export type ProtectionCause = (typeof PROTECTION_CAUSES)[number];
-/** Whose emails a rate counts: one sequence's, or the whole account's (its trip pauses every sequence). */
-export type ProtectionScope = 'sequence' | 'account';
+/**
+ * Whose emails a rate counts: one sequence's (its trip pauses the sequence), one sender's (their
+ * enrolments pause, in every sequence), or the whole account's (every sequence pauses).
+ */
+export type ProtectionScope = 'sequence' | 'sender' | 'account';
 
 /** What recent emails of a scope became. */
 export interface SendingRecord {
@@ -100,7 +103,7 @@ const percent = (rate: number) => `${Number((rate * 100).toPrecision(3))} %`;
 /** The words a tripped breaker pauses with: the timeline, the Temporal UI and the portal read them. */
 export function protectionReason(v: ProtectionVerdict): string {
   const what = v.cause === 'bounce_protection' ? 'hard-bounced' : 'drew spam complaints';
-  const whose = v.scope === 'account' ? "of the account's emails" : 'of its emails';
+  const whose = v.scope === 'account' ? "of the account's emails" : v.scope === 'sender' ? "of the sender's emails" : 'of its emails';
   const label = v.cause === 'bounce_protection' ? 'bounce protection' : 'complaint protection';
   return `${label}: ${v.count} of ${v.sent} ${whose} ${what} (${percent(v.rate)}) in the last ${v.windowDays} days, over the ${percent(v.threshold)} threshold`;
 }

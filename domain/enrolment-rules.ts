@@ -21,6 +21,8 @@ export function sendBlocker(input: {
   resumedAt: Date | null;
   /** A retired sender sends nothing more: the enrolment waits, paused, to be moved to another. */
   senderRetired?: boolean;
+  /** The breaker's trip on the sender's own emails: nothing goes as them until a person resumes them. */
+  senderProtection?: ProtectionTrip | null;
 }): { status: EnrolmentStatus | null; reason: string } | null {
   if (input.enrolmentStatus !== 'active') return { status: input.enrolmentStatus, reason: `enrolment is ${input.enrolmentStatus}` };
   const suppression = suppressionOf(input.lead);
@@ -30,8 +32,14 @@ export function sendBlocker(input: {
   if (replyUnhandled(input) && input.onReply === 'stop') return { status: 'replied', reason: REASONS.replied };
   if (replyUnhandled(input) && input.onReply === 'pause') return { status: 'paused', reason: REASONS.replied };
   // After the reply: a lead who answered ends (or pauses) as the reply says, whoever sends.
-  if (input.senderRetired) return { status: 'paused', reason: REASONS.senderRetired };
-  return null;
+  return senderHold(input.senderRetired ?? false, input.senderProtection);
+}
+
+/** What a live enrolment of a retired or tripped sender becomes, and why. */
+export function senderHold(retired: boolean, protection?: ProtectionTrip | null): { status: 'paused'; reason: string } | null {
+  if (retired) return { status: 'paused', reason: REASONS.senderRetired };
+  const trip = activeTrip(protection);
+  return trip ? { status: 'paused', reason: protectionReason(trip) } : null;
 }
 
 /** What a live enrolment of a paused or archived sequence becomes, and why (a person's pause, or the breaker's). */

@@ -39,13 +39,13 @@ async function accountWith(deliverability: Record<string, number>) {
 }
 
 /** A sequence whose step 1 has gone to `count` new leads; its step 2 waits three days. */
-async function sentTo(fixture: Fixture, count: number) {
+async function sentTo(fixture: Fixture, count: number, senderId?: string) {
   const sequence = await fixture.createSequence({ steps: twoSteps });
   const imported = await fixture.api('POST', '/v1/leads/import', {
     leads: Array.from({ length: count }, (_, i) => ({ email: `lead-${i}-${sequence.id}@example.com` })),
   });
   const leadIds = imported.body.results.map((r: { id: string }) => r.id);
-  const bulk = await fixture.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { leadIds });
+  const bulk = await fixture.api('POST', `/v1/sequences/${sequence.id}/enrolments/bulk`, { leadIds, ...(senderId ? { senderId } : {}) });
   expect(bulk.status, JSON.stringify(bulk.body).slice(0, 500)).toBeLessThan(300);
   const ids: string[] = bulk.body.results.map((r: { enrolmentId: string }) => r.enrolmentId);
   const sent = await eventually(
@@ -191,4 +191,40 @@ describe('the complaint breaker', () => {
     const [live] = await db().select().from(enrolments).where(eq(enrolments.id, sent[2]!.enrolmentId!));
     expect(live!.status).toBe('active');
   }, 60_000);
+});
+
+describe('the sender breaker', () => {
+  it("pauses one rep's enrolments in every sequence when their own bounces reach the threshold, and their resume lifts it", async () => {
+    const acme = await accountWith({});
+    const rep = async (name: string) =>
+      (await acme.api('POST', '/v1/senders', { name, email: `${name.toLowerCase()}-${acme.account.id}@acme.test` })).body;
+    const ann = await rep('Ann');
+    const bob = await rep('Bob');
+    // Ann: 15 emails in each of two sequences (neither has 20 of its own); Bob: 60. The account: 90.
+    const first = await sentTo(acme, 15, ann.id);
+    const second = await sentTo(acme, 15, ann.id);
+    const bobs = await sentTo(acme, 60, bob.id);
+    await bounce(first.sent[0]!);
+    await bounce(second.sent[0]!);
+    // 2 of Ann's 30 (6.7 %): Ann trips; 2 of the account's 90 (2.2 %) and 1 of 15 per sequence do not.
+    const tripped = (await acme.api('GET', `/v1/senders/${ann.id}`)).body;
+    expect(tripped.protection).toMatchObject({ cause: 'bounce_protection', scope: 'sender', sent: 30, count: 2, resumedAt: null });
+    for (const { sequence } of [first, second, bobs]) expect((await sequenceOf(acme, sequence.id)).status).toBe('active');
+    const annsLive = first.enrolmentIds.find((id) => id !== first.sent[0]!.enrolmentId)!;
+    await acme.waitForStatus(annsLive, 'paused');
+    const reason = "bounce protection: 2 of 30 of the sender's emails hard-bounced (6.67 %) in the last 7 days, over the 3 % threshold";
+    expect((await acme.api('GET', `/v1/enrolments/${annsLive}`)).body.waitingFor).toEqual({ cause: 'bounce_protection', reason });
+    expect((await db().select().from(enrolments).where(eq(enrolments.id, bobs.enrolmentIds[0]!)))[0]!.status).toBe('active');
+    await eventually(async () => portalEvents.some((e) => e.type === 'sender.paused' && e.data.senderId === ann.id), {
+      what: 'the portal told',
+    });
+
+    // Ann is resumed: what the trip paused goes on.
+    const resumed = await acme.api('POST', `/v1/senders/${ann.id}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.protection.resumedAt).not.toBeNull();
+    await acme.waitForStatus(annsLive, 'active');
+    // Resuming again changes nothing.
+    expect((await acme.api('POST', `/v1/senders/${ann.id}/resume`)).body.protection.resumedAt).toBe(resumed.body.protection.resumedAt);
+  }, 180_000);
 });

@@ -150,6 +150,27 @@ describe('whether a due email may go', () => {
     });
     expect(sendBlocker({ ...ready, senderRetired: true, repliedAt: new Date('2026-01-02') })?.status).toBe('replied');
   });
+  it('holds, paused with the figures, while the breaker has tripped on its sequence or its sender, until a person resumes them', () => {
+    const trip = {
+      cause: 'bounce_protection' as const,
+      scope: 'sender' as const,
+      sent: 30,
+      count: 2,
+      rate: 2 / 30,
+      threshold: 0.03,
+      windowDays: 7,
+      trippedAt: '2026-12-01T00:00:00Z',
+      resumedAt: null,
+    };
+    expect(sendBlocker({ ...ready, senderProtection: trip })).toEqual({
+      status: 'paused',
+      reason: "bounce protection: 2 of 30 of the sender's emails hard-bounced (6.67 %) in the last 7 days, over the 3 % threshold",
+    });
+    expect(sendBlocker({ ...ready, senderProtection: { ...trip, resumedAt: '2026-12-02T00:00:00Z' } })).toBeNull();
+    expect(sendBlocker({ ...ready, sequenceStatus: 'paused', sequenceProtection: { ...trip, scope: 'sequence' } })?.reason).toMatch(
+      /^bounce protection: 2 of 30 of its emails/,
+    );
+  });
 });
 
 const context: MergeContext = {

@@ -157,7 +157,8 @@ export interface AccountBroadcast {
  */
 export interface SenderBroadcast {
   senderOf: { accountId: string; senderId: string };
-  signal: 'pause' | 'reschedule';
+  /** `resume`: only the enrolments the breaker paused with this `reason` (the sender was resumed). */
+  signal: 'pause' | 'reschedule' | 'resume';
   reason: string;
 }
 export interface SequenceBroadcast {
@@ -194,7 +195,8 @@ export type PortalEventType =
   | 'lead.unsubscribed'
   | 'enrolment.ended'
   | 'experiment.variant_stopped'
-  | 'sequence.paused';
+  | 'sequence.paused'
+  | 'sender.paused';
 
 export interface PortalEvent {
   id: string;

@@ -11,7 +11,8 @@ import {
   senderRetireSchema,
   senderSchema,
 } from '../schemas/senders.js';
-import { createSender, findSender, listSenders, retireSender, toSenderDto, updateSender } from '../services/senders.js';
+import { createSender, findSender, listSenders, resumeSender, retireSender, toSenderDto, updateSender } from '../services/senders.js';
+import { protectionReason } from '../../domain/deliverability.js';
 import { parse } from '../validate.js';
 import { startSenderBroadcast } from '../../temporal/client.js';
 
@@ -49,6 +50,20 @@ export function senderRoutes(deps: AppDeps): Router {
         senderOf: { accountId: res.locals.account.id, senderId: id },
         signal: 'reschedule',
         reason: 'the sender’s daily cap changed',
+      });
+    }
+    answer(res, 200, senderSchema, toSenderDto(sender, res.locals.account));
+  });
+
+  // A person resumes a sender the bounce and complaint breaker paused: what the trip paused goes on.
+  router.post('/senders/:id/resume', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const { sender, resumed } = await resumeSender(db, res.locals.account, id);
+    if (resumed) {
+      await startSenderBroadcast(deps, {
+        senderOf: { accountId: res.locals.account.id, senderId: id },
+        signal: 'resume',
+        reason: protectionReason(resumed),
       });
     }
     answer(res, 200, senderSchema, toSenderDto(sender, res.locals.account));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { protectionSchema } from './sequences.js';
 import { cursorParam, mailbox, nonBlank, page, timezone } from './common.js';
 
 // Senders: the reps an account's emails go out as (README, "Senders").
@@ -45,6 +46,11 @@ export const senderSchema = z.object({
   status: z.enum(['active', 'retired']),
   isDefault: z.boolean().describe('The account’s default sender: sequences without their own send as them'),
   retiredAt: iso.nullable(),
+  protection: protectionSchema
+    .nullable()
+    .describe(
+      'The bounce and complaint breaker’s last trip on this sender’s own emails; while not resumed, nothing goes as them (POST /v1/senders/{id}/resume)',
+    ),
   createdAt: iso,
 });
 

@@ -175,6 +175,24 @@ const newLeadsPerDay = z
     'At most this many new leads started (first emails) a day, in the account’s zone; follow-ups are never held by it. Null: no cap',
   );
 
+/** A trip of the bounce and complaint breaker (domain/deliverability.ts). */
+export const protectionSchema = z.object({
+  cause: z.enum(PROTECTION_CAUSES),
+  scope: z
+    .enum(['sequence', 'sender', 'account'])
+    .describe('Whose rate crossed the threshold: the sequence’s, the sender’s, or the whole account’s'),
+  sent: z.number().int().describe('Emails sent in the window'),
+  count: z.number().int().describe('Of those, hard bounces (bounce_protection) or spam complaints (complaint_protection)'),
+  rate: z.number(),
+  threshold: z.number(),
+  windowDays: z.number().int(),
+  trippedAt: z.iso.datetime(),
+  resumedAt: z.iso
+    .datetime()
+    .nullable()
+    .describe('When a person resumed it; the breaker then lets it be for the grace period unless the rate doubles'),
+});
+
 const skipHolidays = z
   .boolean()
   .describe(
@@ -268,21 +286,7 @@ export const sequenceSchema = z.object({
   sendWindow: z.object({ days: z.array(z.number()), start: z.string(), end: z.string() }).nullable(),
   skipHolidays,
   newLeadsPerDay,
-  protection: z
-    .object({
-      cause: z.enum(PROTECTION_CAUSES),
-      scope: z.enum(['sequence', 'account']).describe('Whose rate crossed the threshold: this sequence’s, or the whole account’s'),
-      sent: z.number().int().describe('Emails sent in the window'),
-      count: z.number().int().describe('Of those, hard bounces (bounce_protection) or spam complaints (complaint_protection)'),
-      rate: z.number(),
-      threshold: z.number(),
-      windowDays: z.number().int(),
-      trippedAt: z.iso.datetime(),
-      resumedAt: z.iso
-        .datetime()
-        .nullable()
-        .describe('When a person resumed it; the breaker then lets it be for the grace period unless the rate doubles'),
-    })
+  protection: protectionSchema
     .nullable()
     .describe('The bounce and complaint breaker’s last trip: why it paused the sequence; null if it never did'),
   outOfOfficeDays: z.number().int(),

@@ -2,7 +2,9 @@ import type { Client } from '@temporalio/client';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Config } from '../../config.js';
 import { rowsOf, type Db } from '../../db/client.js';
-import { accounts, enrolments, messages, notifications, sequences } from '../../db/schema.js';
+import { accounts, enrolments, messages, notifications, senders, sequences } from '../../db/schema.js';
+import { storableLine } from '../../domain/inbound.js';
+import { startSenderBroadcast } from '../../temporal/client.js';
 import {
   DEFAULT_DELIVERABILITY,
   protectionReason,
@@ -35,7 +37,7 @@ export const settingsOf = (account: { deliverability: DeliverabilitySettings | n
  * sequence: one scan of the account's recent emails (messages_account_sent_idx). Every email that
  * went counts as sent (delivered or not); a refused one never went.
  */
-async function recentRecords(db: Db, accountId: string, sequenceId: string | null, windowDays: number) {
+async function recentRecords(db: Db, accountId: string, sequenceId: string | null, senderId: string | null, windowDays: number) {
   const since = new Date(Date.now() - windowDays * 86_400_000);
   const [row] = rowsOf<Record<string, string | number>>(
     await db.execute(sql`
@@ -44,7 +46,10 @@ async function recentRecords(db: Db, accountId: string, sequenceId: string | nul
              count(*) filter (where ${messages.complainedAt} is not null) as complained,
              count(*) filter (where ${enrolments.sequenceId} = ${sequenceId}) as seq_sent,
              count(*) filter (where ${enrolments.sequenceId} = ${sequenceId} and ${messages.status} = 'bounced') as seq_bounced,
-             count(*) filter (where ${enrolments.sequenceId} = ${sequenceId} and ${messages.complainedAt} is not null) as seq_complained
+             count(*) filter (where ${enrolments.sequenceId} = ${sequenceId} and ${messages.complainedAt} is not null) as seq_complained,
+             count(*) filter (where ${messages.senderId} = ${senderId}) as sender_sent,
+             count(*) filter (where ${messages.senderId} = ${senderId} and ${messages.status} = 'bounced') as sender_bounced,
+             count(*) filter (where ${messages.senderId} = ${senderId} and ${messages.complainedAt} is not null) as sender_complained
       from ${messages} left join ${enrolments} on ${enrolments.id} = ${messages.enrolmentId}
       where ${messages.accountId} = ${accountId} and ${messages.sentAt} >= ${since.toISOString()}::timestamptz
         and ${messages.status} in ('sent', 'delivered', 'bounced')`),
@@ -52,7 +57,8 @@ async function recentRecords(db: Db, accountId: string, sequenceId: string | nul
   const n = (key: string) => Number(row?.[key] ?? 0);
   const account: SendingRecord = { sent: n('sent'), hardBounces: n('bounced'), complaints: n('complained') };
   const sequence: SendingRecord = { sent: n('seq_sent'), hardBounces: n('seq_bounced'), complaints: n('seq_complained') };
-  return { account, sequence };
+  const sender: SendingRecord = { sent: n('sender_sent'), hardBounces: n('sender_bounced'), complaints: n('sender_complained') };
+  return { account, sequence, sender };
 }
 
 /**
@@ -66,7 +72,7 @@ async function recentRecords(db: Db, accountId: string, sequenceId: string | nul
  */
 export async function guardDeliverability(deps: Deps, messageId: string): Promise<ProtectionVerdict[]> {
   const [message] = await deps.db
-    .select({ accountId: messages.accountId, sequenceId: enrolments.sequenceId })
+    .select({ accountId: messages.accountId, sequenceId: enrolments.sequenceId, senderId: messages.senderId })
     .from(messages)
     .leftJoin(enrolments, eq(enrolments.id, messages.enrolmentId))
     .where(eq(messages.id, messageId));
@@ -77,10 +83,15 @@ export async function guardDeliverability(deps: Deps, messageId: string): Promis
     .where(eq(accounts.id, message.accountId));
   if (!account) return [];
   const settings = settingsOf(account);
-  const records = await recentRecords(deps.db, message.accountId, message.sequenceId, settings.windowDays);
+  const records = await recentRecords(deps.db, message.accountId, message.sequenceId, message.senderId, settings.windowDays);
   const accountVerdict = protectionVerdict(records.account, 'account', settings);
   const sequenceVerdict = message.sequenceId ? protectionVerdict(records.sequence, 'sequence', settings) : null;
-  if (!accountVerdict && !sequenceVerdict) return [];
+  // A sender's own rate says something the account's does not only when others sent too: an
+  // account with one sender is judged as the account.
+  const senderIsAccount = records.sender.sent === records.account.sent;
+  const senderVerdict = message.senderId && !senderIsAccount ? protectionVerdict(records.sender, 'sender', settings) : null;
+  if (senderVerdict) await guardSender(deps, message.accountId, message.senderId!, senderVerdict, settings);
+  if (!accountVerdict && !sequenceVerdict) return senderVerdict ? [senderVerdict] : [];
 
   const now = new Date();
   const tripped = await deps.db.transaction(async (tx) => {
@@ -142,4 +153,56 @@ export async function guardDeliverability(deps: Deps, messageId: string): Promis
     );
   }
   return tripped.map((t) => t.trip);
+}
+
+/**
+ * A sender whose own recent emails (in every sequence) are over a threshold: the sender is marked
+ * tripped, under their row lock, so every send decided after it holds (activities/send-email.ts
+ * reads the sender with the enrolment); then their live enrolments are paused with the reason,
+ * and the user and the portal told. `POST /v1/senders/:id/resume` lifts it.
+ */
+async function guardSender(deps: Deps, accountId: string, senderId: string, verdict: ProtectionVerdict, settings: DeliverabilitySettings) {
+  const now = new Date();
+  const trip = await deps.db.transaction(async (tx) => {
+    const [sender] = await tx
+      .select({ name: senders.name, email: senders.email, protection: senders.protection, retiredAt: senders.retiredAt })
+      .from(senders)
+      .where(and(eq(senders.id, senderId), eq(senders.accountId, accountId)))
+      .for('update');
+    if (!sender || sender.retiredAt || !trips(verdict, sender.protection, now, settings)) return null;
+    const made: ProtectionTrip = { ...verdict, trippedAt: now.toISOString(), resumedAt: null };
+    await tx.update(senders).set({ protection: made, updatedAt: now }).where(eq(senders.id, senderId));
+    await tx.insert(notifications).values({
+      accountId,
+      senderId,
+      type: 'sequence_protection_paused',
+      title: `${storableLine(sender.name || sender.email || 'A sender', 200)}’s emails were paused to protect your sending reputation`,
+      body:
+        `Paused by ${protectionReason(made)}.\n\n` +
+        'Check their lists, then resume the sender (POST /v1/senders/{id}/resume): the breaker then lets them be ' +
+        `for ${settings.graceDays} days unless the rate doubles.`,
+    });
+    return made;
+  });
+  if (!trip) return;
+  const reason = protectionReason(trip);
+  deps.logger.warn({ accountId, senderId, cause: trip.cause, scope: 'sender', rate: trip.rate }, reason);
+  await startSenderBroadcast(deps, { senderOf: { accountId, senderId }, signal: 'pause', reason });
+  await notifyPortal(
+    deps,
+    accountId,
+    'sender.paused',
+    {
+      senderId,
+      cause: trip.cause,
+      scope: 'sender',
+      reason,
+      sent: trip.sent,
+      count: trip.count,
+      rate: trip.rate,
+      threshold: trip.threshold,
+      windowDays: trip.windowDays,
+    },
+    `sender-paused-${senderId}-${trip.trippedAt}`,
+  );
 }

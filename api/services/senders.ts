@@ -6,6 +6,7 @@ import type { Account, SenderRow } from '../../db/accounts.js';
 import type { Db, Transaction } from '../../db/client.js';
 import { isLiveEnrolment } from '../../db/enrolment-queries.js';
 import { accounts, enrolmentEvents, enrolments, senders, sequences } from '../../db/schema.js';
+import type { ProtectionTrip } from '../../domain/deliverability.js';
 import { roundRobinSenders } from '../../domain/sender.js';
 import { storableLine } from '../../domain/inbound.js';
 import { startSenderBroadcast } from '../../temporal/client.js';
@@ -29,6 +30,7 @@ export function toSenderDto(sender: SenderRow, account: Pick<Account, 'defaultSe
     status: sender.retiredAt ? ('retired' as const) : ('active' as const),
     isDefault: account.defaultSenderId === sender.id,
     retiredAt: sender.retiredAt?.toISOString() ?? null,
+    protection: sender.protection ?? null,
     createdAt: sender.createdAt.toISOString(),
   };
 }
@@ -346,4 +348,35 @@ export async function retireSender(
   }
   const [fresh] = await db.select({ defaultSenderId: accounts.defaultSenderId }).from(accounts).where(eq(accounts.id, account.id));
   return { ...outcome, defaultSenderId: fresh?.defaultSenderId ?? null };
+}
+
+/**
+ * A person resumes a sender the breaker paused: the trip is marked resumed (its grace period
+ * starts) in one statement, against the row as it is then. Answers the trip it resumed, or null
+ * when there was none to resume (the request is then a no-op, as a repeat of it is).
+ */
+export async function resumeSender(
+  db: Db,
+  account: Pick<Account, 'id'>,
+  id: string,
+): Promise<{ sender: SenderRow; resumed: ProtectionTrip | null }> {
+  const current = await findSender(db, account, id);
+  const now = new Date();
+  const [updated] = await db
+    .update(senders)
+    .set({
+      protection: sql`jsonb_set(${senders.protection}, '{resumedAt}', to_jsonb(${now.toISOString()}::text))`,
+      updatedAt: now,
+    })
+    .where(
+      and(
+        eq(senders.id, id),
+        eq(senders.accountId, account.id),
+        isNotNull(senders.protection),
+        sql`${senders.protection}->>'resumedAt' is null`,
+      ),
+    )
+    .returning();
+  if (!updated) return { sender: current, resumed: null };
+  return { sender: updated, resumed: { ...updated.protection!, resumedAt: null } };
 }

@@ -6,6 +6,7 @@ ALTER TABLE "leads" ADD COLUMN "country" text;--> statement-breakpoint
 ALTER TABLE "messages" ADD COLUMN "complained_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "messages" ADD COLUMN "recipient_key" text;--> statement-breakpoint
 ALTER TABLE "messages" ADD COLUMN "first_of_enrolment" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE "senders" ADD COLUMN "protection" jsonb;--> statement-breakpoint
 ALTER TABLE "sequences" ADD COLUMN "skip_holidays" boolean DEFAULT true NOT NULL;--> statement-breakpoint
 ALTER TABLE "sequences" ADD COLUMN "protection" jsonb;--> statement-breakpoint
 ALTER TABLE "sequences" ADD COLUMN "new_leads_per_day" integer;--> statement-breakpoint
