@@ -4,7 +4,8 @@ import { enrolments, messages, notifications } from '../db/schema.js';
 import { enrolmentWorkflowId } from '../workflows/contract.js';
 import { asNewAccount } from './helpers/fixtures.js';
 import { startPortalReceiver, type PortalEvent } from './helpers/portal.js';
-import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
+import { announceRecentTripsAgain } from '../api/services/deliverability.js';
+import { eventually, logger, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 import { deliverWebhook, newWebhookSecret } from './helpers/webhooks.js';
 
 // Issue 18's circuit breaker: hard bounces and complaints over the thresholds pause the sequence
@@ -112,6 +113,13 @@ describe('the bounce breaker', () => {
     expect(pausedEvents(sequence.id)[0]!.data).toMatchObject({ cause: 'bounce_protection', scope: 'sequence', count: 2, sent: 40, reason });
     const told = await db().select().from(notifications).where(eq(notifications.accountId, acme.account.id));
     expect(told.filter((n) => n.type === 'sequence_protection_paused')).toHaveLength(1);
+
+    // Were the first delivery's announcement lost (a crash after the trip's commit), the event's
+    // effects run again announce it again, with the same event id for the portal to recognise.
+    await announceRecentTripsAgain({ db: db(), temporal: service.temporal, config: service.config, logger }, sent[1]!.id);
+    await eventually(async () => pausedEvents(sequence.id).length === 2, { what: 'the portal told again' });
+    const [firstTold, again] = pausedEvents(sequence.id) as (PortalEvent & { id: string })[];
+    expect(again!.id).toBe(firstTold!.id);
 
     // A lead enrolled now gets nothing: the sequence holds it, paused for the same reason.
     const late = await acme.enrolLead(sequence.id, (await acme.createLead()).id);

@@ -130,28 +130,7 @@ export async function guardDeliverability(deps: Deps, messageId: string): Promis
     return changed;
   });
 
-  for (const { sequenceId, trip } of tripped) {
-    const reason = protectionReason(trip);
-    deps.logger.warn({ accountId: message.accountId, sequenceId, cause: trip.cause, scope: trip.scope, rate: trip.rate }, reason);
-    await broadcastToSequence(deps, { sequenceId, signal: 'pause', reason });
-    await notifyPortal(
-      deps,
-      message.accountId,
-      'sequence.paused',
-      {
-        sequenceId,
-        cause: trip.cause,
-        scope: trip.scope,
-        reason,
-        sent: trip.sent,
-        count: trip.count,
-        rate: trip.rate,
-        threshold: trip.threshold,
-        windowDays: trip.windowDays,
-      },
-      `sequence-paused-${sequenceId}-${trip.trippedAt}`,
-    );
-  }
+  for (const { sequenceId, trip } of tripped) await announceSequenceTrip(deps, message.accountId, sequenceId, trip);
   return tripped.map((t) => t.trip);
 }
 
@@ -184,7 +163,25 @@ async function guardSender(deps: Deps, accountId: string, senderId: string, verd
     });
     return made;
   });
-  if (!trip) return;
+  if (trip) await announceSenderTrip(deps, accountId, senderId, trip);
+}
+
+/** Tells a tripped sequence's live enrolments to pause, with the figures, and the portal. Safe to repeat. */
+async function announceSequenceTrip(deps: Deps, accountId: string, sequenceId: string, trip: ProtectionTrip) {
+  const reason = protectionReason(trip);
+  deps.logger.warn({ accountId, sequenceId, cause: trip.cause, scope: trip.scope, rate: trip.rate }, reason);
+  await broadcastToSequence(deps, { sequenceId, signal: 'pause', reason });
+  await notifyPortal(
+    deps,
+    accountId,
+    'sequence.paused',
+    { sequenceId, ...figures(trip), reason },
+    `sequence-paused-${sequenceId}-${trip.trippedAt}`,
+  );
+}
+
+/** Tells a tripped sender's live enrolments to pause, with the figures, and the portal. Safe to repeat. */
+async function announceSenderTrip(deps: Deps, accountId: string, senderId: string, trip: ProtectionTrip) {
   const reason = protectionReason(trip);
   deps.logger.warn({ accountId, senderId, cause: trip.cause, scope: 'sender', rate: trip.rate }, reason);
   await startSenderBroadcast(deps, { senderOf: { accountId, senderId }, signal: 'pause', reason });
@@ -192,17 +189,41 @@ async function guardSender(deps: Deps, accountId: string, senderId: string, verd
     deps,
     accountId,
     'sender.paused',
-    {
-      senderId,
-      cause: trip.cause,
-      scope: 'sender',
-      reason,
-      sent: trip.sent,
-      count: trip.count,
-      rate: trip.rate,
-      threshold: trip.threshold,
-      windowDays: trip.windowDays,
-    },
+    { senderId, ...figures(trip), reason },
     `sender-paused-${senderId}-${trip.trippedAt}`,
   );
+}
+
+const figures = (trip: ProtectionTrip) => ({
+  cause: trip.cause,
+  scope: trip.scope,
+  sent: trip.sent,
+  count: trip.count,
+  rate: trip.rate,
+  threshold: trip.threshold,
+  windowDays: trip.windowDays,
+});
+
+/**
+ * An event's effects run again (its first delivery died after its writes committed): a trip it
+ * made may have been written and never announced. Every unresumed trip of the account from the
+ * last day is announced again; the broadcasts only pause what is not paused yet, and the portal
+ * events keep their ids, so a portal that has them already can tell.
+ */
+export async function announceRecentTripsAgain(deps: Deps, messageId: string): Promise<void> {
+  const [message] = await deps.db.select({ accountId: messages.accountId }).from(messages).where(eq(messages.id, messageId));
+  if (!message) return;
+  const since = new Date(Date.now() - 86_400_000).toISOString();
+  const recent = (column: typeof sequences.protection | typeof senders.protection) =>
+    sql`${column}->>'resumedAt' is null and (${column}->>'trippedAt')::timestamptz >= ${since}::timestamptz`;
+  const trippedSequences = await deps.db
+    .select({ id: sequences.id, protection: sequences.protection })
+    .from(sequences)
+    .where(and(eq(sequences.accountId, message.accountId), eq(sequences.status, 'paused'), recent(sequences.protection)));
+  for (const s of trippedSequences) await announceSequenceTrip(deps, message.accountId, s.id, s.protection!);
+  const trippedSenders = await deps.db
+    .select({ id: senders.id, protection: senders.protection })
+    .from(senders)
+    .where(and(eq(senders.accountId, message.accountId), recent(senders.protection)));
+  for (const s of trippedSenders) await announceSenderTrip(deps, message.accountId, s.id, s.protection!);
 }

@@ -38,7 +38,7 @@ import {
   unsubscribeTokenFromMailto,
 } from '../../domain/inbound.js';
 import { webhookEventsTotal } from '../../metrics.js';
-import { guardDeliverability } from './deliverability.js';
+import { announceRecentTripsAgain, guardDeliverability } from './deliverability.js';
 import { ApiError } from '../errors.js';
 import { verifyUnsubscribeToken } from '../../domain/unsubscribe-token.js';
 import { normaliseMessageId } from '../../domain/thread.js';
@@ -242,9 +242,11 @@ async function effectsAgain(deps: InboundDeps, event: EmailEvent): Promise<void>
       { messageId: message.id },
     );
     await guardDeliverability(deps, message.id);
+    await announceRecentTripsAgain(deps, message.id);
   } else if (event.type === 'email.complained') {
     await unsubscribeLead(deps, message.leadId, 'spam complaint', {}, { messageId: message.id });
     await guardDeliverability(deps, message.id);
+    await announceRecentTripsAgain(deps, message.id);
   }
 }
 
