@@ -99,6 +99,7 @@ function validBody(operation: string, ids: Ids): unknown {
     'PATCH /v1/sequences/{id}/steps/{stepId}': { subject: 'Changed by B' },
     'POST /v1/sequences/{id}/steps/{stepId}/preview': { leadId: ids.lead },
     'POST /v1/sequences/{id}/steps/{stepId}/test': {},
+    'POST /v1/sequences/{id}/steps/{stepId}/impact': { delay: { amount: 1, unit: 'days' } },
     'POST /v1/sequences/{id}/enrolments': { leadId: ids.lead },
     'POST /v1/sequences/{id}/enrolments/bulk': { leadIds: [ids.lead] },
     'PATCH /v1/leads/{id}': { firstName: 'Mallory' },
