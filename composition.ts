@@ -9,7 +9,7 @@ import { runPendingStartSweeper } from './api/services/workflow-starter.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
-import { databaseStatements } from './metrics.js';
+import { countDatabaseStatement } from './metrics.js';
 import { connectClient } from './temporal/client.js';
 import { startDevServer, type DevServer } from './temporal/dev-server.js';
 import { installTemporalLogging } from './temporal/runtime.js';
@@ -81,7 +81,7 @@ export async function composeService(config: Config, options: ComposeOptions): P
     if (devServer) closers.push(() => devServer.stop());
     const temporalAddress = config.TEMPORAL_ADDRESS ?? devServer?.address ?? 'localhost:7233';
 
-    const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, onQuery: () => databaseStatements.inc() });
+    const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, onQuery: countDatabaseStatement });
     closers.push(() => database.close());
     await database.migrate();
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { asyncLocalStorage as activityContext } from '@temporalio/activity';
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db } from './db/client.js';
 
@@ -20,9 +21,15 @@ export const httpDuration = new Histogram({
 
 export const databaseStatements = new Counter({
   name: 'sequences_db_statements_total',
-  help: 'Statements sent to PostgreSQL, each a round trip (BEGIN and COMMIT of a transaction included)',
+  help: 'Statements sent to PostgreSQL, each a round trip (BEGIN and COMMIT of a transaction included), by the activity that sent them (none: the API and the rest)',
+  labelNames: ['activity'] as const,
   registers: [registry],
 });
+
+/** Counts one statement against the activity running it, if any: which activity costs the database what. */
+export function countDatabaseStatement(): void {
+  databaseStatements.inc({ activity: activityContext.getStore()?.info.activityType ?? 'none' });
+}
 
 export const emailsSent = new Counter({
   name: 'sequences_emails_sent_total',

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, eq, ne } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { messages } from '../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -24,10 +24,12 @@ export async function deliverMessage(
   options: {
     /**
      * Writes that belong with "sent" (the enrolment's last step, its timeline event), made in
-     * the same transaction: a crash or a lost database between them would otherwise leave a
-     * sent message whose retry returns early and never writes them.
+     * the same statement as the message's own: a crash or a lost database between them would
+     * otherwise leave a sent message whose retry returns early and never writes them. Each is a
+     * data-modifying statement that reads the CTE `sent` (the message's row, `id` and
+     * `variant_id`, present only when this attempt is the one that marked it sent).
      */
-    recordSent?: (tx: Db, sentAt: Date) => Promise<void>;
+    alsoWhenSent?: (sentAt: Date) => SQL[];
   } = {},
 ): Promise<DeliveryResult> {
   try {
@@ -44,17 +46,21 @@ export async function deliverMessage(
     });
     emailsSent.inc({ kind: message.enrolmentId ? 'step' : 'one_off' });
     const sentAt = new Date();
-    await deps.db.transaction(async (tx) => {
-      // Two attempts of one send can overlap (a first one stuck on a dead connection past its
-      // timeout while the retry runs): the row lock makes the second wait, and it finds the
-      // message already sent, so the writes that go with "sent" happen once.
-      const updated = await tx
-        .update(messages)
-        .set({ status: 'sent', providerId, sentAt })
-        .where(and(eq(messages.id, message.id), ne(messages.status, 'sent')))
-        .returning({ id: messages.id });
-      if (updated.length) await options.recordSent?.(tx as unknown as Db, sentAt);
-    });
+    // One statement, so one round trip and atomic without a transaction. Two attempts of one send
+    // can overlap (a first one stuck on a dead connection past its timeout while the retry runs):
+    // the message's row lock makes the second wait, and it finds the message already sent, so the
+    // writes that go with "sent" happen once.
+    const also = options.alsoWhenSent?.(sentAt) ?? [];
+    await deps.db.execute(sql`
+      with sent as (
+        update messages set status = 'sent', provider_id = ${providerId}, sent_at = ${sentAt.toISOString()}::timestamptz
+        where id = ${message.id} and status <> 'sent'
+        returning id, variant_id
+      )${sql.join(
+        also.map((statement, i) => sql`, ${sql.raw(`also_${i}`)} as (${statement})`),
+        sql``,
+      )}
+      select count(*) as n from sent`);
     return { delivered: true, providerId, sentAt };
   } catch (error) {
     emailsFailed.inc({ reason: error instanceof SendPostponed ? 'postponed' : error instanceof SendRejected ? 'rejected' : 'retry' });

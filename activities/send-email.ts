@@ -1,9 +1,9 @@
-import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db, Transaction } from '../db/client.js';
 import { dailyCapReached, newLeadsCapReached, queuedRelease, recipientCapReached, senderCapReached } from '../db/daily-sends.js';
 import { recipientKeyOf } from '../domain/company.js';
-import { enrolmentEvents, enrolments, messages, stepVariants, type EnrolmentStatus, type WaitingFor } from '../db/schema.js';
+import { enrolments, messages, stepVariants, type EnrolmentStatus, type WaitingFor } from '../db/schema.js';
 import { storableLine } from '../domain/inbound.js';
 import { TemplateError } from '../domain/merge-fields.js';
 import { sendBlocker } from '../domain/enrolment-rules.js';
@@ -78,14 +78,16 @@ export function createSendStep(deps: SendDeps) {
     const key = stepIdempotencyKey(enrolmentId, stepId);
 
     type Decided = { outcome: SendOutcome } | { message: Message } | { lookUp: { previous: Message } };
+    const storedMessage = async (tx: Transaction) => (await tx.select().from(messages).where(eq(messages.idempotencyKey, key)))[0];
     // Phase 1, under the enrolment's row lock: decide, render and store the email as it will go.
     const decide = (): Promise<Decided> =>
       db
         .transaction(async (tx): Promise<Decided> => {
-          const ctx = await loadEnrolmentContext(tx as unknown as Db, enrolmentId, { lock: true });
-          const [existing] = await tx.select().from(messages).where(eq(messages.idempotencyKey, key));
+          const ctx = await loadEnrolmentContext(tx as unknown as Db, enrolmentId, { lock: true, messageKey: key });
           // Already stored by an earlier attempt: finish that attempt with the very same payload.
-          if (existing) return { message: existing };
+          // (The context says whether it is; without a context, the table does.)
+          const stored = ctx?.storedMessageId === null ? undefined : await storedMessage(tx);
+          if (stored) return { message: stored };
           if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: REASONS.enrolmentGone } };
           const { enrolment, lead, sequence, account, sender } = ctx;
           const blocker = sendBlocker({
@@ -241,8 +243,11 @@ export function createSendStep(deps: SendDeps) {
               }),
               status: 'sending',
             })
+            // An overlapping attempt (this one waited for the lock while the other stored the email,
+            // and read before it committed) finds the email stored, not a second one.
+            .onConflictDoNothing({ target: messages.idempotencyKey })
             .returning();
-          return { message: message! };
+          return { message: message ?? (await storedMessage(tx))! };
         })
         .catch(templateFailure);
     // A reply in the thread needs the Message-ID the previous email went out with: when the
@@ -269,26 +274,20 @@ export function createSendStep(deps: SendDeps) {
 
     // Phase 2: hand it to the provider with the same key on every attempt, then record it.
     const result = await deliverMessage(deps, message, {
-      recordSent: async (tx, sentAt) => {
-        // The timeline says which variant went (looked up here: a retry may not have chosen it).
-        const [variant] = message.variantId
-          ? await tx.select({ label: stepVariants.label }).from(stepVariants).where(eq(stepVariants.id, message.variantId))
-          : [];
-        await tx
-          .update(enrolments)
-          .set({ lastStepId: stepId, lastSentAt: sentAt, waitingFor: null, updatedAt: sentAt })
-          .where(eq(enrolments.id, enrolmentId));
-        await tx.insert(enrolmentEvents).values({
-          accountId: message.accountId,
-          enrolmentId,
-          type: 'email_sent',
-          detail: {
-            stepId,
-            messageId: message.id,
-            subject: message.subject,
-            ...(message.variantId ? { variantId: message.variantId, variant: variant?.label } : {}),
-          },
-        });
+      // The enrolment's last step, and the timeline saying which variant went (looked up here: a
+      // retry may not have chosen it).
+      alsoWhenSent: (sentAt) => {
+        const at = sql`${sentAt.toISOString()}::timestamptz`;
+        return [
+          sql`update enrolments set last_step_id = ${stepId}, last_sent_at = ${at}, waiting_for = null, updated_at = ${at}
+            where id = ${enrolmentId} and exists (select from sent)`,
+          sql`insert into enrolment_events (account_id, enrolment_id, type, detail)
+            select ${message.accountId}, ${enrolmentId}, 'email_sent',
+              jsonb_build_object('stepId', ${stepId}::text, 'messageId', sent.id, 'subject', ${message.subject}::text)
+              || case when sent.variant_id is null then '{}'::jsonb
+                 else jsonb_strip_nulls(jsonb_build_object('variantId', sent.variant_id, 'variant', v.label)) end
+            from sent left join step_variants v on v.id = sent.variant_id`,
+        ];
       },
     });
     if (!result.delivered) {

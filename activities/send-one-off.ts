@@ -1,5 +1,5 @@
 import { recipientKeyOf } from '../domain/company.js';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { dailyCapReached, senderCapReached } from '../db/daily-sends.js';
 import { accounts, leads, messages, oneOffEmails, senders } from '../db/schema.js';
 import { TemplateError } from '../domain/merge-fields.js';
@@ -80,9 +80,9 @@ export function createSendOneOff(deps: SendDeps) {
     if ('outcome' in decided) return decided;
     if (decided.status === 'sent') return { outcome: 'sent' };
     const result = await deliverMessage(deps, decided, {
-      recordSent: async (tx) => {
-        await tx.update(oneOffEmails).set({ status: 'sent', reason: null }).where(eq(oneOffEmails.id, oneOffId));
-      },
+      alsoWhenSent: () => [
+        sql`update one_off_emails set status = 'sent', reason = null where id = ${oneOffId} and exists (select from sent)`,
+      ],
     });
     if (!result.delivered && 'postponedUntil' in result) {
       return { outcome: 'postponed', until: result.postponedUntil.toISOString(), reason: result.reason };

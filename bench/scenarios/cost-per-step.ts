@@ -15,6 +15,11 @@ export interface CostPerStep {
   statementsPerStep: number;
   /** Inserted + updated + deleted rows per sent step, by table. */
   rowsByTable: Record<string, number>;
+  /**
+   * A one-step sequence's emails, end to end in the worker (first plan, send, last plan,
+   * completion): statements per email, all and by activity. Absent from runs before it was measured.
+   */
+  oneStep?: { emails: number; workerStatementsPerEmail: number; byActivity: Record<string, number>; apiStatementsPerEnrolment: number };
 }
 
 /**
@@ -55,6 +60,7 @@ export async function costPerStep(enrolments: number): Promise<CostPerStep> {
         limit(async () => (await service.temporal.workflow.getHandle(enrolmentWorkflowId(id)).fetchHistory()).events?.length ?? 0),
       ),
     );
+    const oneStep = await oneStepStatements(env, service, enrolments);
     // PostgreSQL publishes a connection's table statistics when it closes: stop the service first.
     await service.stop();
     await new Promise((r) => setTimeout(r, 1_500));
@@ -76,14 +82,63 @@ export async function costPerStep(enrolments: number): Promise<CostPerStep> {
       ),
       rowsByTable,
       statementsPerStep: round(statements / stepsSent, 1),
+      oneStep,
     };
   } finally {
     await env.close();
   }
 }
 
+/** Statements sent so far, by the activity that sent them ('none': the API). */
+async function statementsByActivity(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const v of (await databaseStatements.get()).values) counts[String(v.labels.activity ?? 'none')] = v.value;
+  return counts;
+}
+
 async function statementsSent(): Promise<number> {
-  return (await databaseStatements.get()).values[0]?.value ?? 0;
+  return Object.values(await statementsByActivity()).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * What the issue's floor counts: the worker's statements per sent one-step email. The API's
+ * enrolment requests are counted apart (label none); the polling here goes through its own
+ * connection, which the counter never sees.
+ */
+async function oneStepStatements(
+  env: Awaited<ReturnType<typeof startBenchEnvironment>>,
+  service: Awaited<ReturnType<Awaited<ReturnType<typeof startBenchEnvironment>>['service']>>,
+  count: number,
+): Promise<NonNullable<CostPerStep['oneStep']>> {
+  const sequenceId = await createSequence(service.api, [{ delayMinutes: 0 }]);
+  const leadIds = await importLeads(service.api, count, 'cost-one-step');
+  const emailsBefore = env.sink.emails.length;
+  const before = await statementsByActivity();
+  await enrolAll(service.api, sequenceId, leadIds);
+  await until(
+    async () =>
+      Number((await env.sql`select count(*) as n from enrolments where sequence_id = ${sequenceId} and status = 'completed'`)[0]!.n) >=
+      count,
+    `${count} one-step enrolments completed`,
+    60 * 60_000,
+    500,
+  );
+  // The portal check after completion is the last statement; let it land.
+  await new Promise((r) => setTimeout(r, 1_000));
+  const after = await statementsByActivity();
+  const emails = env.sink.emails.length - emailsBefore;
+  const delta = Object.fromEntries(
+    Object.entries(after)
+      .map(([activity, n]) => [activity, n - (before[activity] ?? 0)] as const)
+      .filter(([, n]) => n > 0),
+  );
+  const { none = 0, ...worker } = delta;
+  return {
+    emails,
+    workerStatementsPerEmail: round(Object.values(worker).reduce((a, b) => a + b, 0) / emails, 1),
+    byActivity: Object.fromEntries(Object.entries(worker).map(([activity, n]) => [activity, round(n / emails, 2)])),
+    apiStatementsPerEnrolment: round(none / count, 1),
+  };
 }
 
 async function tableWrites(sql: import('postgres').Sql): Promise<Record<string, number>> {

@@ -10,7 +10,7 @@ import { loadConfig, type Config } from '../../config.js';
 import { createAccount } from '../../db/accounts.js';
 import { openDatabase, type Database } from '../../db/client.js';
 import { createLogger, type Logger } from '../../logger.js';
-import { databaseStatements } from '../../metrics.js';
+import { countDatabaseStatement } from '../../metrics.js';
 import { installTemporalLogging } from '../../temporal/runtime.js';
 import { createEnrolmentWorkers, type EnrolmentWorkers } from '../../temporal/worker.js';
 import { createDatabaseFromTemplate } from './database.js';
@@ -106,7 +106,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<T
     url: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolSize: options.poolSize ?? 40,
-    onQuery: () => databaseStatements.inc(),
+    onQuery: countDatabaseStatement,
   });
   await database.migrate();
   const connection = options.temporal ? undefined : await Connection.connect({ address: config.TEMPORAL_ADDRESS! });

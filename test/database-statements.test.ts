@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseStatements } from '../metrics.js';
+import { asNewAccount } from './helpers/fixtures.js';
+import { eventually, startServiceWithSink, type ServiceWithSink } from './helpers/service.js';
+
+// Every statement is a round trip taken from the worker's one thread (bench/README.md): what one
+// email costs is a budget, counted rather than timed, so it holds on any machine. Lower it when a
+// change saves a statement; a change that needs one more says why here.
+const ONE_STEP_EMAIL_BUDGET = 14;
+
+let started: ServiceWithSink | undefined;
+beforeAll(async () => {
+  started = await startServiceWithSink();
+});
+afterAll(() => started?.stop());
+
+/** The statements each activity has sent so far in this process. */
+async function statementsByActivity(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const v of (await databaseStatements.get()).values) {
+    const activity = String(v.labels.activity);
+    if (activity !== 'none') counts[activity] = v.value;
+  }
+  return counts;
+}
+
+const minus = (after: Record<string, number>, before: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).flatMap(([a, n]) => (n > (before[a] ?? 0) ? [[a, n - (before[a] ?? 0)]] : [])));
+
+describe('a one-step email', () => {
+  it(`costs the worker at most ${ONE_STEP_EMAIL_BUDGET} PostgreSQL statements, from its first plan to its completion`, async () => {
+    const { service, sink } = started!;
+    const fixture = await asNewAccount(service, { senderName: 'Sam', companyName: 'Acme', postalAddress: '1 Main St' });
+    const sequence = await fixture.createSequence({ steps: [{ subject: 'Hello {{ first_name }}', body: 'Hi {{ first_name }}' }] });
+    // A first enrolment warms up what is done once per process (postgres.js asks for the types once).
+    for (const warm of [true, false]) {
+      const lead = await fixture.createLead({ firstName: 'Grace' });
+      const before = await statementsByActivity();
+      const enrolment = await fixture.enrolLead(sequence.id, lead.id);
+      await fixture.waitForStatus(enrolment.id, 'completed');
+      // Completion's portal check comes after the status is written.
+      const spent = await eventually(
+        async () => {
+          const now = minus(await statementsByActivity(), before);
+          return now.recordStatus ? now : undefined;
+        },
+        { what: 'the completion recorded' },
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      if (warm) continue;
+      const byActivity = minus(await statementsByActivity(), before);
+      const total = Object.values(byActivity).reduce((a, b) => a + b, 0);
+      console.log(`[figures] one-step email: ${total} worker statements`, byActivity);
+      expect(sink.emails.filter((e) => e.payload.to === lead.email)).toHaveLength(1);
+      expect(Object.keys(spent)).toEqual(expect.arrayContaining(['planNextStep', 'sendStep', 'recordStatus']));
+      expect(total).toBeLessThanOrEqual(ONE_STEP_EMAIL_BUDGET);
+    }
+  });
+});
