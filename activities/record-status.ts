@@ -1,7 +1,7 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
+import { rowsOf, type Db } from '../db/client.js';
 import {
-  enrolmentEvents,
+  accounts,
   enrolments,
   leads,
   leadUnsubscriptions,
@@ -31,73 +31,131 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
     /** The inbound email that caused the change (a colleague's reply), when one did. */
     inboundId?: string;
   }): Promise<void> {
-    const changed = await db.transaction(async (tx) => {
-      const [current] = await tx.select().from(enrolments).where(eq(enrolments.id, input.enrolmentId)).for('update');
-      if (!current) return undefined;
-      const pausedUntil = input.status === 'paused' && input.pausedUntil ? new Date(input.pausedUntil) : null;
-      // A second out-of-office moves the date of a wait without changing the status.
-      const untilMoved = input.pausedUntil !== undefined && current.pausedUntil?.getTime() !== pausedUntil?.getTime();
-      if (current.status === input.status && !untilMoved) return undefined;
-      const now = new Date();
-      const final = !isLive(input.status);
-      // A pause the workflow took over from the database (its plan or its send found the sequence
-      // paused, by a person or the breaker, or its sender retired) comes without a reason: the
-      // database says which, so the timeline and waitingFor name it rather than a person.
-      const reason =
-        input.status === 'paused' && !input.reason && !pausedUntil ? await holdReason(tx as unknown as Db, current) : input.reason;
-      await tx
-        .update(enrolments)
-        .set({
-          status: input.status,
-          updatedAt: now,
-          ...(final ? { endedAt: now, endedReason: reason, nextStepId: null, nextDueAt: null } : {}),
-          ...(input.status === 'active' && current.status === 'paused' ? { resumedAt: now } : {}),
-          ...(input.pausedUntil !== undefined || input.status !== 'paused' ? { pausedUntil } : {}),
-          // What it waits for now: who paused it, or the lead's return. A resumed one's next plan says.
-          waitingFor:
-            input.status === 'paused'
-              ? pausedWait({
-                  reason,
-                  inboundId: input.inboundId,
-                  pausedUntil: input.pausedUntil !== undefined ? pausedUntil : current.pausedUntil,
-                })
-              : null,
-        })
-        .where(eq(enrolments.id, input.enrolmentId));
-      await tx.insert(enrolmentEvents).values({
-        accountId: current.accountId,
-        enrolmentId: current.id,
-        type: 'status_changed',
-        fromStatus: current.status,
-        toStatus: input.status,
-        detail: {
-          ...(reason ? { reason } : {}),
-          ...(pausedUntil ? { until: pausedUntil.toISOString() } : {}),
-          ...(input.inboundId ? { inboundId: input.inboundId } : {}),
-        },
-      });
-      if (current.status === input.status) return undefined;
-      if (input.status === 'unsubscribed') {
-        await keepUnsubscribed(tx as unknown as Db, current, now);
-      } else if (input.status === 'bounced') {
-        await tx
-          .update(leads)
-          .set({ bouncedAt: now })
-          .where(and(eq(leads.id, current.leadId), isNull(leads.bouncedAt)));
-      }
-      logger.info({ enrolmentId: current.id, from: current.status, to: input.status }, 'enrolment status changed');
-      return current;
-    });
+    // Most changes are one read and one compare-and-set statement (the enrolment still as read,
+    // its timeline event in the same statement), retried if something changed it in between. An
+    // unsubscribe or a bounce writes the lead too, in a transaction under the enrolment's lock.
+    const leadToo = input.status === 'unsubscribed' || input.status === 'bounced';
+    let written: Written | undefined | 'raced';
+    let attempts = 0;
+    do {
+      // Each race is another writer's change landing first: a handful in a row is no race but a bug.
+      if (++attempts > 5) throw new Error(`the status of enrolment ${input.enrolmentId} kept changing while it was recorded`);
+      written = leadToo
+        ? await db.transaction(async (tx) => {
+            const [current] = await currentOf(tx as unknown as Db, input.enrolmentId, { lock: true });
+            return current ? write(tx as unknown as Db, current, input, { leadToo: true }) : undefined;
+          })
+        : await (async () => {
+            const [current] = await currentOf(db, input.enrolmentId);
+            return current ? write(db, current, input, { leadToo: false }) : undefined;
+          })();
+    } while (written === 'raced');
+    const changed = written?.changed ? written : undefined;
+    if (changed) logger.info({ enrolmentId: changed.enrolment.id, from: changed.enrolment.status, to: input.status }, 'enrolment status changed');
     if (changed && !isLive(input.status)) {
       await notifyPortal(
         deps,
-        changed.accountId,
+        changed.enrolment.accountId,
         'enrolment.ended',
-        { enrolmentId: changed.id, sequenceId: changed.sequenceId, leadId: changed.leadId, status: input.status, reason: input.reason },
-        `enrolment-ended-${changed.id}`,
+        {
+          enrolmentId: changed.enrolment.id,
+          sequenceId: changed.enrolment.sequenceId,
+          leadId: changed.enrolment.leadId,
+          status: input.status,
+          reason: input.reason,
+        },
+        `enrolment-ended-${changed.enrolment.id}`,
+        { portalWebhookUrl: changed.portalWebhookUrl },
       );
     }
   };
+}
+
+type RecordStatusInput = Parameters<ReturnType<typeof createRecordStatus>>[0];
+type Current = typeof enrolments.$inferSelect & { portalWebhookUrl: string | null };
+/** What was written: `changed` when the status itself changed (not only an out-of-office date). */
+interface Written {
+  enrolment: Current;
+  portalWebhookUrl: string | null;
+  changed: boolean;
+}
+
+/** The enrolment as it is, with its account's portal webhook URL (which an ending is announced to). */
+function currentOf(db: Db, enrolmentId: string, options: { lock?: boolean } = {}) {
+  const query = db
+    .select({ ...getTableColumns(enrolments), portalWebhookUrl: accounts.portalWebhookUrl })
+    .from(enrolments)
+    .innerJoin(accounts, eq(accounts.id, enrolments.accountId))
+    .where(eq(enrolments.id, enrolmentId));
+  return options.lock ? query.for('update', { of: enrolments }) : query;
+}
+
+/**
+ * The status change and its timeline event, in one statement that applies only while the
+ * enrolment is as `current` was read ('raced' otherwise: read again). Nothing when it already is.
+ */
+async function write(db: Db, current: Current, input: RecordStatusInput, options: { leadToo: boolean }): Promise<Written | undefined | 'raced'> {
+  const pausedUntil = input.status === 'paused' && input.pausedUntil ? new Date(input.pausedUntil) : null;
+  // A second out-of-office moves the date of a wait without changing the status.
+  const untilMoved = input.pausedUntil !== undefined && current.pausedUntil?.getTime() !== pausedUntil?.getTime();
+  if (current.status === input.status && !untilMoved) return undefined;
+  const now = new Date();
+  const final = !isLive(input.status);
+  // A pause the workflow took over from the database (its plan or its send found the sequence
+  // paused, by a person or the breaker, or its sender retired) comes without a reason: the
+  // database says which, so the timeline and waitingFor name it rather than a person.
+  const reason = input.status === 'paused' && !input.reason && !pausedUntil ? await holdReason(db, current) : input.reason;
+  const update = db
+    .update(enrolments)
+    .set({
+      status: input.status,
+      updatedAt: now,
+      ...(final ? { endedAt: now, endedReason: reason, nextStepId: null, nextDueAt: null } : {}),
+      ...(input.status === 'active' && current.status === 'paused' ? { resumedAt: now } : {}),
+      ...(input.pausedUntil !== undefined || input.status !== 'paused' ? { pausedUntil } : {}),
+      // What it waits for now: who paused it, or the lead's return. A resumed one's next plan says.
+      waitingFor:
+        input.status === 'paused'
+          ? pausedWait({
+              reason,
+              inboundId: input.inboundId,
+              pausedUntil: input.pausedUntil !== undefined ? pausedUntil : current.pausedUntil,
+            })
+          : null,
+    })
+    .where(
+      and(
+        eq(enrolments.id, current.id),
+        eq(enrolments.status, current.status),
+        // As read: a JavaScript Date holds milliseconds, PostgreSQL microseconds.
+        sql`date_trunc('milliseconds', ${enrolments.pausedUntil}) is not distinct from ${current.pausedUntil?.toISOString() ?? null}::timestamptz`,
+      ),
+    )
+    .returning({ id: enrolments.id });
+  const detail = {
+    ...(reason ? { reason } : {}),
+    ...(pausedUntil ? { until: pausedUntil.toISOString() } : {}),
+    ...(input.inboundId ? { inboundId: input.inboundId } : {}),
+  };
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`
+      with changed as (${update.getSQL()})
+      insert into enrolment_events (account_id, enrolment_id, type, from_status, to_status, detail)
+      select ${current.accountId}, changed.id, 'status_changed', ${current.status}, ${input.status}, ${JSON.stringify(detail)}::jsonb
+      from changed
+      returning id`),
+  );
+  if (!rows.length) return 'raced';
+  const changed = current.status !== input.status;
+  if (changed && options.leadToo) {
+    if (input.status === 'unsubscribed') await keepUnsubscribed(db, current, now);
+    else
+      await db
+        .update(leads)
+        .set({ bouncedAt: now })
+        .where(and(eq(leads.id, current.leadId), isNull(leads.bouncedAt)));
+  }
+  return { enrolment: current, portalWebhookUrl: current.portalWebhookUrl, changed };
 }
 
 /** Why the database holds an enrolment paused (its sequence's pause, a breaker's trip, a retired sender), or null: a person's pause. */

@@ -14,9 +14,13 @@ export async function notifyPortal(
   type: PortalEventType,
   data: Record<string, unknown>,
   dedupeKey?: string,
+  /** The account's portal webhook URL, when the caller has just read it (a round trip saved). */
+  known?: { portalWebhookUrl: string | null },
 ): Promise<void> {
-  const [account] = await deps.db.select({ url: accounts.portalWebhookUrl }).from(accounts).where(eq(accounts.id, accountId));
-  if (!account?.url) return;
+  const url = known
+    ? known.portalWebhookUrl
+    : (await deps.db.select({ url: accounts.portalWebhookUrl }).from(accounts).where(eq(accounts.id, accountId)))[0]?.url;
+  if (!url) return;
   const event: PortalEvent = { id: dedupeKey ?? randomUUID(), type, accountId, createdAt: new Date().toISOString(), data };
   await startPortalWebhook(deps, event, `${type} → portal of account ${accountId}`);
 }

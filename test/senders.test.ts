@@ -304,6 +304,12 @@ describe('retiring a sender', () => {
     for (let i = 0; i < count; i++) enrolled.push(await acme.enrolAs(sequence.id, (await acme.createLead()).id, rep.id));
     for (const e of enrolled) {
       await eventually(async () => (await acme.messagesOf(e.id)).find((m) => m.status === 'sent'), { what: 'step 1 sent' });
+      // Asleep until step 2, so that what pauses it is the retirement's signal, not a plan that
+      // finds the sender retired (which names no person's reason).
+      await eventually(
+        async () => (await acme.api('GET', `/v1/enrolments/${e.id}`)).body.nextStepId === sequence.steps[1]!.id || undefined,
+        { what: 'step 2 planned' },
+      );
     }
     return { ...acme, rep, sequence, enrolled };
   }
