@@ -51,7 +51,8 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
           })();
     } while (written === 'raced');
     const changed = written?.changed ? written : undefined;
-    if (changed) logger.info({ enrolmentId: changed.enrolment.id, from: changed.enrolment.status, to: input.status }, 'enrolment status changed');
+    if (changed)
+      logger.info({ enrolmentId: changed.enrolment.id, from: changed.enrolment.status, to: input.status }, 'enrolment status changed');
     if (changed && !isLive(input.status)) {
       await notifyPortal(
         deps,
@@ -94,7 +95,12 @@ function currentOf(db: Db, enrolmentId: string, options: { lock?: boolean } = {}
  * The status change and its timeline event, in one statement that applies only while the
  * enrolment is as `current` was read ('raced' otherwise: read again). Nothing when it already is.
  */
-async function write(db: Db, current: Current, input: RecordStatusInput, options: { leadToo: boolean }): Promise<Written | undefined | 'raced'> {
+async function write(
+  db: Db,
+  current: Current,
+  input: RecordStatusInput,
+  options: { leadToo: boolean },
+): Promise<Written | undefined | 'raced'> {
   const pausedUntil = input.status === 'paused' && input.pausedUntil ? new Date(input.pausedUntil) : null;
   // A second out-of-office moves the date of a wait without changing the status.
   const untilMoved = input.pausedUntil !== undefined && current.pausedUntil?.getTime() !== pausedUntil?.getTime();
