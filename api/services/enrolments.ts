@@ -305,9 +305,10 @@ async function resumeStarts(deps: Deps, batchId: string) {
 
 /**
  * A page of a sequence's enrolments, with their leads, and on the first page the counts per
- * status. Read in one snapshot (a read-only repeatable-read transaction), so the page and the
- * counts never contradict each other: a list of three paused enrolments never comes with
- * `{active: 3}` right after a sequence-wide pause. The fresh counts replace the cached ones.
+ * status. Read in one statement, so in one snapshot: the page and the counts never contradict
+ * each other (a list of three paused enrolments never comes with `{active: 3}` right after a
+ * sequence-wide pause), in one round trip and with no transaction to open and close. The fresh
+ * counts replace the cached ones.
  */
 export async function listSequenceEnrolments(
   db: Db,
@@ -315,42 +316,45 @@ export async function listSequenceEnrolments(
   query: { status?: EnrolmentStatus; senderId?: string; waitingFor?: WaitingCause; limit: number; cursor?: { at: Date; id: string } },
 ) {
   const { where, orderBy } = keyset(query.cursor, enrolments.enrolledAt, enrolments.id, 'desc');
-  return db.transaction(
-    async (tx) => {
-      // The page is chosen from enrolments alone, then joined to its leads: a plan made without
-      // fresh statistics (a big sequence just enrolled) otherwise joins all 10,000 before sorting.
-      const pageOfEnrolments = tx
-        .select({ ...enrolmentDtoColumns, holdout: enrolments.holdout })
-        .from(enrolments)
-        .where(
-          and(
-            eq(enrolments.sequenceId, sequenceId),
-            query.status ? eq(enrolments.status, query.status) : undefined,
-            query.senderId ? eq(enrolments.senderId, query.senderId) : undefined,
-            query.waitingFor ? eq(currentWaitCause(), query.waitingFor) : undefined,
-            where,
-          ),
-        )
-        .orderBy(...orderBy)
-        .limit(query.limit + 1)
-        .as('page');
-      const rows = await tx
-        .select({
-          enrolment: pageOfEnrolments._.selectedFields,
-          lead: { id: leads.id, email: leads.email, firstName: leads.firstName, lastName: leads.lastName },
-        })
-        .from(pageOfEnrolments)
-        .innerJoin(leads, eq(leads.id, pageOfEnrolments.leadId))
-        .orderBy(desc(pageOfEnrolments.enrolledAt), desc(pageOfEnrolments.id));
-      // Counts describe the whole sequence, not a page: they come with the first page only, so
-      // paging through 10,000 enrolments does not aggregate all of them on every request.
-      const counts = query.cursor ? undefined : await countByStatus(tx as unknown as Db, sequenceId);
-      if (counts) countsCache.set(sequenceId, { byStatus: counts, countedAt: Date.now() });
-      const { page, nextCursor } = pageOf(rows, query.limit, (r) => ({ at: r.enrolment.enrolledAt, id: r.enrolment.id }));
-      return { page, counts, nextCursor };
-    },
-    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  // The page is chosen from enrolments alone, then joined to its leads: a plan made without
+  // fresh statistics (a big sequence just enrolled) otherwise joins all 10,000 before sorting.
+  const pageOfEnrolments = db
+    .select({ ...enrolmentDtoColumns, holdout: enrolments.holdout })
+    .from(enrolments)
+    .where(
+      and(
+        eq(enrolments.sequenceId, sequenceId),
+        query.status ? eq(enrolments.status, query.status) : undefined,
+        query.senderId ? eq(enrolments.senderId, query.senderId) : undefined,
+        query.waitingFor ? eq(currentWaitCause(), query.waitingFor) : undefined,
+        where,
+      ),
+    )
+    .orderBy(...orderBy)
+    .limit(query.limit + 1)
+    .as('page');
+  // Counts describe the whole sequence, not a page: they come with the first page only, so
+  // paging through 10,000 enrolments does not aggregate all of them on every request. An
+  // uncorrelated subquery: PostgreSQL counts once per statement, not once per row.
+  const counted = query.cursor ? sql<null>`null::jsonb` : sql<Record<string, number>>`(${countsJson(sequenceId)})`;
+  const rows = await db
+    .select({
+      enrolment: pageOfEnrolments._.selectedFields,
+      lead: { id: leads.id, email: leads.email, firstName: leads.firstName, lastName: leads.lastName },
+      counts: counted,
+    })
+    .from(pageOfEnrolments)
+    .innerJoin(leads, eq(leads.id, pageOfEnrolments.leadId))
+    .orderBy(desc(pageOfEnrolments.enrolledAt), desc(pageOfEnrolments.id));
+  // An empty page carries no row to bring the counts: they are counted apart (nothing to contradict).
+  const counts = query.cursor ? undefined : rows.length ? rows[0]!.counts : await countByStatus(db, sequenceId);
+  if (counts) countsCache.set(sequenceId, { byStatus: counts, countedAt: Date.now() });
+  const { page, nextCursor } = pageOf(
+    rows.map(({ enrolment, lead }) => ({ enrolment, lead })),
+    query.limit,
+    (r) => ({ at: r.enrolment.enrolledAt, id: r.enrolment.id }),
   );
+  return { page, counts, nextCursor };
 }
 
 /** One enrolment with its lead, timeline, messages and variants, and the address its replies go to. */
@@ -502,13 +506,15 @@ const countsCache = new LRUCache<string, Counted, Db>({
   fetchMethod: async (sequenceId, _stale, { context: db }) => ({ byStatus: await countByStatus(db, sequenceId), countedAt: Date.now() }),
 });
 
+/** Enrolments per status of a sequence, as one JSON object ({} for none): a statement, or a subquery of one. */
+function countsJson(sequenceId: string) {
+  return sql<Record<string, number>>`select coalesce(jsonb_object_agg(status, n), '{}'::jsonb)
+    from (select status, count(*)::int as n from enrolments where sequence_id = ${sequenceId} group by status) by_status`;
+}
+
 async function countByStatus(db: Db, sequenceId: string): Promise<Record<string, number>> {
-  const rows = await db
-    .select({ status: enrolments.status, n: count() })
-    .from(enrolments)
-    .where(eq(enrolments.sequenceId, sequenceId))
-    .groupBy(enrolments.status);
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  const [row] = rowsOf<{ counts: Record<string, number> }>(await db.execute(sql`select (${countsJson(sequenceId)}) as counts`));
+  return row?.counts ?? {};
 }
 
 export async function statusCounts(db: Db, sequenceId: string): Promise<Record<string, number>> {
