@@ -179,8 +179,10 @@ describe('the complaint breaker', () => {
         threshold: 0.001,
       });
     }
-    await acme.waitForStatus(second.enrolmentIds[0]!, 'paused');
-    const { waitingFor } = (await acme.api('GET', `/v1/enrolments/${second.enrolmentIds[0]}`)).body;
+    // Not the enrolment whose lead complained: a complaint unsubscribes its lead, which ends it.
+    const bystander = second.enrolmentIds.find((id) => id !== second.sent[0]!.enrolmentId)!;
+    await acme.waitForStatus(bystander, 'paused');
+    const { waitingFor } = (await acme.api('GET', `/v1/enrolments/${bystander}`)).body;
     expect(waitingFor).toEqual({
       cause: 'complaint_protection',
       reason:
