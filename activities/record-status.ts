@@ -66,7 +66,7 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
           reason: input.reason,
         },
         `enrolment-ended-${changed.enrolment.id}`,
-        { portalWebhookUrl: changed.portalWebhookUrl },
+        { portalWebhookUrl: changed.enrolment.portalWebhookUrl },
       );
     }
   };
@@ -77,7 +77,6 @@ type Current = typeof enrolments.$inferSelect & { portalWebhookUrl: string | nul
 /** What was written: `changed` when the status itself changed (not only an out-of-office date). */
 interface Written {
   enrolment: Current;
-  portalWebhookUrl: string | null;
   changed: boolean;
 }
 
@@ -161,7 +160,7 @@ async function write(
         .set({ bouncedAt: now })
         .where(and(eq(leads.id, current.leadId), isNull(leads.bouncedAt)));
   }
-  return { enrolment: current, portalWebhookUrl: current.portalWebhookUrl, changed };
+  return { enrolment: current, changed };
 }
 
 /** Why the database holds an enrolment paused (its sequence's pause, a breaker's trip, a retired sender), or null: a person's pause. */
