@@ -83,7 +83,9 @@ describe('a sequence’s forecast', () => {
     expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
     expect(forecast.totals.emails).toBe(sent.length);
     expect(forecast.totals.emails).toBeGreaterThan(7);
-    // Seven leads, three a day: four of them were held by the cap.
-    expect(forecast.heldBack.new_leads_cap).toBeGreaterThanOrEqual(4);
+    // Three new leads a day: the five London leads want the same morning, so at least two wait for
+    // the next day. (How many more depends on the hour the test runs: whether the New York and
+    // Tokyo leads' first mornings fall on that day too.)
+    expect(forecast.heldBack.new_leads_cap).toBeGreaterThanOrEqual(2);
   }, 180_000);
 });
