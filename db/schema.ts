@@ -466,6 +466,24 @@ export const enrolments = pgTable(
   ],
 );
 
+/**
+ * How many enrolments of a sequence are in each status, kept by statement-level triggers on
+ * enrolments (migration 0011, `count_sequence_enrolments`) in the same transaction as every
+ * insert, status change and delete. So the first page of a sequence's enrolments reads its counts
+ * in its own snapshot without counting 10,000 rows per request. Written only by the triggers.
+ * No foreign key: a sequence deleted with its enrolments leaves its rows at zero, which no
+ * request reads (and the trigger's upsert never races its cascade).
+ */
+export const sequenceEnrolmentCounts = pgTable(
+  'sequence_enrolment_counts',
+  {
+    sequenceId: uuid('sequence_id').notNull(),
+    status: text('status').$type<EnrolmentStatus>().notNull(),
+    enrolments: integer('enrolments').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sequenceId, t.status] })],
+);
+
 /** The timeline of an enrolment: status changes, emails sent, replies, signals. */
 export const enrolmentEvents = pgTable(
   'enrolment_events',

@@ -56,6 +56,7 @@ describe('migrations', () => {
       'notifications',
       'one_off_emails',
       'senders',
+      'sequence_enrolment_counts',
       'sequences',
       'step_variants',
       'steps',

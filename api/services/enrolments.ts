@@ -1,6 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { LRUCache } from 'lru-cache';
 import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Account } from '../../db/accounts.js';
 import { rowsOf, type Db } from '../../db/client.js';
@@ -218,7 +217,6 @@ export async function enrolLeads(
     return winner;
   }
 
-  forgetStatusCounts(sequence.id);
   const toStart = accepted.filter(({ result }) => results.includes(result));
   await startEnrolmentWorkflows(
     deps,
@@ -307,8 +305,7 @@ async function resumeStarts(deps: Deps, batchId: string) {
  * A page of a sequence's enrolments, with their leads, and on the first page the counts per
  * status. Read in one statement, so in one snapshot: the page and the counts never contradict
  * each other (a list of three paused enrolments never comes with `{active: 3}` right after a
- * sequence-wide pause), in one round trip and with no transaction to open and close. The fresh
- * counts replace the cached ones.
+ * sequence-wide pause), in one round trip and with no transaction to open and close.
  */
 export async function listSequenceEnrolments(
   db: Db,
@@ -333,9 +330,8 @@ export async function listSequenceEnrolments(
     .orderBy(...orderBy)
     .limit(query.limit + 1)
     .as('page');
-  // Counts describe the whole sequence, not a page: they come with the first page only, so
-  // paging through 10,000 enrolments does not aggregate all of them on every request. An
-  // uncorrelated subquery: PostgreSQL counts once per statement, not once per row.
+  // Counts describe the whole sequence, not a page: they come with the first page only. An
+  // uncorrelated subquery: PostgreSQL reads them once per statement, not once per row.
   const counted = query.cursor ? sql<null>`null::jsonb` : sql<Record<string, number>>`(${countsJson(sequenceId)})`;
   const rows = await db
     .select({
@@ -346,9 +342,8 @@ export async function listSequenceEnrolments(
     .from(pageOfEnrolments)
     .innerJoin(leads, eq(leads.id, pageOfEnrolments.leadId))
     .orderBy(desc(pageOfEnrolments.enrolledAt), desc(pageOfEnrolments.id));
-  // An empty page carries no row to bring the counts: they are counted apart (nothing to contradict).
-  const counts = query.cursor ? undefined : rows.length ? rows[0]!.counts : await countByStatus(db, sequenceId);
-  if (counts) countsCache.set(sequenceId, { byStatus: counts, countedAt: Date.now() });
+  // An empty page carries no row to bring the counts: they are read apart (nothing to contradict).
+  const counts = query.cursor ? undefined : rows.length ? rows[0]!.counts : await statusCounts(db, sequenceId);
   const { page, nextCursor } = pageOf(
     rows.map(({ enrolment, lead }) => ({ enrolment, lead })),
     query.limit,
@@ -455,7 +450,6 @@ export async function controlEnrolment(
   }
   const result = await updateEnrolment(deps, enrolmentId, action, UPDATE_DEADLINE_MS);
   if (result.outcome === 'ended') throw new ApiError(409, 'enrolment_ended', 'The enrolment has ended; enrol the lead again instead');
-  forgetStatusCounts(enrolment.sequenceId);
   return result.outcome === 'applied' ? { accepted: true, state: result.state } : { accepted: true };
 }
 
@@ -479,53 +473,17 @@ async function tellColleaguesOfMarkedReply(deps: Deps, enrolmentId: string): Pro
 }
 
 /**
- * Enrolments per status in a sequence, as GET /v1/sequences/{id} shows them. The aggregate reads
- * every enrolment of the sequence (its cost by size: bench/README.md, "Figures behind the code"),
- * which a page polled by several people would pay on every request. So one answer serves a sequence for two seconds; after that the next
- * request still gets it at once and starts a fresh count in the background, which concurrent
- * requests share: a polled list never waits for the aggregate. Answers older than 30 seconds are
- * dropped, so a sequence nobody looked at for a while is counted afresh. This process's own
- * writes (enrol, pause, resume, stop) drop the answer at once; changes made elsewhere (a send
- * completing, another API process) show within about two seconds.
+ * Enrolments per status of a sequence, as one JSON object ({} for none), from the counts the
+ * database keeps with every write (sequence_enrolment_counts): a few rows read, however large the
+ * sequence, and in the snapshot of the statement it is part of.
  */
-const COUNTS_FRESH_MS = 2_000;
-const COUNTS_USABLE_MS = 30_000;
-interface Counted {
-  byStatus: Record<string, number>;
-  countedAt: number;
-}
-const countsCache = new LRUCache<string, Counted, Db>({
-  max: 10_000,
-  ttl: COUNTS_USABLE_MS,
-  ttlAutopurge: true,
-  // While a background count runs, requests get the answer it replaces.
-  allowStale: true,
-  // A write dropping the answer while a count is under way must not fail the requests waiting
-  // for that count (they get it, as a read racing a write); it is just not kept.
-  ignoreFetchAbort: true,
-  fetchMethod: async (sequenceId, _stale, { context: db }) => ({ byStatus: await countByStatus(db, sequenceId), countedAt: Date.now() }),
-});
-
-/** Enrolments per status of a sequence, as one JSON object ({} for none): a statement, or a subquery of one. */
 function countsJson(sequenceId: string) {
-  return sql<Record<string, number>>`select coalesce(jsonb_object_agg(status, n), '{}'::jsonb)
-    from (select status, count(*)::int as n from enrolments where sequence_id = ${sequenceId} group by status) by_status`;
+  return sql<Record<string, number>>`select coalesce(jsonb_object_agg(status, enrolments), '{}'::jsonb)
+    from sequence_enrolment_counts where sequence_id = ${sequenceId} and enrolments <> 0`;
 }
 
-async function countByStatus(db: Db, sequenceId: string): Promise<Record<string, number>> {
+/** Enrolments per status in a sequence, as GET /v1/sequences/{id} shows them. */
+export async function statusCounts(db: Db, sequenceId: string): Promise<Record<string, number>> {
   const [row] = rowsOf<{ counts: Record<string, number> }>(await db.execute(sql`select (${countsJson(sequenceId)}) as counts`));
   return row?.counts ?? {};
-}
-
-export async function statusCounts(db: Db, sequenceId: string): Promise<Record<string, number>> {
-  const counted = (await countsCache.fetch(sequenceId, { context: db }))!;
-  if (Date.now() - counted.countedAt > COUNTS_FRESH_MS) {
-    // A failed count drops the entry (the next request counts again); nothing waits on this one.
-    countsCache.fetch(sequenceId, { context: db, forceRefresh: true }).catch(() => {});
-  }
-  return counted.byStatus;
-}
-
-export function forgetStatusCounts(sequenceId: string): void {
-  countsCache.delete(sequenceId);
 }
