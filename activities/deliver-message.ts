@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import { messages } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { emailsFailed, emailsSent } from '../metrics.js';
@@ -9,7 +9,7 @@ import { SendPostponed, SendRejected, SendRetryLater, type Mailer } from './mail
 export type Message = typeof messages.$inferSelect;
 
 export type DeliveryResult =
-  | { delivered: true; providerId: string; sentAt: Date }
+  | { delivered: true; providerId: string; sentAt: Date; answer?: Record<string, unknown> }
   | { delivered: false; postponedUntil: Date; reason: string }
   | { delivered: false; rejected: string };
 
@@ -26,10 +26,12 @@ export async function deliverMessage(
      * Writes that belong with "sent" (the enrolment's last step, its timeline event), made in
      * the same statement as the message's own: a crash or a lost database between them would
      * otherwise leave a sent message whose retry returns early and never writes them. Each is a
-     * data-modifying statement that reads the CTE `sent` (the message's row, `id` and
-     * `variant_id`, present only when this attempt is the one that marked it sent).
+     * data-modifying statement, named as a CTE, that reads the CTE `sent` (the message's row, `id`
+     * and `variant_id`, present only when this attempt is the one that marked it sent).
      */
-    alsoWhenSent?: (sentAt: Date) => SQL[];
+    alsoWhenSent?: (sentAt: Date) => Record<string, SQL>;
+    /** What the statement answers (`answer` in the result): a select list over those CTEs. */
+    answer?: SQL;
   } = {},
 ): Promise<DeliveryResult> {
   try {
@@ -50,18 +52,20 @@ export async function deliverMessage(
     // can overlap (a first one stuck on a dead connection past its timeout while the retry runs):
     // the message's row lock makes the second wait, and it finds the message already sent, so the
     // writes that go with "sent" happen once.
-    const also = options.alsoWhenSent?.(sentAt) ?? [];
-    await deps.db.execute(sql`
+    const also = Object.entries(options.alsoWhenSent?.(sentAt) ?? {});
+    const rows = rowsOf<Record<string, unknown>>(
+      await deps.db.execute(sql`
       with sent as (
         update messages set status = 'sent', provider_id = ${providerId}, sent_at = ${sentAt.toISOString()}::timestamptz
         where id = ${message.id} and status <> 'sent'
         returning id, variant_id
       )${sql.join(
-        also.map((statement, i) => sql`, ${sql.raw(`also_${i}`)} as (${statement})`),
+        also.map(([name, statement]) => sql`, ${sql.identifier(name)} as (${statement})`),
         sql``,
       )}
-      select count(*) as n from sent`);
-    return { delivered: true, providerId, sentAt };
+      select ${options.answer ?? sql`count(*) as n from sent`}`),
+    );
+    return { delivered: true, providerId, sentAt, ...(options.answer ? { answer: rows[0] ?? {} } : {}) };
   } catch (error) {
     emailsFailed.inc({ reason: error instanceof SendPostponed ? 'postponed' : error instanceof SendRejected ? 'rejected' : 'retry' });
     if (error instanceof SendPostponed) return { delivered: false, postponedUntil: error.until, reason: error.message };

@@ -1,15 +1,15 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { enrolments, type EnrolmentStatus } from '../db/schema.js';
+import { enrolments, type EnrolmentStatus, type WaitingFor } from '../db/schema.js';
 import { isLive, REASONS } from '../domain/enrolment-status.js';
 import { senderHold, sequenceHold } from '../domain/enrolment-rules.js';
 import { inHoldout, variantForEnrolment } from '../domain/experiment.js';
 import { markdownText } from '../domain/markdown-text.js';
-import { formatDue, stepSchedule } from '../domain/schedule.js';
+import { formatDue, nextStep, stepSchedule } from '../domain/schedule.js';
 import { waitSummary } from '../domain/waiting-for.js';
 import { storeVariantAssignment } from '../db/variant-assignments.js';
 import { SUPPRESSION_OUTCOME, suppressionOf } from '../domain/suppression.js';
-import { daysOffOf, loadEnrolmentContext } from './enrolment-context.js';
+import { daysOffOf, loadEnrolmentContext, type EnrolmentContext } from './enrolment-context.js';
 
 export interface NextStepPlan {
   /** The database says the enrolment is elsewhere (suppressed, sequence paused or archived). */
@@ -93,23 +93,58 @@ export function createPlanNextStep({ db }: { db: Db }) {
     if (variant && store) {
       await storeVariantAssignment(db, { accountId: enrolment.accountId, enrolmentId, stepId: ctx.next.id, variantId: variant.id }, store);
     }
-    const number = ctx.steps.findIndex((s) => s.id === ctx.next!.id) + 1;
-    const subject = variant?.subject ?? ctx.next.subject;
-    const which = variant ? ` (variant ${variant.label})` : '';
-    return {
-      adoptStatus,
-      reason: adoptStatus ? hold : undefined,
-      ...senderId,
-      next: {
-        stepId: ctx.next.id,
-        number,
-        of: ctx.steps.length,
-        subject,
-        dueAt: dueAt.toISOString(),
-        // The Temporal UI reads it as Markdown: the subject is the user's, shown as written.
-        summary: `Step ${number} of ${ctx.steps.length}${which} '${markdownText(subject, 120)}' due ${formatDue(dueAt, ctx.zone)}${waitSummary(wait)}`,
-        ...(variant ? { variant: { id: variant.id, label: variant.label } } : {}),
-      },
-    };
+    return { adoptStatus, reason: adoptStatus ? hold : undefined, ...senderId, next: plannedStep(ctx, ctx.next, dueAt, wait, variant) };
+  };
+}
+
+/** What follows a sent email, when the send can decide it with the context it read (see below). */
+export type PlanAfterSend = { completed: true } | { plan: NextStepPlan & { next: NonNullable<NextStepPlan['next']> }; wait: WaitingFor };
+
+/**
+ * The plan that follows the email of `stepId`, sent at `previousAt`, from the context the send
+ * read: what planNextStep would find right after it, without reading the enrolment again. Null
+ * where that plan writes more than the enrolment's row or adopts a status (a hold, a holdout, an
+ * experiment's variant to assign): the workflow then plans as before.
+ */
+export function planAfterSend(ctx: EnrolmentContext, stepId: string, previousAt: Date): PlanAfterSend | null {
+  const { enrolment, lead, sequence, sender } = ctx;
+  if (enrolment.holdout || suppressionOf(lead) || sequence.status !== 'active') return null;
+  if (sequenceHold(sequence.status, sequence.protection) ?? senderHold(!!sender?.retiredAt, sender?.protection)) return null;
+  const position = ctx.steps.find((s) => s.id === stepId)?.position;
+  if (position === undefined) return null;
+  const sent = ctx.sentSteps.some((s) => s.stepId === stepId) ? ctx.sentSteps : [...ctx.sentSteps, { stepId, position }];
+  const following = nextStep(ctx.steps, sent);
+  if (!following) return { completed: true };
+  if (following.variants.length) return null;
+  const { at, wait } = stepSchedule({
+    previousAt,
+    delay: { amount: following.delayAmount, unit: following.delayUnit },
+    window: sequence.sendWindow,
+    zone: ctx.zone,
+    daysOff: daysOffOf(ctx),
+  });
+  return { plan: { ...(sender ? { senderId: sender.id } : {}), next: plannedStep(ctx, following, at, wait, null) }, wait };
+}
+
+/** A planned step as the workflow shows it (its state and the Temporal UI's summary). */
+export function plannedStep(
+  ctx: Pick<EnrolmentContext, 'steps' | 'zone'>,
+  step: { id: string; subject: string },
+  dueAt: Date,
+  wait: WaitingFor,
+  variant: { id: string; label: string; subject: string } | null,
+): NonNullable<NextStepPlan['next']> {
+  const number = ctx.steps.findIndex((s) => s.id === step.id) + 1;
+  const subject = variant?.subject ?? step.subject;
+  const which = variant ? ` (variant ${variant.label})` : '';
+  return {
+    stepId: step.id,
+    number,
+    of: ctx.steps.length,
+    subject,
+    dueAt: dueAt.toISOString(),
+    // The Temporal UI reads it as Markdown: the subject is the user's, shown as written.
+    summary: `Step ${number} of ${ctx.steps.length}${which} '${markdownText(subject, 120)}' due ${formatDue(dueAt, ctx.zone)}${waitSummary(wait)}`,
+    ...(variant ? { variant: { id: variant.id, label: variant.label } } : {}),
   };
 }

@@ -50,23 +50,26 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
             return current ? write(db, current, input, { leadToo: false }) : undefined;
           })();
     } while (written === 'raced');
-    const changed = written?.changed ? written : undefined;
-    if (changed)
-      logger.info({ enrolmentId: changed.enrolment.id, from: changed.enrolment.status, to: input.status }, 'enrolment status changed');
-    if (changed && !isLive(input.status)) {
+    if (written?.changed)
+      logger.info({ enrolmentId: written.enrolment.id, from: written.enrolment.status, to: input.status }, 'enrolment status changed');
+    // An ending is announced when written, and again when found written already: by an attempt
+    // whose announcement failed, or by a send that completed the enrolment and whose answer was
+    // lost. The event's id makes it one delivery.
+    if (written && !isLive(input.status)) {
+      const { enrolment } = written;
       await notifyPortal(
         deps,
-        changed.enrolment.accountId,
+        enrolment.accountId,
         'enrolment.ended',
         {
-          enrolmentId: changed.enrolment.id,
-          sequenceId: changed.enrolment.sequenceId,
-          leadId: changed.enrolment.leadId,
+          enrolmentId: enrolment.id,
+          sequenceId: enrolment.sequenceId,
+          leadId: enrolment.leadId,
           status: input.status,
-          reason: input.reason,
+          reason: written.changed ? input.reason : enrolment.endedReason,
         },
-        `enrolment-ended-${changed.enrolment.id}`,
-        { portalWebhookUrl: changed.enrolment.portalWebhookUrl },
+        `enrolment-ended-${enrolment.id}`,
+        { portalWebhookUrl: enrolment.portalWebhookUrl },
       );
     }
   };
@@ -74,7 +77,7 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
 
 type RecordStatusInput = Parameters<ReturnType<typeof createRecordStatus>>[0];
 type Current = typeof enrolments.$inferSelect & { portalWebhookUrl: string | null };
-/** What was written: `changed` when the status itself changed (not only an out-of-office date). */
+/** What was written: `changed` when the status itself changed (not only an out-of-office date; not when it already was). */
 interface Written {
   enrolment: Current;
   changed: boolean;
@@ -103,7 +106,7 @@ async function write(
   const pausedUntil = input.status === 'paused' && input.pausedUntil ? new Date(input.pausedUntil) : null;
   // A second out-of-office moves the date of a wait without changing the status.
   const untilMoved = input.pausedUntil !== undefined && current.pausedUntil?.getTime() !== pausedUntil?.getTime();
-  if (current.status === input.status && !untilMoved) return undefined;
+  if (current.status === input.status && !untilMoved) return { enrolment: current, changed: false };
   const now = new Date();
   const final = !isLive(input.status);
   // A pause the workflow took over from the database (its plan or its send found the sequence

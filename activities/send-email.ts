@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db, Transaction } from '../db/client.js';
 import { dailyCapReached, newLeadsCapReached, queuedRelease, recipientCapReached, senderCapReached } from '../db/daily-sends.js';
@@ -11,7 +11,10 @@ import { REASONS } from '../domain/enrolment-status.js';
 import { providerTags } from '../domain/sender.js';
 import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
-import { daysOffOf, loadEnrolmentContext, type VariantContent } from './enrolment-context.js';
+import { daysOffOf, loadEnrolmentContext, type EnrolmentContext, type VariantContent } from './enrolment-context.js';
+import { planAfterSend, type NextStepPlan, type PlanAfterSend } from './plan-next-step.js';
+import { notifyPortal } from '../temporal/portal-events.js';
+import type { Client } from '@temporalio/client';
 import { nextWindowOpening } from '../domain/schedule.js';
 
 import { renderMessage } from '../domain/render-message.js';
@@ -21,8 +24,19 @@ import { variantForEnrolment } from '../domain/experiment.js';
 import { storeVariantAssignment } from '../db/variant-assignments.js';
 import type { Mailer } from './mailer.js';
 
+/**
+ * What follows a sent email, decided and written by the send itself, so the workflow neither
+ * plans nor records a completion after it (two local activities and their statements saved).
+ * Absent when the send could not decide it (planAfterSend) or found it written already: the
+ * workflow then plans as it always did.
+ */
+export type FollowingSend = {
+  /** The instant the next step's delay counts from: the email's, by the workflow's clock. */
+  previousAt: string;
+} & ({ plan: NextStepPlan } | { completed: { reason: string } });
+
 export type SendOutcome =
-  | { outcome: 'sent'; messageId: string; sentAt: string }
+  | { outcome: 'sent'; messageId: string; sentAt: string; following?: FollowingSend }
   | { outcome: 'postponed'; until: string; reason: string }
   | { outcome: 'not_sendable'; status: EnrolmentStatus | null; reason: string }
   | { outcome: 'failed'; reason: string };
@@ -35,6 +49,7 @@ export interface SendDeps {
   mailer: Mailer;
   config: Config;
   logger: Logger;
+  temporal: Client;
 }
 
 /**
@@ -77,7 +92,7 @@ export function createSendStep(deps: SendDeps) {
   }): Promise<SendOutcome> {
     const key = stepIdempotencyKey(enrolmentId, stepId);
 
-    type Decided = { outcome: SendOutcome } | { message: Message } | { lookUp: { previous: Message } };
+    type Decided = { outcome: SendOutcome } | { message: Message; ctx?: EnrolmentContext } | { lookUp: { previous: Message } };
     const storedMessage = async (tx: Transaction) => (await tx.select().from(messages).where(eq(messages.idempotencyKey, key)))[0];
     // Phase 1, under the enrolment's row lock: decide, render and store the email as it will go.
     const decide = (): Promise<Decided> =>
@@ -87,7 +102,7 @@ export function createSendStep(deps: SendDeps) {
           // Already stored by an earlier attempt: finish that attempt with the very same payload.
           // (The context says whether it is; without a context, the table does.)
           const stored = ctx?.storedMessageId === null ? undefined : await storedMessage(tx);
-          if (stored) return { message: stored };
+          if (stored) return { message: stored, ...(ctx ? { ctx } : {}) };
           if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: REASONS.enrolmentGone } };
           const { enrolment, lead, sequence, account, sender } = ctx;
           const blocker = sendBlocker({
@@ -247,7 +262,7 @@ export function createSendStep(deps: SendDeps) {
             // and read before it committed) finds the email stored, not a second one.
             .onConflictDoNothing({ target: messages.idempotencyKey })
             .returning();
-          return { message: message ?? (await storedMessage(tx))! };
+          return { message: message ?? (await storedMessage(tx))!, ctx };
         })
         .catch(templateFailure);
     // A reply in the thread needs the Message-ID the previous email went out with: when the
@@ -272,23 +287,15 @@ export function createSendStep(deps: SendDeps) {
     }
     if (message.status === 'failed') return { outcome: 'failed', reason: message.failureReason ?? 'the provider refused the email' };
 
-    // Phase 2: hand it to the provider with the same key on every attempt, then record it.
+    // Phase 2: hand it to the provider with the same key on every attempt, then record it. What
+    // follows the email is decided now (the plan counts from the email's own instant) and written
+    // in the same statement.
+    const after = decided.ctx ? planAfterSend(decided.ctx, stepId, message.createdAt) : null;
     const result = await deliverMessage(deps, message, {
-      // The enrolment's last step, and the timeline saying which variant went (looked up here: a
-      // retry may not have chosen it).
-      alsoWhenSent: (sentAt) => {
-        const at = sql`${sentAt.toISOString()}::timestamptz`;
-        return [
-          sql`update enrolments set last_step_id = ${stepId}, last_sent_at = ${at}, waiting_for = null, updated_at = ${at}
-            where id = ${enrolmentId} and exists (select from sent)`,
-          sql`insert into enrolment_events (account_id, enrolment_id, type, detail)
-            select ${message.accountId}, ${enrolmentId}, 'email_sent',
-              jsonb_build_object('stepId', ${stepId}::text, 'messageId', sent.id, 'subject', ${message.subject}::text)
-              || case when sent.variant_id is null then '{}'::jsonb
-                 else jsonb_strip_nulls(jsonb_build_object('variantId', sent.variant_id, 'variant', v.label)) end
-            from sent left join step_variants v on v.id = sent.variant_id`,
-        ];
-      },
+      alsoWhenSent: (sentAt) => sentStatements(message, after, sentAt),
+      // The enrolment's status after the statement: 'active' with the plan written, 'completed'
+      // when this email completed it; none when another attempt had marked the email sent.
+      answer: sql`(select status from enrolment) as status`,
     });
     if (!result.delivered) {
       if ('postponedUntil' in result) {
@@ -302,6 +309,66 @@ export function createSendStep(deps: SendDeps) {
       return { outcome: 'failed', reason: `the provider refused step email: ${result.rejected}` };
     }
     logger.info({ accountId: message.accountId, enrolmentId, stepId, messageId: message.id }, 'email sent');
-    return { outcome: 'sent', messageId: message.id, sentAt: result.sentAt.toISOString() };
+    const sent = { outcome: 'sent' as const, messageId: message.id, sentAt: result.sentAt.toISOString() };
+    const status = result.answer?.status;
+    const previousAt = message.createdAt.toISOString();
+    if (after && 'plan' in after && status === 'active') return { ...sent, following: { previousAt, plan: after.plan } };
+    if (after && 'completed' in after && status === 'completed') {
+      const { enrolment, account } = decided.ctx!;
+      logger.info({ enrolmentId, from: 'active', to: 'completed' }, 'enrolment status changed');
+      await notifyPortal(
+        deps,
+        account.id,
+        'enrolment.ended',
+        { enrolmentId, sequenceId: enrolment.sequenceId, leadId: enrolment.leadId, status: 'completed', reason: REASONS.allStepsSent },
+        `enrolment-ended-${enrolmentId}`,
+        { portalWebhookUrl: account.portalWebhookUrl },
+      );
+      return { ...sent, following: { previousAt, completed: { reason: REASONS.allStepsSent } } };
+    }
+    return sent;
+  };
+}
+
+/**
+ * The writes that go with a step's email marked sent (deliverMessage's `alsoWhenSent`): the
+ * enrolment's last step and, when the send decided it, its next plan or its completion; the
+ * timeline's events. The plan and the completion apply only to an enrolment still active (an
+ * attempt outliving its workflow's end changes nothing of it).
+ */
+function sentStatements(message: Message, after: PlanAfterSend | null, sentAt: Date): Record<string, SQL> {
+  const at = sql`${sentAt.toISOString()}::timestamptz`;
+  const whileActive = (value: SQL, otherwise: SQL) => sql`case when status = 'active' then ${value} else ${otherwise} end`;
+  const following =
+    after && 'plan' in after
+      ? sql`, next_step_id = ${whileActive(sql`${after.plan.next!.stepId}::uuid`, sql`next_step_id`)},
+          next_due_at = ${whileActive(sql`${after.plan.next!.dueAt}::timestamptz`, sql`next_due_at`)},
+          waiting_for = ${whileActive(sql`${JSON.stringify(after.wait)}::jsonb`, sql`null`)},
+          holdout = coalesce(holdout, false)`
+      : after
+        ? sql`, status = ${whileActive(sql`'completed'`, sql`status`)},
+            ended_at = ${whileActive(at, sql`ended_at`)},
+            ended_reason = ${whileActive(sql`${REASONS.allStepsSent}::text`, sql`ended_reason`)},
+            next_step_id = ${whileActive(sql`null`, sql`next_step_id`)},
+            next_due_at = ${whileActive(sql`null`, sql`next_due_at`)},
+            paused_until = ${whileActive(sql`null`, sql`paused_until`)},
+            waiting_for = null`
+        : sql`, waiting_for = null`;
+  return {
+    enrolment: sql`update enrolments set last_step_id = ${message.stepId}, last_sent_at = ${at}, updated_at = ${at}${following}
+      where id = ${message.enrolmentId} and exists (select from sent)
+      returning status`,
+    // The timeline: which variant went (looked up here: a retry may not have chosen it) and, after
+    // it in time, the completion (a microsecond later: the same statement's clock otherwise).
+    sent_event: sql`insert into enrolment_events (account_id, enrolment_id, type, detail)
+      select ${message.accountId}, ${message.enrolmentId}, 'email_sent',
+        jsonb_build_object('stepId', ${message.stepId}::text, 'messageId', sent.id, 'subject', ${message.subject}::text)
+        || case when sent.variant_id is null then '{}'::jsonb
+           else jsonb_strip_nulls(jsonb_build_object('variantId', sent.variant_id, 'variant', v.label)) end
+      from sent left join step_variants v on v.id = sent.variant_id`,
+    completed_event: sql`insert into enrolment_events (account_id, enrolment_id, type, from_status, to_status, detail, created_at)
+      select ${message.accountId}, ${message.enrolmentId}, 'status_changed', 'active', 'completed',
+        jsonb_build_object('reason', ${REASONS.allStepsSent}::text), now() + interval '1 microsecond'
+      from enrolment where enrolment.status = 'completed'`,
   };
 }

@@ -80,9 +80,9 @@ export function createSendOneOff(deps: SendDeps) {
     if ('outcome' in decided) return decided;
     if (decided.status === 'sent') return { outcome: 'sent' };
     const result = await deliverMessage(deps, decided, {
-      alsoWhenSent: () => [
-        sql`update one_off_emails set status = 'sent', reason = null where id = ${oneOffId} and exists (select from sent)`,
-      ],
+      alsoWhenSent: () => ({
+        one_off: sql`update one_off_emails set status = 'sent', reason = null where id = ${oneOffId} and exists (select from sent)`,
+      }),
     });
     if (!result.delivered && 'postponedUntil' in result) {
       return { outcome: 'postponed', until: result.postponedUntil.toISOString(), reason: result.reason };

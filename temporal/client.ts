@@ -280,6 +280,9 @@ export async function startPortalWebhook(deps: TemporalDeps, event: PortalEvent,
   try {
     await deps.temporal.workflow.start(portalWebhookWorkflow, {
       workflowId: portalWebhookWorkflowId(event.id),
+      // An event's id is its once: announced again (a lost answer, a retried activity), it is not
+      // delivered again once delivered; one whose delivery failed for good may go again.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       args: [event],
       staticSummary: markdownText(summary),

@@ -128,11 +128,20 @@ describe('a lead enrolled in a sequence whose step has variants', () => {
     const plans = await Promise.all([plan({ enrolmentId: id, previousAt }), plan({ enrolmentId: id, previousAt })]);
     expect(plans[1]!.next?.variant).toEqual(plans[0]!.next?.variant);
     expect((await plan({ enrolmentId: id, previousAt })).next?.variant).toEqual(plans[0]!.next?.variant);
-    const send = createSendStep({ db: db(), config: service.config, logger, mailer: mailerFor(service.config, logger) });
+    const send = createSendStep({
+      db: db(),
+      config: service.config,
+      logger,
+      mailer: mailerFor(service.config, logger),
+      temporal: service.temporal,
+    });
     const now = new Date().toISOString();
     const first = await send({ enrolmentId: id, stepId: step.id, now });
     const again = await send({ enrolmentId: id, stepId: step.id, now });
-    expect(again).toEqual(first);
+    // The retry answers the same email; what follows it was written by the first (the workflow
+    // of a retry whose first answer was lost plans again).
+    expect(first.outcome === 'sent' && first.following).toBeTruthy();
+    expect(again).toEqual({ ...first, following: undefined });
     const sent = await fixture.sentMessages(id);
     expect(sent).toHaveLength(1);
     expect(sent[0]!.variantId).toBe(plans[0]!.next!.variant!.id);

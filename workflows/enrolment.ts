@@ -218,6 +218,15 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
     },
   );
 
+  // The sender is set at the start; an enrolment from before senders, or one moved to another
+  // sender (its sender retired), gets it from a plan. Plans from before senders carry no
+  // senderId, so their histories never ask for the patch.
+  const noteSender = ({ senderId }: NextStepPlan) => {
+    if (senderId && senderId !== workflowInfo().typedSearchAttributes.get(SenderIdKey) && patched('sender-search-attribute')) {
+      upsertSearchAttributes([{ key: SenderIdKey, value: senderId }]);
+    }
+  };
+
   const continueAsNewWithState = () =>
     continueAsNew<typeof enrolmentWorkflow>({
       enrolmentId,
@@ -326,12 +335,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       planStale = false;
       plan = await planNextStep({ enrolmentId, previousAt: lastSentAt ?? enrolledAt, ...(notBefore ? { notBefore } : {}) });
       postponed = null;
-      // The sender is set at the start; an enrolment from before senders, or one moved to another
-      // sender (its sender retired), gets it here. Plans from before senders carry no senderId, so
-      // their histories never ask for the patch.
-      if (plan.senderId && plan.senderId !== workflowInfo().typedSearchAttributes.get(SenderIdKey) && patched('sender-search-attribute')) {
-        upsertSearchAttributes([{ key: SenderIdKey, value: plan.senderId }]);
-      }
+      noteSender(plan);
       if (carriedPostponement && plan.next) {
         // The previous run's postponement holds for the step it was about, no longer for another.
         const { stepId, until, reason } = carriedPostponement;
@@ -378,13 +382,35 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       throw error;
     }
     switch (outcome.outcome) {
-      case 'sent':
+      case 'sent': {
         sentCount++;
         notBefore = null;
         lastStepId = next.stepId;
+        // The send decided and wrote what follows (its next plan, or the completion), unless an
+        // edit asked for a new plan meanwhile. Sends from before this answer carry none, so their
+        // histories never ask for the patch; workers from before it plan, as below.
+        const following = outcome.following;
+        if (following && !planStale && patched('send-plans-next')) {
+          lastSentAt = following.previousAt;
+          if ('completed' in following) {
+            // Recorded by the send: the email is the last, whatever a signal said meanwhile.
+            status = 'completed';
+            endedReason = following.completed.reason;
+            awayUntil = persistedAwayUntil = null;
+            liveReason = liveInboundId = null;
+            upsertSearchAttributes([{ key: EnrolmentStatusKey, value: 'completed' }]);
+            persistedStatus = 'completed';
+          } else {
+            plan = following.plan;
+            postponed = null;
+            noteSender(plan);
+          }
+          break;
+        }
         lastSentAt = new Date().toISOString();
         planStale = true;
         break;
+      }
       case 'postponed':
         // Daily cap or provider quota: the step waits, it is never dropped.
         plan = {

@@ -20,6 +20,7 @@ import {
   FakeEnrolment,
   HOUR,
   MINUTE,
+  sendPlanningNext,
   startWorkflowLayer,
   until,
   type Script,
@@ -570,6 +571,64 @@ describe('a step that is not sendable', () => {
     expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 1, lastStepId: fake.stepId(1) });
     expect(fake.plans.map((p) => p.next?.stepId ?? null)).toEqual([fake.stepId(0), fake.stepId(1), null]);
     expect(fake.statuses()).toEqual(['completed']);
+  });
+});
+
+describe('a send that answers what follows it', () => {
+  const planningNext: Script = { send: sendPlanningNext };
+
+  it('sends every step with one plan, the first, and records no completion after the last', async () => {
+    const { fake, handle } = await enrolled([HOUR, DAY, DAY], planningNext);
+    expect(await handle.result()).toMatchObject({ status: 'completed', endedReason: 'all steps sent', sentCount: 3, nextStep: null });
+    expect(fake.callsOf('planNextStep')).toHaveLength(1);
+    expect(fake.statusWrites()).toEqual([]);
+    expect((await handle.describe()).typedSearchAttributes.get(EnrolmentStatusKey)).toBe('completed');
+  });
+
+  it('sends each step when the plan the previous send answered says, and none before', async () => {
+    const { fake, handle } = await enrolled([0, DAY, 2 * DAY], planningNext);
+    const result = await handle.result();
+    const sends = fake.sends();
+    expect(sends).toHaveLength(3);
+    for (let i = 1; i < 3; i++) expect(Date.parse(sends[i]!.now)).toBeGreaterThanOrEqual(Date.parse(fake.plans[i]!.next!.dueAt));
+    expect(Date.parse(sends[1]!.now) - Date.parse(sends[0]!.now)).toBeLessThan(DAY + HOUR);
+    // The last send's instant is the one the workflow carries (a later plan counts from it).
+    expect(result.lastSentAt).toBe(sends[2]!.now);
+  });
+
+  it('shows the answered plan as its next step', async () => {
+    const { fake, handle } = await enrolled([0, DAY], planningNext);
+    await until(() => fake.sends().length === 1 && fake.plans.length === 2, 'the first send and its answer');
+    await until(async () => (await handle.query(stateQuery)).nextStep?.stepId === fake.stepId(1), 'step 2 next');
+    expect((await handle.query(stateQuery)).nextStep?.dueAt).toBe(fake.plans[1]!.next!.dueAt);
+  });
+
+  it('plans again itself when the sequence was edited during the send', async () => {
+    const { fake, handle } = await enrolled([0, 3 * DAY], {
+      send: async (input, n, self) => {
+        if (n === 0) {
+          self.delays[1] = HOUR; // the step's delay was shortened while the email went
+          await self.handle!.signal(rescheduleSignal);
+        }
+        return sendPlanningNext(input, n, self);
+      },
+    });
+    await handle.result();
+    expect(fake.callsOf('planNextStep')).toHaveLength(2);
+    const [first, second] = fake.sends();
+    expect(Date.parse(second!.now) - Date.parse(first!.now)).toBeLessThan(3 * DAY);
+  });
+
+  it('ends completed when the last email went, though a stop came during its send', async () => {
+    const { fake, handle } = await enrolled([0], {
+      send: async (input, n, self) => {
+        await self.handle!.signal(stopSignal);
+        await until(async () => (await self.handle!.query(stateQuery)).status === 'stopped', 'the stop applied');
+        return sendPlanningNext(input, n, self);
+      },
+    });
+    expect(await handle.result()).toMatchObject({ status: 'completed', endedReason: 'all steps sent', sentCount: 1 });
+    expect(fake.statusWrites()).toEqual([]);
   });
 });
 

@@ -58,6 +58,21 @@ export interface Script {
 let counter = 0;
 
 /**
+ * A send as today's sendStep answers it: sent, with what follows the email (the next step planned
+ * from the send's clock, or the enrolment completed, both written by the send).
+ */
+export function sendPlanningNext(input: SendInput, _n: number, fake: FakeEnrolment): SendOutcome {
+  const plan = fake.nextUnsent(input.now, [input.stepId]);
+  if (plan.next) fake.plans.push(plan);
+  return {
+    outcome: 'sent',
+    messageId: `m-${input.stepId}`,
+    sentAt: input.now,
+    following: plan.next ? { previousAt: input.now, plan } : { previousAt: input.now, completed: { reason: 'all steps sent' } },
+  };
+}
+
+/**
  * A fake enrolment in a fake sequence whose steps are due `delays[i]` after the previous email
  * (the first after the enrolment), planned from `previousAt` as the real planNextStep does.
  */
@@ -65,7 +80,7 @@ export class FakeEnrolment {
   readonly id = `e${Date.now().toString(36)}-${++counter}`;
   readonly calls: Call[] = [];
   readonly sentStepIds: string[] = [];
-  /** What planNextStep answered, in order. */
+  /** What planNextStep answered, and what a send answered would follow it, in order. */
   readonly plans: NextStepPlan[] = [];
   handle?: WorkflowHandleWithFirstExecutionRunId<typeof enrolmentWorkflow>;
 
@@ -77,8 +92,8 @@ export class FakeEnrolment {
   stepId = (index: number) => `${this.id}-step-${index + 1}`;
 
   /** What the real planNextStep answers for a sequence with these delays: the first step not sent. */
-  nextUnsent(previousAt: string): NextStepPlan {
-    const index = this.delays.findIndex((_, i) => !this.sentStepIds.includes(this.stepId(i)));
+  nextUnsent(previousAt: string, alsoSent: string[] = []): NextStepPlan {
+    const index = this.delays.findIndex((_, i) => ![...this.sentStepIds, ...alsoSent].includes(this.stepId(i)));
     if (index < 0) return { next: null };
     const dueAt = new Date(Date.parse(previousAt) + this.delays[index]!).toISOString();
     return {

@@ -3,12 +3,13 @@ import path from 'node:path';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outOfOfficeSignal, pauseSignal, replySignal, resumeSignal, stopSignal } from '../../workflows/contract.js';
+import { outOfOfficeSignal, pauseSignal, replySignal, rescheduleSignal, resumeSignal, stopSignal } from '../../workflows/contract.js';
 import {
   controlDuringFirstSend,
   DAY,
   FakeEnrolment,
   HOUR,
+  sendPlanningNext,
   startWorkflowLayer,
   until,
   workflowCode,
@@ -138,5 +139,25 @@ describe.runIf(process.env.RECORD_HISTORIES)('recording the rare paths', () => {
     await handle.signal(resumeSignal);
     await handle.result();
     await save('resume-after-due', handle.workflowId, handle.firstExecutionRunId);
+  });
+
+  it('sends that answer what follows them: an edit during one, a pause after one, the last completing', async () => {
+    const { fake, handle } = await enrolled(
+      [0, DAY, DAY, DAY],
+      {
+        send: async (input, n, self) => {
+          if (n === 1) await self.handle!.signal(rescheduleSignal);
+          return sendPlanningNext(input, n, self);
+        },
+      },
+      12,
+    );
+    await layer.env.sleep(2 * DAY + HOUR);
+    await until(() => fake.sends().length === 3, 'the third send');
+    await handle.signal(pauseSignal);
+    await until(() => fake.statuses().includes('paused'), 'the pause recorded');
+    await handle.signal(resumeSignal);
+    await handle.result();
+    await save('send-plans-next', handle.workflowId, handle.firstExecutionRunId);
   });
 });
