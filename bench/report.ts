@@ -31,6 +31,8 @@ export interface BenchResults {
   enrolment?: ThroughputSummary;
   send?: ThroughputSummary;
   punctuality?: { service: Lateness; raw: Lateness };
+  /** Fewer due a second than the engine sends (issue 19: 1,000 within a minute). */
+  punctualityWithinCapacity?: { service: Lateness; raw: Lateness };
   footprint?: FootprintPoint[];
   latency?: LatencyResult[];
   cost?: CostPerStep;
@@ -39,7 +41,16 @@ export interface BenchResults {
   borrowed?: Record<string, string>;
 }
 
-const SCENARIO_KEYS = ['enrolment', 'send', 'punctuality', 'footprint', 'latency', 'cost', 'noisyNeighbour'] as const;
+const SCENARIO_KEYS = [
+  'enrolment',
+  'send',
+  'punctuality',
+  'punctualityWithinCapacity',
+  'footprint',
+  'latency',
+  'cost',
+  'noisyNeighbour',
+] as const;
 
 export function borrowPartialResults(results: BenchResults): void {
   const file = path.join(resultsDir('partial'), 'results.json');
@@ -75,7 +86,9 @@ export async function writeReport(results: BenchResults): Promise<string[]> {
     files.push(path.join('bench', 'results', folder, name));
   };
   const forJson = structuredClone(results);
-  if (forJson.punctuality) for (const side of ['service', 'raw'] as const) forJson.punctuality[side].samples = [];
+  for (const scenario of [forJson.punctuality, forJson.punctualityWithinCapacity]) {
+    if (scenario) for (const side of ['service', 'raw'] as const) scenario[side].samples = [];
+  }
   write('results.json', JSON.stringify(forJson, null, 2) + '\n');
   write('results.md', markdown(results));
   // Re-rendered reports (`--rerender`) have no samples left: keep the chart already written.
@@ -107,21 +120,35 @@ function markdown(r: BenchResults): string {
   if (r.enrolment) {
     const e = r.enrolment;
     lines.push(
-      `| Enrolment throughput, ${e.typical.service.count} leads (workflows started/s) | ${e.servicePerSecond} | ${e.rawPerSecond} | ${e.ratio} | ≥ 0.5 × raw | ${met(e.servicePerSecond >= 0.5 * e.rawPerSecond)} |`,
+      `| Enrolment throughput, ${e.typical.service.count} leads (workflows started/s) | ${e.servicePerSecond} | ${e.rawPerSecond} | ${e.ratio} | ≥ 0.9 × raw | ${met(e.ratio >= 0.9)} |`,
     );
   }
   if (r.send) {
     const s = r.send;
     lines.push(
-      `| Send throughput, ${s.typical.service.count} emails (emails/s) | ${s.servicePerSecond} | ${s.rawPerSecond} | ${s.ratio} | ≥ 0.5 × raw | ${met(s.servicePerSecond >= 0.5 * s.rawPerSecond)} |`,
+      `| Send throughput, ${s.typical.service.count} emails (emails/s) | ${s.servicePerSecond} | ${s.rawPerSecond} | ${s.ratio} | ≥ 0.8 × raw | ${met(s.ratio >= 0.8)} |`,
+    );
+    const cpu = s.typical.service.cpuMsPerItem;
+    lines.push(
+      cpu !== undefined
+        ? `| CPU per sent email, ms (the bench process: worker, API and sink together, so an upper bound on the worker's) | ${cpu} | | | ≤ 25 ms (worker) | ${met(cpu <= 25)} |`
+        : `| CPU per sent email, ms | not measured in this run | | | ≤ 25 ms (worker) | |`,
     );
   }
   if (r.punctuality) {
     const { service: s, raw } = r.punctuality;
     const label = `Punctuality, ${s.count} due within ${Math.round(s.dueSpreadSeconds)} s (raw: ${Math.round(raw.dueSpreadSeconds)} s)`;
     lines.push(`| ${label}: p50 lateness (s) | ${s.p50} | ${raw.p50} | | | |`);
-    lines.push(`| ${label}: p99 lateness (s) | ${s.p99} | ${raw.p99} | | < 2 s | ${met(s.p99 < 2)} |`);
+    // Over capacity every engine is late; the floor is how much later than the raw engine.
+    const ratio = raw.p99 > 0 ? Number((s.p99 / raw.p99).toFixed(2)) : '';
+    lines.push(`| ${label}: p99 lateness (s) | ${s.p99} | ${raw.p99} | ${ratio} | ≤ 1.25 × raw | ${met(ratio !== '' && ratio <= 1.25)} |`);
     lines.push(`| ${label}: max lateness (s) | ${s.max} | ${raw.max} | | | |`);
+  }
+  if (r.punctualityWithinCapacity) {
+    const { service: s, raw } = r.punctualityWithinCapacity;
+    const label = `Punctuality within capacity, ${s.count} due within ${Math.round(s.dueSpreadSeconds)} s`;
+    lines.push(`| ${label}: p50 lateness (s) | ${s.p50} | ${raw.p50} | | | |`);
+    lines.push(`| ${label}: p99 lateness (s) | ${s.p99} | ${raw.p99} | | < 2 s | ${met(s.p99 < 2)} |`);
   }
   if (r.footprint) {
     const first = r.footprint[0]!;
@@ -140,7 +167,8 @@ function markdown(r: BenchResults): string {
     for (const l of r.latency.filter((x) => x !== baseline)) {
       // Results from before reads and writes were told apart carry no `read` flag.
       const read = l.read ?? /^(list|get)/.test(l.operation);
-      const floor = l.floorMs ?? (read ? 50 : undefined);
+      // Results from before the write floors (issue 19) carry none for pause and resume.
+      const floor = l.floorMs ?? (read ? 50 : /^(pause|resume)/.test(l.operation) ? 250 : undefined);
       const verdict =
         floor !== undefined ? met(l.p99 < floor && clean(l)) : clean(l) ? 'all 2xx' : `**${l.non2xx} non-2xx, ${l.errors} errors**`;
       const healthz = (b?: { p50: number; p99: number }) => (b ? `${b.p50} / ${b.p99} (/healthz)` : '');

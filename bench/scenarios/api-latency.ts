@@ -94,11 +94,13 @@ async function measure(
     {
       operation: 'pause an enrolment',
       read: false,
+      floorMs: 250, // issue 19
       next: () => ({ method: 'POST', path: `/v1/enrolments/${ids[paused++ % ids.length]}/pause`, body: '{}' }),
     },
     {
       operation: 'resume it',
       read: false,
+      floorMs: 250,
       next: () => ({ method: 'POST', path: `/v1/enrolments/${ids[resumed++ % ids.length]}/resume`, body: '{}' }),
     },
   ];

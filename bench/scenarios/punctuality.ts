@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { startBenchEnvironment } from '../environment.js';
 import { percentile, round, until } from '../stats.js';
-import { createSequence, enrolAll, importLeads } from './common.js';
+import { createSequence, enrolAll, importLeads, type Api } from './common.js';
 import { START_CONCURRENCY } from './throughput.js';
 
 export interface Lateness {
@@ -20,11 +20,15 @@ export interface Lateness {
  * bulk enrolment takes to start them spreads their due times), with no send rate limit. Lateness
  * is when the sink received the email minus the due time the workflow planned. The raw side
  * sleeps `count` trivial workflows until due times spread over the same span, then runs one activity.
+ * With `enrolOverSeconds`, the enrolments are paced over that span instead of sent at once, so
+ * that their due times spread evenly over it (within capacity: fewer due a second than the
+ * engine sends).
  */
 export async function punctuality(
   count: number,
   delayMinutes: number,
   rawSpreadSeconds: number,
+  options: { enrolOverSeconds?: number } = {},
 ): Promise<{ service: Lateness; raw: Lateness }> {
   const raw = await rawPunctuality(count, rawSpreadSeconds);
   const env = await startBenchEnvironment();
@@ -32,7 +36,8 @@ export async function punctuality(
     const service = await env.service();
     const sequenceId = await createSequence(service.api, [{ delayMinutes }]);
     const leadIds = await importLeads(service.api, count, 'due');
-    await enrolAll(service.api, sequenceId, leadIds);
+    if (options.enrolOverSeconds) await enrolPaced(service.api, sequenceId, leadIds, options.enrolOverSeconds);
+    else await enrolAll(service.api, sequenceId, leadIds);
     await until(() => env.sink.emails.length >= count, `${count} emails at the sink`, 3 * 60 * 60_000, 1_000);
     // Each step was due `delayMinutes` after its workflow started (no send window): the workflow's
     // own clock, read back from Temporal, independent of when the plan reached the database.
@@ -95,4 +100,16 @@ function summarise(lateness: number[], dueSpreadSeconds: number): Lateness {
     max: round(percentile(lateness, 100), 3),
     samples: lateness.map((l) => round(l, 3)),
   };
+}
+
+/** Enrols the leads in even slices, one every two seconds, over `seconds`. */
+async function enrolPaced(api: Api, sequenceId: string, leadIds: string[], seconds: number) {
+  const slices = Math.max(1, Math.floor(seconds / 2));
+  const size = Math.ceil(leadIds.length / slices);
+  const began = Date.now();
+  for (let i = 0; i * size < leadIds.length; i++) {
+    const wait = began + i * 2_000 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await enrolAll(api, sequenceId, leadIds.slice(i * size, (i + 1) * size));
+  }
 }

@@ -13,6 +13,11 @@ export interface ThroughputRun {
   perSecond: number;
   /** Arrivals per second since the clock started (send throughput only). */
   series?: { second: number; count: number }[];
+  /**
+   * CPU of the bench process per item, in ms (send throughput only): the API, the worker (its
+   * Temporal core threads included) and the sink run in it, so the worker's own share is less.
+   */
+  cpuMsPerItem?: number;
 }
 
 /**
@@ -51,8 +56,10 @@ export async function sendThroughput(count: number): Promise<{ service: Throughp
     const sequenceId = await createSequence(service.api, [{ delayMinutes: 0 }]);
     const leadIds = await importLeads(service.api, count, 'send');
     const started = Date.now();
+    const cpuBefore = process.cpuUsage();
     await enrolAll(service.api, sequenceId, leadIds);
     const done = await until(() => env.sink.emails.length >= count, `${count} emails at the sink`, HOUR);
+    const cpu = process.cpuUsage(cpuBefore);
     const keys = new Set(env.sink.emails.map((e) => e.idempotencyKey));
     if (keys.size !== env.sink.emails.length) throw new Error(`duplicate emails: ${env.sink.emails.length - keys.size}`);
     return {
@@ -62,6 +69,7 @@ export async function sendThroughput(count: number): Promise<{ service: Throughp
           env.sink.emails.map((e) => e.receivedAt),
           started,
         ),
+        cpuMsPerItem: Math.round(((cpu.user + cpu.system) / 1000 / count) * 10) / 10,
       },
       raw,
     };
