@@ -54,7 +54,8 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
       logger.info({ enrolmentId: written.enrolment.id, from: written.enrolment.status, to: input.status }, 'enrolment status changed');
     // An ending is announced when written, and again when found written already: by an attempt
     // whose announcement failed, or by a send that completed the enrolment and whose answer was
-    // lost. The event's id makes it one delivery.
+    // lost, or by this activity run again (a local activity runs again when its workflow task
+    // is retried). Once: an ending delivered already is not delivered again.
     if (written && !isLive(input.status)) {
       const { enrolment } = written;
       await notifyPortal(
@@ -69,7 +70,7 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
           reason: written.changed ? input.reason : enrolment.endedReason,
         },
         `enrolment-ended-${enrolment.id}`,
-        { portalWebhookUrl: enrolment.portalWebhookUrl },
+        { portalWebhookUrl: enrolment.portalWebhookUrl, once: true },
       );
     }
   };

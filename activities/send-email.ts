@@ -288,14 +288,21 @@ export function createSendStep(deps: SendDeps) {
     if (message.status === 'failed') return { outcome: 'failed', reason: message.failureReason ?? 'the provider refused the email' };
 
     // Phase 2: hand it to the provider with the same key on every attempt, then record it. What
-    // follows the email is decided now (the plan counts from the email's own instant) and written
-    // in the same statement.
-    const after = decided.ctx ? planAfterSend(decided.ctx, stepId, message.createdAt) : null;
+    // follows the email is decided once the provider took it, from the instant it went (by the
+    // workflow's clock, or the machine's when later: a retry, a quota's wait), and written in the
+    // same statement.
+    const { ctx } = decided;
+    let after: { decided: PlanAfterSend; previousAt: Date } | null = null;
     const result = await deliverMessage(deps, message, {
-      alsoWhenSent: (sentAt) => sentStatements(message, after, sentAt),
-      // The enrolment's status after the statement: 'active' with the plan written, 'completed'
-      // when this email completed it; none when another attempt had marked the email sent.
-      answer: sql`(select status from enrolment) as status`,
+      alsoWhenSent: (sentAt) => {
+        const previousAt = new Date(Math.max(Date.parse(now), sentAt.getTime()));
+        const planned = ctx ? planAfterSend(ctx, stepId, previousAt) : null;
+        after = planned ? { decided: planned, previousAt } : null;
+        return sentStatements(message, planned, sentAt);
+      },
+      // The enrolment after the statement: its status, and whether this statement completed it;
+      // nothing when another attempt had marked the email sent.
+      answer: sql`(select status from written_enrolment) as status, (select completed_now from written_enrolment) as completed_now`,
     });
     if (!result.delivered) {
       if ('postponedUntil' in result) {
@@ -309,12 +316,15 @@ export function createSendStep(deps: SendDeps) {
       return { outcome: 'failed', reason: `the provider refused step email: ${result.rejected}` };
     }
     logger.info({ accountId: message.accountId, enrolmentId, stepId, messageId: message.id }, 'email sent');
-    const sent = { outcome: 'sent' as const, messageId: message.id, sentAt: result.sentAt.toISOString() };
-    const status = result.answer?.status;
-    const previousAt = message.createdAt.toISOString();
-    if (after && 'plan' in after && status === 'active') return { ...sent, following: { previousAt, plan: after.plan } };
-    if (after && 'completed' in after && status === 'completed') {
-      const { enrolment, account } = decided.ctx!;
+    const sentOutcome = { outcome: 'sent' as const, messageId: message.id, sentAt: result.sentAt.toISOString() };
+    const written = after as { decided: PlanAfterSend; previousAt: Date } | null;
+    if (!written) return sentOutcome;
+    const previousAt = written.previousAt.toISOString();
+    if ('plan' in written.decided && result.answer?.status === 'active') {
+      return { ...sentOutcome, following: { previousAt, plan: written.decided.plan } };
+    }
+    if ('completed' in written.decided && result.answer?.completed_now === true) {
+      const { enrolment, account } = ctx!;
       logger.info({ enrolmentId, from: 'active', to: 'completed' }, 'enrolment status changed');
       await notifyPortal(
         deps,
@@ -322,11 +332,11 @@ export function createSendStep(deps: SendDeps) {
         'enrolment.ended',
         { enrolmentId, sequenceId: enrolment.sequenceId, leadId: enrolment.leadId, status: 'completed', reason: REASONS.allStepsSent },
         `enrolment-ended-${enrolmentId}`,
-        { portalWebhookUrl: account.portalWebhookUrl },
+        { portalWebhookUrl: account.portalWebhookUrl, once: true },
       );
-      return { ...sent, following: { previousAt, completed: { reason: REASONS.allStepsSent } } };
+      return { ...sentOutcome, following: { previousAt, completed: { reason: REASONS.allStepsSent } } };
     }
-    return sent;
+    return sentOutcome;
   };
 }
 
@@ -334,30 +344,41 @@ export function createSendStep(deps: SendDeps) {
  * The writes that go with a step's email marked sent (deliverMessage's `alsoWhenSent`): the
  * enrolment's last step and, when the send decided it, its next plan or its completion; the
  * timeline's events. The plan and the completion apply only to an enrolment still active (an
- * attempt outliving its workflow's end changes nothing of it).
+ * attempt outliving its workflow's end changes nothing of it). The completion also waits for
+ * nothing that came while the email went: a step added since, or the lead unsubscribed, bounced,
+ * marked do-not-contact or replied (written before the workflow is told). Then the enrolment
+ * stays active and the workflow, told nothing, plans and records as before.
  */
 function sentStatements(message: Message, after: PlanAfterSend | null, sentAt: Date): Record<string, SQL> {
   const at = sql`${sentAt.toISOString()}::timestamptz`;
+  const completes = sql`enrolments.status = 'active' and enrolments.replied_at is null
+    and not exists (select from leads l where l.id = enrolments.lead_id
+      and (l.unsubscribed_at is not null or l.bounced_at is not null or l.do_not_contact_at is not null))
+    and not exists (select from steps s where s.sequence_id = enrolments.sequence_id and s.deleted_at is null
+      and s.id <> ${message.stepId}
+      and not exists (select from messages m where m.step_id = s.id and m.enrolment_id = enrolments.id and m.status <> 'failed'))`;
   const whileActive = (value: SQL, otherwise: SQL) => sql`case when status = 'active' then ${value} else ${otherwise} end`;
-  const following =
+  const whenCompleting = (value: SQL, otherwise: SQL) => sql`case when ${completes} then ${value} else ${otherwise} end`;
+  const nextOrEnd =
     after && 'plan' in after
       ? sql`, next_step_id = ${whileActive(sql`${after.plan.next!.stepId}::uuid`, sql`next_step_id`)},
           next_due_at = ${whileActive(sql`${after.plan.next!.dueAt}::timestamptz`, sql`next_due_at`)},
           waiting_for = ${whileActive(sql`${JSON.stringify(after.wait)}::jsonb`, sql`null`)},
           holdout = coalesce(holdout, false)`
       : after
-        ? sql`, status = ${whileActive(sql`'completed'`, sql`status`)},
-            ended_at = ${whileActive(at, sql`ended_at`)},
-            ended_reason = ${whileActive(sql`${REASONS.allStepsSent}::text`, sql`ended_reason`)},
-            next_step_id = ${whileActive(sql`null`, sql`next_step_id`)},
-            next_due_at = ${whileActive(sql`null`, sql`next_due_at`)},
-            paused_until = ${whileActive(sql`null`, sql`paused_until`)},
+        ? sql`, status = ${whenCompleting(sql`'completed'`, sql`status`)},
+            ended_at = ${whenCompleting(at, sql`ended_at`)},
+            ended_reason = ${whenCompleting(sql`${REASONS.allStepsSent}::text`, sql`ended_reason`)},
+            next_step_id = ${whenCompleting(sql`null`, sql`next_step_id`)},
+            next_due_at = ${whenCompleting(sql`null`, sql`next_due_at`)},
+            paused_until = ${whenCompleting(sql`null`, sql`paused_until`)},
             waiting_for = null`
         : sql`, waiting_for = null`;
   return {
-    enrolment: sql`update enrolments set last_step_id = ${message.stepId}, last_sent_at = ${at}, updated_at = ${at}${following}
+    // RETURNING sees the row as written: it was completed now when its ending is this statement's.
+    written_enrolment: sql`update enrolments set last_step_id = ${message.stepId}, last_sent_at = ${at}, updated_at = ${at}${nextOrEnd}
       where id = ${message.enrolmentId} and exists (select from sent)
-      returning status`,
+      returning status, (status = 'completed' and ended_at = ${at}) as completed_now`,
     // The timeline: which variant went (looked up here: a retry may not have chosen it) and, after
     // it in time, the completion (a microsecond later: the same statement's clock otherwise).
     sent_event: sql`insert into enrolment_events (account_id, enrolment_id, type, detail)
@@ -369,6 +390,6 @@ function sentStatements(message: Message, after: PlanAfterSend | null, sentAt: D
     completed_event: sql`insert into enrolment_events (account_id, enrolment_id, type, from_status, to_status, detail, created_at)
       select ${message.accountId}, ${message.enrolmentId}, 'status_changed', 'active', 'completed',
         jsonb_build_object('reason', ${REASONS.allStepsSent}::text), now() + interval '1 microsecond'
-      from enrolment where enrolment.status = 'completed'`,
+      from written_enrolment where written_enrolment.completed_now`,
   };
 }

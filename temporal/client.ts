@@ -276,13 +276,17 @@ export async function startReplyForward(deps: TemporalDeps, inboundId: string, s
 }
 
 /** Starts delivering one portal webhook, once per event id. */
-export async function startPortalWebhook(deps: TemporalDeps, event: PortalEvent, summary: string): Promise<void> {
+export async function startPortalWebhook(
+  deps: TemporalDeps,
+  event: PortalEvent,
+  summary: string,
+  options: { once?: boolean } = {},
+): Promise<void> {
   try {
     await deps.temporal.workflow.start(portalWebhookWorkflow, {
       workflowId: portalWebhookWorkflowId(event.id),
-      // An event's id is its once: announced again (a lost answer, a retried activity), it is not
-      // delivered again once delivered; one whose delivery failed for good may go again.
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      // Once: a delivery that ended well is not run again; one that failed for good may be.
+      ...(options.once ? { workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' as const } : {}),
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       args: [event],
       staticSummary: markdownText(summary),

@@ -14,13 +14,22 @@ export async function notifyPortal(
   type: PortalEventType,
   data: Record<string, unknown>,
   dedupeKey?: string,
-  /** The account's portal webhook URL, when the caller has just read it (a round trip saved). */
-  known?: { portalWebhookUrl: string | null },
+  options: {
+    /** The account's portal webhook URL, when the caller has just read it (a round trip saved). */
+    portalWebhookUrl?: string | null;
+    /**
+     * Delivered at most once per dedupe key: announced again after a delivery (a retried local
+     * activity, a lost answer), it is not delivered again. Without it an event announced again is
+     * delivered again with the same id, for the portal to recognise (at least once).
+     */
+    once?: boolean;
+  } = {},
 ): Promise<void> {
-  const url = known
-    ? known.portalWebhookUrl
-    : (await deps.db.select({ url: accounts.portalWebhookUrl }).from(accounts).where(eq(accounts.id, accountId)))[0]?.url;
+  const url =
+    options.portalWebhookUrl !== undefined
+      ? options.portalWebhookUrl
+      : (await deps.db.select({ url: accounts.portalWebhookUrl }).from(accounts).where(eq(accounts.id, accountId)))[0]?.url;
   if (!url) return;
   const event: PortalEvent = { id: dedupeKey ?? randomUUID(), type, accountId, createdAt: new Date().toISOString(), data };
-  await startPortalWebhook(deps, event, `${type} → portal of account ${accountId}`);
+  await startPortalWebhook(deps, event, `${type} → portal of account ${accountId}`, { once: options.once });
 }

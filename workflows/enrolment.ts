@@ -400,6 +400,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
             liveReason = liveInboundId = null;
             upsertSearchAttributes([{ key: EnrolmentStatusKey, value: 'completed' }]);
             persistedStatus = 'completed';
+            continue; // ended: no continue-as-new into a run that would only end
           } else {
             plan = following.plan;
             postponed = null;

@@ -170,6 +170,12 @@ export async function enrolLeads(
         .returning({ id: enrolmentBatches.id });
       if (!claim) throw KEY_TAKEN;
       await lockSendersForEnrolment(tx, senderIds);
+      // The sequence's active count, which each chunk's insert adds to (a trigger), is locked
+      // before any chunk: two requests enrolling into one sequence then wait for each other at
+      // the start, instead of each holding rows of the live index the other's next chunk needs.
+      await tx.execute(sql`insert into sequence_enrolment_counts as c (sequence_id, status, enrolments)
+        values (${sequence.id}, 'active', 0)
+        on conflict (sequence_id, status) do update set enrolments = c.enrolments`);
       // In lead order: two requests enrolling overlapping leads take the live index's locks in the
       // same order, so they wait for each other instead of deadlocking.
       const inLeadOrder = [...accepted].sort((a, b) =>
