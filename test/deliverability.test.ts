@@ -100,8 +100,12 @@ describe('the bounce breaker', () => {
     const live = enrolmentIds.find((id) => id !== sent[0]!.enrolmentId && id !== sent[1]!.enrolmentId)!;
     await acme.waitForStatus(live, 'paused');
     expect((await acme.api('GET', `/v1/enrolments/${live}`)).body.waitingFor).toEqual({ cause: 'bounce_protection', reason });
-    const listed = await acme.api('GET', `/v1/sequences/${sequence.id}/enrolments?waitingFor=bounce_protection&limit=500`);
-    expect(listed.body.data).toHaveLength(38);
+    // The pause reaches each enrolment by its own signal: all 38 say so once the broadcast is through.
+    await eventually(
+      async () =>
+        (await acme.api('GET', `/v1/sequences/${sequence.id}/enrolments?waitingFor=bounce_protection&limit=500`)).body.data.length === 38,
+      { what: 'the 38 live enrolments waiting for bounce protection' },
+    );
     const details = await service.temporal.workflow
       .getHandle(enrolmentWorkflowId(live))
       .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
