@@ -108,7 +108,7 @@ export type PlanAfterSend = { completed: true } | { plan: NextStepPlan & { next:
  */
 export function planAfterSend(ctx: EnrolmentContext, stepId: string, previousAt: Date): PlanAfterSend | null {
   const { enrolment, lead, sequence, sender } = ctx;
-  if (enrolment.holdout || suppressionOf(lead) || sequence.status !== 'active') return null;
+  if (enrolment.holdout || suppressionOf(lead)) return null;
   if (sequenceHold(sequence.status, sequence.protection) ?? senderHold(!!sender?.retiredAt, sender?.protection)) return null;
   const position = ctx.steps.find((s) => s.id === stepId)?.position;
   if (position === undefined) return null;

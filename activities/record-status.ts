@@ -13,7 +13,7 @@ import {
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { notifyPortal } from '../temporal/portal-events.js';
+import { notifyEnrolmentEnded } from '../temporal/portal-events.js';
 import { recordReplyRow } from '../db/enrolment-queries.js';
 import { isLive } from '../domain/enrolment-status.js';
 import { senderHold, sequenceHold } from '../domain/enrolment-rules.js';
@@ -58,20 +58,8 @@ export function createRecordStatus(deps: { db: Db; logger: Logger; temporal: Cli
     // is retried). Once: an ending delivered already is not delivered again.
     if (written && !isLive(input.status)) {
       const { enrolment } = written;
-      await notifyPortal(
-        deps,
-        enrolment.accountId,
-        'enrolment.ended',
-        {
-          enrolmentId: enrolment.id,
-          sequenceId: enrolment.sequenceId,
-          leadId: enrolment.leadId,
-          status: input.status,
-          reason: written.changed ? input.reason : enrolment.endedReason,
-        },
-        `enrolment-ended-${enrolment.id}`,
-        { portalWebhookUrl: enrolment.portalWebhookUrl, once: true },
-      );
+      const reason = written.changed ? input.reason : enrolment.endedReason;
+      await notifyEnrolmentEnded(deps, enrolment, { status: input.status, reason }, enrolment.portalWebhookUrl);
     }
   };
 }

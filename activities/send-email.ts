@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
 import { daysOffOf, loadEnrolmentContext, type EnrolmentContext, type VariantContent } from './enrolment-context.js';
 import { planAfterSend, type NextStepPlan, type PlanAfterSend } from './plan-next-step.js';
-import { notifyPortal } from '../temporal/portal-events.js';
+import { notifyEnrolmentEnded } from '../temporal/portal-events.js';
 import type { Client } from '@temporalio/client';
 import { nextWindowOpening } from '../domain/schedule.js';
 
@@ -31,7 +31,7 @@ import type { Mailer } from './mailer.js';
  * workflow then plans as it always did.
  */
 export type FollowingSend = {
-  /** The instant the next step's delay counts from: the email's, by the workflow's clock. */
+  /** The instant the next step's delay counts from: when the email went (the workflow's clock, or the machine's when later). */
   previousAt: string;
 } & ({ plan: NextStepPlan } | { completed: { reason: string } });
 
@@ -326,14 +326,7 @@ export function createSendStep(deps: SendDeps) {
     if ('completed' in written.decided && result.answer?.completed_now === true) {
       const { enrolment, account } = ctx!;
       logger.info({ enrolmentId, from: 'active', to: 'completed' }, 'enrolment status changed');
-      await notifyPortal(
-        deps,
-        account.id,
-        'enrolment.ended',
-        { enrolmentId, sequenceId: enrolment.sequenceId, leadId: enrolment.leadId, status: 'completed', reason: REASONS.allStepsSent },
-        `enrolment-ended-${enrolmentId}`,
-        { portalWebhookUrl: account.portalWebhookUrl, once: true },
-      );
+      await notifyEnrolmentEnded(deps, enrolment, { status: 'completed', reason: REASONS.allStepsSent }, account.portalWebhookUrl);
       return { ...sentOutcome, following: { previousAt, completed: { reason: REASONS.allStepsSent } } };
     }
     return sentOutcome;

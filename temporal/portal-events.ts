@@ -8,6 +8,26 @@ import type { PortalEvent, PortalEventType } from '../workflows/contract.js';
 import { startPortalWebhook } from './client.js';
 
 /** Starts delivery when the account has a portal webhook URL. Called from the API and activities. */
+/**
+ * The portal's `enrolment.ended`, once per enrolment (its id is the event's): from the status
+ * write that ended it, or from the send that completed it.
+ */
+export function notifyEnrolmentEnded(
+  deps: { db: Db; temporal: Client; config: Config },
+  enrolment: { id: string; accountId: string; sequenceId: string; leadId: string },
+  ending: { status: string; reason: string | null },
+  portalWebhookUrl: string | null,
+): Promise<void> {
+  return notifyPortal(
+    deps,
+    enrolment.accountId,
+    'enrolment.ended',
+    { enrolmentId: enrolment.id, sequenceId: enrolment.sequenceId, leadId: enrolment.leadId, ...ending },
+    `enrolment-ended-${enrolment.id}`,
+    { portalWebhookUrl, once: true },
+  );
+}
+
 export async function notifyPortal(
   deps: { db: Db; temporal: Client; config: Config },
   accountId: string,
