@@ -39,6 +39,14 @@ export function createDatabaseActivities(deps: ActivityDeps) {
   };
 }
 
+/**
+ * What the workflows' worker runs on the main queue: the database activities and, with no send
+ * rate set, a step's send as a local activity (the plan says which: `NextStepPlan.sendsLocally`).
+ */
+export function createMainQueueActivities(deps: ActivityDeps) {
+  return { ...createDatabaseActivities(deps), sendStep: createSendStep(deps) };
+}
+
 export function createSendingActivities(deps: ActivityDeps) {
   return {
     sendStep: createSendStep(deps),

@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { enrolments, type EnrolmentStatus, type WaitingFor } from '../db/schema.js';
 import { isLive, REASONS } from '../domain/enrolment-status.js';
@@ -17,6 +18,14 @@ export interface NextStepPlan {
   reason?: string;
   /** Who the enrolment sends as now (its SenderId search attribute); absent without a sender. */
   senderId?: string;
+  /**
+   * The step's email goes from the workflow's own worker, as a local activity: no send rate is
+   * set, so nothing needs the rate-limited sends queue and its round trips through the server.
+   * Only a local activity answers it (planNextStep, or a send that itself ran locally), so the
+   * worker that reads it is the one that wrote it: plans recorded before it, or answered from the
+   * sends queue, never take the local path, and their histories replay as they were written.
+   */
+  sendsLocally?: true;
   next: {
     stepId: string;
     number: number;
@@ -30,7 +39,8 @@ export interface NextStepPlan {
 }
 
 /** Which step comes next and when it is due, from the sequence as it is now. */
-export function createPlanNextStep({ db }: { db: Db }) {
+export function createPlanNextStep({ db, config }: { db: Db; config?: Pick<Config, 'SEND_RATE_PER_SECOND'> }) {
+  const sendsLocally = config && !config.SEND_RATE_PER_SECOND ? ({ sendsLocally: true } as const) : {};
   return async function planNextStep({
     enrolmentId,
     previousAt,
@@ -93,7 +103,13 @@ export function createPlanNextStep({ db }: { db: Db }) {
     if (variant && store) {
       await storeVariantAssignment(db, { accountId: enrolment.accountId, enrolmentId, stepId: ctx.next.id, variantId: variant.id }, store);
     }
-    return { adoptStatus, reason: adoptStatus ? hold : undefined, ...senderId, next: plannedStep(ctx, ctx.next, dueAt, wait, variant) };
+    return {
+      adoptStatus,
+      reason: adoptStatus ? hold : undefined,
+      ...senderId,
+      ...sendsLocally,
+      next: plannedStep(ctx, ctx.next, dueAt, wait, variant),
+    };
   };
 }
 
@@ -106,7 +122,12 @@ export type PlanAfterSend = { completed: true } | { plan: NextStepPlan & { next:
  * where that plan writes more than the enrolment's row or adopts a status (a hold, a holdout, an
  * experiment's variant to assign): the workflow then plans as before.
  */
-export function planAfterSend(ctx: EnrolmentContext, stepId: string, previousAt: Date): PlanAfterSend | null {
+export function planAfterSend(
+  ctx: EnrolmentContext,
+  stepId: string,
+  previousAt: Date,
+  options: { sendsLocally?: boolean } = {},
+): PlanAfterSend | null {
   const { enrolment, lead, sequence, sender } = ctx;
   if (enrolment.holdout || suppressionOf(lead)) return null;
   if (sequenceHold(sequence.status, sequence.protection) ?? senderHold(!!sender?.retiredAt, sender?.protection)) return null;
@@ -123,7 +144,14 @@ export function planAfterSend(ctx: EnrolmentContext, stepId: string, previousAt:
     zone: ctx.zone,
     daysOff: daysOffOf(ctx),
   });
-  return { plan: { ...(sender ? { senderId: sender.id } : {}), next: plannedStep(ctx, following, at, wait, null) }, wait };
+  return {
+    plan: {
+      ...(sender ? { senderId: sender.id } : {}),
+      ...(options.sendsLocally ? { sendsLocally: true as const } : {}),
+      next: plannedStep(ctx, following, at, wait, null),
+    },
+    wait,
+  };
 }
 
 /** A planned step as the workflow shows it (its state and the Temporal UI's summary). */

@@ -14,6 +14,7 @@ import { deliverMessage, type Message } from './deliver-message.js';
 import { daysOffOf, loadEnrolmentContext, type EnrolmentContext, type VariantContent } from './enrolment-context.js';
 import { planAfterSend, type NextStepPlan, type PlanAfterSend } from './plan-next-step.js';
 import { notifyEnrolmentEnded } from '../temporal/portal-events.js';
+import { asyncLocalStorage as activityContext } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { nextWindowOpening } from '../domain/schedule.js';
 
@@ -91,6 +92,12 @@ export function createSendStep(deps: SendDeps) {
     now: string;
   }): Promise<SendOutcome> {
     const key = stepIdempotencyKey(enrolmentId, stepId);
+    // Run in the workflow's worker (its plan said no send rate was set): if a rate is set now,
+    // the email must go through the rate-limited queue, which a new plan says.
+    const sentLocally = activityContext.getStore()?.info.isLocal ?? false;
+    if (sentLocally && config.SEND_RATE_PER_SECOND) {
+      return { outcome: 'not_sendable', status: null, reason: 'a send rate is set: sends go through the sends queue' };
+    }
 
     type Decided = { outcome: SendOutcome } | { message: Message; ctx?: EnrolmentContext } | { lookUp: { previous: Message } };
     const storedMessage = async (tx: Transaction) => (await tx.select().from(messages).where(eq(messages.idempotencyKey, key)))[0];
@@ -296,7 +303,7 @@ export function createSendStep(deps: SendDeps) {
     const result = await deliverMessage(deps, message, {
       alsoWhenSent: (sentAt) => {
         const previousAt = new Date(Math.max(Date.parse(now), sentAt.getTime()));
-        const planned = ctx ? planAfterSend(ctx, stepId, previousAt) : null;
+        const planned = ctx ? planAfterSend(ctx, stepId, previousAt, { sendsLocally: sentLocally }) : null;
         after = planned ? { decided: planned, previousAt } : null;
         return sentStatements(message, planned, sentAt);
       },

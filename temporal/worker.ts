@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createDatabaseActivities, createSendingActivities, type ActivityDeps } from '../activities/index.js';
+import { createMainQueueActivities, createSendingActivities, type ActivityDeps } from '../activities/index.js';
 import { sendsTaskQueue } from '../workflows/contract.js';
 
 // workflows/index.ts beside this module's own source, or dist/workflows/index.js when compiled.
@@ -20,6 +20,7 @@ export interface EnrolmentWorkers {
  * Two workers on one connection: one runs the workflows and the database activities on the main
  * task queue; the other runs only the sending activities on `<queue>-sends`, whose rate limit
  * (`maxTaskQueueActivitiesPerSecond`) the Temporal server enforces across every worker process.
+ * With no rate set, a step's send runs in the first, as a local activity (`sendsLocally` plans).
  * Tests pass a pre-built `workflowBundle` so the workflow code is bundled once per run.
  */
 export async function createEnrolmentWorkers(options: {
@@ -37,7 +38,7 @@ export async function createEnrolmentWorkers(options: {
     connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: createDatabaseActivities(options.deps),
+    activities: createMainQueueActivities(options.deps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     // Sleeping enrolments cost nothing in memory: only this many are kept cached.
     maxCachedWorkflows: 2_000,

@@ -34,7 +34,8 @@ describe('a worker killed between the provider accepting an email and the databa
     const second = spawnWorker(service.config);
     await second.ready;
     try {
-      // The activity's start-to-close timeout (30 s) passes, then the retry sends the same key.
+      // The send's workflow task (a local send) or activity (the sends queue) times out, then the
+      // retry sends the same key.
       await fixture.waitForStatus(enrolment.id, 'completed', 90_000);
     } finally {
       second.child.kill('SIGTERM');

@@ -33,7 +33,7 @@ import {
   type EnrolmentInput,
   type EnrolmentState,
 } from './contract.js';
-import { sendingActivities } from './proxies.js';
+import { localSendingActivities, sendingActivities } from './proxies.js';
 import { EnrolmentStatus as EnrolmentStatusKey, SenderId as SenderIdKey } from './search-attributes.js';
 
 // Short database reads and writes run as local activities: in the worker, inside the workflow
@@ -57,6 +57,7 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
   // Sending talks to the provider on the rate-limited sends queue, with a bounded number of
   // attempts: a broken provider fails the enrolment with a reason instead of retrying forever.
   const { sendStep } = sendingActivities();
+  const { sendStep: sendStepLocally } = localSendingActivities();
   const carried = input.carried;
   // Times come from the workflow's clock, so a replay, a restart or a time-skipping test all
   // see the same schedule. The first step's delay counts from the enrolment.
@@ -368,10 +369,14 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
       if (interrupted) continue;
     }
 
-    // 4. Send. The activity re-checks suppression itself: a signal can race the send.
+    // 4. Send. The activity re-checks suppression itself: a signal can race the send. With no
+    // send rate set it runs here, as a local activity; only a local activity's plan says so, so a
+    // history recorded before this, or planned by the sends queue, replays as it was written.
+    const sendsLocally = plan.sendsLocally === true;
     let outcome;
     try {
-      outcome = await sendStep({ enrolmentId, stepId: next.stepId, now: new Date().toISOString() });
+      const send = sendsLocally ? sendStepLocally : sendStep;
+      outcome = await send({ enrolmentId, stepId: next.stepId, now: new Date().toISOString() });
     } catch (error) {
       if (error instanceof ActivityFailure) {
         const cause = error.cause instanceof ApplicationFailure ? error.cause.message : error.message;
@@ -388,9 +393,10 @@ export async function enrolmentWorkflow(input: EnrolmentInput): Promise<Enrolmen
         lastStepId = next.stepId;
         // The send decided and wrote what follows (its next plan, or the completion), unless an
         // edit asked for a new plan meanwhile. Sends from before this answer carry none, so their
-        // histories never ask for the patch; workers from before it plan, as below.
+        // histories never ask for the patch; workers from before it plan, as below. A local send's
+        // answer comes from this very worker, and no history before it has one: no patch.
         const following = outcome.following;
-        if (following && !planStale && patched('send-plans-next')) {
+        if (following && !planStale && (sendsLocally || patched('send-plans-next'))) {
           lastSentAt = following.previousAt;
           if ('completed' in following) {
             // Recorded by the send: the email is the last, whatever a signal said meanwhile.

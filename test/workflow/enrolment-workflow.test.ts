@@ -1,5 +1,6 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlAction, EnrolmentState } from '../../workflows/contract.js';
 import {
@@ -629,6 +630,70 @@ describe('a send that answers what follows it', () => {
     });
     expect(await handle.result()).toMatchObject({ status: 'completed', endedReason: 'all steps sent', sentCount: 1 });
     expect(fake.statusWrites()).toEqual([]);
+  });
+});
+
+describe('a send with no send rate set', () => {
+  const locally: Script = { sendsLocally: true, send: sendPlanningNext };
+  const { EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EVENT_TYPE_MARKER_RECORDED } = temporal.api.enums.v1.EventType;
+  const eventsOf = async (handle: { fetchHistory(): Promise<temporal.api.history.v1.IHistory> }) =>
+    (await handle.fetchHistory()).events ?? [];
+
+  it("sends every step from the workflow's own worker, with no activity task and no patch marker", async () => {
+    const { fake, handle } = await enrolled([0, DAY, DAY], locally);
+    expect(await handle.result()).toMatchObject({ status: 'completed', endedReason: 'all steps sent', sentCount: 3 });
+    expect(fake.callsOf('sendStep').map((c) => c.local)).toEqual([true, true, true]);
+    expect(fake.callsOf('planNextStep')).toHaveLength(1);
+    const events = await eventsOf(handle);
+    expect(events.filter((e) => e.eventType === EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toEqual([]);
+    // The first plan and three sends, each a local activity's marker: no patch's.
+    expect(events.filter((e) => e.eventType === EVENT_TYPE_MARKER_RECORDED)).toHaveLength(4);
+  });
+
+  it('sends through the sends queue when its plan does not say so', async () => {
+    const { fake, handle } = await enrolled([0, DAY], { send: sendPlanningNext });
+    await handle.result();
+    expect(fake.callsOf('sendStep').map((c) => c.local)).toEqual([false, false]);
+    expect((await eventsOf(handle)).filter((e) => e.eventType === EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toHaveLength(2);
+  });
+
+  it('retries a failing send on a workflow timer, applying a stop that came meanwhile before the next attempt', async () => {
+    const { fake, handle } = await enrolled([0], {
+      sendsLocally: true,
+      send: async (_input, n, self) => {
+        if (n > 0) return { outcome: 'not_sendable', status: 'stopped', reason: 'stopped by the user' };
+        await self.handle!.signal(stopSignal);
+        throw new Error('provider unavailable');
+      },
+    });
+    expect(await handle.result()).toMatchObject({ status: 'stopped', sentCount: 0 });
+    expect(fake.callsOf('sendStep').map((c) => c.local)).toEqual([true, true]);
+    // Between the attempts the workflow task closed on the retry's timer, and the stop was taken
+    // in a task of its own: a failing provider does not hold signals, updates or queries back.
+    const types = (await eventsOf(handle)).map((e) => e.eventType);
+    const { EVENT_TYPE_TIMER_FIRED, EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, EVENT_TYPE_WORKFLOW_TASK_COMPLETED } =
+      temporal.api.enums.v1.EventType;
+    const signalled = types.indexOf(EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+    const fired = types.indexOf(EVENT_TYPE_TIMER_FIRED);
+    expect(signalled).toBeGreaterThan(0);
+    expect(fired).toBeGreaterThan(signalled);
+    expect(types.slice(signalled, fired)).toContain(EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+  });
+
+  it('plans again and sends through the sends queue once a send rate is set', async () => {
+    const script: Script = {
+      sendsLocally: true,
+      // What the local send answers in a worker that has a send rate now.
+      send: (input, n, self) => {
+        if (n > 0) return sendPlanningNext(input, n, self);
+        self.script.sendsLocally = false;
+        return { outcome: 'not_sendable', status: null, reason: 'a send rate is set: sends go through the sends queue' };
+      },
+    };
+    const { fake, handle } = await enrolled([0], script);
+    expect(await handle.result()).toMatchObject({ status: 'completed', sentCount: 1 });
+    expect(fake.callsOf('sendStep').map((c) => c.local)).toEqual([true, false]);
+    expect(fake.callsOf('planNextStep')).toHaveLength(2);
   });
 });
 

@@ -40,7 +40,7 @@ type StatusInput = Parameters<DatabaseActivities['recordStatus']>[0];
 /** One activity call as the stub saw it, with the run it came from (continue-as-new starts a new one). */
 export type Call =
   | { activity: 'planNextStep'; input: PlanInput; runId: string }
-  | { activity: 'sendStep'; input: SendInput; runId: string }
+  | { activity: 'sendStep'; input: SendInput; runId: string; /** Ran as a local activity, in the workflow's worker. */ local: boolean }
   | { activity: 'recordStatus'; input: StatusInput; runId: string }
   | { activity: 'recordReply'; input: { enrolmentId: string }; runId: string };
 
@@ -51,6 +51,8 @@ export interface Script {
   send?(input: SendInput, n: number, fake: FakeEnrolment): SendOutcome | Promise<SendOutcome>;
   /** What the sequence does on a reply (`sequences.on_reply`). */
   onReply?: OnReplyAction;
+  /** The default plans say no send rate is set: the sends run as local activities. */
+  sendsLocally?: boolean;
   /** Runs inside recordStatus before it returns. */
   onStatus?(input: StatusInput, fake: FakeEnrolment): void | Promise<void>;
 }
@@ -97,6 +99,7 @@ export class FakeEnrolment {
     if (index < 0) return { next: null };
     const dueAt = new Date(Date.parse(previousAt) + this.delays[index]!).toISOString();
     return {
+      ...(this.script.sendsLocally ? { sendsLocally: true as const } : {}),
       next: {
         stepId: this.stepId(index),
         number: index + 1,
@@ -157,7 +160,7 @@ export const enrolmentActivityStubs = {
   async sendStep(input: SendInput): Promise<SendOutcome> {
     const fake = fakeOf(input.enrolmentId);
     const n = fake.callsOf('sendStep').length;
-    fake.calls.push({ activity: 'sendStep', input, runId: runIdOf() });
+    fake.calls.push({ activity: 'sendStep', input, runId: runIdOf(), local: Context.current().info.isLocal });
     const outcome: SendOutcome = fake.script.send
       ? await fake.script.send(input, n, fake)
       : { outcome: 'sent', messageId: `m-${input.stepId}`, sentAt: input.now };
@@ -269,7 +272,8 @@ export async function startWorkflowLayer(
         connection: env.nativeConnection,
         taskQueue: TASK_QUEUE,
         ...workflowCode(),
-        activities: { planNextStep, recordStatus, recordReply, ...extra.database },
+        // sendStep here too: a plan that says no send rate is set sends as a local activity.
+        activities: { planNextStep, recordStatus, recordReply, sendStep, ...extra.database },
       }),
       Worker.create({
         connection: env.nativeConnection,
