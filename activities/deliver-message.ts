@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql, type SQL } from 'drizzle-orm';
-import { rowsOf, type Db } from '../db/client.js';
+import { executeNamed, type Db } from '../db/client.js';
 import { messages } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { emailsFailed, emailsSent } from '../metrics.js';
@@ -53,8 +53,10 @@ export async function deliverMessage(
     // the message's row lock makes the second wait, and it finds the message already sent, so the
     // writes that go with "sent" happen once.
     const also = Object.entries(options.alsoWhenSent?.(sentAt) ?? {});
-    const rows = rowsOf<Record<string, unknown>>(
-      await deps.db.execute(sql`
+    // Named: PostgreSQL plans each shape of it once per connection.
+    const rows = await executeNamed<Record<string, unknown>>(
+      deps.db,
+      sql`
       with sent as (
         update messages set status = 'sent', provider_id = ${providerId}, sent_at = ${sentAt.toISOString()}::timestamptz
         where id = ${message.id} and status <> 'sent'
@@ -63,7 +65,7 @@ export async function deliverMessage(
         also.map(([name, statement]) => sql`, ${sql.identifier(name)} as (${statement})`),
         sql``,
       )}
-      select ${options.answer ?? sql`count(*) as n from sent`}`),
+      select ${options.answer ?? sql`count(*) as n from sent`}`,
     );
     return { delivered: true, providerId, sentAt, ...(options.answer ? { answer: rows[0] ?? {} } : {}) };
   } catch (error) {

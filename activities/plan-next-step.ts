@@ -96,7 +96,9 @@ export function createPlanNextStep({ db, config }: { db: Db; config?: Pick<Confi
     await db
       .update(enrolments)
       .set({ nextStepId: ctx.next.id, nextDueAt: dueAt, waitingFor: wait, ...(enrolment.holdout === null ? { holdout } : {}) })
-      .where(eq(enrolments.id, enrolmentId));
+      .where(eq(enrolments.id, enrolmentId))
+      .prepare('plan_next_step') // named: planned once per connection
+      .execute();
     // The variant is assigned when the step is first planned, so the Temporal UI and the API say
     // which will go; the send reads the same assignment.
     const { variant, store } = variantForEnrolment(enrolmentId, ctx.next);

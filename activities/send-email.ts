@@ -268,7 +268,9 @@ export function createSendStep(deps: SendDeps) {
             // An overlapping attempt (this one waited for the lock while the other stored the email,
             // and read before it committed) finds the email stored, not a second one.
             .onConflictDoNothing({ target: messages.idempotencyKey })
-            .returning();
+            .returning()
+            .prepare('store_message') // named: planned once per connection
+            .execute();
           return { message: message ?? (await storedMessage(tx))!, ctx };
         })
         .catch(templateFailure);

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { sql, type Query, type SQL } from 'drizzle-orm';
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -12,6 +12,22 @@ export type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Rows of a raw `db.execute(sql…)`: postgres-js answers an array, PGlite `{ rows }`. */
 export function rowsOf<T>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
+}
+
+const dialect = new PgDialect();
+
+/** A statement's SQL built once (with `sql.placeholder`s for its values), for `executeNamed`. */
+export const buildOnce = (statement: SQL): Query => dialect.sqlToQuery(statement);
+
+/**
+ * Runs a statement as a named (prepared) one, so PostgreSQL plans it once per connection and not
+ * on every call: for the worker's hot statements, whose planning cost more than running them
+ * (bench/README.md). Through drizzle's own step between a built query and its driver, on
+ * whichever session `db` is (a transaction's too). Rows come as objects keyed by column name.
+ */
+export async function executeNamed<T>(db: Db, statement: SQL | Query, values: Record<string, unknown> = {}): Promise<T[]> {
+  const query = 'sql' in statement && typeof statement.sql === 'string' ? (statement as Query) : buildOnce(statement as SQL);
+  return rowsOf<T>(await db._.session.prepareQuery(query, undefined, 'named', false).execute(values));
 }
 
 export interface Database {
