@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asNewAccount } from './helpers/fixtures.js';
+import { sendsInHistory } from './helpers/history.js';
 import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually, startServiceWithSink, type ServiceWithSink, type TestService } from './helpers/service.js';
 
@@ -29,4 +30,16 @@ describe(`a global send rate of ${RATE} per second`, () => {
     // The server hands out at most RATE sends a second (plus a burst), so 25 take several seconds.
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(((25 - 2 * RATE) / RATE) * 1000);
   }, 90_000);
+
+  it('sends each email through the rate-limited sends queue', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await fixture.createSequence({ steps: [{ subject: 'Queued' }] });
+    const lead = await fixture.createLead();
+    const enrolment = await fixture.enrolLead(sequence.id, lead.id);
+    await fixture.waitForStatus(enrolment.id, 'completed');
+    expect(await sendsInHistory(service.temporal, enrolment.id)).toEqual({
+      queued: [`${service.config.TEMPORAL_TASK_QUEUE}-sends`],
+      local: 0,
+    });
+  });
 });

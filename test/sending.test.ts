@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { accounts, leads } from '../db/schema.js';
 import { enrolmentWorkflowId, stateQuery } from '../workflows/contract.js';
 import { asNewAccount } from './helpers/fixtures.js';
+import { sendsInHistory } from './helpers/history.js';
 import type { ResendSink } from './helpers/resend-sink.js';
 import { eventually, startService, startServiceWithSink, testConfig, type ServiceWithSink, type TestService } from './helpers/service.js';
 
@@ -72,6 +73,18 @@ describe('an email sent through Resend', () => {
     const enrolment = await fixture.enrolLead(sequence.id, lead.id);
     await fixture.waitForStatus(enrolment.id, 'completed');
     expect(emailsTo(lead.email)[0]!.payload.from).toBe('"Sam Seller" <sam@acme.test>');
+  });
+});
+
+describe('a step email with no send rate set', () => {
+  it('goes from the worker that runs its workflow, as a local activity, not through the sends queue', async () => {
+    const fixture = await asNewAccount(service);
+    const sequence = await fixture.createSequence({ steps: [{ subject: 'Local' }] });
+    const lead = await fixture.createLead();
+    const enrolment = await fixture.enrolLead(sequence.id, lead.id);
+    await fixture.waitForStatus(enrolment.id, 'completed');
+    expect(await sendsInHistory(service.temporal, enrolment.id)).toEqual({ queued: [], local: 1 });
+    expect(sink.emails.filter((e) => e.payload.to === lead.email)).toHaveLength(1);
   });
 });
 
