@@ -6,7 +6,7 @@ import { apiLatencyUnderLoad } from './scenarios/api-latency.js';
 import { footprint } from './scenarios/footprint.js';
 import { noisyNeighbour } from './scenarios/noisy-neighbour.js';
 import { punctuality } from './scenarios/punctuality.js';
-import { enrolmentThroughput, sendThroughput, type ThroughputRun } from './scenarios/throughput.js';
+import { enrolmentThroughput, sendThroughput, workerCpuPerEmail, type ThroughputRun } from './scenarios/throughput.js';
 import { median } from './stats.js';
 
 /**
@@ -113,6 +113,9 @@ async function throughputScenarios() {
       all.push(await sendThroughput(sizes.send));
     }
     results.send = summariseRuns(all);
+    await save();
+    log(`worker CPU per email, ${sizes.send} emails, worker.ts in its own process`);
+    results.workerCpu = await workerCpuPerEmail(sizes.send);
     await save();
   }
   if (wanted('cost')) {

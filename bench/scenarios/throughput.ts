@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { startBenchEnvironment } from '../environment.js';
+import { productionProcesses } from '../processes.js';
 import { perSecond, round, until } from '../stats.js';
 import { createSequence, enrolAll, importLeads } from './common.js';
 
@@ -73,6 +75,47 @@ export async function sendThroughput(count: number): Promise<{ service: Throughp
       },
       raw,
     };
+  } finally {
+    await env.close();
+  }
+}
+
+/** What one process has run on the CPU so far, in ms (utime + stime from /proc, at Linux's 100 ticks a second). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+export interface WorkerCpu {
+  count: number;
+  seconds: number;
+  perSecond: number;
+  /** The worker process's CPU (all its threads: workflows, activities, the render pool, Temporal's core) per email. */
+  cpuMsPerEmail: number;
+}
+
+/**
+ * The worker's own CPU per sent email: the send scenario with worker.ts and server.ts as their
+ * own processes (as they run in production, logging at info), the worker's CPU read from /proc
+ * from the bulk request until the sink holds every email.
+ */
+export async function workerCpuPerEmail(count: number): Promise<WorkerCpu> {
+  const env = await startBenchEnvironment();
+  try {
+    const service = await productionProcesses(env, ['worker.ts', 'server.ts']);
+    try {
+      const sequenceId = await createSequence(service.api, [{ delayMinutes: 0 }]);
+      const leadIds = await importLeads(service.api, count, 'worker-cpu');
+      const worker = service.child('worker.ts');
+      const before = processCpuMs(worker.pid);
+      const started = Date.now();
+      await enrolAll(service.api, sequenceId, leadIds);
+      const done = await until(() => env.sink.emails.length >= count, `${count} emails at the sink`, HOUR);
+      const cpuMsPerEmail = Math.round(((processCpuMs(worker.pid) - before) / count) * 10) / 10;
+      return { ...run(count, started, done), cpuMsPerEmail };
+    } finally {
+      await service.stop();
+    }
   } finally {
     await env.close();
   }
