@@ -59,14 +59,16 @@ describe(`a bulk enrolment of ${LEADS} leads`, () => {
     });
     const allStarted = Date.now() - started;
     await eventually(async () => (await countWhere(eq(enrolments.status, 'active'))) === LEADS && (await plannedCount()) === LEADS, {
-      timeoutMs: 600_000,
+      // Bounds a hang, not a speed (the rate is a benchmark's): 10,000 plans took 340 s on an
+      // idle 2-core machine and over 500 s under CI's load.
+      timeoutMs: 900_000,
       intervalMs: 1000,
       what: 'every enrolment planned its first step',
     });
     console.log(
       `[figures] bulk enrolment of ${LEADS}: answered in ${answered} ms, all workflows started in ${allStarted} ms, all planned in ${Date.now() - started} ms`,
     );
-  }, 900_000);
+  }, 1_200_000);
 
   it('answers a retried request with the same Idempotency-Key identically and enrols no one twice', async () => {
     const res = await fixture.api(
@@ -90,12 +92,12 @@ describe(`a bulk enrolment of ${LEADS} leads`, () => {
     const res = await fixture.api('POST', `/v1/sequences/${sequenceId}/pause`);
     expect(res.status).toBe(202);
     await eventually(async () => (await countWhere(eq(enrolments.status, 'paused'))) === LEADS, {
-      timeoutMs: 600_000,
+      timeoutMs: 900_000,
       intervalMs: 1000,
       what: 'every enrolment paused',
     });
     console.log(`[figures] sequence-wide pause of ${LEADS}: all paused in the database in ${Date.now() - started} ms`);
-  }, 900_000);
+  }, 1_200_000);
 });
 
 async function plannedCount() {
