@@ -1,7 +1,8 @@
-import { sql, type Query } from 'drizzle-orm';
+import { sql, type Query, type SQL } from 'drizzle-orm';
 import { buildOnce, executeNamed, type Db } from '../db/client.js';
 import { rowFromJson } from '../db/json-rows.js';
-import { accounts, enrolments, leads, senders, sequences, steps, type VariantStatus } from '../db/schema.js';
+import { accounts, enrolments, leads, messages, senders, sequences, steps, type VariantStatus } from '../db/schema.js';
+import type { Message } from './deliver-message.js';
 import { sequenceDaysOff, type HolidayCalendar } from '../domain/holidays.js';
 import { nextStep } from '../domain/schedule.js';
 
@@ -23,45 +24,70 @@ interface StepOfEnrolment {
   assignedVariantId: string | null;
 }
 
+/**
+ * The context's one statement: the enrolment with its lead, sequence, account and sender; the
+ * sequence's steps with this enrolment's message for each: live steps plan what comes next, and
+ * sent ones (even if deleted since) say where the enrolment stands. An email stored but not yet
+ * marked sent (its send crashed, or waits for the provider's quota) is not sent: the plan is its
+ * step again, and the send finishes it with the same bytes and idempotency key. Each step's
+ * variants and this enrolment's assignment ride along (at most five small rows a step, through
+ * their indexes), and so does the enrolment's last email that went (what a reply in its thread
+ * needs). Every row comes as JSON, mapped as drizzle maps its own (rowFromJson), so the statement
+ * is plain text with two parameters.
+ */
+const contextSelect = (lock: boolean): SQL => sql`
+  select to_jsonb(e) as enrolment, to_jsonb(l) as lead, to_jsonb(q) as sequence, to_jsonb(a) as account,
+    to_jsonb(snd) as sender,
+    (select coalesce(jsonb_agg(jsonb_build_object(
+        'step', to_jsonb(s),
+        'sentAt', m.created_at,
+        'variants', (select coalesce(jsonb_agg(jsonb_build_object('id', v.id, 'label', v.label, 'subject', v.subject,
+            'body', v.body, 'weight', v.weight, 'status', v.status) order by v.label), '[]'::jsonb)
+          from step_variants v where v.step_id = s.id),
+        'assignedVariantId', (select va.variant_id from variant_assignments va where va.enrolment_id = e.id and va.step_id = s.id)
+      ) order by s.position), '[]'::jsonb)
+    from steps s
+    left join messages m on m.step_id = s.id and m.enrolment_id = e.id and m.status not in ('failed', 'sending')
+    where s.sequence_id = e.sequence_id and (s.deleted_at is null or m.id is not null)) as steps,
+    (select jsonb_build_object('id', pm.id, 'rfc_message_id', pm.rfc_message_id, 'provider_id', pm.provider_id,
+        'headers', pm.headers, 'subject', pm.subject, 'thread_subject', pm.thread_subject,
+        'thread_references', pm.thread_references, 'sent_at', pm.sent_at, 'created_at', pm.created_at,
+        'body_text', pm.body_text, 'from_email', pm.from_email)
+      from messages pm where pm.enrolment_id = e.id and pm.status in ('sent', 'delivered', 'bounced')
+      order by pm.created_at desc limit 1) as previous_email,
+    (select sm.id from messages sm where sm.idempotency_key = ${sql.placeholder('messageKey')}) as stored_message_id
+  from enrolments e
+  join leads l on l.id = e.lead_id
+  join sequences q on q.id = e.sequence_id
+  join accounts a on a.id = e.account_id
+  -- The sender bound at enrolment (null: the account had none then).
+  left join senders snd on snd.id = e.sender_id
+  where e.id = ${sql.placeholder('enrolmentId')}
+  ${lock ? sql`for update of e` : sql``}`;
+
+/** A digest of everything the context read: the same digest, the same facts. */
+const digestOf = (alias: string) => sql.raw(`md5(to_jsonb(${alias})::text)`);
+
 /** The context's statement, by whether it locks the enrolment: SQL built once, run as a named statement. */
 const contextQueries = new Map<boolean, Query>();
 function contextQuery(lock: boolean): Query {
   let query = contextQueries.get(lock);
   if (!query) {
-    // The sequence's steps with this enrolment's message for each: live steps plan what comes
-    // next, and sent ones (even if deleted since) say where the enrolment stands. An email stored
-    // but not yet marked sent (its send crashed, or waits for the provider's quota) is not sent:
-    // the plan is its step again, and the send finishes it with the same bytes and idempotency
-    // key. Each step's variants and this enrolment's assignment ride along: at most five small
-    // rows a step, through their indexes. Every row comes as JSON, mapped as drizzle maps its own
-    // (rowFromJson), so the statement is plain text with two parameters.
-    query = buildOnce(sql`
-      select to_jsonb(e) as enrolment, to_jsonb(l) as lead, to_jsonb(q) as sequence, to_jsonb(a) as account,
-        to_jsonb(snd) as sender,
-        (select coalesce(jsonb_agg(jsonb_build_object(
-            'step', to_jsonb(s),
-            'sentAt', m.created_at,
-            'variants', (select coalesce(jsonb_agg(jsonb_build_object('id', v.id, 'label', v.label, 'subject', v.subject,
-                'body', v.body, 'weight', v.weight, 'status', v.status) order by v.label), '[]'::jsonb)
-              from step_variants v where v.step_id = s.id),
-            'assignedVariantId', (select va.variant_id from variant_assignments va where va.enrolment_id = e.id and va.step_id = s.id)
-          ) order by s.position), '[]'::jsonb)
-        from steps s
-        left join messages m on m.step_id = s.id and m.enrolment_id = e.id and m.status not in ('failed', 'sending')
-        where s.sequence_id = e.sequence_id and (s.deleted_at is null or m.id is not null)) as steps,
-        (select sm.id from messages sm where sm.idempotency_key = ${sql.placeholder('messageKey')}) as stored_message_id
-      from enrolments e
-      join leads l on l.id = e.lead_id
-      join sequences q on q.id = e.sequence_id
-      join accounts a on a.id = e.account_id
-      -- The sender bound at enrolment (null: the account had none then).
-      left join senders snd on snd.id = e.sender_id
-      where e.id = ${sql.placeholder('enrolmentId')}
-      ${lock ? sql`for update of e` : sql``}`);
+    query = buildOnce(sql`select c.*, ${digestOf('c')} as fingerprint from (${contextSelect(lock)}) c`);
     contextQueries.set(lock, query);
   }
   return query;
 }
+
+/**
+ * True in a statement when, under the enrolment's row lock, its context reads as it read with
+ * `fingerprint`: nothing a decision taken from it relied on (the enrolment, its lead, sequence,
+ * account, sender, steps, variants and emails) has changed since. A write guarded by it is as
+ * safe as one taken in the transaction that read the context under the lock, without the
+ * transaction's round trips. Its placeholders: enrolmentId, messageKey and fingerprint.
+ */
+export const contextUnchangedSql = (): SQL =>
+  sql`exists (select from (${contextSelect(true)}) c where ${digestOf('c')} = ${sql.placeholder('fingerprint')})`;
 
 interface ContextRow {
   enrolment: Record<string, unknown>;
@@ -70,7 +96,9 @@ interface ContextRow {
   account: Record<string, unknown>;
   sender: Record<string, unknown> | null;
   steps: StepOfEnrolment[];
+  previous_email: Record<string, unknown> | null;
   stored_message_id: string | null;
+  fingerprint: string;
 }
 
 /**
@@ -88,14 +116,17 @@ export async function loadEnrolmentContext(db: Db, enrolmentId: string, options:
     messageKey: options.messageKey ?? null,
   });
   if (!found) return undefined;
-  const { enrolment, lead, sequence, account, sender, steps: stepRows, stored_message_id: storedMessageId } = found;
+  const { enrolment, lead, sequence, account, sender, steps: stepRows, stored_message_id: storedMessageId, fingerprint } = found;
   const context = {
     enrolment: rowFromJson(enrolments, enrolment),
     lead: rowFromJson(leads, lead),
     sequence: rowFromJson(sequences, sequence),
     account: rowFromJson(accounts, account),
     sender: sender ? rowFromJson(senders, sender) : null,
+    /** The enrolment's last email that went: the one a reply in its thread answers. */
+    previousEmail: found.previous_email ? previousEmailOf(found.previous_email) : null,
     storedMessageId,
+    fingerprint,
   };
   const read = stepRows.map((r) => ({ ...r, step: rowFromJson(steps, r.step), sentAt: r.sentAt === null ? null : new Date(r.sentAt) }));
   const liveSteps = read
@@ -109,6 +140,23 @@ export async function loadEnrolmentContext(db: Db, enrolmentId: string, options:
   const zone = context.lead.timezone ?? context.account.timezone;
   return { ...context, steps: liveSteps, sentSteps, next, zone };
 }
+
+/** The columns of an email a reply in its thread needs (the context reads no others). */
+export type PreviousEmail = Pick<
+  Message,
+  | 'id'
+  | 'rfcMessageId'
+  | 'providerId'
+  | 'headers'
+  | 'subject'
+  | 'threadSubject'
+  | 'threadReferences'
+  | 'sentAt'
+  | 'createdAt'
+  | 'bodyText'
+  | 'fromEmail'
+>;
+const previousEmailOf = (json: Record<string, unknown>): PreviousEmail => rowFromJson(messages, json);
 
 /** The days off an enrolment's schedule skips: its lead's holidays and the account's closures, unless its sequence sends on them. */
 export function daysOffOf(ctx: Pick<EnrolmentContext, 'lead' | 'account' | 'sequence'>): HolidayCalendar {

@@ -1,6 +1,8 @@
-import { and, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, isNull, sql, type Query, type SQL } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
+import { rowFromJson } from '../db/json-rows.js';
 import type { Config } from '../config.js';
-import type { Db, Transaction } from '../db/client.js';
+import { buildOnce, executeNamed, type Db, type Transaction } from '../db/client.js';
 import { dailyCapReached, newLeadsCapReached, queuedRelease, recipientCapReached, senderCapReached } from '../db/daily-sends.js';
 import { recipientKeyOf } from '../domain/company.js';
 import { enrolments, messages, stepVariants, type EnrolmentStatus, type WaitingFor } from '../db/schema.js';
@@ -11,7 +13,14 @@ import { REASONS } from '../domain/enrolment-status.js';
 import { providerTags } from '../domain/sender.js';
 import type { Logger } from '../logger.js';
 import { deliverMessage, type Message } from './deliver-message.js';
-import { daysOffOf, loadEnrolmentContext, type EnrolmentContext, type VariantContent } from './enrolment-context.js';
+import {
+  contextUnchangedSql,
+  daysOffOf,
+  loadEnrolmentContext,
+  type EnrolmentContext,
+  type PreviousEmail,
+  type VariantContent,
+} from './enrolment-context.js';
 import { planAfterSend, type NextStepPlan, type PlanAfterSend } from './plan-next-step.js';
 import { notifyEnrolmentEnded } from '../temporal/portal-events.js';
 import { asyncLocalStorage as activityContext } from '@temporalio/activity';
@@ -79,6 +88,166 @@ async function lockedVariants(tx: Transaction, stepId: string): Promise<VariantC
     .for('share');
 }
 
+/**
+ * What the context alone says of a send before anything is stored: an outcome that stores nothing
+ * (the enrolment may not be emailed now, or its plan is out of date), or null to go on.
+ */
+function outcomeFromContext(ctx: EnrolmentContext, stepId: string): SendOutcome | null {
+  const { enrolment, lead, sequence, sender } = ctx;
+  const blocker = sendBlocker({
+    enrolmentStatus: enrolment.status,
+    sequenceStatus: sequence.status,
+    sequenceProtection: sequence.protection,
+    onReply: sequence.onReply,
+    lead,
+    repliedAt: enrolment.repliedAt,
+    resumedAt: enrolment.resumedAt,
+    senderRetired: !!sender?.retiredAt,
+    senderProtection: sender?.protection,
+  });
+  if (blocker) return { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason };
+  // The step the workflow planned may have been deleted or reordered since: plan again.
+  if (ctx.next?.id !== stepId) return { outcome: 'not_sendable', status: null, reason: 'the next step changed' };
+  // A holdout gets step 1 alone; planning again ends the enrolment.
+  if (enrolment.holdout && ctx.sentSteps.length > 0) return { outcome: 'not_sendable', status: null, reason: REASONS.heldOut };
+  return null;
+}
+
+/**
+ * A follow-up goes as a reply in the thread of the enrolment's previous email (when its step says
+ * so): `Re:` the subject that email's thread began with, as the lead received it. When that
+ * email's Message-ID is not known yet, the provider must be asked first (`lookUp`).
+ */
+function threadOf(
+  ctx: EnrolmentContext,
+  stepId: string,
+): { thread: { reply: ThreadReply; quote: Quote | null } | null } | { lookUp: { previous: PreviousEmail } } {
+  const position = ctx.steps.findIndex((s) => s.id === stepId) + 1;
+  const previous = ctx.previousEmail;
+  if (!ctx.next || !goesInThread(ctx.next, position) || !previous) return { thread: null };
+  if (!previous.rfcMessageId) return { lookUp: { previous } };
+  const prior = {
+    messageId: previous.rfcMessageId,
+    subject: previous.subject,
+    threadSubject: previous.threadSubject,
+    references: previous.threadReferences,
+    sentAt: previous.sentAt ?? previous.createdAt,
+    bodyText: previous.bodyText,
+    from: previous.fromEmail,
+  };
+  return { thread: { reply: threadReply(prior), quote: ctx.next.quotePrevious ? quoteOf(prior, ctx.zone) : null } };
+}
+
+/**
+ * Whether this email may be stored in one guarded statement (`storeIfUnchanged`): nothing to
+ * choose under a lock (an experiment's variant), to count under one (a cap) or to ask first (a
+ * thread's Message-ID). Then sending takes no transaction; otherwise it takes the locked one.
+ */
+function storesInOneStatement(ctx: EnrolmentContext, stepId: string): boolean {
+  const { account, sender, sequence } = ctx;
+  const firstOfEnrolment = ctx.sentSteps.length === 0;
+  return (
+    ctx.storedMessageId === null &&
+    !!ctx.lead.email &&
+    ctx.next?.id === stepId &&
+    ctx.next.variants.length === 0 &&
+    account.limits.maxEmailsPerDay === null &&
+    account.recipientDomainDailyCap === null &&
+    (sender?.dailyCap ?? null) === null &&
+    (!firstOfEnrolment || sequence.newLeadsPerDay === null)
+  );
+}
+
+type Rendered = Awaited<ReturnType<typeof renderMessage>>;
+
+/** The email's row as it is stored before it goes: `sending`, under its idempotency key. */
+export function messageRow(input: {
+  ctx: EnrolmentContext;
+  stepId: string;
+  key: string;
+  rendered: Rendered;
+  variant: VariantContent | null | undefined;
+  at: Date;
+  /** The mailer keeps our Message-ID (the local outbox): it is what a thread chains on, known now. */
+  storesOwnMessageId: boolean;
+}) {
+  const { ctx, stepId, key, rendered, variant, at } = input;
+  const { enrolment, lead, sequence, account, sender } = ctx;
+  return {
+    ...rendered,
+    accountId: account.id,
+    enrolmentId: enrolment.id,
+    stepId,
+    variantId: variant?.id ?? null,
+    senderId: sender?.id ?? null,
+    rfcMessageId: input.storesOwnMessageId ? rendered.headers['Message-ID']! : null,
+    leadId: lead.id,
+    idempotencyKey: key,
+    toEmail: lead.email!,
+    recipientKey: recipientKeyOf(lead.email!),
+    firstOfEnrolment: ctx.sentSteps.length === 0,
+    // Stamped with the instant the caps counted by (in a time-skipping test, the workflow's
+    // clock, the only one that moves).
+    createdAt: at,
+    tags: providerTags({
+      account_id: account.id,
+      sequence_id: sequence.id,
+      step_id: stepId,
+      enrolment_id: enrolment.id,
+      message_id: rendered.id,
+      variant_id: variant?.id,
+    }),
+    status: 'sending' as const,
+  };
+}
+
+type MessageRow = ReturnType<typeof messageRow>;
+
+/** The guarded insert, by its columns: SQL built once, run as a named statement. */
+const guardedInserts = new Map<string, Query>();
+function guardedInsert(keys: string[]): Query {
+  const id = keys.join(',');
+  let query = guardedInserts.get(id);
+  if (!query) {
+    const columns = getTableColumns(messages) as Record<string, PgColumn>;
+    const column = (key: string) => {
+      const found = columns[key];
+      if (!found) throw new Error(`messages has no column ${key}`);
+      return found;
+    };
+    // Typed casts: the values are a SELECT's, which PostgreSQL would otherwise take as text.
+    const values = keys.map((k) => sql`${sql.param(sql.placeholder(`m_${k}`), column(k))}::${sql.raw(column(k).getSQLType())}`);
+    query = buildOnce(sql`insert into messages (${sql.join(
+      keys.map((k) => sql.identifier(column(k).name)),
+      sql`, `,
+    )})
+      select ${sql.join(values, sql`, `)}
+      where ${contextUnchangedSql()}
+      on conflict (idempotency_key) do nothing
+      returning to_jsonb(messages) as message`);
+    guardedInserts.set(id, query);
+  }
+  return query;
+}
+
+/**
+ * Stores the email in one statement, only if its enrolment's context, read again under the
+ * enrolment's row lock, is what the email was decided and rendered from (`contextUnchangedSql`):
+ * the same guarantee as the locked transaction, in one round trip instead of four. Undefined when
+ * anything changed (or an overlapping attempt stored it): the locked transaction then decides.
+ */
+export async function storeIfUnchanged(db: Db, row: MessageRow, ctx: EnrolmentContext): Promise<Message | undefined> {
+  const keys = Object.keys(row).sort();
+  const values: Record<string, unknown> = {
+    enrolmentId: ctx.enrolment.id,
+    messageKey: row.idempotencyKey,
+    fingerprint: ctx.fingerprint,
+  };
+  for (const k of keys) values[`m_${k}`] = (row as Record<string, unknown>)[k];
+  const [stored] = await executeNamed<{ message: Record<string, unknown> }>(db, guardedInsert(keys), values);
+  return stored ? rowFromJson(messages, stored.message) : undefined;
+}
+
 export function createSendStep(deps: SendDeps) {
   const { db, config, logger } = deps;
   return async function sendStep({
@@ -99,7 +268,7 @@ export function createSendStep(deps: SendDeps) {
       return { outcome: 'not_sendable', status: null, reason: 'a send rate is set: sends go through the sends queue' };
     }
 
-    type Decided = { outcome: SendOutcome } | { message: Message; ctx?: EnrolmentContext } | { lookUp: { previous: Message } };
+    type Decided = { outcome: SendOutcome } | { message: Message; ctx?: EnrolmentContext } | { lookUp: { previous: PreviousEmail } };
     const storedMessage = async (tx: Transaction) => (await tx.select().from(messages).where(eq(messages.idempotencyKey, key)))[0];
     // Phase 1, under the enrolment's row lock: decide, render and store the email as it will go.
     const decide = (): Promise<Decided> =>
@@ -111,63 +280,26 @@ export function createSendStep(deps: SendDeps) {
           const stored = ctx?.storedMessageId === null ? undefined : await storedMessage(tx);
           if (stored) return { message: stored, ...(ctx ? { ctx } : {}) };
           if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: REASONS.enrolmentGone } };
-          const { enrolment, lead, sequence, account, sender } = ctx;
-          const blocker = sendBlocker({
-            enrolmentStatus: enrolment.status,
-            sequenceStatus: sequence.status,
-            sequenceProtection: sequence.protection,
-            onReply: sequence.onReply,
-            lead,
-            repliedAt: enrolment.repliedAt,
-            resumedAt: enrolment.resumedAt,
-            senderRetired: !!sender?.retiredAt,
-            senderProtection: sender?.protection,
-          });
-          if (blocker) return { outcome: { outcome: 'not_sendable', status: blocker.status, reason: blocker.reason } };
-          // The step the workflow planned may have been deleted or reordered since: plan again.
-          if (ctx.next?.id !== stepId) return { outcome: { outcome: 'not_sendable', status: null, reason: 'the next step changed' } };
-          // A holdout gets step 1 alone; planning again ends the enrolment.
-          if (enrolment.holdout && ctx.sentSteps.length > 0)
-            return { outcome: { outcome: 'not_sendable', status: null, reason: REASONS.heldOut } };
+          const early = outcomeFromContext(ctx, stepId);
+          if (early || !ctx.next) return { outcome: early! };
+          const { enrolment, lead, sequence, account, sender, next } = ctx;
           // The variant planned for this enrolment, or one chosen now if the experiment changed
           // since (a variant removed, stopped or beaten while this email was unsent).
           // The variants as they are once no change of them is in flight: a removal, a stop or a winner
           // (each under the step's lock, moving unsent assignments) commits before this read or waits
           // for this email to be stored, so an email never goes as a variant that stopped being sent.
-          const variants = ctx.next.variants.length ? await lockedVariants(tx, stepId) : ctx.next.variants;
-          const { variant, store } = variantForEnrolment(enrolmentId, { ...ctx.next, variants });
+          const variants = next.variants.length ? await lockedVariants(tx, stepId) : next.variants;
+          const { variant, store } = variantForEnrolment(enrolmentId, { ...next, variants });
           if (variant && store) {
             await storeVariantAssignment(tx, { accountId: account.id, enrolmentId, stepId, variantId: variant.id }, store);
           }
-          // A follow-up goes as a reply in the thread of the enrolment's previous email (when its
-          // step says so): `Re:` the subject that email's thread began with, as the lead received it.
-          const position = ctx.steps.findIndex((s) => s.id === stepId) + 1;
-          let thread: { reply: ThreadReply; quote: Quote | null } | null = null;
-          if (goesInThread(ctx.next, position)) {
-            const [previous] = await tx
-              .select()
-              .from(messages)
-              .where(and(eq(messages.enrolmentId, enrolmentId), inArray(messages.status, ['sent', 'delivered', 'bounced'])))
-              .orderBy(desc(messages.createdAt))
-              .limit(1);
-            if (previous && !previous.rfcMessageId) return { lookUp: { previous } };
-            if (previous) {
-              const prior = {
-                messageId: previous.rfcMessageId!,
-                subject: previous.subject,
-                threadSubject: previous.threadSubject,
-                references: previous.threadReferences,
-                sentAt: previous.sentAt ?? previous.createdAt,
-                bodyText: previous.bodyText,
-                from: previous.fromEmail,
-              };
-              thread = { reply: threadReply(prior), quote: ctx.next.quotePrevious ? quoteOf(prior, ctx.zone) : null };
-            }
-          }
+          const threaded = threadOf(ctx, stepId);
+          if ('lookUp' in threaded) return threaded;
+          const { thread } = threaded;
           // Rendered before the cap is counted: the count's lock is then held only for the insert.
           const rendered = await renderMessage(config, {
-            subject: variant?.subject ?? ctx.next.subject,
-            body: variant?.body ?? ctx.next.body,
+            subject: variant?.subject ?? next.subject,
+            body: variant?.body ?? next.body,
             replyToken: enrolment.replyToken,
             lead,
             account,
@@ -238,33 +370,7 @@ export function createSendStep(deps: SendDeps) {
           }
           const [message] = await tx
             .insert(messages)
-            .values({
-              ...rendered,
-              accountId: account.id,
-              enrolmentId,
-              stepId,
-              variantId: variant?.id ?? null,
-              senderId: sender?.id ?? null,
-              // A mailer that keeps our Message-ID (the local outbox) tells us now what a thread chains on.
-              rfcMessageId: deps.mailer.messageIdOf ? null : rendered.headers['Message-ID']!,
-              leadId: lead.id,
-              idempotencyKey: key,
-              toEmail: lead.email!,
-              recipientKey,
-              firstOfEnrolment,
-              // Stamped with the instant the caps counted by (in a time-skipping test, the
-              // workflow's clock, the only one that moves).
-              createdAt: at,
-              tags: providerTags({
-                account_id: account.id,
-                sequence_id: sequence.id,
-                step_id: stepId,
-                enrolment_id: enrolmentId,
-                message_id: rendered.id,
-                variant_id: variant?.id,
-              }),
-              status: 'sending',
-            })
+            .values(messageRow({ ctx, stepId, key, rendered, variant, at, storesOwnMessageId: !deps.mailer.messageIdOf }))
             // An overlapping attempt (this one waited for the lock while the other stored the email,
             // and read before it committed) finds the email stored, not a second one.
             .onConflictDoNothing({ target: messages.idempotencyKey })
@@ -274,9 +380,38 @@ export function createSendStep(deps: SendDeps) {
           return { message: message ?? (await storedMessage(tx))!, ctx };
         })
         .catch(templateFailure);
+    // Phase 1 without the transaction, for an email with nothing to choose, count or ask under
+    // a lock: decided and rendered from the context read unlocked, then stored by one statement
+    // that holds only if that context is unchanged. Anything else, or anything changed meanwhile:
+    // the locked transaction decides from the start.
+    const inOneStatement = async (): Promise<Decided | null> => {
+      const ctx = await loadEnrolmentContext(db, enrolmentId, { messageKey: key });
+      if (!ctx || outcomeFromContext(ctx, stepId) || !storesInOneStatement(ctx, stepId)) return null;
+      const threaded = threadOf(ctx, stepId);
+      if ('lookUp' in threaded) return threaded;
+      const rendered = await renderMessage(config, {
+        subject: ctx.next!.subject,
+        body: ctx.next!.body,
+        replyToken: ctx.enrolment.replyToken,
+        lead: ctx.lead,
+        account: ctx.account,
+        sender: ctx.sender,
+        format: ctx.sequence.format,
+        thread: threaded.thread,
+      }).catch((error: unknown) => {
+        if (error instanceof TemplateError) return null; // the locked path says why, for good
+        throw error;
+      });
+      if (!rendered) return null;
+      const at = new Date(Math.max(Date.parse(now), Date.now()));
+      const row = messageRow({ ctx, stepId, key, rendered, variant: null, at, storesOwnMessageId: !deps.mailer.messageIdOf });
+      const message = await storeIfUnchanged(db, row, ctx);
+      return message ? { message, ctx } : null;
+    };
     // A reply in the thread needs the Message-ID the previous email went out with: when the
     // provider has not been asked yet, it is asked outside the transaction, then phase 1 again.
-    let decided = await decide();
+    const phase1 = async () => (await inOneStatement()) ?? (await decide());
+    let decided = await phase1();
     if ('lookUp' in decided) {
       const { previous } = decided.lookUp;
       const reported = previous.providerId && deps.mailer.messageIdOf ? await deps.mailer.messageIdOf(previous.providerId) : null;
@@ -286,7 +421,7 @@ export function createSendStep(deps: SendDeps) {
         .update(messages)
         .set({ rfcMessageId })
         .where(and(eq(messages.id, previous.id), isNull(messages.rfcMessageId)));
-      decided = await decide();
+      decided = await phase1();
       if ('lookUp' in decided) throw new Error(`the previous email ${previous.id} has no Message-ID to reply to`);
     }
     if ('outcome' in decided) return decided.outcome;
