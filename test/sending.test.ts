@@ -83,6 +83,9 @@ describe('a step email with no send rate set', () => {
     const lead = await fixture.createLead();
     const enrolment = await fixture.enrolLead(sequence.id, lead.id);
     await fixture.waitForStatus(enrolment.id, 'completed');
+    // The send writes the completion itself, before its workflow task (and the local activity's
+    // marker) reaches the history: the history is read once the workflow has ended.
+    await service.temporal.workflow.getHandle(enrolmentWorkflowId(enrolment.id)).result();
     expect(await sendsInHistory(service.temporal, enrolment.id)).toEqual({ queued: [], local: 1 });
     expect(sink.emails.filter((e) => e.payload.to === lead.email)).toHaveLength(1);
   });
