@@ -158,6 +158,24 @@ function storesInOneStatement(ctx: EnrolmentContext, stepId: string): boolean {
   );
 }
 
+/** The step's email as this lead gets it: the variant's words when it goes as one, in the thread when it goes in one. */
+export function renderStepEmail(
+  config: Config,
+  ctx: EnrolmentContext,
+  { variant, thread }: { variant: VariantContent | null | undefined; thread: { reply: ThreadReply; quote: Quote | null } | null },
+) {
+  return renderMessage(config, {
+    subject: variant?.subject ?? ctx.next!.subject,
+    body: variant?.body ?? ctx.next!.body,
+    replyToken: ctx.enrolment.replyToken,
+    lead: ctx.lead,
+    account: ctx.account,
+    sender: ctx.sender,
+    format: ctx.sequence.format,
+    thread,
+  });
+}
+
 type Rendered = Awaited<ReturnType<typeof renderMessage>>;
 
 /** The email's row as it is stored before it goes: `sending`, under its idempotency key. */
@@ -282,7 +300,7 @@ export function createSendStep(deps: SendDeps) {
           if (!ctx) return { outcome: { outcome: 'not_sendable', status: 'failed', reason: REASONS.enrolmentGone } };
           const early = outcomeFromContext(ctx, stepId);
           if (early || !ctx.next) return { outcome: early! };
-          const { enrolment, lead, sequence, account, sender, next } = ctx;
+          const { lead, sequence, account, sender, next } = ctx;
           // The variant planned for this enrolment, or one chosen now if the experiment changed
           // since (a variant removed, stopped or beaten while this email was unsent).
           // The variants as they are once no change of them is in flight: a removal, a stop or a winner
@@ -297,16 +315,7 @@ export function createSendStep(deps: SendDeps) {
           if ('lookUp' in threaded) return threaded;
           const { thread } = threaded;
           // Rendered before the cap is counted: the count's lock is then held only for the insert.
-          const rendered = await renderMessage(config, {
-            subject: variant?.subject ?? next.subject,
-            body: variant?.body ?? next.body,
-            replyToken: enrolment.replyToken,
-            lead,
-            account,
-            sender,
-            format: sequence.format,
-            thread,
-          });
+          const rendered = await renderStepEmail(config, ctx, { variant, thread });
           // The account's cap, then the sender's own: over either, the email waits for that cap's
           // next day (never dropped), and the enrolment says what it waits for.
           // The instant the caps count their day by and the email is stamped with: the workflow's
@@ -389,16 +398,7 @@ export function createSendStep(deps: SendDeps) {
       if (!ctx || outcomeFromContext(ctx, stepId) || !storesInOneStatement(ctx, stepId)) return null;
       const threaded = threadOf(ctx, stepId);
       if ('lookUp' in threaded) return threaded;
-      const rendered = await renderMessage(config, {
-        subject: ctx.next!.subject,
-        body: ctx.next!.body,
-        replyToken: ctx.enrolment.replyToken,
-        lead: ctx.lead,
-        account: ctx.account,
-        sender: ctx.sender,
-        format: ctx.sequence.format,
-        thread: threaded.thread,
-      }).catch((error: unknown) => {
+      const rendered = await renderStepEmail(config, ctx, { variant: null, thread: threaded.thread }).catch((error: unknown) => {
         if (error instanceof TemplateError) return null; // the locked path says why, for good
         throw error;
       });

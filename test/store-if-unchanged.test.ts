@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadEnrolmentContext } from '../activities/enrolment-context.js';
-import { messageRow, stepIdempotencyKey, storeIfUnchanged } from '../activities/send-email.js';
+import { messageRow, renderStepEmail, stepIdempotencyKey, storeIfUnchanged } from '../activities/send-email.js';
 import { loadConfig } from '../config.js';
 import { createAccount } from '../db/accounts.js';
 import { openDatabase, type Database } from '../db/client.js';
 import { accounts, enrolments, leads, messages, sequences, steps } from '../db/schema.js';
-import { renderMessage } from '../domain/render-message.js';
 
 // A step's email with nothing to choose, count or ask under a lock is decided from its context
 // read without one, then stored by one statement that holds only if that context, read again
@@ -54,15 +53,7 @@ async function dueEnrolment() {
 async function decided(enrolmentId: string, stepId: string) {
   const key = stepIdempotencyKey(enrolmentId, stepId);
   const ctx = (await loadEnrolmentContext(database.db, enrolmentId, { messageKey: key }))!;
-  const rendered = await renderMessage(config, {
-    subject: ctx.next!.subject,
-    body: ctx.next!.body,
-    replyToken: ctx.enrolment.replyToken,
-    lead: ctx.lead,
-    account: ctx.account,
-    sender: ctx.sender,
-    format: ctx.sequence.format,
-  });
+  const rendered = await renderStepEmail(config, ctx, { variant: null, thread: null });
   const row = messageRow({ ctx, stepId, key, rendered, variant: null, at: new Date(), storesOwnMessageId: false });
   return { key, store: () => storeIfUnchanged(database.db, row, ctx) };
 }
