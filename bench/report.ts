@@ -39,6 +39,11 @@ export interface BenchResults {
   latency?: LatencyResult[];
   cost?: CostPerStep;
   noisyNeighbour?: NoisyNeighbourResult;
+  /**
+   * The headline figure of each run behind a median (worker CPU, latency p99s, punctuality), by
+   * row. Results from before every floor was repeated have none.
+   */
+  eachRun?: Partial<Record<(typeof SCENARIO_KEYS)[number], Record<string, number[]>>>;
   /** Scenarios taken from a separate `--only` run, with when that run started. */
   borrowed?: Record<string, string>;
 }
@@ -66,6 +71,9 @@ export function borrowPartialResults(results: BenchResults): void {
   for (const key of SCENARIO_KEYS) {
     if (partial[key] === undefined || (results[key] !== undefined && !newer)) continue;
     (results as unknown as Record<string, unknown>)[key] = partial[key];
+    const runs = partial.eachRun?.[key];
+    const { [key]: _replaced, ...others } = results.eachRun ?? {};
+    results.eachRun = runs ? { ...others, [key]: runs } : others;
     results.borrowed = { ...results.borrowed, [key]: partial.startedAt };
   }
 }
@@ -105,7 +113,7 @@ function markdown(r: BenchResults): string {
     `# Benchmark results (${r.mode} mode)`,
     '',
     `Run ${r.startedAt} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ` +
-      `Temporal dev server (SQLite) and PostgreSQL 15 on the same machine. Throughput figures are medians of ${r.runs} run(s); ` +
+      `Temporal dev server (SQLite) and PostgreSQL 15 on the same machine. Figures with a floor are medians of ${r.runs} run(s) (footprint, cost and the noisy neighbour: one run); ` +
       `each side of each run on a fresh dev server and database. Reproduce: \`${r.command ?? `npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}`}\`` +
       (r.durationSeconds ? ` (${Math.round(r.durationSeconds / 60)} min).` : '.'),
     '',
@@ -134,8 +142,8 @@ function markdown(r: BenchResults): string {
     const cpu = s.typical.service.cpuMsPerItem;
     lines.push(
       cpu !== undefined
-        ? `| CPU per sent email, ms (the bench process: worker, API and sink together, so an upper bound on the worker's) | ${cpu} | | | ≤ 25 ms (worker) | ${met(cpu <= 25)} |`
-        : `| CPU per sent email, ms | not measured in this run | | | ≤ 25 ms (worker) | |`,
+        ? `| CPU per sent email, ms (the bench process: worker, API and sink together, so an upper bound on the worker's; the floor is the worker's row) | ${cpu} | | | | |`
+        : `| CPU per sent email, ms | not measured in this run | | | | |`,
     );
   }
   if (r.workerCpu) {
@@ -236,6 +244,9 @@ function markdown(r: BenchResults): string {
     ['Send throughput', r.send],
   ] as const) {
     if (s) lines.push('', `${name}, each run (per second, service / raw): ${s.runs.map((x) => `${x.service} / ${x.raw}`).join('; ')}`);
+  }
+  for (const rows of Object.values(r.eachRun ?? {})) {
+    for (const [row, figures] of Object.entries(rows)) lines.push('', `${row}, each run: ${figures.join('; ')}`);
   }
   lines.push(
     '',

@@ -31,3 +31,37 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
   }
   return Date.now();
 }
+
+/**
+ * Several runs of one measurement as one result, figure by figure: each number is its median
+ * across the runs, and lists of numbers (a chart's samples) come from `typical`, one whole run
+ * (the caller's median run), since a median of samples means nothing. The runs share a shape.
+ */
+export function medianOfRuns<T>(runs: T[], typical: T = runs[0]!): T {
+  return combine(runs, typical) as T;
+}
+
+function combine(values: unknown[], typical: unknown): unknown {
+  if (values.every((v) => typeof v === 'number')) return median(values as number[]);
+  if (Array.isArray(typical)) {
+    if (typical.every((v) => typeof v === 'number')) return typical;
+    return typical.map((item, i) =>
+      combine(
+        values.map((v) => (v as unknown[] | undefined)?.[i]),
+        item,
+      ),
+    );
+  }
+  if (typical !== null && typeof typical === 'object') {
+    return Object.fromEntries(
+      Object.entries(typical).map(([key, item]) => [
+        key,
+        combine(
+          values.map((v) => (v as Record<string, unknown> | undefined)?.[key]),
+          item,
+        ),
+      ]),
+    );
+  }
+  return typical;
+}
