@@ -38,6 +38,18 @@ export const emailsSent = new Counter({
   registers: [registry],
 });
 
+/**
+ * Step emails that could have been stored in one guarded statement but whose context changed
+ * between the read and the store (or that an overlapping attempt stored first): the locked
+ * transaction decided them. Near zero in a healthy system; a steady rate means contention that
+ * costs round trips (bench/README.md).
+ */
+export const emailsStoredUnderLock = new Counter({
+  name: 'sequences_email_store_fallbacks_total',
+  help: 'Step emails whose one-statement store found their context changed, decided again under the lock',
+  registers: [registry],
+});
+
 export const emailsFailed = new Counter({
   name: 'sequences_emails_failed_total',
   help: 'Emails not sent, by reason (rejected, postponed, retry)',

@@ -65,8 +65,12 @@ const contextSelect = (lock: boolean): SQL => sql`
   where e.id = ${sql.placeholder('enrolmentId')}
   ${lock ? sql`for update of e` : sql``}`;
 
-/** A digest of everything the context read: the same digest, the same facts. */
-const digestOf = (alias: string) => sql.raw(`md5(to_jsonb(${alias})::text)`);
+/**
+ * A digest of everything the context read: the same digest, the same facts. SHA-256, not MD5:
+ * lead data in the context is a stranger's, and a guard must not be one a crafted collision
+ * could pass.
+ */
+const digestOf = (alias: string) => sql.raw(`encode(sha256(convert_to(to_jsonb(${alias})::text, 'UTF8')), 'hex')`);
 
 /** The context's statement, by whether it locks the enrolment: SQL built once, run as a named statement. */
 const contextQueries = new Map<boolean, Query>();

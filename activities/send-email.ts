@@ -28,6 +28,7 @@ import type { Client } from '@temporalio/client';
 import { nextWindowOpening } from '../domain/schedule.js';
 
 import { renderMessage } from '../domain/render-message.js';
+import { emailsStoredUnderLock } from '../metrics.js';
 import type { Quote } from '../domain/compose-email.js';
 import { goesInThread, normaliseMessageId, quoteOf, threadReply, type ThreadReply } from '../domain/thread.js';
 import { variantForEnrolment } from '../domain/experiment.js';
@@ -255,7 +256,11 @@ function guardedInsert(keys: string[]): Query {
  * anything changed (or an overlapping attempt stored it): the locked transaction then decides.
  */
 export async function storeIfUnchanged(db: Db, row: MessageRow, ctx: EnrolmentContext): Promise<Message | undefined> {
-  const keys = Object.keys(row).sort();
+  // A column left undefined takes its default, as in drizzle's insert on the locked path (a
+  // named statement would refuse an undefined parameter).
+  const keys = Object.keys(row)
+    .filter((k) => (row as Record<string, unknown>)[k] !== undefined)
+    .sort();
   const values: Record<string, unknown> = {
     enrolmentId: ctx.enrolment.id,
     messageKey: row.idempotencyKey,
@@ -263,8 +268,16 @@ export async function storeIfUnchanged(db: Db, row: MessageRow, ctx: EnrolmentCo
   };
   for (const k of keys) values[`m_${k}`] = (row as Record<string, unknown>)[k];
   const [stored] = await executeNamed<{ message: Record<string, unknown> }>(db, guardedInsert(keys), values);
+  if (!stored) emailsStoredUnderLock.inc();
   return stored ? rowFromJson(messages, stored.message) : undefined;
 }
+
+/**
+ * The instant the caps count their day by and the email is stamped with: the workflow's clock, or
+ * the machine's when the send runs later (a retry, a queue): whichever is later, so an email that
+ * goes after midnight counts on the day it goes.
+ */
+const stampedAt = (now: string) => new Date(Math.max(Date.parse(now), Date.now()));
 
 export function createSendStep(deps: SendDeps) {
   const { db, config, logger } = deps;
@@ -318,10 +331,7 @@ export function createSendStep(deps: SendDeps) {
           const rendered = await renderStepEmail(config, ctx, { variant, thread });
           // The account's cap, then the sender's own: over either, the email waits for that cap's
           // next day (never dropped), and the enrolment says what it waits for.
-          // The instant the caps count their day by and the email is stamped with: the workflow's
-          // clock, or the machine's when the send runs later (a retry, a queue): whichever is later,
-          // so an email that goes after midnight counts on the day it goes.
-          const at = new Date(Math.max(Date.parse(now), Date.now()));
+          const at = stampedAt(now);
           const accountCap = await dailyCapReached(tx, account, at);
           const senderCap = accountCap || !sender ? null : await senderCapReached(tx, sender, account.timezone, at);
           const capped = accountCap ?? senderCap;
@@ -403,8 +413,15 @@ export function createSendStep(deps: SendDeps) {
         throw error;
       });
       if (!rendered) return null;
-      const at = new Date(Math.max(Date.parse(now), Date.now()));
-      const row = messageRow({ ctx, stepId, key, rendered, variant: null, at, storesOwnMessageId: !deps.mailer.messageIdOf });
+      const row = messageRow({
+        ctx,
+        stepId,
+        key,
+        rendered,
+        variant: null,
+        at: stampedAt(now),
+        storesOwnMessageId: !deps.mailer.messageIdOf,
+      });
       const message = await storeIfUnchanged(db, row, ctx);
       return message ? { message, ctx } : null;
     };

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadEnrolmentContext } from '../activities/enrolment-context.js';
 import { messageRow, renderStepEmail, stepIdempotencyKey, storeIfUnchanged } from '../activities/send-email.js';
 import { loadConfig } from '../config.js';
+import { emailsStoredUnderLock } from '../metrics.js';
 import { createAccount } from '../db/accounts.js';
 import { openDatabase, type Database } from '../db/client.js';
 import { accounts, enrolments, leads, messages, sequences, steps } from '../db/schema.js';
@@ -50,13 +51,16 @@ async function dueEnrolment() {
 }
 
 /** Reads the context as a send does, renders its email and returns how to store it later. */
-async function decided(enrolmentId: string, stepId: string) {
+async function decided(enrolmentId: string, stepId: string, unset: string[] = []) {
   const key = stepIdempotencyKey(enrolmentId, stepId);
   const ctx = (await loadEnrolmentContext(database.db, enrolmentId, { messageKey: key }))!;
   const rendered = await renderStepEmail(config, ctx, { variant: null, thread: null });
   const row = messageRow({ ctx, stepId, key, rendered, variant: null, at: new Date(), storesOwnMessageId: false });
+  for (const column of unset) (row as Record<string, unknown>)[column] = undefined;
   return { key, store: () => storeIfUnchanged(database.db, row, ctx) };
 }
+
+const fallbacksCounted = async () => (await emailsStoredUnderLock.get()).values[0]?.value ?? 0;
 
 const storedUnder = async (key: string) => database.db.select().from(messages).where(eq(messages.idempotencyKey, key));
 
@@ -100,10 +104,18 @@ describe('an email stored in one statement', () => {
       const due = await dueEnrolment();
       const { key, store } = await decided(due.enrolment.id, due.step.id);
       await make(due);
+      const fallbacks = await fallbacksCounted();
       expect(await store()).toBeUndefined();
+      expect(await fallbacksCounted()).toBe(fallbacks + 1); // the locked transaction decides it, and /metrics says so
       expect(await storedUnder(key)).toHaveLength(0);
     });
   }
+
+  it('takes the default of a column the row leaves undefined, as the locked insert does', async () => {
+    const { enrolment, step } = await dueEnrolment();
+    const { key, store } = await decided(enrolment.id, step.id, ['rfcMessageId', 'variantId']);
+    expect(await store()).toMatchObject({ idempotencyKey: key, rfcMessageId: null, variantId: null });
+  });
 
   it('is not stored twice when an overlapping attempt stored it first', async () => {
     const { enrolment, step } = await dueEnrolment();
