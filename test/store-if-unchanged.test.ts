@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadEnrolmentContext } from '../activities/enrolment-context.js';
 import { messageRow, renderStepEmail, stepIdempotencyKey, storeIfUnchanged } from '../activities/send-email.js';
 import { loadConfig } from '../config.js';
 import { emailsStoredUnderLock } from '../metrics.js';
 import { createAccount } from '../db/accounts.js';
-import { openDatabase, type Database } from '../db/client.js';
+import { openDatabase, rowsOf, type Database } from '../db/client.js';
 import { accounts, enrolments, leads, messages, sequences, steps } from '../db/schema.js';
 
 // A step's email with nothing to choose, count or ask under a lock is decided from its context
@@ -18,7 +18,7 @@ let database: Database;
 const config = loadConfig({});
 
 beforeAll(async () => {
-  database = await openDatabase({ url: inject('databaseUrl'), dataDir: '.data', poolSize: 2 });
+  database = await openDatabase({ url: inject('databaseUrl'), dataDir: '.data', poolSize: 3 }); // a transaction, the store it blocks, and a look at what waits
 });
 afterAll(async () => {
   await database?.close();
@@ -61,6 +61,20 @@ async function decided(enrolmentId: string, stepId: string, unset: string[] = []
 }
 
 const fallbacksCounted = async () => (await emailsStoredUnderLock.get()).values[0]?.value ?? 0;
+
+/** Guarded stores of this database waiting for a lock another session holds. */
+const waitingOnLocks = async () =>
+  Number(
+    rowsOf<{ n: string }>(
+      await database.db.execute(
+        sql`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'insert into messages%'`,
+      ),
+    )[0]!.n,
+  );
+
+async function until(check: () => Promise<boolean>) {
+  for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
+}
 
 const storedUnder = async (key: string) => database.db.select().from(messages).where(eq(messages.idempotencyKey, key));
 
@@ -115,6 +129,24 @@ describe('an email stored in one statement', () => {
     const { enrolment, step } = await dueEnrolment();
     const { key, store } = await decided(enrolment.id, step.id, ['rfcMessageId', 'variantId']);
     expect(await store()).toMatchObject({ idempotencyKey: key, rfcMessageId: null, variantId: null });
+  });
+
+  it('waits for a transaction holding the enrolment, and is not stored when that one changed it', async () => {
+    const due = await dueEnrolment();
+    const { key, store } = await decided(due.enrolment.id, due.step.id);
+    let storing: Promise<unknown> | undefined;
+    let settledEarly = false;
+    // Another connection holds the enrolment's row lock (as a locked send or an update does),
+    // pauses it, and commits only once the guarded store is waiting on that lock.
+    await database.db.transaction(async (tx) => {
+      await tx.execute(sql`select id from enrolments where id = ${due.enrolment.id} for update`);
+      await tx.update(enrolments).set({ status: 'paused' }).where(eq(enrolments.id, due.enrolment.id));
+      storing = store().finally(() => (settledEarly = true));
+      await until(async () => (await waitingOnLocks()) > 0);
+      expect(settledEarly).toBe(false);
+    });
+    expect(await storing).toBeUndefined();
+    expect(await storedUnder(key)).toHaveLength(0);
   });
 
   it('is not stored twice when an overlapping attempt stored it first', async () => {
