@@ -103,7 +103,11 @@ async function throughputScenarios() {
       log(`enrolment throughput, ${sizes.enrol} leads, run ${i + 1}/${runs}`);
       all.push(await enrolmentThroughput(sizes.enrol));
     }
-    results.enrolment = summariseRuns(all);
+    const withAttributes = median(all.map((r) => r.rawWithAttributes.perSecond));
+    results.enrolment = {
+      ...summariseRuns(all),
+      rawWithAttributes: { perSecond: withAttributes, runs: all.map((r) => r.rawWithAttributes.perSecond) },
+    };
     await save();
   }
   if (wanted('send')) {

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { startBenchEnvironment } from '../environment.js';
 import { productionProcesses } from '../processes.js';
 import { perSecond, round, until } from '../stats.js';
 import { createSequence, enrolAll, importLeads } from './common.js';
+import { AccountId, EnrolmentStatus, LeadId, SequenceId } from '../../workflows/search-attributes.js';
 
 /** How many workflow starts are in flight at once: the API's own figure (workflow-starter.ts). */
 export const START_CONCURRENCY = 48;
@@ -26,8 +28,13 @@ export interface ThroughputRun {
  * Enrolment throughput: from the bulk request until every enrolment's workflow has started
  * (the API records it), against starting as many trivial workflows directly with the client.
  */
-export async function enrolmentThroughput(count: number): Promise<{ service: ThroughputRun; raw: ThroughputRun }> {
+export async function enrolmentThroughput(
+  count: number,
+): Promise<{ service: ThroughputRun; raw: ThroughputRun; rawWithAttributes: ThroughputRun }> {
   const raw = await rawStarts(count, 'rawSleeper');
+  // The same starts carrying what the service's carry for the Temporal UI (search attributes, a
+  // summary and details): what that costs the server, apart from what the service adds to it.
+  const rawWithAttributes = await rawStarts(count, 'rawSleeper', { asTheServiceStarts: true });
   const env = await startBenchEnvironment();
   try {
     const service = await env.service();
@@ -40,7 +47,7 @@ export async function enrolmentThroughput(count: number): Promise<{ service: Thr
       `${count} workflows started`,
       HOUR,
     );
-    return { service: run(count, started, done), raw };
+    return { service: run(count, started, done), raw, rawWithAttributes };
   } finally {
     await env.close();
   }
@@ -122,7 +129,11 @@ export async function workerCpuPerEmail(count: number): Promise<WorkerCpu> {
 }
 
 /** The baseline side: `count` raw workflows started at the API's concurrency on a fresh server. */
-async function rawStarts(count: number, workflow: 'rawSleeper' | 'rawOneActivity'): Promise<ThroughputRun> {
+async function rawStarts(
+  count: number,
+  workflow: 'rawSleeper' | 'rawOneActivity',
+  options: { asTheServiceStarts?: boolean } = {},
+): Promise<ThroughputRun> {
   const env = await startBenchEnvironment();
   try {
     const arrivals: number[] = [];
@@ -135,7 +146,13 @@ async function rawStarts(count: number, workflow: 'rawSleeper' | 'rawOneActivity
     const started = Date.now();
     await Promise.all(
       Array.from({ length: count }, (_, i) =>
-        limit(() => raw.client.workflow.start(workflow, { taskQueue: raw.taskQueue, workflowId: `${workflow}-${i}` })),
+        limit(() =>
+          raw.client.workflow.start(workflow, {
+            taskQueue: raw.taskQueue,
+            workflowId: `${workflow}-${i}`,
+            ...(options.asTheServiceStarts ? startedAsTheServiceStarts(i) : {}),
+          }),
+        ),
       ),
     );
     if (workflow === 'rawSleeper') return run(count, started, Date.now());
@@ -145,6 +162,23 @@ async function rawStarts(count: number, workflow: 'rawSleeper' | 'rawOneActivity
     await env.close();
   }
 }
+
+const account = randomUUID();
+const sequence = randomUUID();
+/** The shape of temporal/client.ts's enrolment start options, with made-up ids. */
+const startedAsTheServiceStarts = (i: number) => {
+  const lead = randomUUID();
+  return {
+    typedSearchAttributes: [
+      { key: AccountId, value: account },
+      { key: SequenceId, value: sequence },
+      { key: LeadId, value: lead },
+      { key: EnrolmentStatus, value: 'active' },
+    ],
+    staticSummary: `enrol-${i}@bench.test in 'Bench'`,
+    staticDetails: `Enrolment ${randomUUID()} · lead ${lead} · sequence ${sequence} · account ${account}`,
+  };
+};
 
 function run(count: number, started: number, done: number): ThroughputRun {
   const seconds = (done - started) / 1000;
