@@ -44,7 +44,7 @@ export const emailsSent = new Counter({
  * transaction decided them. Near zero in a healthy system; a steady rate means contention that
  * costs round trips (bench/README.md).
  */
-export const emailsStoredUnderLock = new Counter({
+export const emailStoreFallbacks = new Counter({
   name: 'sequences_email_store_fallbacks_total',
   help: 'Step emails whose one-statement store found their context changed, decided again under the lock',
   registers: [registry],

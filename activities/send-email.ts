@@ -28,7 +28,7 @@ import type { Client } from '@temporalio/client';
 import { nextWindowOpening } from '../domain/schedule.js';
 
 import { renderMessage } from '../domain/render-message.js';
-import { emailsStoredUnderLock } from '../metrics.js';
+import { emailStoreFallbacks } from '../metrics.js';
 import type { Quote } from '../domain/compose-email.js';
 import { goesInThread, normaliseMessageId, quoteOf, threadReply, type ThreadReply } from '../domain/thread.js';
 import { variantForEnrolment } from '../domain/experiment.js';
@@ -268,7 +268,7 @@ export async function storeIfUnchanged(db: Db, row: MessageRow, ctx: EnrolmentCo
   };
   for (const k of keys) values[`m_${k}`] = (row as Record<string, unknown>)[k];
   const [stored] = await executeNamed<{ message: Record<string, unknown> }>(db, guardedInsert(keys), values);
-  if (!stored) emailsStoredUnderLock.inc();
+  if (!stored) emailStoreFallbacks.inc();
   return stored ? rowFromJson(messages, stored.message) : undefined;
 }
 

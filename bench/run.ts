@@ -98,11 +98,7 @@ const save = async () => {
 
 async function throughputScenarios() {
   if (wanted('enrolment')) {
-    const all = [];
-    for (let i = 0; i < runs; i++) {
-      log(`enrolment throughput, ${sizes.enrol} leads, run ${i + 1}/${runs}`);
-      all.push(await enrolmentThroughput(sizes.enrol));
-    }
+    const all = await repeated(`enrolment throughput, ${sizes.enrol} leads`, () => enrolmentThroughput(sizes.enrol));
     const withAttributes = median(all.map((r) => r.rawWithAttributes.perSecond));
     results.enrolment = {
       ...summariseRuns(all),
@@ -111,11 +107,7 @@ async function throughputScenarios() {
     await save();
   }
   if (wanted('send')) {
-    const all = [];
-    for (let i = 0; i < runs; i++) {
-      log(`send throughput, ${sizes.send} emails, run ${i + 1}/${runs}`);
-      all.push(await sendThroughput(sizes.send));
-    }
+    const all = await repeated(`send throughput, ${sizes.send} emails`, () => sendThroughput(sizes.send));
     results.send = summariseRuns(all);
     await save();
     const cpu = await repeated(`worker CPU per email, ${sizes.send} emails, worker.ts in its own process`, () =>

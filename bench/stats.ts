@@ -35,7 +35,8 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
 /**
  * Several runs of one measurement as one result, figure by figure: each number is its median
  * across the runs, and lists of numbers (a chart's samples) come from `typical`, one whole run
- * (the caller's median run), since a median of samples means nothing. The runs share a shape.
+ * (the first unless the caller names one), since a median of samples means nothing. The runs
+ * share a shape.
  */
 export function medianOfRuns<T>(runs: T[], typical: T = runs[0]!): T {
   return combine(runs, typical) as T;

@@ -81,8 +81,8 @@ export async function startEnrolment(deps: TemporalDeps, row: StartableEnrolment
   }
 }
 
-/** How an enrolment's workflow is started, whoever starts it. */
-const enrolmentStartOptions = (deps: TemporalDeps, row: StartableEnrolment) => ({
+/** How an enrolment's workflow is started, whoever starts it (the benchmark's raw starts too). */
+export const enrolmentStartOptions = (deps: Pick<TemporalDeps, 'config'>, row: StartableEnrolment) => ({
   workflowId: enrolmentWorkflowId(row.id),
   // A retried request or the sweeper may start it after it has already finished (its start
   // was never recorded): that must not run it anew.

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadEnrolmentContext } from '../activities/enrolment-context.js';
 import { messageRow, renderStepEmail, stepIdempotencyKey, storeIfUnchanged } from '../activities/send-email.js';
 import { loadConfig } from '../config.js';
-import { emailsStoredUnderLock } from '../metrics.js';
+import { emailStoreFallbacks } from '../metrics.js';
 import { createAccount } from '../db/accounts.js';
 import { openDatabase, rowsOf, type Database } from '../db/client.js';
 import { accounts, enrolments, leads, messages, sequences, steps } from '../db/schema.js';
@@ -60,7 +60,7 @@ async function decided(enrolmentId: string, stepId: string, unset: string[] = []
   return { key, store: () => storeIfUnchanged(database.db, row, ctx) };
 }
 
-const fallbacksCounted = async () => (await emailsStoredUnderLock.get()).values[0]?.value ?? 0;
+const fallbacksCounted = async () => (await emailStoreFallbacks.get()).values[0]?.value ?? 0;
 
 /** Guarded stores of this database waiting for a lock another session holds. */
 const waitingOnLocks = async () =>

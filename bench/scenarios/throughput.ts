@@ -5,7 +5,7 @@ import { startBenchEnvironment } from '../environment.js';
 import { productionProcesses } from '../processes.js';
 import { perSecond, round, until } from '../stats.js';
 import { createSequence, enrolAll, importLeads } from './common.js';
-import { AccountId, EnrolmentStatus, LeadId, SequenceId } from '../../workflows/search-attributes.js';
+import { enrolmentStartOptions } from '../../temporal/client.js';
 
 /** How many workflow starts are in flight at once: the API's own figure (workflow-starter.ts). */
 export const START_CONCURRENCY = 48;
@@ -150,7 +150,7 @@ async function rawStarts(
           raw.client.workflow.start(workflow, {
             taskQueue: raw.taskQueue,
             workflowId: `${workflow}-${i}`,
-            ...(options.asTheServiceStarts ? startedAsTheServiceStarts(i) : {}),
+            ...(options.asTheServiceStarts ? startedAsTheServiceStarts(i, raw.taskQueue) : {}),
           }),
         ),
       ),
@@ -165,19 +165,21 @@ async function rawStarts(
 
 const account = randomUUID();
 const sequence = randomUUID();
-/** The shape of temporal/client.ts's enrolment start options, with made-up ids. */
-const startedAsTheServiceStarts = (i: number) => {
-  const lead = randomUUID();
-  return {
-    typedSearchAttributes: [
-      { key: AccountId, value: account },
-      { key: SequenceId, value: sequence },
-      { key: LeadId, value: lead },
-      { key: EnrolmentStatus, value: 'active' },
-    ],
-    staticSummary: `enrol-${i}@bench.test in 'Bench'`,
-    staticDetails: `Enrolment ${randomUUID()} · lead ${lead} · sequence ${sequence} · account ${account}`,
-  };
+/** The service's own start options (temporal/client.ts) for a made-up enrolment: what its starts carry. */
+const startedAsTheServiceStarts = (i: number, taskQueue: string) => {
+  const { typedSearchAttributes, staticSummary, staticDetails } = enrolmentStartOptions(
+    { config: { TEMPORAL_TASK_QUEUE: taskQueue } },
+    {
+      id: randomUUID(),
+      accountId: account,
+      sequenceId: sequence,
+      leadId: randomUUID(),
+      leadEmail: `enrol-${i}@bench.test`,
+      sequenceName: 'Bench',
+      senderId: null,
+    },
+  );
+  return { typedSearchAttributes, staticSummary, staticDetails };
 };
 
 function run(count: number, started: number, done: number): ThroughputRun {
