@@ -42,8 +42,13 @@ export function medianOfRuns<T>(runs: T[], typical: T = runs[0]!): T {
   return combine(runs, typical) as T;
 }
 
-function combine(values: unknown[], typical: unknown): unknown {
-  if (values.every((v) => typeof v === 'number')) return median(values as number[]);
+/** Counts of failures: one run with errors is not made clean by two without, so the worst run's. */
+const WORST_OF = new Set(['non2xx', 'errors']);
+
+function combine(values: unknown[], typical: unknown, key?: string): unknown {
+  if (values.every((v) => typeof v === 'number')) {
+    return key && WORST_OF.has(key) ? Math.max(...(values as number[])) : median(values as number[]);
+  }
   if (Array.isArray(typical)) {
     if (typical.every((v) => typeof v === 'number')) return typical;
     return typical.map((item, i) =>
@@ -60,6 +65,7 @@ function combine(values: unknown[], typical: unknown): unknown {
         combine(
           values.map((v) => (v as Record<string, unknown> | undefined)?.[key]),
           item,
+          key,
         ),
       ]),
     );

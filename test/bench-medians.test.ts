@@ -18,6 +18,11 @@ describe('the benchmark report of several runs', () => {
     expect(combined.read).toBe(false);
   });
 
+  it("keeps the worst run's count of failed requests, so one bad run is never judged clean", () => {
+    const failed = (non2xx: number) => ({ p99: 1, non2xx, errors: 0 });
+    expect(medianOfRuns([failed(0), failed(7), failed(0)]).non2xx).toBe(7);
+  });
+
   it('combines lists of results item by item (one per operation)', () => {
     const combined = medianOfRuns([
       [run(10, []), run(1000, [])],

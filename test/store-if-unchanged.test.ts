@@ -62,18 +62,20 @@ async function decided(enrolmentId: string, stepId: string, unset: string[] = []
 
 const fallbacksCounted = async () => (await emailStoreFallbacks.get()).values[0]?.value ?? 0;
 
-/** Guarded stores of this database waiting for a lock another session holds. */
-const waitingOnLocks = async () =>
+/** Sessions blocked by the session `holder` (a backend pid): only ours, whatever else runs. */
+const blockedBy = async (holder: number) =>
   Number(
     rowsOf<{ n: string }>(
-      await database.db.execute(
-        sql`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'insert into messages%'`,
-      ),
+      await database.db.execute(sql`select count(*) as n from pg_stat_activity where pg_blocking_pids(pid) @> array[${holder}::int]`),
     )[0]!.n,
   );
 
-async function until(check: () => Promise<boolean>) {
-  for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
+async function until(check: () => Promise<boolean>, what: string) {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`not within 5 s: ${what}`);
 }
 
 const storedUnder = async (key: string) => database.db.select().from(messages).where(eq(messages.idempotencyKey, key));
@@ -139,10 +141,11 @@ describe('an email stored in one statement', () => {
     // Another connection holds the enrolment's row lock (as a locked send or an update does),
     // pauses it, and commits only once the guarded store is waiting on that lock.
     await database.db.transaction(async (tx) => {
+      const [{ pid }] = rowsOf<{ pid: number }>(await tx.execute(sql`select pg_backend_pid() as pid`)) as [{ pid: number }];
       await tx.execute(sql`select id from enrolments where id = ${due.enrolment.id} for update`);
       await tx.update(enrolments).set({ status: 'paused' }).where(eq(enrolments.id, due.enrolment.id));
       storing = store().finally(() => (settledEarly = true));
-      await until(async () => (await waitingOnLocks()) > 0);
+      await until(async () => (await blockedBy(pid)) > 0, 'the guarded store waits on the enrolment lock');
       expect(settledEarly).toBe(false);
     });
     expect(await storing).toBeUndefined();
