@@ -65,6 +65,11 @@ const sizes = quick
       noisy: { seconds: 30, victimRate: 8 },
     };
 const runs = values.runs ? Number(values.runs) : sizes.runs;
+// An odd count: a median is then one run's figure, and the punctuality run it picks is a real run.
+if (!Number.isInteger(runs) || runs < 1 || runs % 2 === 0) {
+  process.stderr.write(`--runs must be an odd whole number (1, 3, 5…), not ${values.runs}\n`);
+  process.exit(2);
+}
 const only = values.only?.split(',');
 const skip = values.skip?.split(',') ?? [];
 const wanted = (name: string) => (!only || only.includes(name)) && !skip.includes(name);
@@ -156,7 +161,7 @@ async function punctualityScenario() {
   // ratio is the median (not a ratio of medians from different runs), and its chart.
   const ratio = (r: (typeof all)[number]) => r.service.p99 / r.raw.p99;
   const byRatio = [...all].sort((a, b) => ratio(a) - ratio(b));
-  results.punctuality = byRatio[Math.ceil(byRatio.length / 2) - 1]!; // the lower middle, as median() takes
+  results.punctuality = byRatio[Math.ceil(byRatio.length / 2) - 1]!; // the middle run (runs is odd)
   results.eachRun = { ...results.eachRun, punctuality: { 'punctuality p99, service / raw': all.map((r) => Number(ratio(r).toFixed(2))) } };
   await save();
 }

@@ -35,8 +35,9 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
 /**
  * Several runs of one measurement as one result, figure by figure: each number is its median
  * across the runs, and lists of numbers (a chart's samples) come from `typical`, one whole run
- * (the first unless the caller names one), since a median of samples means nothing. The runs
- * share a shape.
+ * (the first unless the caller names one), since a median of samples means nothing. Lists of
+ * results named by `operation` are matched by name, not by position; the runs must share a
+ * shape, and a run that does not is an error, not a figure quietly taken from another item.
  */
 export function medianOfRuns<T>(runs: T[], typical: T = runs[0]!): T {
   return combine(runs, typical) as T;
@@ -45,18 +46,31 @@ export function medianOfRuns<T>(runs: T[], typical: T = runs[0]!): T {
 /** Counts of failures: one run with errors is not made clean by two without, so the worst run's. */
 const WORST_OF = new Set(['non2xx', 'errors']);
 
+const operationOf = (item: unknown) =>
+  item !== null && typeof item === 'object' && typeof (item as { operation?: unknown }).operation === 'string'
+    ? (item as { operation: string }).operation
+    : undefined;
+
 function combine(values: unknown[], typical: unknown, key?: string): unknown {
   if (values.every((v) => typeof v === 'number')) {
     return key && WORST_OF.has(key) ? Math.max(...(values as number[])) : median(values as number[]);
   }
   if (Array.isArray(typical)) {
     if (typical.every((v) => typeof v === 'number')) return typical;
-    return typical.map((item, i) =>
-      combine(
-        values.map((v) => (v as unknown[] | undefined)?.[i]),
-        item,
-      ),
-    );
+    const lists = values.map((v, run) => {
+      if (!Array.isArray(v) || v.length !== typical.length) throw new Error(`run ${run + 1} has another shape${key ? ` at ${key}` : ''}`);
+      return v as unknown[];
+    });
+    return typical.map((item, i) => {
+      const operation = operationOf(item);
+      const counterparts = lists.map((list, run) => {
+        if (operation === undefined) return list[i];
+        const found = list.find((other) => operationOf(other) === operation);
+        if (found === undefined) throw new Error(`run ${run + 1} has no '${operation}'`);
+        return found;
+      });
+      return combine(counterparts, item);
+    });
   }
   if (typical !== null && typeof typical === 'object') {
     return Object.fromEntries(

@@ -25,10 +25,27 @@ describe('the benchmark report of several runs', () => {
 
   it('combines lists of results item by item (one per operation)', () => {
     const combined = medianOfRuns([
-      [run(10, []), run(1000, [])],
-      [run(30, []), run(3000, [])],
-      [run(20, []), run(2000, [])],
+      [run(10, [], 'list'), run(1000, [], 'forecast')],
+      [run(30, [], 'list'), run(3000, [], 'forecast')],
+      [run(20, [], 'list'), run(2000, [], 'forecast')],
     ]);
     expect(combined.map((r) => r.p99)).toEqual([20, 2000]);
+  });
+
+  it('matches results named by operation across runs, whatever their order', () => {
+    const combined = medianOfRuns([
+      [run(10, [], 'pause'), run(1000, [], 'resume')],
+      [run(3000, [], 'resume'), run(30, [], 'pause')],
+      [run(20, [], 'pause'), run(2000, [], 'resume')],
+    ]);
+    expect(combined.map((r) => [r.operation, r.p99])).toEqual([
+      ['pause', 20],
+      ['resume', 2000],
+    ]);
+  });
+
+  it('refuses runs of another shape instead of mixing their figures', () => {
+    expect(() => medianOfRuns([[run(10, [], 'pause')], [run(30, [], 'resume')]])).toThrow(/no 'pause'/);
+    expect(() => medianOfRuns([[run(10, [])], [run(30, []), run(40, [])]])).toThrow(/another shape/);
   });
 });
