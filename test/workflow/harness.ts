@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Context } from '@temporalio/activity';
-import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -84,7 +84,11 @@ export class FakeEnrolment {
   readonly sentStepIds: string[] = [];
   /** What planNextStep answered, and what a send answered would follow it, in order. */
   readonly plans: NextStepPlan[] = [];
-  handle?: WorkflowHandleWithFirstExecutionRunId<typeof enrolmentWorkflow>;
+  /**
+   * The enrolment's workflow (its latest run), for a script's activities to signal. Set before the
+   * start is asked for: a first step due at once can be sent before the start's answer arrives.
+   */
+  handle?: WorkflowHandle<typeof enrolmentWorkflow>;
 
   constructor(
     readonly delays: number[],
@@ -298,13 +302,15 @@ export async function startWorkflowLayer(
     },
     async enrol(fake, options = {}) {
       fakes.set(fake.id, fake);
-      fake.handle = await current.env.client.workflow.start(enrolmentWorkflow, {
+      const workflowId = enrolmentWorkflowId(fake.id);
+      fake.handle = current.env.client.workflow.getHandle<typeof enrolmentWorkflow>(workflowId);
+      const handle = await current.env.client.workflow.start(enrolmentWorkflow, {
         taskQueue: TASK_QUEUE,
-        workflowId: enrolmentWorkflowId(fake.id),
+        workflowId,
         args: [{ enrolmentId: fake.id, ...options }],
       });
-      current.started.push(fake.handle);
-      return fake.handle;
+      current.started.push(handle);
+      return handle;
     },
     async reset({ failed = false } = {}) {
       const settle = async (handle: WorkflowHandleWithFirstExecutionRunId) => {
