@@ -22,7 +22,7 @@ export interface LatencyResult extends LatencyFigures {
 
 /**
  * API latency under load: `count` enrolments asleep in one sequence (planned by an in-process
- * worker), then the production API process at a fixed request rate, one operation at a time:
+ * worker), then the production API and worker processes, at a fixed request rate, one operation at a time:
  * the first page of the sequence's enrolments (with status counts), later pages, one enrolment,
  * pause and resume. /healthz at the same rate is the baseline (Express and the network alone).
  * Reads run at `rate`; pause and resume, each a workflow Update, at `writeRate`.
@@ -42,8 +42,15 @@ export async function apiLatencyUnderLoad(
     // planner sorts all 10,000 enrolments for a page, and without the visibility map a status
     // count reads every enrolment's row instead of the index alone.
     await env.sql`vacuum (analyze)`;
-    // The API as its own process, on the account and task queue of the in-process worker.
-    const api = await productionProcesses(env, ['server.ts'], { apiKey: service.apiKey, taskQueue: service.config.TEMPORAL_TASK_QUEUE });
+    // The API and the worker as their own processes, as they run in production, on the account and
+    // task queue the in-process worker planned with. A worker inside this process would share its
+    // event loop and its garbage collections with the load below (clusters of pauses held 150-190
+    // ms every few seconds that way; 70-110 ms with the worker on its own).
+    await service.stopWorker();
+    const api = await productionProcesses(env, ['worker.ts', 'server.ts'], {
+      apiKey: service.apiKey,
+      taskQueue: service.config.TEMPORAL_TASK_QUEUE,
+    });
     try {
       return await measure(api.baseUrl, api.apiKey, api.api, sequenceId, env.sql, load);
     } finally {
@@ -111,9 +118,11 @@ async function measure(
     (o) => cursors.length || !o.operation.includes('later page'),
   )) {
     const opRate = own ?? (read ? rate : writeRate);
-    // A few unrecorded seconds first: the API process is fresh, and an operation's first few
-    // hundred requests pay for V8 compiling its path, which a long-running API has long paid.
-    if (read) await pacedLoad({ baseUrl, rate: opRate, seconds: Math.min(5, seconds), headers, next });
+    // A few unrecorded seconds first: the API and worker processes are fresh, and an operation's
+    // first requests pay for V8 compiling its path, which a long-running service has long paid (the
+    // first five pauses took 110-230 ms, and at 500 requests the fifth slowest is the p99). Writes
+    // too: the warm-up pauses and resumes the first enrolments of the list, the same ones.
+    await pacedLoad({ baseUrl, rate: opRate, seconds: Math.min(5, seconds), headers, next });
     const paced = await pacedLoad({ baseUrl, rate: opRate, seconds, headers, next });
     // Writes are not repeated in bursts: the paced run already paused and resumed its share.
     const burst = read ? await autocannonBurst(baseUrl, headers, opRate, seconds, next) : undefined;
