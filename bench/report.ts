@@ -27,6 +27,8 @@ export interface BenchResults {
   /** Set when `--only` ran some scenarios: results go to bench/results/partial/. */
   partial?: boolean;
   startedAt: string;
+  /** The commit measured (`git rev-parse --short HEAD`), so runs assembled into one report can be told apart. */
+  commit?: string;
   durationSeconds?: number;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
   runs: number;
@@ -46,7 +48,7 @@ export interface BenchResults {
    * row. Results from before every floor was repeated have none.
    */
   eachRun?: Partial<Record<(typeof SCENARIO_KEYS)[number], Record<string, number[]>>>;
-  /** Scenarios taken from a separate `--only` run, with when that run started. */
+  /** Scenarios taken from a separate `--only` run, with when that run started (and its commit). */
   borrowed?: Record<string, string>;
 }
 
@@ -62,8 +64,8 @@ const SCENARIO_KEYS = [
   'noisyNeighbour',
 ] as const;
 
-export function borrowPartialResults(results: BenchResults): void {
-  const file = path.join(resultsDir('partial'), 'results.json');
+export function borrowPartialResults(results: BenchResults, folder = 'partial'): void {
+  const file = path.join(resultsDir(folder), 'results.json');
   if (!existsSync(file)) return;
   const partial = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
   if (partial.mode !== results.mode) return; // quick figures never complete a full report
@@ -76,7 +78,7 @@ export function borrowPartialResults(results: BenchResults): void {
     const runs = partial.eachRun?.[key];
     const { [key]: _replaced, ...others } = results.eachRun ?? {};
     results.eachRun = runs ? { ...others, [key]: runs } : others;
-    results.borrowed = { ...results.borrowed, [key]: partial.startedAt };
+    results.borrowed = { ...results.borrowed, [key]: partial.commit ? `${partial.startedAt} at ${partial.commit}` : partial.startedAt };
   }
 }
 
@@ -114,7 +116,7 @@ function markdown(r: BenchResults): string {
   const lines = [
     `# Benchmark results (${r.mode} mode)`,
     '',
-    `Run ${r.startedAt} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ` +
+    `Run ${r.startedAt}${r.commit ? ` at ${r.commit}` : ''} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ` +
       `Temporal dev server (SQLite) and PostgreSQL 15 on the same machine. Figures with a floor are medians of ${r.runs} run(s) (footprint, cost and the noisy neighbour: one run); ` +
       `each side of each run on a fresh dev server and database. Reproduce: \`${r.command ?? `npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}`}\`` +
       (r.durationSeconds ? ` (${Math.round(r.durationSeconds / 60)} min).` : '.'),

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { borrowPartialResults, readResults, writeReport, type BenchResults } from './report.js';
@@ -15,7 +16,10 @@ import { median, medianOfRuns } from './stats.js';
  * one run each, under two minutes); the full mode gives the figures. `--runs N` repeats every
  * measurement that has a floor (medians are reported); `--only a,b` runs some scenarios (results in
  * bench/results/partial/); `--skip a,b` leaves some out; `--with-partial` fills what this run skipped from those;
- * `--rerender` writes the report again from results.json (and borrows a partial run).
+ * `--rerender` writes the report again from results.json (and borrows a partial run). `--borrow a,b`
+ * names the folders of bench/results to borrow from instead of partial/ (a later one's scenario
+ * replaces an earlier one's): a full report assembled from `--only` runs kept in folders of their
+ * own (a full run outlasts a working session).
  */
 const { values } = parseArgs({
   options: {
@@ -24,14 +28,17 @@ const { values } = parseArgs({
     only: { type: 'string' },
     skip: { type: 'string' },
     'with-partial': { type: 'boolean', default: false },
+    borrow: { type: 'string' },
     rerender: { type: 'boolean', default: false },
   },
 });
 const quick = values.quick!;
+const borrowFrom = values.borrow?.split(',') ?? ['partial'];
+const borrow = (into: BenchResults) => borrowFrom.forEach((folder) => borrowPartialResults(into, folder));
 if (values.rerender) {
-  // Write the report again from results.json, borrowing a `--only` run finished since.
+  // Write the report again from results.json, borrowing `--only` runs finished since.
   const saved = readResults(quick ? 'quick' : 'full');
-  borrowPartialResults(saved);
+  borrow(saved);
   console.log((await writeReport(saved)).join(', '));
   process.exit(0);
 }
@@ -80,6 +87,7 @@ const results: BenchResults = {
   partial: Boolean(only),
   command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
   startedAt: new Date().toISOString(),
+  commit: measuredCommit(),
   machine: {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -190,7 +198,7 @@ else {
 }
 results.durationSeconds = Math.round((Date.now() - began) / 1000);
 // A long scenario measured on its own (`--only footprint`) can complete a full report.
-if (values['with-partial']) borrowPartialResults(results);
+if (values['with-partial'] || values.borrow) borrow(results);
 const written = await writeReport(results);
 log(`done in ${results.durationSeconds} s: ${written.join(', ')}`);
 process.exit(0);
@@ -217,4 +225,14 @@ function summariseRuns(all: { service: ThroughputRun; raw: ThroughputRun }[]) {
     runs: all.map((r) => ({ service: r.service.perSecond, raw: r.raw.perSecond, seconds: r.service.seconds })),
     typical,
   };
+}
+
+/** The commit under measurement, with `+changes` when the tree differs from it; none outside git. */
+function measuredCommit(): string | undefined {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? '+changes' : '');
+  } catch {
+    return undefined;
+  }
 }
