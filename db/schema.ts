@@ -541,6 +541,12 @@ export const enrolmentBatches = pgTable(
     requestHash: text('request_hash'),
     /** Null while the first request with this key is still being handled. */
     results: jsonb('results').$type<unknown>(),
+    /**
+     * While a request is starting this batch's workflows: when it last recorded progress. The
+     * pending-start sweeper leaves the batch's rows to it until this is older than the sweeper's
+     * grace; null once the request is done (or before there was such a column).
+     */
+    startsProgressedAt: timestamp('starts_progressed_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('enrolment_batches_key_idx').on(t.accountId, t.idempotencyKey)],

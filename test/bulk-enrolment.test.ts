@@ -70,6 +70,15 @@ describe(`a bulk enrolment of ${LEADS} leads`, () => {
     );
   }, 1_200_000);
 
+  it('hands its batch back to the sweeper once the request has answered (no lease left)', async () => {
+    const { enrolmentBatches } = await import('../db/schema.js');
+    const batches = await service.database.db
+      .select({ startsProgressedAt: enrolmentBatches.startsProgressedAt })
+      .from(enrolmentBatches)
+      .where(eq(enrolmentBatches.sequenceId, sequenceId));
+    expect(batches).toEqual([{ startsProgressedAt: null }]);
+  });
+
   it('answers a retried request with the same Idempotency-Key identically and enrols no one twice', async () => {
     const res = await fixture.api(
       'POST',

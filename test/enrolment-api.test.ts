@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolmentWorkflowId, stateQuery, stopSignal } from '../workflows/contract.js';
 import { asNewAccount } from './helpers/fixtures.js';
-import { count, eq, inArray } from 'drizzle-orm';
+import { and, count, eq, inArray, isNull } from 'drizzle-orm';
 import { enrolments } from '../db/schema.js';
 import { eventually, startService, type TestService } from './helpers/service.js';
 import { statusCounts } from '../api/services/enrolments.js';
@@ -185,6 +185,62 @@ describe('an enrolment whose workflow never started (the API died after committi
     const state = await service.temporal.workflow.getHandle(enrolmentWorkflowId(swept)).query(stateQuery);
     expect(state.status).toBe('active');
     await waitForStatus(paused, 'paused');
+  });
+});
+
+describe('a bulk enrolment whose request is still starting its workflows', () => {
+  // The request's batch holds a lease (starts_progressed_at) it refreshes as it records starts.
+  const sweep = async () => {
+    const { startPendingEnrolments } = await import('../api/services/workflow-starter.js');
+    await startPendingEnrolments({ db: service.database.db, temporal: service.temporal, config: service.config });
+  };
+  const batchOfUnstarted = async (leaseAgeSeconds: number) => {
+    const { account, createSequence, createLead } = await asNewAccount(service);
+    const sequence = await createSequence({ steps: [{ delay: { amount: 2, unit: 'days' } }] });
+    const { enrolmentBatches } = await import('../db/schema.js');
+    const { randomUUID } = await import('node:crypto');
+    const { sql } = await import('drizzle-orm');
+    const batchId = randomUUID();
+    await service.database.db.insert(enrolmentBatches).values({
+      id: batchId,
+      accountId: account.id,
+      sequenceId: sequence.id,
+      startsProgressedAt: sql`now() - make_interval(secs => ${leaseAgeSeconds})`,
+    });
+    const ids = [randomUUID(), randomUUID()];
+    for (const id of ids) {
+      await service.database.db.insert(enrolments).values({
+        id,
+        accountId: account.id,
+        sequenceId: sequence.id,
+        leadId: (await createLead()).id,
+        replyToken: randomUUID().replace(/-/g, ''),
+        batchId,
+        enrolledAt: new Date(Date.now() - 120_000),
+      });
+    }
+    return ids;
+  };
+  const unstarted = async (ids: string[]) =>
+    (
+      await service.database.db
+        .select({ n: count() })
+        .from(enrolments)
+        .where(and(inArray(enrolments.id, ids), isNull(enrolments.workflowStartedAt)))
+    )[0]!.n;
+
+  it('is left to that request by the sweeper while its progress is recent', async () => {
+    const ids = await batchOfUnstarted(5);
+    await sweep();
+    expect(await unstarted(ids)).toBe(2);
+  });
+
+  it('is taken over by the sweeper once its progress is older than the grace (the request died)', async () => {
+    const ids = await batchOfUnstarted(45);
+    await sweep();
+    expect(await unstarted(ids)).toBe(0);
+    const state = await service.temporal.workflow.getHandle(enrolmentWorkflowId(ids[0]!)).query(stateQuery);
+    expect(state.status).toBe('active');
   });
 });
 

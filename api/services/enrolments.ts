@@ -235,6 +235,7 @@ export async function enrolLeads(
       sequenceName: sequence.name,
       senderId: senderOf(lead.id)?.id ?? null,
     })),
+    { batchId },
   );
   return results;
 }
@@ -304,6 +305,7 @@ async function resumeStarts(deps: Deps, batchId: string) {
       sequenceName: r.name,
       senderId: r.sender_id,
     })),
+    { batchId },
   );
 }
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import pLimit from 'p-limit';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { isLiveEnrolment, selectStartableEnrolments } from '../../db/enrolment-queries.js';
-import { enrolments } from '../../db/schema.js';
+import { enrolmentBatches, enrolments } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import {
   signalEnrolment,
@@ -18,6 +18,10 @@ import type { SequenceBroadcast } from '../../workflows/contract.js';
 
 const IN_FLIGHT = 48;
 const MARK_EVERY = 500;
+/** Starts are recorded at least this often, so a slow batch still shows the sweeper it is alive. */
+const MARK_AT_LEAST_EVERY_MS = 5_000;
+/** How old a row with no workflow must be before the sweeper starts it; a batch's progress counts too. */
+const SWEEP_GRACE_MS = 30_000;
 
 /**
  * Starts the workflows of enrolments already committed to PostgreSQL. The row comes first, so a
@@ -32,45 +36,43 @@ const MARK_EVERY = 500;
 export async function startEnrolmentWorkflows(
   deps: { db: Db; temporal: Client; config: Config; logger?: Logger },
   rows: StartableEnrolment[],
+  options: { batchId?: string } = {},
 ): Promise<{ started: number; deferred: number }> {
   const limit = pLimit(IN_FLIGHT);
   const started: string[] = [];
   let startedCount = 0;
   let deferred = 0;
   let firstError: unknown;
-  const markStarted = async (ids: string[]) => {
+  let markedAt = Date.now();
+  // A batch that cannot outlast the sweeper's grace needs no lease (nor its statements).
+  const batchId = rows.length > MARK_EVERY ? options.batchId : undefined;
+  // The batch's lease on its rows: while it is fresh, the sweeper leaves them to this request.
+  // Without it, a bulk enrolment whose starts outlast the sweeper's grace (10,000 at 150/s is a
+  // minute) was started a second time by the sweeper from its 30th second: as many starts again
+  // for the server, each refused as already started, slowing the request it raced.
+  const holdBatch = (held: boolean) =>
+    batchId
+      ? deps.db
+          .update(enrolmentBatches)
+          .set({ startsProgressedAt: held ? sql`now()` : null })
+          .where(eq(enrolmentBatches.id, batchId))
+      : Promise.resolve();
+  const markStarted = async (ids: string[], last = false) => {
+    markedAt = Date.now();
     for (let i = 0; i < ids.length; i += 5_000) {
       await deps.db
         .update(enrolments)
         .set({ workflowStartedAt: new Date() })
         .where(inArray(enrolments.id, ids.slice(i, i + 5_000)));
     }
+    if (ids.length && !last) await holdBatch(true);
   };
-  await Promise.all(
-    rows.map((row) =>
-      limit(async () => {
-        // After one refusal the rest would most likely wait out the same deadline: leave them to
-        // the sweeper at once, so the request answers in seconds, not minutes.
-        if (firstError) {
-          deferred++;
-          return;
-        }
-        try {
-          await startEnrolment(deps, row);
-        } catch (error) {
-          deferred++;
-          firstError ??= error;
-          return;
-        }
-        started.push(row.id);
-        startedCount++;
-        // Recorded as we go: after a crash halfway through 10,000, the sweeper and a retried
-        // request only redo the starts that had not happened.
-        if (started.length >= MARK_EVERY) await markStarted(started.splice(0));
-      }),
-    ),
-  );
-  await markStarted(started.splice(0));
+  await holdBatch(true);
+  try {
+    await startAll();
+  } finally {
+    await holdBatch(false);
+  }
   if (deferred) {
     deps.logger?.warn(
       { deferred, started: startedCount, err: firstError },
@@ -78,12 +80,54 @@ export async function startEnrolmentWorkflows(
     );
   }
   return { started: startedCount, deferred };
+
+  async function startAll() {
+    await Promise.all(
+      rows.map((row) =>
+        limit(async () => {
+          // After one refusal the rest would most likely wait out the same deadline: leave them to
+          // the sweeper at once, so the request answers in seconds, not minutes.
+          if (firstError) {
+            deferred++;
+            return;
+          }
+          try {
+            await startEnrolment(deps, row);
+          } catch (error) {
+            deferred++;
+            firstError ??= error;
+            return;
+          }
+          started.push(row.id);
+          startedCount++;
+          // Recorded as we go: after a crash halfway through 10,000, the sweeper and a retried
+          // request only redo the starts that had not happened.
+          if (started.length >= MARK_EVERY || (started.length && Date.now() - markedAt >= MARK_AT_LEAST_EVERY_MS)) {
+            await markStarted(started.splice(0));
+          }
+        }),
+      ),
+    );
+    await markStarted(started.splice(0), true);
+  }
 }
 
 /** Rows older than `olderThanMs` with no workflow: left behind by a crash. Starts them. */
-export async function startPendingEnrolments(deps: { db: Db; temporal: Client; config: Config }, olderThanMs = 30_000): Promise<number> {
+export async function startPendingEnrolments(
+  deps: { db: Db; temporal: Client; config: Config },
+  olderThanMs = SWEEP_GRACE_MS,
+): Promise<number> {
+  const olderThan = sql`now() - make_interval(secs => ${olderThanMs / 1000})`;
   const rows = await selectStartableEnrolments(deps.db)
-    .where(and(isNull(enrolments.workflowStartedAt), lt(enrolments.enrolledAt, sql`now() - make_interval(secs => ${olderThanMs / 1000})`)))
+    .leftJoin(enrolmentBatches, eq(enrolmentBatches.id, enrolments.batchId))
+    .where(
+      and(
+        isNull(enrolments.workflowStartedAt),
+        lt(enrolments.enrolledAt, olderThan),
+        // Not while the request that committed the batch is still starting it (its lease is fresh).
+        or(isNull(enrolmentBatches.startsProgressedAt), lt(enrolmentBatches.startsProgressedAt, olderThan)),
+      ),
+    )
     .limit(10_000);
   if (rows.length === 0) return 0;
   const { started, deferred } = await startEnrolmentWorkflows(deps, rows);

@@ -1,0 +1,1 @@
+ALTER TABLE "enrolment_batches" ADD COLUMN "starts_progressed_at" timestamp with time zone;
