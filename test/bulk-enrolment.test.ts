@@ -27,6 +27,15 @@ const countWhere = async (...conditions: Parameters<typeof and>) =>
       .where(and(eq(enrolments.sequenceId, sequenceId), ...conditions))
   )[0]!.n;
 
+const leaseHeld = async () => {
+  const { enrolmentBatches } = await import('../db/schema.js');
+  const batches = await service.database.db
+    .select({ at: enrolmentBatches.startsProgressedAt })
+    .from(enrolmentBatches)
+    .where(eq(enrolmentBatches.sequenceId, sequenceId));
+  return batches.some((b) => b.at !== null);
+};
+
 describe(`a bulk enrolment of ${LEADS} leads`, () => {
   it('imports the leads in one request, answering each row', async () => {
     const rows = Array.from({ length: LEADS }, (_, i) => ({ email: `bulk-${i}@example.com`, firstName: `Lead ${i}` }));
@@ -40,16 +49,19 @@ describe(`a bulk enrolment of ${LEADS} leads`, () => {
     expect(leadIds).toHaveLength(LEADS);
   }, 120_000);
 
-  it('enrols every lead in one request and starts every workflow', async () => {
+  it('enrols every lead in one request and starts every workflow, holding its batch meanwhile', async () => {
     const started = Date.now();
-    const res = await fixture.api(
-      'POST',
-      `/v1/sequences/${sequenceId}/enrolments/bulk`,
-      { leadIds },
-      { 'idempotency-key': `bulk-${sequenceId}` },
-    );
+    // The start lease the request holds on its batch, so that the sweeper leaves the rows to it.
+    let leaseSeen = false;
+    const watching = setInterval(() => {
+      void leaseHeld().then((held) => (leaseSeen ||= held));
+    }, 250);
+    const res = await fixture
+      .api('POST', `/v1/sequences/${sequenceId}/enrolments/bulk`, { leadIds }, { 'idempotency-key': `bulk-${sequenceId}` })
+      .finally(() => clearInterval(watching));
     const answered = Date.now() - started;
     expect(res.status).toBe(200);
+    expect(leaseSeen).toBe(true);
     expect(res.body).toMatchObject({ enrolled: LEADS, skipped: 0 });
     firstAnswer = res.body;
     await eventually(async () => (await countWhere(isNull(enrolments.workflowStartedAt))) === 0, {

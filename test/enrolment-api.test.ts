@@ -219,7 +219,22 @@ describe('a bulk enrolment whose request is still starting its workflows', () =>
         enrolledAt: new Date(Date.now() - 120_000),
       });
     }
-    return ids;
+    return { ids, batchId };
+  };
+  /** What a retried request with the batch's Idempotency-Key does: start the rows still unstarted. */
+  const retryStarts = async ({ ids, batchId }: { ids: string[]; batchId: string }) => {
+    const { selectStartableEnrolments } = await import('../db/enrolment-queries.js');
+    const { startEnrolmentWorkflows } = await import('../api/services/workflow-starter.js');
+    const rows = await selectStartableEnrolments(service.database.db).where(inArray(enrolments.id, ids));
+    return startEnrolmentWorkflows({ db: service.database.db, temporal: service.temporal, config: service.config }, rows, { batchId });
+  };
+  const lease = async (batchId: string) => {
+    const { enrolmentBatches } = await import('../db/schema.js');
+    const [batch] = await service.database.db
+      .select({ at: enrolmentBatches.startsProgressedAt })
+      .from(enrolmentBatches)
+      .where(eq(enrolmentBatches.id, batchId));
+    return batch!.at;
   };
   const unstarted = async (ids: string[]) =>
     (
@@ -230,13 +245,27 @@ describe('a bulk enrolment whose request is still starting its workflows', () =>
     )[0]!.n;
 
   it('is left to that request by the sweeper while its progress is recent', async () => {
-    const ids = await batchOfUnstarted(5);
+    const { ids } = await batchOfUnstarted(5);
     await sweep();
     expect(await unstarted(ids)).toBe(2);
   });
 
+  it('is left to that request by a retry of it, too', async () => {
+    const batch = await batchOfUnstarted(5);
+    expect(await retryStarts(batch)).toEqual({ started: 0, deferred: 0 });
+    expect(await unstarted(batch.ids)).toBe(2);
+    expect(await lease(batch.batchId)).not.toBeNull();
+  });
+
+  it('is started by a retry once the lease is stale, which releases it when done', async () => {
+    const batch = await batchOfUnstarted(45);
+    expect(await retryStarts(batch)).toEqual({ started: 2, deferred: 0 });
+    expect(await unstarted(batch.ids)).toBe(0);
+    expect(await lease(batch.batchId)).toBeNull();
+  });
+
   it('is taken over by the sweeper once its progress is older than the grace (the request died)', async () => {
-    const ids = await batchOfUnstarted(45);
+    const { ids } = await batchOfUnstarted(45);
     await sweep();
     expect(await unstarted(ids)).toBe(0);
     const state = await service.temporal.workflow.getHandle(enrolmentWorkflowId(ids[0]!)).query(stateQuery);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { and, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import pLimit from 'p-limit';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
@@ -44,20 +44,17 @@ export async function startEnrolmentWorkflows(
   let deferred = 0;
   let firstError: unknown;
   let markedAt = Date.now();
-  // A batch that cannot outlast the sweeper's grace needs no lease (nor its statements).
-  const batchId = rows.length > MARK_EVERY ? options.batchId : undefined;
-  // The batch's lease on its rows: while it is fresh, the sweeper leaves them to this request.
+  // While this request holds its batch's lease, the sweeper leaves the batch's rows to it.
   // Without it, a bulk enrolment whose starts outlast the sweeper's grace (10,000 at 150/s is a
   // minute) was started a second time by the sweeper from its 30th second: as many starts again
   // for the server, each refused as already started, slowing the request it raced.
-  const holdBatch = (held: boolean) =>
-    batchId
-      ? deps.db
-          .update(enrolmentBatches)
-          .set({ startsProgressedAt: held ? sql`now()` : null })
-          .where(eq(enrolmentBatches.id, batchId))
-      : Promise.resolve();
-  const markStarted = async (ids: string[], last = false) => {
+  const lease = options.batchId ? batchStartLease(deps, options.batchId) : undefined;
+  if (lease && !(await lease.claim())) {
+    // Another request is starting this batch right now (the first, still at work when its retry
+    // came): the rows are its own, and the sweeper's if it dies.
+    return { started: 0, deferred: 0 };
+  }
+  const markStarted = async (ids: string[], options: { renewLease: boolean }) => {
     markedAt = Date.now();
     for (let i = 0; i < ids.length; i += 5_000) {
       await deps.db
@@ -65,13 +62,12 @@ export async function startEnrolmentWorkflows(
         .set({ workflowStartedAt: new Date() })
         .where(inArray(enrolments.id, ids.slice(i, i + 5_000)));
     }
-    if (ids.length && !last) await holdBatch(true);
+    if (ids.length && options.renewLease) await lease?.renew();
   };
-  await holdBatch(true);
   try {
     await startAll();
   } finally {
-    await holdBatch(false);
+    await lease?.release();
   }
   if (deferred) {
     deps.logger?.warn(
@@ -103,28 +99,76 @@ export async function startEnrolmentWorkflows(
           // Recorded as we go: after a crash halfway through 10,000, the sweeper and a retried
           // request only redo the starts that had not happened.
           if (started.length >= MARK_EVERY || (started.length && Date.now() - markedAt >= MARK_AT_LEAST_EVERY_MS)) {
-            await markStarted(started.splice(0));
+            await markStarted(started.splice(0), { renewLease: true });
           }
         }),
       ),
     );
-    await markStarted(started.splice(0), true);
+    await markStarted(started.splice(0), { renewLease: false });
   }
 }
 
-/** Rows older than `olderThanMs` with no workflow: left behind by a crash. Starts them. */
+/**
+ * A request's lease on the batch whose workflows it starts (`enrolment_batches.starts_progressed_at`):
+ * claimed unless another request's is fresh, renewed as starts are recorded, released at the end,
+ * and stale `SWEEP_GRACE_MS` after its last renewal (the request died). It only spares the server
+ * duplicate starts, which the workflow id refuses anyway, so a failed write is logged, not thrown:
+ * it must not fail a request whose enrolments are committed.
+ */
+function batchStartLease(deps: { db: Db; logger?: Logger }, batchId: string) {
+  let released = false;
+  const bestEffort = <T>(write: Promise<T>, fallback: T) =>
+    write.catch((error: unknown) => {
+      deps.logger?.warn({ err: error, batchId }, 'could not write the start lease of a batch; the sweeper may start its rows too');
+      return fallback;
+    });
+  const stamp = (at: SQL | null) =>
+    deps.db.update(enrolmentBatches).set({ startsProgressedAt: at }).where(eq(enrolmentBatches.id, batchId));
+  return {
+    async claim(): Promise<boolean> {
+      const claimed = deps.db
+        .update(enrolmentBatches)
+        .set({ startsProgressedAt: sql`now()` })
+        .where(
+          and(
+            eq(enrolmentBatches.id, batchId),
+            or(isNull(enrolmentBatches.startsProgressedAt), lt(enrolmentBatches.startsProgressedAt, graceAgo(SWEEP_GRACE_MS))),
+          ),
+        )
+        .returning({ id: enrolmentBatches.id })
+        .then((rows) => rows.length > 0);
+      return bestEffort(claimed, true);
+    },
+    // Both after the release do nothing: a start still in flight when the request failed must
+    // not take the lease again.
+    async renew() {
+      if (!released) await bestEffort(stamp(sql`now()`), undefined);
+    },
+    async release() {
+      released = true;
+      await bestEffort(stamp(null), undefined);
+    },
+  };
+}
+
+const graceAgo = (ms: number) => sql`now() - make_interval(secs => ${ms / 1000})`;
+
+/**
+ * Rows older than `olderThanMs` with no workflow, left behind by a crash, and not in a batch whose
+ * start lease was renewed within `olderThanMs` (so 0 ignores leases). Starts them.
+ */
 export async function startPendingEnrolments(
   deps: { db: Db; temporal: Client; config: Config },
   olderThanMs = SWEEP_GRACE_MS,
 ): Promise<number> {
-  const olderThan = sql`now() - make_interval(secs => ${olderThanMs / 1000})`;
+  const olderThan = graceAgo(olderThanMs);
   const rows = await selectStartableEnrolments(deps.db)
     .leftJoin(enrolmentBatches, eq(enrolmentBatches.id, enrolments.batchId))
     .where(
       and(
         isNull(enrolments.workflowStartedAt),
         lt(enrolments.enrolledAt, olderThan),
-        // Not while the request that committed the batch is still starting it (its lease is fresh).
+        // Not while a request is still starting the batch (its lease is fresh).
         or(isNull(enrolmentBatches.startsProgressedAt), lt(enrolmentBatches.startsProgressedAt, olderThan)),
       ),
     )
