@@ -21,14 +21,20 @@ export const httpDuration = new Histogram({
 
 export const databaseStatements = new Counter({
   name: 'sequences_db_statements_total',
-  help: 'Statements sent to PostgreSQL, each a round trip (BEGIN and COMMIT of a transaction included), by the activity that sent them (none: the API and the rest)',
+  help: 'Statements sent to PostgreSQL, each a round trip (BEGIN and COMMIT of a transaction included), by the activity that sent them (none: the API, the rest, and the driver setting up a new connection)',
   labelNames: ['activity'] as const,
   registers: [registry],
 });
 
+// postgres.js reads the array types on each new connection of its pool, before the first
+// statement it runs there: a pool's cost, not the activity's that happened to open it (which made
+// an activity's count depend on which connection it was given).
+const CONNECTION_SETUP = /^\s*select b\.oid, b\.typarray\b/;
+
 /** Counts one statement against the activity running it, if any: which activity costs the database what. */
-export function countDatabaseStatement(): void {
-  databaseStatements.inc({ activity: activityContext.getStore()?.info.activityType ?? 'none' });
+export function countDatabaseStatement(statement = ''): void {
+  const activity = CONNECTION_SETUP.test(statement) ? undefined : activityContext.getStore()?.info.activityType;
+  databaseStatements.inc({ activity: activity ?? 'none' });
 }
 
 export const emailsSent = new Counter({
